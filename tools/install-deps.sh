@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs everything sluice needs to build and test, from Debian's packages and
+# (for the s3rver test server) the npm registry. Idempotent: installs only what is
+# missing, so running it on a ready machine costs a few dpkg queries.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/.." && pwd)"
+
+debian_packages=(
+  # build
+  cmake ninja-build g++ pkg-config ccache
+  # libraries
+  libboost1.81-dev libssl-dev liburing-dev libsimdjson-dev libzstd-dev
+  libxxhash-dev libpugixml-dev libcli11-dev libgtest-dev libgmock-dev googletest
+  libbenchmark-dev
+  # test servers and peers
+  radosgw ceph-mon ceph-osd ceph-common python3-botocore awscli openssl
+)
+# Node.js may come from another source than Debian (its npm then conflicts with
+# Debian's npm package): ask Debian only for what is not on PATH.
+command -v node >/dev/null 2>&1 || debian_packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || debian_packages+=(npm)
+
+missing=()
+for p in "${debian_packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  sudo_cmd=()
+  if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# s3rver (and the interop client) are pinned by tests/servers/package-lock.json.
+if [[ ! -x "$repo/tests/servers/node_modules/.bin/s3rver" ]] ||
+   [[ "$repo/tests/servers/package-lock.json" -nt "$repo/tests/servers/node_modules/.package-lock.json" ]]; then
+  echo "install-deps: npm ci in tests/servers"
+  (cd "$repo/tests/servers" && npm ci --no-audit --no-fund --loglevel=error)
+fi
