@@ -1,0 +1,44 @@
+// Structured concurrency for a fixed number of workers on one executor.
+#pragma once
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <exception>
+#include <memory>
+
+namespace sluice {
+
+// Runs body(0) .. body(workers-1) concurrently on the calling coroutine's
+// executor and returns when every one has finished. The executor must be
+// single-threaded (an engine context, or an io_context run by one thread):
+// the bookkeeping is not synchronised. Exceptions in a worker (bugs only) are
+// rethrown after all have finished. A worker's own errors travel through
+// whatever state `body` captures.
+template <class Body>
+boost::asio::awaitable<void> run_concurrently(unsigned workers, Body body) {
+  namespace asio = boost::asio;
+  auto ex = co_await asio::this_coro::executor;
+  struct shared {
+    explicit shared(asio::any_io_executor e) : done(e, asio::steady_timer::time_point::max()) {}
+    asio::steady_timer done;
+    unsigned left = 0;
+    std::exception_ptr first_exception;
+  };
+  auto st = std::make_shared<shared>(ex);
+  st->left = workers;
+  for (unsigned i = 0; i < workers; ++i) {
+    asio::co_spawn(ex, body(i), [st](std::exception_ptr e) {
+      if (e && !st->first_exception) st->first_exception = e;
+      if (--st->left == 0) st->done.cancel();
+    });
+  }
+  while (st->left > 0) co_await st->done.async_wait(asio::as_tuple(asio::use_awaitable));
+  if (st->first_exception) std::rethrow_exception(st->first_exception);
+}
+
+}  // namespace sluice

@@ -1,0 +1,167 @@
+// The S3 client: every operation sluice needs, as awaitables returning result<T>.
+//
+// Requests are signed with SigV4 (UNSIGNED-PAYLOAD over TLS, a signed payload
+// hash over plain HTTP), re-signed on every retry, and retried with backoff
+// for retryable failures (retry.hpp). S3 error bodies become typed s3::errc
+// errors carrying the request id. Objects written through put_object carry
+// their XXH3 in user metadata (x-amz-meta-sluice-xxh3); whole-object reads
+// verify it, retry once on a mismatch, then report errc::integrity_mismatch.
+//
+// Thread safety: one client may serve many coroutines on many threads; it
+// owns one HTTP connection pool per host it talks to. Lifetime: hold it by
+// shared_ptr; it must outlive its operations. Cancellation: operations honour
+// the awaiting coroutine's cancellation slot.
+#pragma once
+
+#include <sluice/engine/buffer/buffer.hpp>
+#include <sluice/engine/http/client.hpp>
+#include <sluice/engine/runtime/result.hpp>
+#include <sluice/engine/s3/config.hpp>
+#include <sluice/engine/s3/range.hpp>
+#include <sluice/engine/s3/retry.hpp>
+#include <sluice/engine/s3/sigv4.hpp>
+#include <sluice/engine/s3/uri.hpp>
+#include <sluice/engine/s3/xml.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sluice::s3 {
+
+namespace asio = boost::asio;
+
+struct client_options {
+  resolved_config config;          // credentials, region, endpoint, CA bundle, addressing
+  http::client_options http;       // pool size, deadlines, TLS verification
+  retry_policy retry;
+  bool verify_integrity = true;    // check x-amz-meta-sluice-xxh3 on whole-object reads
+  // Plain-HTTP endpoints get a signed payload hash (the body cannot be
+  // altered in flight unnoticed); TLS endpoints use UNSIGNED-PAYLOAD unless
+  // this is set.
+  bool always_sign_payload = false;
+};
+
+struct object_info {
+  uint64_t size = 0;
+  std::string etag;  // without quotes
+  std::string last_modified;
+  std::string content_type;
+  std::map<std::string, std::string> metadata;  // x-amz-meta-* without the prefix, names lowercased
+  std::string request_id;
+  // The XXH3 sluice recorded when it wrote the object, if any.
+  std::optional<uint64_t> recorded_xxh3() const;
+};
+
+struct conditions {
+  std::optional<std::string> if_match;       // ETag (quotes optional)
+  std::optional<std::string> if_none_match;  // ETag or "*"
+};
+
+struct put_options {
+  std::string content_type;                     // empty: application/octet-stream
+  std::map<std::string, std::string> metadata;  // x-amz-meta-*
+  conditions when;
+  bool record_xxh3 = true;  // add x-amz-meta-sluice-xxh3 unless metadata already has it
+};
+
+struct put_result {
+  std::string etag;
+  std::string request_id;
+  uint64_t xxh3 = 0;
+};
+
+struct get_result {
+  object_info info;          // from the answer's headers; size = the whole object's size
+  uint64_t first = 0;        // offset of the first byte delivered
+  uint64_t bytes = 0;        // bytes delivered
+};
+
+struct owned_object {
+  object_info info;
+  aligned_buffer data;
+};
+
+struct list_request {
+  std::string prefix;
+  std::string delimiter;           // "" for a flat listing, "/" for one level
+  std::string continuation_token;  // from the previous page
+  std::string start_after;
+  int max_keys = 1000;
+};
+
+enum class metadata_directive { copy, replace };
+
+class client {
+ public:
+  // Validates the configuration (endpoint URL, CA bundle) before any request.
+  static result<std::shared_ptr<client>> create(asio::any_io_executor ex, client_options opts);
+  virtual ~client() = default;
+
+  virtual const client_options& options() const noexcept = 0;
+
+  // --- objects --------------------------------------------------------------
+  virtual asio::awaitable<result<object_info>> head_object(std::string bucket, std::string key,
+                                                           conditions when = {}) = 0;
+  // Reads an object (or a range of it) into `sink`. The total size comes
+  // from Content-Range (ranged) or Content-Length. No integrity check: this
+  // is the building block; see get_object_bytes / get_object_to.
+  virtual asio::awaitable<result<get_result>> get_object(std::string bucket, std::string key,
+                                                         std::optional<byte_range> range, http::body_sink& sink,
+                                                         conditions when = {}) = 0;
+  // Reads a whole object into a new buffer, verifying its recorded XXH3.
+  // `max_bytes` bounds the allocation (too_large beyond it).
+  virtual asio::awaitable<result<owned_object>> get_object_bytes(std::string bucket, std::string key,
+                                                                 uint64_t max_bytes = uint64_t(1) << 32) = 0;
+  // Reads a range into a new buffer (no integrity check: a range has no recorded hash).
+  virtual asio::awaitable<result<owned_object>> get_object_range(std::string bucket, std::string key,
+                                                                 byte_range range) = 0;
+  virtual asio::awaitable<result<put_result>> put_object(std::string bucket, std::string key,
+                                                         std::span<const std::byte> body, put_options opts = {}) = 0;
+  virtual asio::awaitable<result<void>> delete_object(std::string bucket, std::string key) = 0;
+  // Deletes any number of keys, in batches of up to 1,000 per request.
+  // Per-key failures are returned in the result, not as an error.
+  virtual asio::awaitable<result<delete_result>> delete_objects(std::string bucket, std::vector<std::string> keys) = 0;
+  virtual asio::awaitable<result<list_page>> list_objects_v2(std::string bucket, list_request req) = 0;
+  // Follows continuation tokens to the end.
+  virtual asio::awaitable<result<list_page>> list_all(std::string bucket, std::string prefix,
+                                                      std::string delimiter = {}) = 0;
+  // Server-side copy (objects up to 5 GiB).
+  virtual asio::awaitable<result<std::string>> copy_object(std::string src_bucket, std::string src_key,
+                                                           std::string dst_bucket, std::string dst_key,
+                                                           metadata_directive directive = metadata_directive::copy,
+                                                           put_options replacement = {}) = 0;
+
+  // --- multipart upload ------------------------------------------------------
+  virtual asio::awaitable<result<std::string>> create_multipart_upload(std::string bucket, std::string key,
+                                                                       put_options opts = {}) = 0;
+  // Returns the part's ETag (quoted, as CompleteMultipartUpload wants it).
+  virtual asio::awaitable<result<std::string>> upload_part(std::string bucket, std::string key,
+                                                           std::string upload_id, int part_number,
+                                                           std::span<const std::byte> body) = 0;
+  virtual asio::awaitable<result<std::string>> complete_multipart_upload(std::string bucket, std::string key,
+                                                                         std::string upload_id,
+                                                                         std::vector<completed_part> parts) = 0;
+  virtual asio::awaitable<result<void>> abort_multipart_upload(std::string bucket, std::string key,
+                                                               std::string upload_id) = 0;
+
+  // --- buckets ----------------------------------------------------------------
+  virtual asio::awaitable<result<void>> create_bucket(std::string bucket) = 0;
+  virtual asio::awaitable<result<void>> head_bucket(std::string bucket) = 0;
+  virtual asio::awaitable<result<void>> delete_bucket(std::string bucket) = 0;
+  virtual asio::awaitable<result<std::vector<bucket_entry>>> list_buckets() = 0;
+
+  // A presigned GET URL valid for `expires` (no request is sent).
+  virtual result<std::string> presign_get(std::string bucket, std::string key, std::chrono::seconds expires) = 0;
+
+  // Statistics summed over the client's connection pools.
+  virtual http::client_stats http_stats() const = 0;
+};
+
+}  // namespace sluice::s3

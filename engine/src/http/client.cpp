@@ -1,0 +1,435 @@
+// The Beast-heavy half of the HTTP layer: connection set-up, the request /
+// response exchange and the pool. Only this file includes Beast and asio::ssl.
+#include <sluice/engine/http/client.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <mutex>
+#include <strings.h>
+
+namespace sluice::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+using asio::awaitable;
+using boost::system::error_code;
+
+namespace {
+
+constexpr auto tok = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t io_slice = 1 << 20;          // bytes per deadline refresh
+constexpr std::size_t error_body_cap = 1 << 20;    // S3 error documents are tiny
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+bool is_tls_verify_failure(const error_code& ec) {
+  if (ec.category() != asio::error::get_ssl_category()) return false;
+  return ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_CERTIFICATE_VERIFY_FAILED;
+}
+
+// One place maps transport error codes onto sluice errors.
+error transport_error(const error_code& ec, std::string_view stage, const s3::endpoint& ep) {
+  std::string where = std::string(stage) + " " + ep.to_string();
+  if (ec == beast::error::timeout) return fail(errc::timeout, "timed out while " + where);
+  if (ec == asio::error::operation_aborted) return fail(errc::cancelled, "cancelled while " + where);
+  if (is_tls_verify_failure(ec))
+    return fail(errc::tls_verification,
+                "TLS certificate verification failed for " + ep.to_string() +
+                    " (set a CA bundle with AWS_CA_BUNDLE/--ca-bundle, or --no-verify-ssl for test servers)");
+  if (ec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category() && ec != bhttp::error::end_of_stream &&
+      ec != bhttp::error::partial_message)
+    return fail(errc::malformed_response, "malformed HTTP answer while " + where + ": " + ec.message());
+  return fail(errc::connection_failed, where + ": " + ec.message());
+}
+
+struct connection {
+  std::unique_ptr<beast::tcp_stream> plain;
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> secure;
+  beast::flat_buffer buffer;
+  beast::tcp_stream& lowest() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
+};
+
+struct exchange_state {
+  bool got_response_bytes = false;  // false: safe to resend on a fresh connection
+  bool reusable = false;            // the connection is at a message boundary and keep-alive
+};
+
+// Sends `req` and reads the answer on an open connection. Templated on the
+// stream so plain and TLS share one code path.
+template <class Stream>
+awaitable<result<response>> exchange(Stream& stream, connection& conn, const request& req,
+                                     const std::string& host, body_sink& sink, const client_options& opts,
+                                     const s3::endpoint& ep, exchange_state& st, client_stats& stats) {
+  auto& lowest = conn.lowest();
+  bhttp::verb verb = bhttp::string_to_verb(req.method);
+  if (verb == bhttp::verb::unknown) co_return fail(errc::invalid_argument, "unknown HTTP method " + req.method);
+  const bool is_head = verb == bhttp::verb::head;
+
+  bhttp::request<bhttp::empty_body> head{verb, req.target, 11};
+  head.set(bhttp::field::host, host);
+  for (const auto& h : req.headers) head.insert(h.name, h.value);
+  if (!req.body.empty() || verb == bhttp::verb::put || verb == bhttp::verb::post)
+    head.set(bhttp::field::content_length, std::to_string(req.body.size()));
+  head.keep_alive(true);
+
+  // Send the header, then the body straight from the caller's bytes.
+  lowest.expires_after(opts.deadlines.idle);
+  bhttp::request_serializer<bhttp::empty_body> ser{head};
+  if (auto [ec, n] = co_await bhttp::async_write_header(stream, ser, tok); ec)
+    co_return transport_error(ec, "sending a request to", ep);
+  for (std::size_t off = 0; off < req.body.size();) {
+    std::size_t len = std::min(io_slice, req.body.size() - off);
+    lowest.expires_after(opts.deadlines.idle);
+    auto [ec, n] = co_await asio::async_write(stream, asio::buffer(req.body.data() + off, len), tok);
+    if (ec) co_return transport_error(ec, "sending a request body to", ep);
+    off += n;
+  }
+
+  // Read the header.
+  bhttp::response_parser<bhttp::buffer_body> parser;
+  parser.body_limit(boost::none);
+  parser.header_limit(64 * 1024);
+  if (is_head) parser.skip(true);
+  lowest.expires_after(opts.deadlines.first_byte);
+  if (auto [ec, n] = co_await bhttp::async_read_header(stream, conn.buffer, parser, tok); ec) {
+    st.got_response_bytes = conn.buffer.size() > 0 || ec == beast::error::timeout;
+    co_return transport_error(ec, "waiting for the answer from", ep);
+  }
+  st.got_response_bytes = true;
+
+  response resp;
+  const auto& msg = parser.get();
+  resp.status = static_cast<int>(msg.result_int());
+  for (const auto& f : msg) resp.headers.push_back({std::string(f.name_string()), std::string(f.value())});
+  if (auto cl = parser.content_length()) resp.content_length = *cl;
+  if (resp.status == 100) co_return fail(errc::malformed_response, "unexpected 100 Continue from " + ep.to_string());
+
+  const bool no_body = is_head || resp.status == 204 || resp.status == 304 || parser.is_done();
+  const bool success = resp.status >= 200 && resp.status < 300;
+
+  std::string& err = resp.error_body;
+  std::vector<std::byte> err_scratch;
+  if (!success) err_scratch.resize(16 * 1024);
+
+  if (success && !is_head) {
+    if (auto r = sink.begin(resp); !r) co_return r.error();
+  }
+
+  auto deliver = [&](std::span<const std::byte> bytes) -> result<void> {
+    // Only used for bytes that arrived with the header (parser's buffer).
+    while (!bytes.empty()) {
+      if (success) {
+        auto dst = sink.prepare();
+        if (dst.empty()) return fail(errc::too_large, "the answer from " + ep.to_string() + " is larger than its destination");
+        std::size_t n = std::min(dst.size(), bytes.size());
+        std::memcpy(dst.data(), bytes.data(), n);
+        if (auto r = sink.commit(n); !r) return r.error();
+        stats.body_bytes_copied += n;
+        bytes = bytes.subspan(n);
+        resp.body_bytes += n;
+      } else {
+        std::size_t n = std::min(bytes.size(), error_body_cap - std::min(err.size(), error_body_cap));
+        err.append(reinterpret_cast<const char*>(bytes.data()), n);
+        resp.body_bytes += bytes.size();
+        bytes = {};
+      }
+    }
+    return {};
+  };
+
+  if (!no_body && resp.content_length && !parser.chunked()) {
+    // Fast path: a length-delimited body. Bytes that came with the header are
+    // handed over from the parser's buffer; the rest is read from the socket
+    // straight into the sink's memory.
+    uint64_t remaining = *resp.content_length;
+    auto pre = conn.buffer.data();
+    std::size_t take = static_cast<std::size_t>(std::min<uint64_t>(remaining, pre.size()));
+    if (auto r = deliver({static_cast<const std::byte*>(pre.data()), take}); !r) co_return r.error();
+    conn.buffer.consume(take);
+    remaining -= take;
+    while (remaining > 0) {
+      std::span<std::byte> dst;
+      if (success) {
+        dst = sink.prepare();
+        if (dst.empty())
+          co_return fail(errc::too_large, "the answer from " + ep.to_string() + " is larger than its destination");
+      } else {
+        dst = err_scratch;
+      }
+      std::size_t want = static_cast<std::size_t>(std::min<uint64_t>({remaining, dst.size(), io_slice}));
+      lowest.expires_after(opts.deadlines.idle);
+      auto [ec, n] = co_await asio::async_read(stream, asio::buffer(dst.data(), want), tok);
+      if (ec) {
+        if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated || ec == asio::error::connection_reset)
+          co_return fail(errc::truncated_response,
+                         "the answer from " + ep.to_string() + " ended after " + std::to_string(resp.body_bytes + n) +
+                             " of " + std::to_string(*resp.content_length) + " announced bytes");
+        co_return transport_error(ec, "reading the answer from", ep);
+      }
+      if (success) {
+        if (auto r = sink.commit(n); !r) co_return r.error();
+        stats.body_bytes_direct += n;
+      } else if (err.size() < error_body_cap) {
+        err.append(reinterpret_cast<const char*>(dst.data()), std::min(n, error_body_cap - err.size()));
+      }
+      resp.body_bytes += n;
+      remaining -= n;
+    }
+    st.reusable = parser.keep_alive();
+  } else if (!no_body) {
+    // Chunked or close-delimited: let the parser frame it, into sink memory.
+    while (!parser.is_done()) {
+      std::span<std::byte> dst = success ? sink.prepare() : std::span<std::byte>(err_scratch);
+      if (dst.empty())
+        co_return fail(errc::too_large, "the answer from " + ep.to_string() + " is larger than its destination");
+      parser.get().body().data = dst.data();
+      parser.get().body().size = dst.size();
+      parser.get().body().more = true;
+      lowest.expires_after(opts.deadlines.idle);
+      auto [ec, n] = co_await bhttp::async_read(stream, conn.buffer, parser, tok);
+      if (ec == bhttp::error::need_buffer) ec = {};
+      if (ec) {
+        if (ec == bhttp::error::partial_message || ec == asio::error::eof || ec == asio::ssl::error::stream_truncated)
+          co_return fail(errc::truncated_response, "the answer from " + ep.to_string() + " ended early");
+        co_return transport_error(ec, "reading the answer from", ep);
+      }
+      std::size_t filled = dst.size() - parser.get().body().size;
+      if (success) {
+        if (auto r = sink.commit(filled); !r) co_return r.error();
+        stats.body_bytes_copied += filled;
+      } else if (err.size() < error_body_cap) {
+        err.append(reinterpret_cast<const char*>(dst.data()), std::min(filled, error_body_cap - err.size()));
+      }
+      resp.body_bytes += filled;
+    }
+    st.reusable = parser.keep_alive();
+  } else {
+    st.reusable = parser.keep_alive();
+  }
+
+  if (success && !is_head) {
+    if (auto r = sink.finish(); !r) co_return r.error();
+  }
+  co_return resp;
+}
+
+class pooled_client final : public client, public std::enable_shared_from_this<pooled_client> {
+ public:
+  pooled_client(asio::any_io_executor ex, s3::endpoint ep, client_options opts)
+      : ex_(std::move(ex)), ep_(std::move(ep)), opts_(std::move(opts)), slots_(ex_, std::max<std::size_t>(1, opts_.max_connections)) {}
+
+  result<void> init_tls() {
+    if (!ep_.tls) return {};
+    ssl_.emplace(asio::ssl::context::tls_client);
+    error_code ec;
+    ssl_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                          asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1,
+                      ec);
+    if (opts_.tls.verify) {
+      if (!opts_.tls.ca_file.empty()) {
+        ssl_->load_verify_file(opts_.tls.ca_file, ec);
+        if (ec) return fail(errc::invalid_config, "cannot load the CA bundle '" + opts_.tls.ca_file + "': " + ec.message());
+      } else {
+        ssl_->set_default_verify_paths(ec);
+        if (ec) return fail(errc::invalid_config, "cannot load the system CA certificates: " + ec.message());
+      }
+      ssl_->set_verify_mode(asio::ssl::verify_peer);
+    } else {
+      ssl_->set_verify_mode(asio::ssl::verify_none);
+    }
+    return {};
+  }
+
+  awaitable<result<response>> send(const request& req, body_sink& sink) override {
+    // A slot is an active request; open connections never exceed the cap
+    // because a new one is made only when no idle one is left.
+    if (auto [ec] = co_await slots_.async_send(error_code{}, tok); ec)
+      co_return fail(errc::cancelled, "cancelled while waiting for a connection to " + ep_.to_string());
+    struct slot_release {
+      pooled_client* self;
+      ~slot_release() { self->slots_.try_receive([](error_code) {}); }
+    } release{this};
+
+    requests_.fetch_add(1, std::memory_order_relaxed);
+    for (int round = 0;; ++round) {
+      std::unique_ptr<connection> conn = take_idle();
+      const bool reused = conn != nullptr;
+      if (!conn) {
+        auto made = co_await connect();
+        if (!made) co_return made.error();
+        conn = std::move(*made);
+      } else {
+        reused_.fetch_add(1, std::memory_order_relaxed);
+      }
+      exchange_state st;
+      client_stats local;
+      // (No co_await inside ?: — GCC 12 miscompiles it.)
+      result<response> r = fail(errc::cancelled, "not sent");
+      if (conn->secure)
+        r = co_await exchange(*conn->secure, *conn, req, ep_.host_header(), sink, opts_, ep_, st, local);
+      else
+        r = co_await exchange(*conn->plain, *conn, req, ep_.host_header(), sink, opts_, ep_, st, local);
+      direct_.fetch_add(local.body_bytes_direct, std::memory_order_relaxed);
+      copied_.fetch_add(local.body_bytes_copied, std::memory_order_relaxed);
+      // A kept-alive connection the server closed meanwhile fails before any
+      // answer byte: resend once on a fresh connection.
+      if (!r && reused && !st.got_response_bytes && round == 0 && r.error().code == errc::connection_failed) continue;
+      if (r && st.reusable) put_idle(std::move(conn));
+      co_return r;
+    }
+  }
+
+  client_stats stats() const override {
+    client_stats s;
+    s.connections_opened = opened_.load(std::memory_order_relaxed);
+    s.requests = requests_.load(std::memory_order_relaxed);
+    s.reused = reused_.load(std::memory_order_relaxed);
+    s.body_bytes_direct = direct_.load(std::memory_order_relaxed);
+    s.body_bytes_copied = copied_.load(std::memory_order_relaxed);
+    return s;
+  }
+  const s3::endpoint& endpoint() const noexcept override { return ep_; }
+
+ private:
+  std::unique_ptr<connection> take_idle() {
+    std::lock_guard lk(mu_);
+    if (idle_.empty()) return nullptr;
+    auto c = std::move(idle_.back());
+    idle_.pop_back();
+    return c;
+  }
+  void put_idle(std::unique_ptr<connection> c) {
+    std::lock_guard lk(mu_);
+    idle_.push_back(std::move(c));
+  }
+
+  awaitable<result<std::unique_ptr<connection>>> connect() {
+    auto ex = co_await asio::this_coro::executor;
+    auto conn = std::make_unique<connection>();
+    tcp::resolver resolver(ex);
+    auto [rec, endpoints] = co_await resolver.async_resolve(ep_.host, std::to_string(ep_.port), tok);
+    if (rec) co_return fail(errc::connection_failed, "cannot resolve " + ep_.host + ": " + rec.message());
+
+    if (ssl_) {
+      conn->secure = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(ex, *ssl_);
+    } else {
+      conn->plain = std::make_unique<beast::tcp_stream>(ex);
+    }
+    auto& lowest = conn->lowest();
+    lowest.expires_after(opts_.deadlines.connect);
+    if (auto [ec, e] = co_await lowest.async_connect(endpoints, tok); ec)
+      co_return transport_error(ec, "connecting to", ep_);
+    error_code ec;
+    lowest.socket().set_option(tcp::no_delay(true), ec);
+
+    if (conn->secure) {
+      SSL* native = conn->secure->native_handle();
+      error_code addr_ec;
+      asio::ip::make_address(ep_.host, addr_ec);
+      if (addr_ec) {  // SNI only for names, never for IP literals
+        if (!SSL_set_tlsext_host_name(native, ep_.host.c_str()))
+          co_return fail(errc::connection_failed, "cannot set TLS SNI for " + ep_.host);
+      }
+      if (opts_.tls.verify) conn->secure->set_verify_callback(asio::ssl::host_name_verification(ep_.host));
+      lowest.expires_after(opts_.deadlines.connect);
+      if (auto [hec] = co_await conn->secure->async_handshake(asio::ssl::stream_base::client, tok); hec)
+        co_return transport_error(hec, "TLS handshake with", ep_);
+    }
+    opened_.fetch_add(1, std::memory_order_relaxed);
+    co_return conn;
+  }
+
+  asio::any_io_executor ex_;
+  s3::endpoint ep_;
+  client_options opts_;
+  std::optional<asio::ssl::context> ssl_;
+
+  // Guarded by mu_: connections ready for reuse.
+  std::mutex mu_;
+  std::vector<std::unique_ptr<connection>> idle_;
+
+  // Thread-safe by itself: one buffered message per active request.
+  asio::experimental::concurrent_channel<void(error_code)> slots_;
+
+  // Statistics, relaxed atomics.
+  std::atomic<uint64_t> opened_{0}, requests_{0}, reused_{0}, direct_{0}, copied_{0};
+};
+
+}  // namespace
+
+std::string_view response::header(std::string_view name) const noexcept {
+  for (const auto& h : headers)
+    if (iequals(h.name, name)) return h.value;
+  return {};
+}
+bool response::has_header(std::string_view name) const noexcept {
+  for (const auto& h : headers)
+    if (iequals(h.name, name)) return true;
+  return false;
+}
+
+result<void> string_sink::begin(const response& head) {
+  text_.clear();
+  used_ = 0;
+  if (head.content_length) {
+    if (*head.content_length > cap_) return fail(errc::too_large, "the answer is larger than " + std::to_string(cap_) + " bytes");
+    text_.resize(static_cast<std::size_t>(*head.content_length));
+  }
+  return {};
+}
+std::span<std::byte> string_sink::prepare() {
+  if (used_ == text_.size()) {
+    if (text_.size() >= cap_) return {};
+    text_.resize(std::min(cap_, std::max<std::size_t>(text_.size() * 2, 16 * 1024)));
+  }
+  return {reinterpret_cast<std::byte*>(text_.data()) + used_, text_.size() - used_};
+}
+result<void> string_sink::commit(std::size_t n) {
+  used_ += n;
+  return {};
+}
+result<void> string_sink::finish() {
+  text_.resize(used_);
+  return {};
+}
+
+result<void> span_sink::begin(const response& head) {
+  used_ = 0;
+  if (head.content_length && *head.content_length > dest_.size())
+    return fail(errc::too_large, "the answer (" + std::to_string(*head.content_length) +
+                                     " bytes) is larger than its destination (" + std::to_string(dest_.size()) + " bytes)");
+  return {};
+}
+result<void> span_sink::commit(std::size_t n) {
+  used_ += n;
+  return {};
+}
+
+result<std::shared_ptr<client>> client::create(asio::any_io_executor ex, s3::endpoint ep, client_options opts) {
+  auto c = std::make_shared<pooled_client>(std::move(ex), std::move(ep), std::move(opts));
+  if (auto r = c->init_tls(); !r) return r.error();
+  return std::shared_ptr<client>(std::move(c));
+}
+
+}  // namespace sluice::http

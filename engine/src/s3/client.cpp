@@ -1,0 +1,592 @@
+// The S3 operations on top of the HTTP pool: addressing, signing, retries,
+// typed errors and integrity checks.
+#include <sluice/engine/integrity/recorded_hash.hpp>
+#include <sluice/engine/integrity/xxh3.hpp>
+#include <sluice/engine/s3/client.hpp>
+#include <sluice/engine/s3/error.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <openssl/evp.h>
+#include <openssl/md5.h>
+
+#include <algorithm>
+#include <cctype>
+#include <mutex>
+#include <set>
+
+namespace sluice::s3 {
+
+using asio::awaitable;
+
+namespace {
+
+constexpr auto tok = asio::as_tuple(asio::use_awaitable);
+constexpr std::string_view meta_prefix = "x-amz-meta-";
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string strip_quotes(std::string_view s) {
+  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
+  return std::string(s);
+}
+
+std::string quote_etag(std::string_view s) {
+  if (s == "*" || (s.size() >= 2 && s.front() == '"')) return std::string(s);
+  return "\"" + std::string(s) + "\"";
+}
+
+std::string base64_md5(std::span<const std::byte> body) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(body.data(), body.size(), digest, &len, EVP_md5(), nullptr);
+  unsigned char out[64];
+  int n = EVP_EncodeBlock(out, digest, static_cast<int>(len));
+  return std::string(reinterpret_cast<char*>(out), static_cast<std::size_t>(n));
+}
+
+std::span<const std::byte> as_bytes(const std::string& s) {
+  return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
+
+std::string object_url(std::string_view bucket, std::string_view key) {
+  std::string s = "s3://" + std::string(bucket);
+  if (!key.empty()) s += "/" + std::string(key);
+  return s;
+}
+
+object_info info_from(const http::response& r) {
+  object_info info;
+  if (r.content_length) info.size = *r.content_length;
+  info.etag = strip_quotes(r.header("etag"));
+  info.last_modified = std::string(r.header("last-modified"));
+  info.content_type = std::string(r.header("content-type"));
+  info.request_id = std::string(r.header("x-amz-request-id"));
+  for (const auto& h : r.headers) {
+    std::string name = lower(h.name);
+    if (name.starts_with(meta_prefix)) info.metadata[name.substr(meta_prefix.size())] = h.value;
+  }
+  return info;
+}
+
+// The body of a whole-object read: one aligned allocation of Content-Length bytes.
+class buffer_sink final : public http::body_sink {
+ public:
+  explicit buffer_sink(uint64_t max_bytes) : max_(max_bytes) {}
+  result<void> begin(const http::response& head) override {
+    used_ = 0;
+    if (!head.content_length)
+      return fail(sluice::errc::malformed_response, "the server sent an object without a Content-Length");
+    if (*head.content_length > max_)
+      return fail(sluice::errc::too_large, "the object has " + std::to_string(*head.content_length) +
+                                       " bytes, more than the allowed " + std::to_string(max_));
+    buf_ = aligned_buffer(static_cast<std::size_t>(*head.content_length));
+    return {};
+  }
+  std::span<std::byte> prepare() override { return buf_.span().subspan(used_); }
+  result<void> commit(std::size_t n) override {
+    used_ += n;
+    return {};
+  }
+  result<void> finish() override {
+    if (used_ != buf_.size())
+      return fail(sluice::errc::truncated_response, "the object body ended after " + std::to_string(used_) + " of " +
+                                                std::to_string(buf_.size()) + " bytes");
+    return {};
+  }
+  aligned_buffer take() { return std::move(buf_); }
+
+ private:
+  uint64_t max_;
+  aligned_buffer buf_;
+  std::size_t used_ = 0;
+};
+
+struct s3_request {
+  std::string method;
+  std::string bucket;
+  std::string key;
+  std::vector<query_param> query;
+  std::vector<http::header_field> headers;
+  std::span<const std::byte> body;
+};
+
+class s3_client final : public client, public std::enable_shared_from_this<s3_client> {
+ public:
+  s3_client(asio::any_io_executor ex, client_options opts, endpoint ep)
+      : ex_(std::move(ex)), opts_(std::move(opts)), ep_(std::move(ep)) {
+    opts_.http.tls.ca_file = opts_.config.ca_bundle.empty() ? opts_.http.tls.ca_file : opts_.config.ca_bundle;
+  }
+
+  result<void> init() {
+    auto pool = http::client::create(ex_, ep_, opts_.http);
+    if (!pool) return pool.error();
+    pools_[ep_.host_header()] = *pool;
+    return {};
+  }
+
+  const client_options& options() const noexcept override { return opts_; }
+
+  // ---- the request loop -----------------------------------------------------
+
+  // Sends a request with signing and retries. Error answers become typed
+  // errors; transport failures are retried when retryable.
+  awaitable<result<http::response>> execute(const s3_request& req, http::body_sink& sink) {
+    const std::string what = req.method + " " + object_url(req.bucket, req.key);
+    if (!req.bucket.empty()) {
+      if (auto v = validate_bucket_name(req.bucket); !v) co_return v.error();
+    }
+    if (!req.key.empty()) {
+      if (auto v = validate_key(req.key); !v) co_return v.error();
+    }
+    const bool virtual_host = !opts_.config.path_style && !req.bucket.empty();
+    endpoint target_ep = ep_;
+    std::string path = "/";
+    if (virtual_host) {
+      target_ep.host = req.bucket + "." + ep_.host;
+      path += encode_path(req.key);
+    } else if (!req.bucket.empty()) {
+      path += req.bucket;
+      if (!req.key.empty()) path += "/" + encode_path(req.key);
+    }
+    SLUICE_CO_TRY(std::shared_ptr<http::client> pool, pool_for(target_ep));
+
+    std::string payload_hash = (ep_.tls && !opts_.always_sign_payload)
+                                   ? std::string(unsigned_payload)
+                                   : sha256_hex(std::string_view(reinterpret_cast<const char*>(req.body.data()), req.body.size()));
+
+    std::string query_string;
+    for (const auto& q : req.query) {
+      query_string += query_string.empty() ? "?" : "&";
+      query_string += encode_query_component(q.name);
+      if (q.has_value) query_string += "=" + encode_query_component(q.value);
+    }
+
+    retry_state retries(opts_.retry);
+    const auto started = std::chrono::steady_clock::now();
+    for (int attempt = 1;; ++attempt) {
+      http::request hr;
+      hr.method = req.method;
+      hr.target = path + query_string;
+      hr.body = req.body;
+      hr.headers = req.headers;
+      if (!opts_.config.creds.empty()) {
+        signing_request sr;
+        sr.method = req.method;
+        sr.path = path;
+        sr.query = req.query;
+        sr.headers.emplace_back("host", target_ep.host_header());
+        for (const auto& h : req.headers) sr.headers.emplace_back(h.name, h.value);
+        sr.payload_hash = payload_hash;
+        signing_scope scope{opts_.config.region, "s3", std::chrono::system_clock::now()};
+        sign_request(sr, opts_.config.creds, scope);
+        hr.headers.clear();
+        for (auto& [n, v] : sr.headers)
+          if (n != "host") hr.headers.push_back({n, v});
+      }
+
+      error err;
+      auto r = co_await pool->send(hr, sink);
+      if (r && r->status >= 200 && r->status < 300) co_return std::move(*r);
+      if (r) {
+        err = error_from(*r, what);
+      } else {
+        err = std::move(r.error());
+        if (err.code == sluice::errc::cancelled || err.code == sluice::errc::too_large) co_return err;
+        err.message = what + ": " + err.message;
+      }
+      auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+      auto delay = retries.next_delay(err, attempt, elapsed);
+      if (!delay) {
+        if (is_retryable(err) && attempt > 1) err.message += " (after " + std::to_string(attempt) + " attempts)";
+        co_return err;
+      }
+      asio::steady_timer timer(co_await asio::this_coro::executor, *delay);
+      if (auto [ec] = co_await timer.async_wait(tok); ec)
+        co_return fail(sluice::errc::cancelled, what + ": cancelled while waiting to retry");
+    }
+  }
+
+  static error error_from(const http::response& r, const std::string& what) {
+    error e;
+    e.http_status = r.status;
+    e.request_id = std::string(r.header("x-amz-request-id"));
+    std::string code_text, msg_text;
+    if (!r.error_body.empty()) {
+      if (auto body = parse_error(r.error_body)) {
+        code_text = body->code;
+        msg_text = body->message;
+        if (!body->request_id.empty()) e.request_id = body->request_id;
+      }
+    }
+    errc code = errc_from_code(code_text, r.status);
+    e.code = make_error_code(code);
+    e.message = what + ": ";
+    if (!code_text.empty()) {
+      e.message += code_text;
+      if (!msg_text.empty()) e.message += " (" + msg_text + ")";
+    } else {
+      e.message += e.code.message();
+    }
+    return e;
+  }
+
+  result<std::shared_ptr<http::client>> pool_for(const endpoint& ep) {
+    std::lock_guard lk(mu_);
+    auto& slot = pools_[ep.host_header()];
+    if (!slot) {
+      auto made = http::client::create(ex_, ep, opts_.http);
+      if (!made) return made.error();
+      slot = *made;
+    }
+    return slot;
+  }
+
+  // ---- objects ----------------------------------------------------------------
+
+  static void add_conditions(std::vector<http::header_field>& h, const conditions& when) {
+    if (when.if_match) h.push_back({"if-match", quote_etag(*when.if_match)});
+    if (when.if_none_match) h.push_back({"if-none-match", quote_etag(*when.if_none_match)});
+  }
+
+  awaitable<result<object_info>> head_object(std::string bucket, std::string key, conditions when) override {
+    if (key.empty()) co_return fail(sluice::errc::invalid_argument, "HEAD " + object_url(bucket, key) + ": an object key is required");
+    s3_request req{"HEAD", std::move(bucket), std::move(key), {}, {}, {}};
+    add_conditions(req.headers, when);
+    http::discard_sink sink;
+    SLUICE_CO_TRY(http::response r, co_await execute(req, sink));
+    co_return info_from(r);
+  }
+
+  awaitable<result<get_result>> get_object(std::string bucket, std::string key, std::optional<byte_range> range,
+                                           http::body_sink& sink, conditions when) override {
+    if (key.empty()) co_return fail(sluice::errc::invalid_argument, "GET " + object_url(bucket, key) + ": an object key is required");
+    s3_request req{"GET", std::move(bucket), std::move(key), {}, {}, {}};
+    if (range) {
+      SLUICE_CO_TRY(std::string value, format_range(*range));
+      req.headers.push_back({"range", std::move(value)});
+    }
+    add_conditions(req.headers, when);
+    SLUICE_CO_TRY(http::response r, co_await execute(req, sink));
+    get_result out;
+    out.info = info_from(r);
+    out.bytes = r.body_bytes;
+    if (r.status == 206) {
+      auto cr_text = r.header("content-range");
+      auto cr = parse_content_range(cr_text);
+      if (!cr || !cr->first || !cr->total)
+        co_return fail(sluice::errc::malformed_response,
+                       "GET " + object_url(req.bucket, req.key) + ": a partial answer without a usable Content-Range ('" +
+                           std::string(cr_text) + "')");
+      out.first = *cr->first;
+      out.info.size = *cr->total;
+    } else if (range && range->first > 0) {
+      // A 200 to a ranged request: the server ignored the range.
+      co_return fail(sluice::errc::malformed_response,
+                     "GET " + object_url(req.bucket, req.key) + ": the server ignored the Range header");
+    }
+    co_return out;
+  }
+
+  awaitable<result<owned_object>> get_object_bytes(std::string bucket, std::string key, uint64_t max_bytes) override {
+    for (int attempt = 1;; ++attempt) {
+      buffer_sink sink(max_bytes);
+      SLUICE_CO_TRY(get_result got, co_await get_object(bucket, key, std::nullopt, sink, {}));
+      owned_object obj{std::move(got.info), sink.take()};
+      auto v = verify(obj.info, obj.data.span(), bucket, key);
+      if (v) co_return obj;
+      if (attempt >= 2) co_return v.error();
+    }
+  }
+
+  result<void> verify(const object_info& info, std::span<const std::byte> data, const std::string& bucket,
+                      const std::string& key) const {
+    if (!opts_.verify_integrity) return {};
+    auto it = info.metadata.find(std::string(integrity::metadata_key));
+    if (it == info.metadata.end()) return {};
+    auto recorded = integrity::parse_recorded(it->second);
+    if (!recorded)
+      return fail(sluice::errc::integrity_mismatch, object_url(bucket, key) + ": the recorded hash '" + it->second +
+                                                        "' is not one sluice can read");
+    uint64_t actual = integrity::hash_content(data, recorded->part_size);
+    if (actual != recorded->value)
+      return fail(sluice::errc::integrity_mismatch,
+                  object_url(bucket, key) + ": data integrity error: content hash " + integrity::to_hex(actual) +
+                      " does not match the recorded XXH3 " + integrity::to_hex(recorded->value));
+    return {};
+  }
+
+  awaitable<result<owned_object>> get_object_range(std::string bucket, std::string key, byte_range range) override {
+    uint64_t len = 0;
+    if (range.last) len = *range.last - range.first + 1;
+    if (range.suffix) len = *range.suffix;
+    buffer_sink sink(range.last || range.suffix ? len : uint64_t(1) << 32);
+    SLUICE_CO_TRY(get_result got, co_await get_object(std::move(bucket), std::move(key), range, sink, {}));
+    owned_object obj{std::move(got.info), sink.take()};
+    co_return obj;
+  }
+
+  std::vector<http::header_field> put_headers(const put_options& opts, std::optional<uint64_t> xxh3) {
+    std::vector<http::header_field> h;
+    h.push_back({"content-type", opts.content_type.empty() ? "application/octet-stream" : opts.content_type});
+    for (const auto& [k, v] : opts.metadata) h.push_back({std::string(meta_prefix) + lower(k), v});
+    if (xxh3 && !opts.metadata.contains(std::string(integrity::metadata_key)))
+      h.push_back({std::string(meta_prefix) + std::string(integrity::metadata_key), integrity::to_hex(*xxh3)});
+    add_conditions(h, opts.when);
+    return h;
+  }
+
+  awaitable<result<put_result>> put_object(std::string bucket, std::string key, std::span<const std::byte> body,
+                                           put_options opts) override {
+    if (key.empty()) co_return fail(sluice::errc::invalid_argument, "PUT " + object_url(bucket, key) + ": an object key is required");
+    uint64_t hash = integrity::xxh3(body);
+    s3_request req{"PUT", std::move(bucket), std::move(key), {},
+                   put_headers(opts, opts.record_xxh3 ? std::optional<uint64_t>(hash) : std::nullopt), body};
+    http::discard_sink sink;
+    SLUICE_CO_TRY(http::response r, co_await execute(req, sink));
+    co_return put_result{strip_quotes(r.header("etag")), std::string(r.header("x-amz-request-id")), hash};
+  }
+
+  awaitable<result<void>> delete_object(std::string bucket, std::string key) override {
+    if (key.empty()) co_return fail(sluice::errc::invalid_argument, "DELETE " + object_url(bucket, key) + ": an object key is required");
+    s3_request req{"DELETE", std::move(bucket), std::move(key), {}, {}, {}};
+    http::discard_sink sink;
+    SLUICE_CO_TRY_VOID(co_await execute(req, sink));
+    co_return result<void>{};
+  }
+
+  awaitable<result<delete_result>> delete_objects(std::string bucket, std::vector<std::string> keys) override {
+    delete_result all;
+    for (std::size_t off = 0; off < keys.size(); off += 1000) {
+      std::vector<std::string> batch(keys.begin() + static_cast<std::ptrdiff_t>(off),
+                                     keys.begin() + static_cast<std::ptrdiff_t>(std::min(keys.size(), off + 1000)));
+      for (const auto& k : batch) SLUICE_CO_TRY_VOID(validate_key(k));
+      std::string body = build_delete_objects(batch, true);
+      s3_request req{"POST", bucket, {}, {{"delete", "", false}}, {}, as_bytes(body)};
+      req.headers.push_back({"content-type", "application/xml"});
+      req.headers.push_back({"content-md5", base64_md5(as_bytes(body))});
+      http::string_sink sink;
+      SLUICE_CO_TRY_VOID(co_await execute(req, sink));
+      SLUICE_CO_TRY(delete_result part, parse_delete_objects(sink.text()));
+      // Quiet mode lists only failures: everything else in the batch is gone.
+      std::set<std::string> failed;
+      for (auto& f : part.errors) failed.insert(f.key);
+      for (auto& k : batch)
+        if (!failed.contains(k)) all.deleted.push_back(k);
+      for (auto& f : part.errors) all.errors.push_back(std::move(f));
+    }
+    co_return all;
+  }
+
+  awaitable<result<list_page>> list_objects_v2(std::string bucket, list_request lr) override {
+    if (lr.max_keys < 1 || lr.max_keys > 1000)
+      co_return fail(sluice::errc::invalid_argument, "max-keys must be between 1 and 1000");
+    s3_request req{"GET", std::move(bucket), {}, {{"list-type", "2"}, {"encoding-type", "url"}}, {}, {}};
+    if (!lr.prefix.empty()) req.query.push_back({"prefix", lr.prefix});
+    if (!lr.delimiter.empty()) req.query.push_back({"delimiter", lr.delimiter});
+    if (!lr.continuation_token.empty()) req.query.push_back({"continuation-token", lr.continuation_token});
+    if (!lr.start_after.empty()) req.query.push_back({"start-after", lr.start_after});
+    req.query.push_back({"max-keys", std::to_string(lr.max_keys)});
+    http::string_sink sink;
+    SLUICE_CO_TRY_VOID(co_await execute(req, sink));
+    co_return parse_list_objects_v2(sink.text(), true);
+  }
+
+  awaitable<result<list_page>> list_all(std::string bucket, std::string prefix, std::string delimiter) override {
+    list_page all;
+    list_request lr{std::move(prefix), std::move(delimiter), {}, {}, 1000};
+    for (int pages = 0;; ++pages) {
+      SLUICE_CO_TRY(list_page page, co_await list_objects_v2(bucket, lr));
+      for (auto& o : page.objects) all.objects.push_back(std::move(o));
+      for (auto& p : page.common_prefixes) all.common_prefixes.push_back(std::move(p));
+      if (!page.truncated) break;
+      if (page.next_continuation_token.empty() || page.next_continuation_token == lr.continuation_token)
+        co_return fail(sluice::errc::malformed_response,
+                       "LIST " + object_url(bucket, lr.prefix) + ": a truncated listing without a new continuation token");
+      lr.continuation_token = std::move(page.next_continuation_token);
+    }
+    all.key_count = all.objects.size();
+    co_return all;
+  }
+
+  awaitable<result<std::string>> copy_object(std::string src_bucket, std::string src_key, std::string dst_bucket,
+                                             std::string dst_key, metadata_directive directive,
+                                             put_options replacement) override {
+    SLUICE_CO_TRY_VOID(validate_bucket_name(src_bucket));
+    SLUICE_CO_TRY_VOID(validate_key(src_key));
+    s3_request req{"PUT", std::move(dst_bucket), std::move(dst_key), {}, {}, {}};
+    if (directive == metadata_directive::replace) {
+      req.headers = put_headers(replacement, std::nullopt);
+      req.headers.push_back({"x-amz-metadata-directive", "REPLACE"});
+    }
+    req.headers.push_back({"x-amz-copy-source", "/" + src_bucket + "/" + encode_path(src_key)});
+    http::string_sink sink;
+    SLUICE_CO_TRY_VOID(co_await execute(req, sink));
+    auto etag = parse_copy_object(sink.text());
+    if (!etag) {
+      auto e = etag.error();
+      e.message = "COPY " + object_url(src_bucket, src_key) + " -> " + object_url(req.bucket, req.key) + ": " + e.message;
+      co_return e;
+    }
+    co_return strip_quotes(*etag);
+  }
+
+  // ---- multipart ---------------------------------------------------------------
+
+  awaitable<result<std::string>> create_multipart_upload(std::string bucket, std::string key, put_options opts) override {
+    s3_request req{"POST", std::move(bucket), std::move(key), {{"uploads", "", false}}, put_headers(opts, std::nullopt), {}};
+    http::string_sink sink;
+    SLUICE_CO_TRY_VOID(co_await execute(req, sink));
+    co_return parse_initiate_multipart(sink.text());
+  }
+
+  awaitable<result<std::string>> upload_part(std::string bucket, std::string key, std::string upload_id,
+                                             int part_number, std::span<const std::byte> body) override {
+    if (part_number < 1 || part_number > 10000)
+      co_return fail(sluice::errc::invalid_argument, "part numbers run from 1 to 10000, not " + std::to_string(part_number));
+    s3_request req{"PUT", std::move(bucket), std::move(key),
+                   {{"partNumber", std::to_string(part_number)}, {"uploadId", std::move(upload_id)}}, {}, body};
+    http::discard_sink sink;
+    SLUICE_CO_TRY(http::response r, co_await execute(req, sink));
+    auto etag = r.header("etag");
+    if (etag.empty()) co_return fail(sluice::errc::malformed_response, "UploadPart answered without an ETag");
+    co_return quote_etag(etag);
+  }
+
+  awaitable<result<std::string>> complete_multipart_upload(std::string bucket, std::string key, std::string upload_id,
+                                                           std::vector<completed_part> parts) override {
+    std::string body = build_complete_multipart(parts);
+    s3_request req{"POST", std::move(bucket), std::move(key), {{"uploadId", std::move(upload_id)}}, {}, as_bytes(body)};
+    req.headers.push_back({"content-type", "application/xml"});
+    http::string_sink sink;
+    SLUICE_CO_TRY_VOID(co_await execute(req, sink));
+    auto etag = parse_complete_multipart(sink.text());
+    if (!etag) {
+      auto e = etag.error();
+      e.message = "COMPLETE " + object_url(req.bucket, req.key) + ": " + e.message;
+      co_return e;
+    }
+    co_return strip_quotes(*etag);
+  }
+
+  awaitable<result<void>> abort_multipart_upload(std::string bucket, std::string key, std::string upload_id) override {
+    s3_request req{"DELETE", std::move(bucket), std::move(key), {{"uploadId", std::move(upload_id)}}, {}, {}};
+    http::discard_sink sink;
+    SLUICE_CO_TRY_VOID(co_await execute(req, sink));
+    co_return result<void>{};
+  }
+
+  // ---- buckets -------------------------------------------------------------------
+
+  awaitable<result<void>> create_bucket(std::string bucket) override {
+    std::string body;
+    if (opts_.config.region != "us-east-1" && !opts_.config.region.empty())
+      body = "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>" +
+             xml_escape(opts_.config.region) + "</LocationConstraint></CreateBucketConfiguration>";
+    s3_request req{"PUT", std::move(bucket), {}, {}, {}, as_bytes(body)};
+    http::discard_sink sink;
+    SLUICE_CO_TRY_VOID(co_await execute(req, sink));
+    co_return result<void>{};
+  }
+
+  awaitable<result<void>> head_bucket(std::string bucket) override {
+    s3_request req{"HEAD", std::move(bucket), {}, {}, {}, {}};
+    http::discard_sink sink;
+    auto r = co_await execute(req, sink);
+    if (!r) {
+      auto e = r.error();
+      // HEAD answers carry no body: a 404 on a bucket means the bucket.
+      if (e.code == errc::no_such_key) {
+        e.code = make_error_code(errc::no_such_bucket);
+        e.message = "HEAD " + object_url(req.bucket, "") + ": NoSuchBucket";
+      }
+      co_return e;
+    }
+    co_return result<void>{};
+  }
+
+  awaitable<result<void>> delete_bucket(std::string bucket) override {
+    s3_request req{"DELETE", std::move(bucket), {}, {}, {}, {}};
+    http::discard_sink sink;
+    SLUICE_CO_TRY_VOID(co_await execute(req, sink));
+    co_return result<void>{};
+  }
+
+  awaitable<result<std::vector<bucket_entry>>> list_buckets() override {
+    s3_request req{"GET", {}, {}, {}, {}, {}};
+    http::string_sink sink;
+    SLUICE_CO_TRY_VOID(co_await execute(req, sink));
+    co_return parse_list_buckets(sink.text());
+  }
+
+  result<std::string> presign_get(std::string bucket, std::string key, std::chrono::seconds expires) override {
+    SLUICE_TRY_VOID(validate_bucket_name(bucket));
+    SLUICE_TRY_VOID(validate_key(key));
+    if (opts_.config.creds.empty()) return fail(sluice::errc::invalid_config, "presigning needs credentials");
+    if (expires.count() < 1 || expires.count() > 604800)
+      return fail(sluice::errc::invalid_argument, "a presigned URL lasts 1 second to 7 days");
+    endpoint ep = ep_;
+    std::string path = "/";
+    if (!opts_.config.path_style) {
+      ep.host = bucket + "." + ep_.host;
+      path += encode_path(key);
+    } else {
+      path += bucket + "/" + encode_path(key);
+    }
+    signing_request sr{"GET", path, {}, {{"host", ep.host_header()}}, std::string(unsigned_payload)};
+    signing_scope scope{opts_.config.region, "s3", std::chrono::system_clock::now()};
+    std::string query = presign(sr, opts_.config.creds, scope, expires);
+    return ep.to_string() + path + "?" + query;
+  }
+
+  http::client_stats http_stats() const override {
+    std::lock_guard lk(mu_);
+    http::client_stats sum;
+    for (const auto& [host, pool] : pools_) {
+      auto s = pool->stats();
+      sum.connections_opened += s.connections_opened;
+      sum.requests += s.requests;
+      sum.reused += s.reused;
+      sum.body_bytes_direct += s.body_bytes_direct;
+      sum.body_bytes_copied += s.body_bytes_copied;
+    }
+    return sum;
+  }
+
+ private:
+  asio::any_io_executor ex_;
+  client_options opts_;
+  endpoint ep_;
+  // Guarded by mu_: one connection pool per Host (one for path-style
+  // addressing, one per bucket for virtual-hosted).
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<http::client>> pools_;
+};
+
+}  // namespace
+
+std::optional<uint64_t> object_info::recorded_xxh3() const {
+  auto it = metadata.find(std::string(integrity::metadata_key));
+  if (it == metadata.end()) return std::nullopt;
+  auto h = integrity::parse_recorded(it->second);
+  if (!h) return std::nullopt;
+  return h->value;
+}
+
+result<std::shared_ptr<client>> client::create(asio::any_io_executor ex, client_options opts) {
+  std::string url = opts.config.endpoint_url;
+  if (url.empty()) url = "https://s3." + (opts.config.region.empty() ? std::string("us-east-1") : opts.config.region) + ".amazonaws.com";
+  SLUICE_TRY(endpoint ep, parse_endpoint(url));
+  auto c = std::make_shared<s3_client>(std::move(ex), std::move(opts), std::move(ep));
+  SLUICE_TRY_VOID(c->init());
+  return std::shared_ptr<client>(std::move(c));
+}
+
+}  // namespace sluice::s3

@@ -1,0 +1,33 @@
+// Exponential backoff with full jitter (the "Full Jitter" scheme): the delay
+// before try n+1 is uniform in [0, min(max_delay, base_delay * 2^(n-1))].
+#include <sluice/engine/s3/retry.hpp>
+
+#include <sluice/engine/s3/error.hpp>
+
+#include <algorithm>
+
+namespace sluice::s3 {
+
+retry_state::retry_state(const retry_policy& policy, uint64_t seed) : policy_(policy), rng_(seed) {}
+
+std::chrono::milliseconds retry_state::ceiling(int attempt) const {
+  const int64_t base = std::max<int64_t>(0, policy_.base_delay.count());
+  const int64_t cap = std::max<int64_t>(0, policy_.max_delay.count());
+  int64_t value = std::min(base, cap);
+  // Double until the cap; the loop stops long before int64 could overflow.
+  for (int i = 1; i < attempt && value > 0 && value < cap; ++i) value = std::min(cap, value * 2);
+  return std::chrono::milliseconds(value);
+}
+
+std::optional<std::chrono::milliseconds> retry_state::next_delay(const error& e, int attempt,
+                                                                 std::chrono::milliseconds elapsed) {
+  if (!is_retryable(e)) return std::nullopt;
+  if (attempt >= std::max(1, policy_.max_attempts)) return std::nullopt;
+  const int64_t top = ceiling(std::max(1, attempt)).count();
+  std::uniform_int_distribution<int64_t> jitter(0, top);
+  const std::chrono::milliseconds delay(jitter(rng_));
+  if (elapsed + delay >= policy_.overall_deadline) return std::nullopt;
+  return delay;
+}
+
+}  // namespace sluice::s3

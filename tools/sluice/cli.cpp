@@ -1,0 +1,77 @@
+#include "cli.hpp"
+
+#include <sluice/engine/s3/config.hpp>
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+
+namespace sluice::cli {
+
+result<session> open_session(const global_options& g) {
+  s3::config_overrides o;
+  if (!g.endpoint_url.empty()) o.endpoint_url = g.endpoint_url;
+  if (!g.region.empty()) o.region = g.region;
+  if (!g.profile.empty()) o.profile = g.profile;
+  if (!g.ca_bundle.empty()) o.ca_bundle = g.ca_bundle;
+  SLUICE_TRY(s3::resolved_config cfg, s3::resolve_config(o, s3::process_env()));
+  s3::client_options opts;
+  opts.config = std::move(cfg);
+  opts.http.tls.verify = !g.no_verify_ssl;
+  session s;
+  s.eng = std::make_unique<engine>(engine::options{1});
+  SLUICE_TRY(s.client, s3::client::create(s.eng->executor(), std::move(opts)));
+  return s;
+}
+
+result<uint64_t> parse_size(std::string_view text) {
+  auto bad = [&] {
+    return fail(errc::invalid_argument,
+                "'" + std::string(text) + "' is not a size (examples: 4096, 64KiB, 8MiB, 1GiB, 1.5GB)");
+  };
+  if (text.empty()) return bad();
+  double number = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (ec != std::errc() || number < 0 || !std::isfinite(number)) return bad();
+  std::string unit(p, text.data() + text.size());
+  for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  double mult = 1;
+  if (unit.empty() || unit == "b") mult = 1;
+  else if (unit == "k" || unit == "kib") mult = 1024.0;
+  else if (unit == "m" || unit == "mib") mult = 1024.0 * 1024;
+  else if (unit == "g" || unit == "gib") mult = 1024.0 * 1024 * 1024;
+  else if (unit == "t" || unit == "tib") mult = 1024.0 * 1024 * 1024 * 1024;
+  else if (unit == "kb") mult = 1e3;
+  else if (unit == "mb") mult = 1e6;
+  else if (unit == "gb") mult = 1e9;
+  else if (unit == "tb") mult = 1e12;
+  else return bad();
+  double bytes = number * mult;
+  if (bytes > 1.8e19 || bytes != std::floor(bytes)) return bad();
+  return static_cast<uint64_t>(bytes);
+}
+
+std::string format_bytes(double bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (bytes >= 1024 && u < 4) {
+    bytes /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", bytes, units[u]);
+  return buf;
+}
+
+std::string format_rate(double bytes, double seconds) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.1f MB/s", seconds > 0 ? bytes / seconds / 1e6 : 0.0);
+  return buf;
+}
+
+int report(std::string_view context, const error& e) {
+  std::fprintf(stderr, "sluice: %.*s: %s\n", static_cast<int>(context.size()), context.data(), e.describe().c_str());
+  return 1;
+}
+
+}  // namespace sluice::cli

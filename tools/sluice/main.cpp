@@ -1,0 +1,255 @@
+// sluice: verified transfers between object storage and local files.
+#include "cli.hpp"
+
+#include <sluice/objects/objects.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <unistd.h>
+
+using namespace sluice;
+namespace asio = boost::asio;
+
+namespace {
+
+// Each verb validates its arguments before opening a session, so usage
+// errors never send a request.
+int cmd_ls(const cli::global_options& g, const std::string& url, bool recursive) {
+  objects::location loc;
+  if (!url.empty() && url != "s3://") {
+    auto parsed = objects::parse_location(url);
+    if (!parsed) return cli::report("ls", parsed.error());
+    loc = *parsed;
+    if (!loc.remote) return cli::report("ls", fail(errc::invalid_argument, "'" + url + "' is not an s3:// URL"));
+  }
+  auto s = cli::open_session(g);
+  if (!s) return cli::report("ls", s.error());
+  if (loc.bucket.empty()) {
+    auto buckets = s->eng->run(s->client->list_buckets());
+    if (!buckets) return cli::report("ls", buckets.error());
+    for (auto& b : *buckets) std::printf("%s  %s\n", b.creation_date.c_str(), b.name.c_str());
+    return 0;
+  }
+  auto page = s->eng->run(objects::list(*s->client, loc.bucket, loc.key, recursive));
+  if (!page) return cli::report("ls " + url, page.error());
+  for (auto& p : page->common_prefixes) std::printf("%32s %s\n", "PRE", p.c_str());
+  for (auto& o : page->objects)
+    std::printf("%-20s %12llu %s\n", o.last_modified.c_str(), static_cast<unsigned long long>(o.size), o.key.c_str());
+  return 0;
+}
+
+int cmd_cp(const cli::global_options& g, const std::string& src, const std::string& dst,
+           const objects::transfer_options& topts, s3::put_options put) {
+  auto from = objects::parse_location(src);
+  if (!from) return cli::report("cp", from.error());
+  auto to = objects::parse_location(dst);
+  if (!to) return cli::report("cp", to.error());
+  if (!from->remote && !to->remote)
+    return cli::report("cp", fail(errc::invalid_argument, "one side must be an s3:// URL"));
+  if (from->remote && from->key.empty())
+    return cli::report("cp", fail(errc::invalid_argument, "'" + src + "' names no object"));
+  if (!from->remote && ::access(from->path.c_str(), R_OK) != 0)
+    return cli::report("cp", fail(errc::not_found, "cannot read '" + from->path + "'"));
+
+  auto s = cli::open_session(g);
+  if (!s) return cli::report("cp", s.error());
+  result<objects::transfer_stats> r = objects::transfer_stats{};
+  if (!from->remote) {
+    r = s->eng->run(objects::upload_file(*s->client, from->path, to->bucket, to->key, topts, std::move(put)));
+  } else if (!to->remote) {
+    r = s->eng->run(objects::download_file(*s->client, from->bucket, from->key, to->path));
+  } else {
+    std::string key = to->key;
+    if (key.empty() || key.back() == '/') {
+      auto slash = from->key.rfind('/');
+      key += from->key.substr(slash == std::string::npos ? 0 : slash + 1);
+    }
+    bool replace = !put.metadata.empty() || !put.content_type.empty();
+    auto c = s->eng->run(s->client->copy_object(from->bucket, from->key, to->bucket, key,
+                                                replace ? s3::metadata_directive::replace : s3::metadata_directive::copy,
+                                                std::move(put)));
+    if (!c) r = c.error();
+  }
+  if (!r) return cli::report("cp " + src + " " + dst, r.error());
+  if (!g.quiet) std::printf("copied %s -> %s (%s)\n", src.c_str(), dst.c_str(), cli::format_bytes(double(r->bytes)).c_str());
+  return 0;
+}
+
+int cmd_rm(const cli::global_options& g, const std::string& url, bool recursive) {
+  auto loc = objects::parse_location(url);
+  if (!loc) return cli::report("rm", loc.error());
+  if (!loc->remote) return cli::report("rm", fail(errc::invalid_argument, "'" + url + "' is not an s3:// URL"));
+  if (!recursive && loc->key.empty())
+    return cli::report("rm", fail(errc::invalid_argument, "'" + url + "' names no object (use -r to remove a prefix)"));
+  auto s = cli::open_session(g);
+  if (!s) return cli::report("rm", s.error());
+  auto r = s->eng->run(objects::remove(*s->client, loc->bucket, loc->key, recursive));
+  if (!r) return cli::report("rm " + url, r.error());
+  for (auto& f : r->failures)
+    std::fprintf(stderr, "sluice: rm: s3://%s/%s: %s (%s)\n", loc->bucket.c_str(), f.key.c_str(), f.code.c_str(),
+                 f.message.c_str());
+  if (!g.quiet) std::printf("removed %llu object%s\n", static_cast<unsigned long long>(r->deleted), r->deleted == 1 ? "" : "s");
+  return r->failures.empty() ? 0 : 1;
+}
+
+int cmd_stat(const cli::global_options& g, const std::string& url) {
+  auto loc = objects::parse_location(url);
+  if (!loc) return cli::report("stat", loc.error());
+  if (!loc->remote || loc->key.empty())
+    return cli::report("stat", fail(errc::invalid_argument, "'" + url + "' is not an s3://bucket/key URL"));
+  auto s = cli::open_session(g);
+  if (!s) return cli::report("stat", s.error());
+  auto info = s->eng->run(s->client->head_object(loc->bucket, loc->key));
+  if (!info) return cli::report("stat " + url, info.error());
+  std::printf("url            %s\nsize           %llu\netag           %s\nlast-modified  %s\ncontent-type   %s\n",
+              url.c_str(), static_cast<unsigned long long>(info->size), info->etag.c_str(), info->last_modified.c_str(),
+              info->content_type.c_str());
+  for (auto& [k, v] : info->metadata) std::printf("meta %-9s %s\n", k.c_str(), v.c_str());
+  return 0;
+}
+
+int cmd_cat(const cli::global_options& g, const std::string& url) {
+  auto loc = objects::parse_location(url);
+  if (!loc) return cli::report("cat", loc.error());
+  if (!loc->remote || loc->key.empty())
+    return cli::report("cat", fail(errc::invalid_argument, "'" + url + "' is not an s3://bucket/key URL"));
+  auto s = cli::open_session(g);
+  if (!s) return cli::report("cat", s.error());
+  auto r = s->eng->run(objects::stream_object(*s->client, loc->bucket, loc->key,
+                                              [](std::span<const std::byte> d) -> result<void> {
+                                                if (std::fwrite(d.data(), 1, d.size(), stdout) != d.size())
+                                                  return fail(errc::io_error, "cannot write to standard output");
+                                                return {};
+                                              }));
+  std::fflush(stdout);
+  if (!r) return cli::report("cat " + url, r.error());
+  return 0;
+}
+
+int cmd_bucket(const cli::global_options& g, const std::string& url, bool make) {
+  const char* verb = make ? "mb" : "rb";
+  auto loc = objects::parse_location(url);
+  if (!loc) return cli::report(verb, loc.error());
+  if (!loc->remote || !loc->key.empty())
+    return cli::report(verb, fail(errc::invalid_argument, "'" + url + "' is not an s3://bucket URL"));
+  auto s = cli::open_session(g);
+  if (!s) return cli::report(verb, s.error());
+  auto r = s->eng->run(make ? s->client->create_bucket(loc->bucket) : s->client->delete_bucket(loc->bucket));
+  if (!r) return cli::report(std::string(verb) + " " + url, r.error());
+  if (!g.quiet) std::printf("%s %s\n", make ? "made bucket" : "removed bucket", url.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"sluice: fast, verified transfers between S3 object storage and local files"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Show help for every verb");
+  cli::global_options g;
+  app.add_option("--endpoint-url", g.endpoint_url, "S3 endpoint, e.g. http://127.0.0.1:9000 (default: AWS_ENDPOINT_URL, profile, AWS)");
+  app.add_option("--region", g.region, "Region for signing (default: AWS_REGION, profile, us-east-1)");
+  app.add_option("--profile", g.profile, "Profile in ~/.aws/config and ~/.aws/credentials (default: AWS_PROFILE)");
+  app.add_option("--ca-bundle", g.ca_bundle, "PEM file of CA certificates to trust (default: AWS_CA_BUNDLE, system)");
+  app.add_flag("--no-verify-ssl", g.no_verify_ssl, "Do not verify TLS certificates (self-signed test servers only)");
+  app.add_flag("-q,--quiet", g.quiet, "Print nothing on success");
+
+  bool recursive = false;
+  std::string url, src, dst;
+  std::string content_type, part_size_text = "8MiB", threshold_text = "64MiB";
+  std::vector<std::string> metadata;
+  unsigned concurrency = 8;
+
+  auto* ls = app.add_subcommand("ls", "List buckets, or objects under s3://bucket[/prefix]");
+  ls->add_flag("-r,--recursive", recursive, "List every key under the prefix");
+  ls->add_option("url", url, "s3://bucket[/prefix]");
+
+  auto* cp = app.add_subcommand("cp", "Copy a file to S3, an object to a file, or an object to another (server-side)");
+  cp->add_option("src", src, "local path or s3://bucket/key")->required();
+  cp->add_option("dst", dst, "local path or s3://bucket/key")->required();
+  cp->add_option("--content-type", content_type, "Content-Type of the uploaded object");
+  cp->add_option("--metadata", metadata, "User metadata NAME=VALUE (repeatable)");
+  cp->add_option("--part-size", part_size_text, "Multipart part size (default 8MiB)");
+  cp->add_option("--multipart-threshold", threshold_text, "Files above this size go up in parts (default 64MiB)");
+  cp->add_option("--concurrency", concurrency, "Parts in flight (default 8)")->check(CLI::Range(1, 1024));
+
+  auto* rm = app.add_subcommand("rm", "Remove an object, or with -r a prefix (keys equal to it or under it + '/')");
+  rm->add_flag("-r,--recursive", recursive, "Remove s3://bucket/prefix and everything under prefix/");
+  rm->add_option("url", url, "s3://bucket/key")->required();
+
+  auto* st = app.add_subcommand("stat", "Show an object's size, ETag, type and metadata");
+  st->add_option("url", url, "s3://bucket/key")->required();
+
+  auto* cat = app.add_subcommand("cat", "Write an object to standard output (verified)");
+  cat->add_option("url", url, "s3://bucket/key")->required();
+
+  auto* mb = app.add_subcommand("mb", "Make a bucket");
+  mb->add_option("url", url, "s3://bucket")->required();
+  auto* rb = app.add_subcommand("rb", "Remove an (empty) bucket");
+  rb->add_option("url", url, "s3://bucket")->required();
+
+  cli::demo_options demo;
+  std::string large_text = "256MiB", small_text = "16KiB";
+  auto* dm = app.add_subcommand("demo", "Upload, download and verify a large object and many small ones; print speeds");
+  dm->add_option("--bucket", demo.bucket, "Bucket to use (created if missing)");
+  dm->add_option("--large-size", large_text, "Size of the large object (default 256MiB)");
+  dm->add_option("--small-count", demo.small_count, "Number of small objects (default 1000)");
+  dm->add_option("--small-size", small_text, "Size of each small object (default 16KiB)");
+  dm->add_option("--concurrency", demo.concurrency, "Small-object requests in flight (default 64)")->check(CLI::Range(1, 4096));
+  dm->add_flag("--keep", demo.keep, "Keep the objects afterwards");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "sluice: %s (see sluice --help)\n", e.what());
+    return 2;
+  }
+
+  if (*ls) return cmd_ls(g, url, recursive);
+  if (*cp) {
+    objects::transfer_options topts;
+    auto ps = cli::parse_size(part_size_text);
+    if (!ps) return cli::report("cp --part-size", ps.error());
+    auto th = cli::parse_size(threshold_text);
+    if (!th) return cli::report("cp --multipart-threshold", th.error());
+    if (*ps < (5ull << 20) || *ps > (5ull << 30))
+      return cli::report("cp", fail(errc::invalid_argument, "--part-size must be between 5MiB and 5GiB"));
+    topts.part_size = *ps;
+    topts.multipart_threshold = *th;
+    topts.concurrency = concurrency;
+    s3::put_options put;
+    put.content_type = content_type;
+    for (auto& m : metadata) {
+      auto eq = m.find('=');
+      if (eq == std::string::npos || eq == 0)
+        return cli::report("cp --metadata", fail(errc::invalid_argument, "'" + m + "' is not NAME=VALUE"));
+      put.metadata[m.substr(0, eq)] = m.substr(eq + 1);
+    }
+    return cmd_cp(g, src, dst, topts, std::move(put));
+  }
+  if (*rm) return cmd_rm(g, url, recursive);
+  if (*st) return cmd_stat(g, url);
+  if (*cat) return cmd_cat(g, url);
+  if (*mb) return cmd_bucket(g, url, true);
+  if (*rb) return cmd_bucket(g, url, false);
+  if (*dm) {
+    auto ls_ = cli::parse_size(large_text);
+    if (!ls_) return cli::report("demo --large-size", ls_.error());
+    auto ss = cli::parse_size(small_text);
+    if (!ss) return cli::report("demo --small-size", ss.error());
+    demo.large_size = *ls_;
+    demo.small_size = *ss;
+    if (auto v = s3::validate_bucket_name(demo.bucket); !v) return cli::report("demo", v.error());
+    auto s = cli::open_session(g);
+    if (!s) return cli::report("demo", s.error());
+    return cli::run_demo(*s, demo);
+  }
+  return 2;
+}
