@@ -369,6 +369,14 @@ TEST(Xml, complete_multipart_error_in_200_is_a_typed_s3_error) {
   EXPECT_NE(unknown.error().message.find("Weird"), std::string::npos);
 }
 
+TEST(Xml, complete_multipart_with_an_empty_etag_is_accepted_as_empty) {
+  // radosgw sends <ETag></ETag>; the client then asks HEAD for it.
+  auto etag = s3::parse_complete_multipart(
+      "<CompleteMultipartUploadResult><Key>k</Key><ETag></ETag></CompleteMultipartUploadResult>");
+  ASSERT_TRUE(etag) << etag.error().message;
+  EXPECT_EQ(*etag, "");
+}
+
 TEST(Xml, complete_multipart_malformed_answers) {
   auto no_etag = s3::parse_complete_multipart(
       "<CompleteMultipartUploadResult><Key>k</Key></CompleteMultipartUploadResult>");

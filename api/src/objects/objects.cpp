@@ -216,8 +216,12 @@ bool covers(std::string_view prefix, std::string_view key) noexcept {
   return key.size() > prefix.size() && key.starts_with(prefix) && key[prefix.size()] == '/';
 }
 
-awaitable<result<transfer_stats>> upload_file(s3::client& c, std::string local_path, std::string bucket,
-                                              std::string key, transfer_options opts, s3::put_options put) {
+awaitable<result<transfer_stats>> upload_file(s3::client& c, std::string_view local_path_in, std::string_view bucket_in,
+                                              std::string_view key_in, const transfer_options& opts,
+                                              const s3::put_options& put_in) {
+  const std::string local_path(local_path_in), bucket(bucket_in);
+  std::string key(key_in);
+  s3::put_options put = put_in;
   if (key.empty() || key.back() == '/') {
     // "cp file s3://b/dir/" puts the file under its own name.
     key += std::filesystem::path(local_path).filename().string();
@@ -300,8 +304,10 @@ awaitable<result<transfer_stats>> upload_file(s3::client& c, std::string local_p
   co_return stats;
 }
 
-awaitable<result<transfer_stats>> download_file(s3::client& c, std::string bucket, std::string key,
-                                                std::string local_path) {
+awaitable<result<transfer_stats>> download_file(s3::client& c, std::string_view bucket_in, std::string_view key_in,
+                                                std::string_view local_path_in) {
+  const std::string bucket(bucket_in), key(key_in);
+  std::string local_path(local_path_in);
   if (key.empty() || key.back() == '/')
     co_return fail(errc::invalid_argument, "'" + url_of(bucket, key) + "' names no object (use -r for a prefix)");
   std::error_code fec;
@@ -341,9 +347,9 @@ awaitable<result<transfer_stats>> download_file(s3::client& c, std::string bucke
   co_return stats;
 }
 
-awaitable<result<transfer_stats>> stream_object(s3::client& c, std::string bucket, std::string key,
-                                                std::function<result<void>(std::span<const std::byte>)> consumer) {
-  callback_sink sink(url_of(bucket, key), c.options().verify_integrity, std::move(consumer));
+awaitable<result<transfer_stats>> stream_object(s3::client& c, std::string_view bucket, std::string_view key,
+                                                const std::function<result<void>(std::span<const std::byte>)>& consumer) {
+  callback_sink sink(url_of(bucket, key), c.options().verify_integrity, consumer);
   SLUICE_CO_TRY(s3::get_result got, co_await c.get_object(bucket, key, std::nullopt, sink));
   transfer_stats stats;
   stats.bytes = got.bytes;
@@ -351,11 +357,11 @@ awaitable<result<transfer_stats>> stream_object(s3::client& c, std::string bucke
   co_return stats;
 }
 
-awaitable<result<s3::list_page>> list(s3::client& c, std::string bucket, std::string prefix, bool recursive) {
-  co_return co_await c.list_all(std::move(bucket), std::move(prefix), recursive ? "" : "/");
+awaitable<result<s3::list_page>> list(s3::client& c, std::string_view bucket, std::string_view prefix, bool recursive) {
+  co_return co_await c.list_all(bucket, prefix, recursive ? "" : "/");
 }
 
-awaitable<result<remove_stats>> remove(s3::client& c, std::string bucket, std::string key, bool recursive) {
+awaitable<result<remove_stats>> remove(s3::client& c, std::string_view bucket, std::string_view key, bool recursive) {
   remove_stats out;
   if (!recursive) {
     if (key.empty()) co_return fail(errc::invalid_argument, "'" + url_of(bucket, key) + "' names no object (use -r)");
@@ -373,7 +379,7 @@ awaitable<result<remove_stats>> remove(s3::client& c, std::string bucket, std::s
   for (auto& o : page.objects)
     if (covers(key, o.key)) keys.push_back(std::move(o.key));
   if (keys.empty()) co_return out;
-  SLUICE_CO_TRY(s3::delete_result r, co_await c.delete_objects(bucket, std::move(keys)));
+  SLUICE_CO_TRY(s3::delete_result r, co_await c.delete_objects(bucket, keys));
   out.deleted = r.deleted.size();
   out.failures = std::move(r.errors);
   co_return out;

@@ -256,19 +256,19 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
     if (when.if_none_match) h.push_back({"if-none-match", quote_etag(*when.if_none_match)});
   }
 
-  awaitable<result<object_info>> head_object(std::string bucket, std::string key, conditions when) override {
+  awaitable<result<object_info>> head_object(std::string_view bucket, std::string_view key, const conditions& when) override {
     if (key.empty()) co_return fail(sluice::errc::invalid_argument, "HEAD " + object_url(bucket, key) + ": an object key is required");
-    s3_request req{"HEAD", std::move(bucket), std::move(key), {}, {}, {}};
+    s3_request req{"HEAD", std::string(bucket), std::string(key), {}, {}, {}};
     add_conditions(req.headers, when);
     http::discard_sink sink;
     SLUICE_CO_TRY(http::response r, co_await execute(req, sink));
     co_return info_from(r);
   }
 
-  awaitable<result<get_result>> get_object(std::string bucket, std::string key, std::optional<byte_range> range,
-                                           http::body_sink& sink, conditions when) override {
+  awaitable<result<get_result>> get_object(std::string_view bucket, std::string_view key, std::optional<byte_range> range,
+                                           http::body_sink& sink, const conditions& when) override {
     if (key.empty()) co_return fail(sluice::errc::invalid_argument, "GET " + object_url(bucket, key) + ": an object key is required");
-    s3_request req{"GET", std::move(bucket), std::move(key), {}, {}, {}};
+    s3_request req{"GET", std::string(bucket), std::string(key), {}, {}, {}};
     if (range) {
       SLUICE_CO_TRY(std::string value, format_range(*range));
       req.headers.push_back({"range", std::move(value)});
@@ -295,10 +295,10 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
     co_return out;
   }
 
-  awaitable<result<owned_object>> get_object_bytes(std::string bucket, std::string key, uint64_t max_bytes) override {
+  awaitable<result<owned_object>> get_object_bytes(std::string_view bucket, std::string_view key, uint64_t max_bytes) override {
     for (int attempt = 1;; ++attempt) {
       buffer_sink sink(max_bytes);
-      SLUICE_CO_TRY(get_result got, co_await get_object(bucket, key, std::nullopt, sink, {}));
+      SLUICE_CO_TRY(get_result got, co_await get_object(bucket, key, std::nullopt, sink, no_conditions));
       owned_object obj{std::move(got.info), sink.take()};
       auto v = verify(obj.info, obj.data.span(), bucket, key);
       if (v) co_return obj;
@@ -306,8 +306,8 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
     }
   }
 
-  result<void> verify(const object_info& info, std::span<const std::byte> data, const std::string& bucket,
-                      const std::string& key) const {
+  result<void> verify(const object_info& info, std::span<const std::byte> data, std::string_view bucket,
+                      std::string_view key) const {
     if (!opts_.verify_integrity) return {};
     auto it = info.metadata.find(std::string(integrity::metadata_key));
     if (it == info.metadata.end()) return {};
@@ -323,12 +323,12 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
     return {};
   }
 
-  awaitable<result<owned_object>> get_object_range(std::string bucket, std::string key, byte_range range) override {
+  awaitable<result<owned_object>> get_object_range(std::string_view bucket, std::string_view key, byte_range range) override {
     uint64_t len = 0;
     if (range.last) len = *range.last - range.first + 1;
     if (range.suffix) len = *range.suffix;
     buffer_sink sink(range.last || range.suffix ? len : uint64_t(1) << 32);
-    SLUICE_CO_TRY(get_result got, co_await get_object(std::move(bucket), std::move(key), range, sink, {}));
+    SLUICE_CO_TRY(get_result got, co_await get_object(bucket, key, range, sink, no_conditions));
     owned_object obj{std::move(got.info), sink.take()};
     co_return obj;
   }
@@ -343,33 +343,33 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
     return h;
   }
 
-  awaitable<result<put_result>> put_object(std::string bucket, std::string key, std::span<const std::byte> body,
-                                           put_options opts) override {
+  awaitable<result<put_result>> put_object(std::string_view bucket, std::string_view key, std::span<const std::byte> body,
+                                           const put_options& opts) override {
     if (key.empty()) co_return fail(sluice::errc::invalid_argument, "PUT " + object_url(bucket, key) + ": an object key is required");
     uint64_t hash = integrity::xxh3(body);
-    s3_request req{"PUT", std::move(bucket), std::move(key), {},
+    s3_request req{"PUT", std::string(bucket), std::string(key), {},
                    put_headers(opts, opts.record_xxh3 ? std::optional<uint64_t>(hash) : std::nullopt), body};
     http::discard_sink sink;
     SLUICE_CO_TRY(http::response r, co_await execute(req, sink));
     co_return put_result{strip_quotes(r.header("etag")), std::string(r.header("x-amz-request-id")), hash};
   }
 
-  awaitable<result<void>> delete_object(std::string bucket, std::string key) override {
+  awaitable<result<void>> delete_object(std::string_view bucket, std::string_view key) override {
     if (key.empty()) co_return fail(sluice::errc::invalid_argument, "DELETE " + object_url(bucket, key) + ": an object key is required");
-    s3_request req{"DELETE", std::move(bucket), std::move(key), {}, {}, {}};
+    s3_request req{"DELETE", std::string(bucket), std::string(key), {}, {}, {}};
     http::discard_sink sink;
     SLUICE_CO_TRY_VOID(co_await execute(req, sink));
     co_return result<void>{};
   }
 
-  awaitable<result<delete_result>> delete_objects(std::string bucket, std::vector<std::string> keys) override {
+  awaitable<result<delete_result>> delete_objects(std::string_view bucket, std::span<const std::string> keys) override {
     delete_result all;
     for (std::size_t off = 0; off < keys.size(); off += 1000) {
       std::vector<std::string> batch(keys.begin() + static_cast<std::ptrdiff_t>(off),
                                      keys.begin() + static_cast<std::ptrdiff_t>(std::min(keys.size(), off + 1000)));
       for (const auto& k : batch) SLUICE_CO_TRY_VOID(validate_key(k));
       std::string body = build_delete_objects(batch, true);
-      s3_request req{"POST", bucket, {}, {{"delete", "", false}}, {}, as_bytes(body)};
+      s3_request req{"POST", std::string(bucket), {}, {{"delete", "", false}}, {}, as_bytes(body)};
       req.headers.push_back({"content-type", "application/xml"});
       req.headers.push_back({"content-md5", base64_md5(as_bytes(body))});
       http::string_sink sink;
@@ -385,10 +385,10 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
     co_return all;
   }
 
-  awaitable<result<list_page>> list_objects_v2(std::string bucket, list_request lr) override {
+  awaitable<result<list_page>> list_objects_v2(std::string_view bucket, const list_request& lr) override {
     if (lr.max_keys < 1 || lr.max_keys > 1000)
       co_return fail(sluice::errc::invalid_argument, "max-keys must be between 1 and 1000");
-    s3_request req{"GET", std::move(bucket), {}, {{"list-type", "2"}, {"encoding-type", "url"}}, {}, {}};
+    s3_request req{"GET", std::string(bucket), {}, {{"list-type", "2"}, {"encoding-type", "url"}}, {}, {}};
     if (!lr.prefix.empty()) req.query.push_back({"prefix", lr.prefix});
     if (!lr.delimiter.empty()) req.query.push_back({"delimiter", lr.delimiter});
     if (!lr.continuation_token.empty()) req.query.push_back({"continuation-token", lr.continuation_token});
@@ -399,9 +399,9 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
     co_return parse_list_objects_v2(sink.text(), true);
   }
 
-  awaitable<result<list_page>> list_all(std::string bucket, std::string prefix, std::string delimiter) override {
+  awaitable<result<list_page>> list_all(std::string_view bucket, std::string_view prefix, std::string_view delimiter) override {
     list_page all;
-    list_request lr{std::move(prefix), std::move(delimiter), {}, {}, 1000};
+    list_request lr{std::string(prefix), std::string(delimiter), {}, {}, 1000};
     for (int pages = 0;; ++pages) {
       SLUICE_CO_TRY(list_page page, co_await list_objects_v2(bucket, lr));
       for (auto& o : page.objects) all.objects.push_back(std::move(o));
@@ -416,17 +416,17 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
     co_return all;
   }
 
-  awaitable<result<std::string>> copy_object(std::string src_bucket, std::string src_key, std::string dst_bucket,
-                                             std::string dst_key, metadata_directive directive,
-                                             put_options replacement) override {
+  awaitable<result<std::string>> copy_object(std::string_view src_bucket, std::string_view src_key, std::string_view dst_bucket,
+                                             std::string_view dst_key, metadata_directive directive,
+                                             const put_options& replacement) override {
     SLUICE_CO_TRY_VOID(validate_bucket_name(src_bucket));
     SLUICE_CO_TRY_VOID(validate_key(src_key));
-    s3_request req{"PUT", std::move(dst_bucket), std::move(dst_key), {}, {}, {}};
+    s3_request req{"PUT", std::string(dst_bucket), std::string(dst_key), {}, {}, {}};
     if (directive == metadata_directive::replace) {
       req.headers = put_headers(replacement, std::nullopt);
       req.headers.push_back({"x-amz-metadata-directive", "REPLACE"});
     }
-    req.headers.push_back({"x-amz-copy-source", "/" + src_bucket + "/" + encode_path(src_key)});
+    req.headers.push_back({"x-amz-copy-source", "/" + std::string(src_bucket) + "/" + encode_path(src_key)});
     http::string_sink sink;
     SLUICE_CO_TRY_VOID(co_await execute(req, sink));
     auto etag = parse_copy_object(sink.text());
@@ -440,19 +440,19 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
 
   // ---- multipart ---------------------------------------------------------------
 
-  awaitable<result<std::string>> create_multipart_upload(std::string bucket, std::string key, put_options opts) override {
-    s3_request req{"POST", std::move(bucket), std::move(key), {{"uploads", "", false}}, put_headers(opts, std::nullopt), {}};
+  awaitable<result<std::string>> create_multipart_upload(std::string_view bucket, std::string_view key, const put_options& opts) override {
+    s3_request req{"POST", std::string(bucket), std::string(key), {{"uploads", "", false}}, put_headers(opts, std::nullopt), {}};
     http::string_sink sink;
     SLUICE_CO_TRY_VOID(co_await execute(req, sink));
     co_return parse_initiate_multipart(sink.text());
   }
 
-  awaitable<result<std::string>> upload_part(std::string bucket, std::string key, std::string upload_id,
+  awaitable<result<std::string>> upload_part(std::string_view bucket, std::string_view key, std::string_view upload_id,
                                              int part_number, std::span<const std::byte> body) override {
     if (part_number < 1 || part_number > 10000)
       co_return fail(sluice::errc::invalid_argument, "part numbers run from 1 to 10000, not " + std::to_string(part_number));
-    s3_request req{"PUT", std::move(bucket), std::move(key),
-                   {{"partNumber", std::to_string(part_number)}, {"uploadId", std::move(upload_id)}}, {}, body};
+    s3_request req{"PUT", std::string(bucket), std::string(key),
+                   {{"partNumber", std::to_string(part_number)}, {"uploadId", std::string(upload_id)}}, {}, body};
     http::discard_sink sink;
     SLUICE_CO_TRY(http::response r, co_await execute(req, sink));
     auto etag = r.header("etag");
@@ -460,10 +460,10 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
     co_return quote_etag(etag);
   }
 
-  awaitable<result<std::string>> complete_multipart_upload(std::string bucket, std::string key, std::string upload_id,
-                                                           std::vector<completed_part> parts) override {
-    std::string body = build_complete_multipart(parts);
-    s3_request req{"POST", std::move(bucket), std::move(key), {{"uploadId", std::move(upload_id)}}, {}, as_bytes(body)};
+  awaitable<result<std::string>> complete_multipart_upload(std::string_view bucket, std::string_view key, std::string_view upload_id,
+                                                           std::span<const completed_part> parts) override {
+    std::string body = build_complete_multipart(std::vector<completed_part>(parts.begin(), parts.end()));
+    s3_request req{"POST", std::string(bucket), std::string(key), {{"uploadId", std::string(upload_id)}}, {}, as_bytes(body)};
     req.headers.push_back({"content-type", "application/xml"});
     http::string_sink sink;
     SLUICE_CO_TRY_VOID(co_await execute(req, sink));
@@ -473,11 +473,16 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
       e.message = "COMPLETE " + object_url(req.bucket, req.key) + ": " + e.message;
       co_return e;
     }
+    if (etag->empty()) {
+      // Some servers (radosgw) leave the ETag out of the answer; the object has one.
+      SLUICE_CO_TRY(object_info info, co_await head_object(bucket, key, no_conditions));
+      co_return info.etag;
+    }
     co_return strip_quotes(*etag);
   }
 
-  awaitable<result<void>> abort_multipart_upload(std::string bucket, std::string key, std::string upload_id) override {
-    s3_request req{"DELETE", std::move(bucket), std::move(key), {{"uploadId", std::move(upload_id)}}, {}, {}};
+  awaitable<result<void>> abort_multipart_upload(std::string_view bucket, std::string_view key, std::string_view upload_id) override {
+    s3_request req{"DELETE", std::string(bucket), std::string(key), {{"uploadId", std::string(upload_id)}}, {}, {}};
     http::discard_sink sink;
     SLUICE_CO_TRY_VOID(co_await execute(req, sink));
     co_return result<void>{};
@@ -485,19 +490,19 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
 
   // ---- buckets -------------------------------------------------------------------
 
-  awaitable<result<void>> create_bucket(std::string bucket) override {
+  awaitable<result<void>> create_bucket(std::string_view bucket) override {
     std::string body;
     if (opts_.config.region != "us-east-1" && !opts_.config.region.empty())
       body = "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>" +
              xml_escape(opts_.config.region) + "</LocationConstraint></CreateBucketConfiguration>";
-    s3_request req{"PUT", std::move(bucket), {}, {}, {}, as_bytes(body)};
+    s3_request req{"PUT", std::string(bucket), {}, {}, {}, as_bytes(body)};
     http::discard_sink sink;
     SLUICE_CO_TRY_VOID(co_await execute(req, sink));
     co_return result<void>{};
   }
 
-  awaitable<result<void>> head_bucket(std::string bucket) override {
-    s3_request req{"HEAD", std::move(bucket), {}, {}, {}, {}};
+  awaitable<result<void>> head_bucket(std::string_view bucket) override {
+    s3_request req{"HEAD", std::string(bucket), {}, {}, {}, {}};
     http::discard_sink sink;
     auto r = co_await execute(req, sink);
     if (!r) {
@@ -512,8 +517,8 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
     co_return result<void>{};
   }
 
-  awaitable<result<void>> delete_bucket(std::string bucket) override {
-    s3_request req{"DELETE", std::move(bucket), {}, {}, {}, {}};
+  awaitable<result<void>> delete_bucket(std::string_view bucket) override {
+    s3_request req{"DELETE", std::string(bucket), {}, {}, {}, {}};
     http::discard_sink sink;
     SLUICE_CO_TRY_VOID(co_await execute(req, sink));
     co_return result<void>{};
@@ -526,7 +531,7 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
     co_return parse_list_buckets(sink.text());
   }
 
-  result<std::string> presign_get(std::string bucket, std::string key, std::chrono::seconds expires) override {
+  result<std::string> presign_get(std::string_view bucket, std::string_view key, std::chrono::seconds expires) override {
     SLUICE_TRY_VOID(validate_bucket_name(bucket));
     SLUICE_TRY_VOID(validate_key(key));
     if (opts_.config.creds.empty()) return fail(sluice::errc::invalid_config, "presigning needs credentials");
@@ -535,10 +540,10 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
     endpoint ep = ep_;
     std::string path = "/";
     if (!opts_.config.path_style) {
-      ep.host = bucket + "." + ep_.host;
+      ep.host = std::string(bucket) + "." + ep_.host;
       path += encode_path(key);
     } else {
-      path += bucket + "/" + encode_path(key);
+      path += std::string(bucket) + "/" + encode_path(key);
     }
     signing_request sr{"GET", path, {}, {{"host", ep.host_header()}}, std::string(unsigned_payload)};
     signing_scope scope{opts_.config.region, "s3", std::chrono::system_clock::now()};

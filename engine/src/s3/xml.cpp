@@ -209,8 +209,9 @@ bool is_error_root(pugi::xml_node root) {
 }
 
 // The ETag of a 200 answer that may instead be an <Error> document.
+// `allow_empty_etag`: radosgw answers CompleteMultipartUpload with <ETag></ETag>.
 result<std::string> etag_or_error(std::string_view xml, std::string_view operation,
-                                  std::initializer_list<std::string_view> roots) {
+                                  std::initializer_list<std::string_view> roots, bool allow_empty_etag = false) {
   pugi::xml_document doc;
   SLUICE_TRY(pugi::xml_node root, load(doc, xml, *roots.begin()));
   if (is_error_root(root)) {
@@ -220,7 +221,7 @@ result<std::string> etag_or_error(std::string_view xml, std::string_view operati
   bool known = false;
   for (std::string_view name : roots) known = known || local_name(root) == name;
   if (!known) return wrong_root(root, *roots.begin());
-  return required_text(root, "ETag");
+  return required_text(root, "ETag", allow_empty_etag);
 }
 
 void append_escaped_element(std::string& out, std::string_view name, std::string_view text) {
@@ -346,7 +347,7 @@ std::string build_complete_multipart(const std::vector<completed_part>& parts) {
 }
 
 result<std::string> parse_complete_multipart(std::string_view xml) {
-  return etag_or_error(xml, "CompleteMultipartUpload", {"CompleteMultipartUploadResult"});
+  return etag_or_error(xml, "CompleteMultipartUpload", {"CompleteMultipartUploadResult"}, true);
 }
 
 result<std::string> parse_copy_object(std::string_view xml) {

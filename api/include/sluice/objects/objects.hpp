@@ -43,22 +43,23 @@ struct transfer_stats {
 // Uploads a local file. Above the threshold: multipart, parts hashed first so
 // the composite XXH3 goes into the object's metadata, then uploaded
 // concurrently; any failure aborts the upload.
-boost::asio::awaitable<result<transfer_stats>> upload_file(s3::client& c, std::string local_path,
-                                                           std::string bucket, std::string key,
-                                                           transfer_options opts, s3::put_options put = {});
+boost::asio::awaitable<result<transfer_stats>> upload_file(s3::client& c, std::string_view local_path,
+                                                           std::string_view bucket, std::string_view key,
+                                                           const transfer_options& opts,
+                                                           const s3::put_options& put = s3::default_put_options);
 
 // Downloads an object to a local file: written under a temporary name in the
 // destination's directory, verified against the recorded XXH3 (one refetch on
 // a mismatch), fsynced, then renamed into place. Nothing is left at the final
 // name on failure.
-boost::asio::awaitable<result<transfer_stats>> download_file(s3::client& c, std::string bucket, std::string key,
-                                                             std::string local_path);
+boost::asio::awaitable<result<transfer_stats>> download_file(s3::client& c, std::string_view bucket, std::string_view key,
+                                                             std::string_view local_path);
 
 // Streams an object to a callback in order (for `cat`), verifying the
 // recorded hash at the end (an error after the bytes were delivered says so).
 boost::asio::awaitable<result<transfer_stats>> stream_object(
-    s3::client& c, std::string bucket, std::string key,
-    std::function<result<void>(std::span<const std::byte>)> consumer);
+    s3::client& c, std::string_view bucket, std::string_view key,
+    const std::function<result<void>(std::span<const std::byte>)>& consumer);
 
 // Keys a recursive operation on `prefix` covers: the key equal to `prefix`
 // and keys under `prefix` + "/" — never siblings that merely share the
@@ -67,7 +68,7 @@ boost::asio::awaitable<result<transfer_stats>> stream_object(
 bool covers(std::string_view prefix, std::string_view key) noexcept;
 
 // Lists `prefix`: with recursive=false one level ('/' delimiter), else every key.
-boost::asio::awaitable<result<s3::list_page>> list(s3::client& c, std::string bucket, std::string prefix,
+boost::asio::awaitable<result<s3::list_page>> list(s3::client& c, std::string_view bucket, std::string_view prefix,
                                                    bool recursive);
 
 struct remove_stats {
@@ -76,7 +77,7 @@ struct remove_stats {
 };
 // Removes one object, or with recursive=true everything `covers` selects.
 // A single-object remove of a missing key is a no_such_key error.
-boost::asio::awaitable<result<remove_stats>> remove(s3::client& c, std::string bucket, std::string key,
+boost::asio::awaitable<result<remove_stats>> remove(s3::client& c, std::string_view bucket, std::string_view key,
                                                     bool recursive);
 
 }  // namespace sluice::objects

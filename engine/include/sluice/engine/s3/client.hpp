@@ -9,7 +9,11 @@
 //
 // Thread safety: one client may serve many coroutines on many threads; it
 // owns one HTTP connection pool per host it talks to. Lifetime: hold it by
-// shared_ptr; it must outlive its operations. Cancellation: operations honour
+// shared_ptr; it must outlive its operations. Arguments are borrowed
+// (string_view, const&, span): they must stay valid until the operation
+// completes, as they do when the awaitable is co_awaited in the expression
+// that creates it. (Borrowing also sidesteps GCC 12's double destruction of
+// temporaries passed by value to coroutines.) Cancellation: operations honour
 // the awaiting coroutine's cancellation slot.
 #pragma once
 
@@ -64,12 +68,18 @@ struct conditions {
   std::optional<std::string> if_none_match;  // ETag or "*"
 };
 
+// The defaults below are named objects, not `{}`: a temporary in a co_await
+// expression is destroyed twice by GCC 12's coroutine lowering.
+inline const conditions no_conditions{};
+
 struct put_options {
   std::string content_type;                     // empty: application/octet-stream
   std::map<std::string, std::string> metadata;  // x-amz-meta-*
   conditions when;
   bool record_xxh3 = true;  // add x-amz-meta-sluice-xxh3 unless metadata already has it
 };
+
+inline const put_options default_put_options{};
 
 struct put_result {
   std::string etag;
@@ -107,58 +117,58 @@ class client {
   virtual const client_options& options() const noexcept = 0;
 
   // --- objects --------------------------------------------------------------
-  virtual asio::awaitable<result<object_info>> head_object(std::string bucket, std::string key,
-                                                           conditions when = {}) = 0;
+  virtual asio::awaitable<result<object_info>> head_object(std::string_view bucket, std::string_view key,
+                                                           const conditions& when = no_conditions) = 0;
   // Reads an object (or a range of it) into `sink`. The total size comes
   // from Content-Range (ranged) or Content-Length. No integrity check: this
   // is the building block; see get_object_bytes / get_object_to.
-  virtual asio::awaitable<result<get_result>> get_object(std::string bucket, std::string key,
+  virtual asio::awaitable<result<get_result>> get_object(std::string_view bucket, std::string_view key,
                                                          std::optional<byte_range> range, http::body_sink& sink,
-                                                         conditions when = {}) = 0;
+                                                         const conditions& when = no_conditions) = 0;
   // Reads a whole object into a new buffer, verifying its recorded XXH3.
   // `max_bytes` bounds the allocation (too_large beyond it).
-  virtual asio::awaitable<result<owned_object>> get_object_bytes(std::string bucket, std::string key,
+  virtual asio::awaitable<result<owned_object>> get_object_bytes(std::string_view bucket, std::string_view key,
                                                                  uint64_t max_bytes = uint64_t(1) << 32) = 0;
   // Reads a range into a new buffer (no integrity check: a range has no recorded hash).
-  virtual asio::awaitable<result<owned_object>> get_object_range(std::string bucket, std::string key,
+  virtual asio::awaitable<result<owned_object>> get_object_range(std::string_view bucket, std::string_view key,
                                                                  byte_range range) = 0;
-  virtual asio::awaitable<result<put_result>> put_object(std::string bucket, std::string key,
-                                                         std::span<const std::byte> body, put_options opts = {}) = 0;
-  virtual asio::awaitable<result<void>> delete_object(std::string bucket, std::string key) = 0;
+  virtual asio::awaitable<result<put_result>> put_object(std::string_view bucket, std::string_view key,
+                                                         std::span<const std::byte> body, const put_options& opts = default_put_options) = 0;
+  virtual asio::awaitable<result<void>> delete_object(std::string_view bucket, std::string_view key) = 0;
   // Deletes any number of keys, in batches of up to 1,000 per request.
   // Per-key failures are returned in the result, not as an error.
-  virtual asio::awaitable<result<delete_result>> delete_objects(std::string bucket, std::vector<std::string> keys) = 0;
-  virtual asio::awaitable<result<list_page>> list_objects_v2(std::string bucket, list_request req) = 0;
+  virtual asio::awaitable<result<delete_result>> delete_objects(std::string_view bucket, std::span<const std::string> keys) = 0;
+  virtual asio::awaitable<result<list_page>> list_objects_v2(std::string_view bucket, const list_request& req) = 0;
   // Follows continuation tokens to the end.
-  virtual asio::awaitable<result<list_page>> list_all(std::string bucket, std::string prefix,
-                                                      std::string delimiter = {}) = 0;
+  virtual asio::awaitable<result<list_page>> list_all(std::string_view bucket, std::string_view prefix,
+                                                      std::string_view delimiter = {}) = 0;
   // Server-side copy (objects up to 5 GiB).
-  virtual asio::awaitable<result<std::string>> copy_object(std::string src_bucket, std::string src_key,
-                                                           std::string dst_bucket, std::string dst_key,
+  virtual asio::awaitable<result<std::string>> copy_object(std::string_view src_bucket, std::string_view src_key,
+                                                           std::string_view dst_bucket, std::string_view dst_key,
                                                            metadata_directive directive = metadata_directive::copy,
-                                                           put_options replacement = {}) = 0;
+                                                           const put_options& replacement = default_put_options) = 0;
 
   // --- multipart upload ------------------------------------------------------
-  virtual asio::awaitable<result<std::string>> create_multipart_upload(std::string bucket, std::string key,
-                                                                       put_options opts = {}) = 0;
+  virtual asio::awaitable<result<std::string>> create_multipart_upload(std::string_view bucket, std::string_view key,
+                                                                       const put_options& opts = default_put_options) = 0;
   // Returns the part's ETag (quoted, as CompleteMultipartUpload wants it).
-  virtual asio::awaitable<result<std::string>> upload_part(std::string bucket, std::string key,
-                                                           std::string upload_id, int part_number,
+  virtual asio::awaitable<result<std::string>> upload_part(std::string_view bucket, std::string_view key,
+                                                           std::string_view upload_id, int part_number,
                                                            std::span<const std::byte> body) = 0;
-  virtual asio::awaitable<result<std::string>> complete_multipart_upload(std::string bucket, std::string key,
-                                                                         std::string upload_id,
-                                                                         std::vector<completed_part> parts) = 0;
-  virtual asio::awaitable<result<void>> abort_multipart_upload(std::string bucket, std::string key,
-                                                               std::string upload_id) = 0;
+  virtual asio::awaitable<result<std::string>> complete_multipart_upload(std::string_view bucket, std::string_view key,
+                                                                         std::string_view upload_id,
+                                                                         std::span<const completed_part> parts) = 0;
+  virtual asio::awaitable<result<void>> abort_multipart_upload(std::string_view bucket, std::string_view key,
+                                                               std::string_view upload_id) = 0;
 
   // --- buckets ----------------------------------------------------------------
-  virtual asio::awaitable<result<void>> create_bucket(std::string bucket) = 0;
-  virtual asio::awaitable<result<void>> head_bucket(std::string bucket) = 0;
-  virtual asio::awaitable<result<void>> delete_bucket(std::string bucket) = 0;
+  virtual asio::awaitable<result<void>> create_bucket(std::string_view bucket) = 0;
+  virtual asio::awaitable<result<void>> head_bucket(std::string_view bucket) = 0;
+  virtual asio::awaitable<result<void>> delete_bucket(std::string_view bucket) = 0;
   virtual asio::awaitable<result<std::vector<bucket_entry>>> list_buckets() = 0;
 
   // A presigned GET URL valid for `expires` (no request is sent).
-  virtual result<std::string> presign_get(std::string bucket, std::string key, std::chrono::seconds expires) = 0;
+  virtual result<std::string> presign_get(std::string_view bucket, std::string_view key, std::chrono::seconds expires) = 0;
 
   // Statistics summed over the client's connection pools.
   virtual http::client_stats http_stats() const = 0;
