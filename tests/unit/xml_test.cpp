@@ -116,10 +116,19 @@ TEST(Xml, list_without_url_encoding_keeps_percent_signs) {
   EXPECT_EQ(page->objects.at(0).key, "a%2Fb+c");
 }
 
+TEST(Xml, list_requested_encoded_but_answered_plain_is_not_decoded) {
+  // s3rver ignores encoding-type=url: no <EncodingType>, keys as they are.
+  auto page = s3::parse_list_objects_v2(list_with("<Key>plus+sign%20x</Key><Size>1</Size>"), true);
+  ASSERT_TRUE(page) << page.error().message;
+  EXPECT_EQ(page->objects.at(0).key, "plus+sign%20x");
+}
+
 TEST(Xml, list_bad_url_encoding_is_malformed) {
   for (const char* key : {"a%2", "a%", "a%zz", "%G0"}) {
     auto page =
-        s3::parse_list_objects_v2(list_with(std::string("<Key>") + key + "</Key><Size>1</Size>"), true);
+        s3::parse_list_objects_v2(list_with(std::string("<Key>") + key + "</Key><Size>1</Size>",
+                                            "<EncodingType>url</EncodingType>"),
+                                  true);
     ASSERT_FALSE(page) << key;
     expect_malformed(page.error(), "URL");
   }

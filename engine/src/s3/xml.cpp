@@ -246,9 +246,12 @@ result<list_page> parse_list_objects_v2(std::string_view xml, bool url_encoded) 
   constexpr std::string_view root_name = "ListBucketResult";
   pugi::xml_document doc;
   SLUICE_TRY(pugi::xml_node root, load_expecting(doc, xml, root_name));
+  // Decode only what the server says it encoded: some servers (s3rver)
+  // ignore encoding-type=url and send keys as they are.
+  const bool encoded = url_encoded && text_of(child(root, "EncodingType")) == "url";
 
   auto decode = [&](std::string text, std::string_view field) -> result<std::string> {
-    if (!url_encoded) return text;
+    if (!encoded) return text;
     auto decoded = form_decode(text);
     if (!decoded)
       return malformed("ListBucketResult: <" + std::string(field) + "> is not valid URL encoding");

@@ -36,7 +36,9 @@ struct list_page {
   uint64_t key_count = 0;
 };
 // ListObjectsV2 result. When the request used encoding-type=url, pass
-// url_encoded=true and keys/prefixes are decoded.
+// url_encoded=true: keys and prefixes are decoded when the answer says
+// <EncodingType>url</EncodingType> (servers that ignore the request send
+// them unencoded, and decoding those would corrupt '+' and '%').
 result<list_page> parse_list_objects_v2(std::string_view xml, bool url_encoded);
 
 struct bucket_entry {
