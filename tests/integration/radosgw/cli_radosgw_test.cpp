@@ -227,7 +227,7 @@ TEST(CliRadosgw, multipart_upload_round_trips_through_cp_and_cat) {
   EXPECT_TRUE(cat.out == as_string(data));
 }
 
-TEST(CliRadosgw, multipart_upload_with_parts_below_the_minimum_is_refused_before_sending) {
+TEST(CliRadosgw, part_size_below_the_s3_minimum_is_refused) {
   rgw_fixture f;
   ASSERT_TRUE(f.start());
   temp_dir dir;
