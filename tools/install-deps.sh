@@ -15,7 +15,7 @@ debian_packages=(
   libxxhash-dev libpugixml-dev libcli11-dev libgtest-dev libgmock-dev googletest
   libbenchmark-dev
   # test servers and peers
-  radosgw ceph-mon ceph-osd ceph-common python3-botocore awscli openssl
+  radosgw ceph-mon ceph-osd ceph-common python3-botocore awscli openssl curl
 )
 # Node.js may come from another source than Debian (its npm then conflicts with
 # Debian's npm package): ask Debian only for what is not on PATH.
