@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <set>
 #include <unistd.h>
 
 using namespace sluice;
@@ -118,6 +119,18 @@ int cmd_cat(const cli::global_options& g, const std::string& url) {
     return cli::report("cat", fail(errc::invalid_argument, "'" + url + "' is not an s3://bucket/key URL"));
   auto s = cli::open_session(g);
   if (!s) return cli::report("cat", s.error());
+  // Objects up to 64 MiB are fetched and verified before any byte is
+  // written, so a corrupted read can be refetched; larger ones stream and a
+  // mismatch found at the end fails the command.
+  auto head = s->eng->run(s->client->head_object(loc->bucket, loc->key));
+  if (!head) return cli::report("cat " + url, head.error());
+  if (head->size <= (64u << 20)) {
+    auto obj = s->eng->run(s->client->get_object_bytes(loc->bucket, loc->key, 64u << 20));
+    if (!obj) return cli::report("cat " + url, obj.error());
+    if (std::fwrite(obj->data.data(), 1, obj->data.size(), stdout) != obj->data.size() || std::fflush(stdout) != 0)
+      return cli::report("cat " + url, fail(errc::io_error, "cannot write to standard output"));
+    return 0;
+  }
   auto r = s->eng->run(objects::stream_object(*s->client, loc->bucket, loc->key,
                                               [](std::span<const std::byte> d) -> result<void> {
                                                 if (std::fwrite(d.data(), 1, d.size(), stdout) != d.size())
@@ -200,6 +213,23 @@ int main(int argc, char** argv) {
   dm->add_option("--small-size", small_text, "Size of each small object (default 16KiB)");
   dm->add_option("--concurrency", demo.concurrency, "Small-object requests in flight (default 64)")->check(CLI::Range(1, 4096));
   dm->add_flag("--keep", demo.keep, "Keep the objects afterwards");
+
+  // CLI11 would report "a subcommand is required" for a mistyped verb; name it.
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a.starts_with("-")) {
+      // Global options that take a value consume the next argument.
+      if (a == "--endpoint-url" || a == "--region" || a == "--profile" || a == "--ca-bundle") ++i;
+      continue;
+    }
+    static const std::set<std::string_view> verbs{"ls", "cp", "rm", "stat", "cat", "mb", "rb", "demo"};
+    if (!verbs.contains(a)) {
+      std::fprintf(stderr, "sluice: unknown verb '%s' (verbs: ls, cp, rm, stat, cat, mb, rb, demo; see sluice --help)\n",
+                   argv[i]);
+      return 2;
+    }
+    break;
+  }
 
   try {
     app.parse(argc, argv);

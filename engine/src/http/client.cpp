@@ -228,6 +228,8 @@ awaitable<result<response>> exchange(Stream& stream, connection& conn, const req
     st.reusable = parser.keep_alive();
   }
 
+  // Bytes past the announced body mean the framing is off: never reuse.
+  if (conn.buffer.size() != 0) st.reusable = false;
   if (success && !is_head) {
     if (auto r = sink.finish(); !r) co_return r.error();
   }
@@ -274,6 +276,9 @@ class pooled_client final : public client, public std::enable_shared_from_this<p
     requests_.fetch_add(1, std::memory_order_relaxed);
     for (int round = 0;; ++round) {
       std::unique_ptr<connection> conn = take_idle();
+      // An idle connection with unread bytes (or an error) is out of step
+      // with the server: drop it rather than misread its leftovers.
+      for (error_code aec; conn && (conn->lowest().socket().available(aec) != 0 || aec);) conn = take_idle();
       const bool reused = conn != nullptr;
       if (!conn) {
         auto made = co_await connect();

@@ -423,7 +423,19 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
     SLUICE_CO_TRY_VOID(validate_key(src_key));
     s3_request req{"PUT", std::string(dst_bucket), std::string(dst_key), {}, {}, {}};
     if (directive == metadata_directive::replace) {
-      req.headers = put_headers(replacement, std::nullopt);
+      put_options opts = replacement;
+      const std::string hash_key(integrity::metadata_key);
+      if (!opts.metadata.contains(hash_key)) {
+        // New metadata must not drop the recorded hash: carry the source's,
+        // and make the copy conditional on the source being the one we read.
+        SLUICE_CO_TRY(object_info src, co_await head_object(src_bucket, src_key, no_conditions));
+        if (auto it = src.metadata.find(hash_key); it != src.metadata.end()) {
+          opts.metadata[hash_key] = it->second;
+          req.headers.push_back({"x-amz-copy-source-if-match", quote_etag(src.etag)});
+        }
+      }
+      auto headers = put_headers(opts, std::nullopt);
+      req.headers.insert(req.headers.end(), headers.begin(), headers.end());
       req.headers.push_back({"x-amz-metadata-directive", "REPLACE"});
     }
     req.headers.push_back({"x-amz-copy-source", "/" + std::string(src_bucket) + "/" + encode_path(src_key)});
