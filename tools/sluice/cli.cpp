@@ -8,7 +8,7 @@
 
 namespace sluice::cli {
 
-result<session> open_session(const global_options& g) {
+result<s3::client_options> resolve_client_options(const global_options& g) {
   s3::config_overrides o;
   if (!g.endpoint_url.empty()) o.endpoint_url = g.endpoint_url;
   if (!g.region.empty()) o.region = g.region;
@@ -18,6 +18,11 @@ result<session> open_session(const global_options& g) {
   s3::client_options opts;
   opts.config = std::move(cfg);
   opts.http.tls.verify = !g.no_verify_ssl;
+  return opts;
+}
+
+result<session> open_session(const global_options& g) {
+  SLUICE_TRY(s3::client_options opts, resolve_client_options(g));
   session s;
   s.eng = std::make_unique<engine>(engine::options{1});
   SLUICE_TRY(s.client, s3::client::create(s.eng->executor(), std::move(opts)));

@@ -28,6 +28,8 @@ struct session {
   std::shared_ptr<s3::client> client;
 };
 result<session> open_session(const global_options& g);
+// The S3 client options the global options and the AWS environment give.
+result<s3::client_options> resolve_client_options(const global_options& g);
 
 // "256MiB", "4k", "1.5GiB", "1000" -> bytes.
 result<uint64_t> parse_size(std::string_view text);
@@ -47,5 +49,34 @@ struct demo_options {
   bool keep = false;
 };
 int run_demo(session& s, const demo_options& d);
+
+// Flags every transfer verb accepts.
+struct transfer_flags {
+  bool recursive = false;
+  bool json = false;
+  uint64_t part_size = 8ull << 20;
+  uint64_t memory_budget = 256ull << 20;
+  uint64_t multipart_threshold = 64ull << 20;
+  unsigned concurrency = 64;
+};
+// cp (one object, or -r) and sync between a local side and an S3 side.
+int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std::string& src, const std::string& dst,
+                     bool sync, const s3::put_options& put);
+
+// The `bench` verb.
+struct bench_options {
+  std::string mode;  // "get" or "put"
+  std::string bucket;
+  std::string prefix;
+  uint64_t size = 1 << 20;
+  unsigned count = 16;
+  unsigned concurrency = 16;
+  uint64_t part_size = 8 << 20;
+  uint64_t memory_budget = 256ull << 20;
+  double duration_s = 0;   // > 0: repeat until this many seconds have passed
+  std::string output_dir;  // get: write files here instead of reading to memory
+  bool json = false;
+};
+int run_bench(const global_options& g, const bench_options& b);
 
 }  // namespace sluice::cli

@@ -42,40 +42,24 @@ int cmd_ls(const cli::global_options& g, const std::string& url, bool recursive)
   return 0;
 }
 
-int cmd_cp(const cli::global_options& g, const std::string& src, const std::string& dst,
-           const objects::transfer_options& topts, s3::put_options put) {
-  auto from = objects::parse_location(src);
-  if (!from) return cli::report("cp", from.error());
-  auto to = objects::parse_location(dst);
-  if (!to) return cli::report("cp", to.error());
-  if (!from->remote && !to->remote)
-    return cli::report("cp", fail(errc::invalid_argument, "one side must be an s3:// URL"));
-  if (from->remote && from->key.empty())
+// Server-side copy of one object (both sides s3://).
+int cmd_copy_remote(const cli::global_options& g, const std::string& src, const std::string& dst,
+                    const objects::location& from, const objects::location& to, s3::put_options put) {
+  if (from.key.empty() || from.key.back() == '/')
     return cli::report("cp", fail(errc::invalid_argument, "'" + src + "' names no object"));
-  if (!from->remote && ::access(from->path.c_str(), R_OK) != 0)
-    return cli::report("cp", fail(errc::not_found, "cannot read '" + from->path + "'"));
-
   auto s = cli::open_session(g);
   if (!s) return cli::report("cp", s.error());
-  result<objects::transfer_stats> r = objects::transfer_stats{};
-  if (!from->remote) {
-    r = s->eng->run(objects::upload_file(*s->client, from->path, to->bucket, to->key, topts, std::move(put)));
-  } else if (!to->remote) {
-    r = s->eng->run(objects::download_file(*s->client, from->bucket, from->key, to->path));
-  } else {
-    std::string key = to->key;
-    if (key.empty() || key.back() == '/') {
-      auto slash = from->key.rfind('/');
-      key += from->key.substr(slash == std::string::npos ? 0 : slash + 1);
-    }
-    bool replace = !put.metadata.empty() || !put.content_type.empty();
-    auto c = s->eng->run(s->client->copy_object(from->bucket, from->key, to->bucket, key,
-                                                replace ? s3::metadata_directive::replace : s3::metadata_directive::copy,
-                                                std::move(put)));
-    if (!c) r = c.error();
+  std::string key = to.key;
+  if (key.empty() || key.back() == '/') {
+    auto slash = from.key.rfind('/');
+    key += from.key.substr(slash == std::string::npos ? 0 : slash + 1);
   }
-  if (!r) return cli::report("cp " + src + " " + dst, r.error());
-  if (!g.quiet) std::printf("copied %s -> %s (%s)\n", src.c_str(), dst.c_str(), cli::format_bytes(double(r->bytes)).c_str());
+  bool replace = !put.metadata.empty() || !put.content_type.empty();
+  auto c = s->eng->run(s->client->copy_object(from.bucket, from.key, to.bucket, key,
+                                              replace ? s3::metadata_directive::replace : s3::metadata_directive::copy,
+                                              put));
+  if (!c) return cli::report("cp " + src + " " + dst, c.error());
+  if (!g.quiet) std::printf("copied %s -> s3://%s/%s (server-side)\n", src.c_str(), to.bucket.c_str(), key.c_str());
   return 0;
 }
 
@@ -172,22 +156,32 @@ int main(int argc, char** argv) {
 
   bool recursive = false;
   std::string url, src, dst;
-  std::string content_type, part_size_text = "8MiB", threshold_text = "64MiB";
+  std::string content_type, part_size_text = "8MiB", threshold_text = "64MiB", budget_text = "256MiB";
   std::vector<std::string> metadata;
-  unsigned concurrency = 8;
 
   auto* ls = app.add_subcommand("ls", "List buckets, or objects under s3://bucket[/prefix]");
   ls->add_flag("-r,--recursive", recursive, "List every key under the prefix");
   ls->add_option("url", url, "s3://bucket[/prefix]");
 
+  cli::transfer_flags tf;
+  auto add_transfer_flags = [&](CLI::App* cmd) {
+    cmd->add_option("--part-size", part_size_text, "Part size for large objects (default 8MiB)");
+    cmd->add_option("--multipart-threshold", threshold_text, "Files above this size go up in parts (default 64MiB)");
+    cmd->add_option("--memory-budget", budget_text, "Memory for transfer buffers (default 256MiB)");
+    cmd->add_option("--concurrency", tf.concurrency, "Requests in flight (default 64)")->check(CLI::Range(1u, 100000u));
+    cmd->add_flag("--json", tf.json, "Print one JSON object with the outcome");
+    cmd->add_option("--content-type", content_type, "Content-Type of uploaded objects");
+    cmd->add_option("--metadata", metadata, "User metadata NAME=VALUE (repeatable)");
+  };
   auto* cp = app.add_subcommand("cp", "Copy a file to S3, an object to a file, or an object to another (server-side)");
   cp->add_option("src", src, "local path or s3://bucket/key")->required();
   cp->add_option("dst", dst, "local path or s3://bucket/key")->required();
-  cp->add_option("--content-type", content_type, "Content-Type of the uploaded object");
-  cp->add_option("--metadata", metadata, "User metadata NAME=VALUE (repeatable)");
-  cp->add_option("--part-size", part_size_text, "Multipart part size (default 8MiB)");
-  cp->add_option("--multipart-threshold", threshold_text, "Files above this size go up in parts (default 64MiB)");
-  cp->add_option("--concurrency", concurrency, "Parts in flight (default 8)")->check(CLI::Range(1, 1024));
+  cp->add_flag("-r,--recursive", tf.recursive, "Copy a directory to a prefix or a prefix to a directory");
+  add_transfer_flags(cp);
+  auto* sy = app.add_subcommand("sync", "Copy files that are new or differ in size or hash, between a directory and a prefix");
+  sy->add_option("src", src, "local directory or s3://bucket/prefix")->required();
+  sy->add_option("dst", dst, "local directory or s3://bucket/prefix")->required();
+  add_transfer_flags(sy);
 
   auto* rm = app.add_subcommand("rm", "Remove an object, or with -r a prefix (keys equal to it or under it + '/')");
   rm->add_flag("-r,--recursive", recursive, "Remove s3://bucket/prefix and everything under prefix/");
@@ -222,14 +216,28 @@ int main(int argc, char** argv) {
       if (a == "--endpoint-url" || a == "--region" || a == "--profile" || a == "--ca-bundle") ++i;
       continue;
     }
-    static const std::set<std::string_view> verbs{"ls", "cp", "rm", "stat", "cat", "mb", "rb", "demo"};
+    static const std::set<std::string_view> verbs{"ls", "cp", "sync", "rm", "stat", "cat", "mb", "rb", "demo", "bench"};
     if (!verbs.contains(a)) {
-      std::fprintf(stderr, "sluice: unknown verb '%s' (verbs: ls, cp, rm, stat, cat, mb, rb, demo; see sluice --help)\n",
+      std::fprintf(stderr, "sluice: unknown verb '%s' (verbs: ls, cp, sync, rm, stat, cat, mb, rb, demo, bench; see sluice --help)\n",
                    argv[i]);
       return 2;
     }
     break;
   }
+
+  cli::bench_options bench;
+  std::string bench_size = "1MiB", bench_part = "8MiB", bench_budget = "256MiB", bench_url;
+  auto* bn = app.add_subcommand("bench", "Measure GET or PUT throughput, latency, CPU and memory against an endpoint");
+  bn->add_option("mode", bench.mode, "get or put")->required()->check(CLI::IsMember({"get", "put"}));
+  bn->add_option("url", bench_url, "s3://bucket/prefix for the bench objects")->required();
+  bn->add_option("--size", bench_size, "Object size (default 1MiB; KiB/MiB/GiB suffixes)");
+  bn->add_option("--count", bench.count, "Number of objects (default 16)")->check(CLI::Range(1u, 10000000u));
+  bn->add_option("--concurrency", bench.concurrency, "Requests in flight (default 16)")->check(CLI::Range(1u, 100000u));
+  bn->add_option("--part-size", bench_part, "Part size for large objects (default 8MiB)");
+  bn->add_option("--memory-budget", bench_budget, "Memory for transfer buffers (default 256MiB)");
+  bn->add_option("--duration", bench.duration_s, "Repeat for this many seconds instead of one pass")->check(CLI::Range(0.0, 86400.0));
+  bn->add_option("--output-dir", bench.output_dir, "get: write the objects to files here (default: to memory)");
+  bn->add_flag("--json", bench.json, "Print one JSON object");
 
   try {
     app.parse(argc, argv);
@@ -243,32 +251,63 @@ int main(int argc, char** argv) {
   }
 
   if (*ls) return cmd_ls(g, url, recursive);
-  if (*cp) {
-    objects::transfer_options topts;
+  if (*cp || *sy) {
     auto ps = cli::parse_size(part_size_text);
-    if (!ps) return cli::report("cp --part-size", ps.error());
+    if (!ps) return cli::report("--part-size", ps.error());
     auto th = cli::parse_size(threshold_text);
-    if (!th) return cli::report("cp --multipart-threshold", th.error());
+    if (!th) return cli::report("--multipart-threshold", th.error());
+    auto bud = cli::parse_size(budget_text);
+    if (!bud) return cli::report("--memory-budget", bud.error());
     if (*ps < (5ull << 20) || *ps > (5ull << 30))
-      return cli::report("cp", fail(errc::invalid_argument, "--part-size must be between 5MiB and 5GiB"));
-    topts.part_size = *ps;
-    topts.multipart_threshold = *th;
-    topts.concurrency = concurrency;
+      return cli::report(bool(*cp) ? "cp" : "sync", fail(errc::invalid_argument, "--part-size must be between 5MiB and 5GiB"));
+    if (*bud < *ps)
+      return cli::report(bool(*cp) ? "cp" : "sync", fail(errc::invalid_argument, "--memory-budget must hold at least one part"));
+    tf.part_size = *ps;
+    tf.multipart_threshold = *th;
+    tf.memory_budget = *bud;
     s3::put_options put;
     put.content_type = content_type;
     for (auto& m : metadata) {
       auto eq = m.find('=');
       if (eq == std::string::npos || eq == 0)
-        return cli::report("cp --metadata", fail(errc::invalid_argument, "'" + m + "' is not NAME=VALUE"));
+        return cli::report("--metadata", fail(errc::invalid_argument, "'" + m + "' is not NAME=VALUE"));
       put.metadata[m.substr(0, eq)] = m.substr(eq + 1);
     }
-    return cmd_cp(g, src, dst, topts, std::move(put));
+    if (*cp && !tf.recursive) {
+      auto from = objects::parse_location(src);
+      if (!from) return cli::report("cp", from.error());
+      auto to = objects::parse_location(dst);
+      if (!to) return cli::report("cp", to.error());
+      if (from->remote && to->remote) return cmd_copy_remote(g, src, dst, *from, *to, std::move(put));
+    }
+    return cli::cmd_copy_or_sync(g, tf, src, dst, bool(*sy), put);
   }
   if (*rm) return cmd_rm(g, url, recursive);
   if (*st) return cmd_stat(g, url);
   if (*cat) return cmd_cat(g, url);
   if (*mb) return cmd_bucket(g, url, true);
   if (*rb) return cmd_bucket(g, url, false);
+  if (*bn) {
+    auto sz = cli::parse_size(bench_size);
+    if (!sz) return cli::report("bench --size", sz.error());
+    auto ps = cli::parse_size(bench_part);
+    if (!ps) return cli::report("bench --part-size", ps.error());
+    auto mb_ = cli::parse_size(bench_budget);
+    if (!mb_) return cli::report("bench --memory-budget", mb_.error());
+    if (*ps < (5ull << 20) || *ps > *mb_)
+      return cli::report("bench", fail(errc::invalid_argument, "--part-size must be at least 5MiB and at most --memory-budget"));
+    auto loc = objects::parse_location(bench_url);
+    if (!loc) return cli::report("bench", loc.error());
+    if (!loc->remote) return cli::report("bench", fail(errc::invalid_argument, "'" + bench_url + "' is not an s3:// URL"));
+    if (*sz > *ps && *sz > (64ull << 20) && *ps > *mb_)
+      return cli::report("bench", fail(errc::invalid_argument, "a part must fit the memory budget"));
+    bench.size = *sz;
+    bench.part_size = *ps;
+    bench.memory_budget = *mb_;
+    bench.bucket = loc->bucket;
+    bench.prefix = loc->key;
+    return cli::run_bench(g, bench);
+  }
   if (*dm) {
     auto ls_ = cli::parse_size(large_text);
     if (!ls_) return cli::report("demo --large-size", ls_.error());

@@ -109,6 +109,33 @@ class buffer_sink final : public http::body_sink {
   std::size_t used_ = 0;
 };
 
+// Guards ranged answers before their body is read: a 206 must carry a
+// usable Content-Range. s3rver answers a range on an empty object with
+// "bytes 0-0/0" and a body that never comes; S3 itself answers 416. Both
+// become invalid_range here, without waiting for the body.
+class range_guard_sink final : public http::body_sink {
+ public:
+  explicit range_guard_sink(http::body_sink& inner) : inner_(inner) {}
+  result<void> begin(const http::response& head) override {
+    if (head.status == 206) {
+      std::string_view text = head.header("content-range");
+      auto cr = parse_content_range(text);
+      if (text.ends_with("/0"))
+        return fail(errc::invalid_range, "the object is empty, so no byte range of it exists");
+      if (!cr || !cr->first || !cr->total)
+        return fail(sluice::errc::malformed_response,
+                    "a partial answer without a usable Content-Range ('" + std::string(head.header("content-range")) + "')");
+    }
+    return inner_.begin(head);
+  }
+  std::span<std::byte> prepare() override { return inner_.prepare(); }
+  result<void> commit(std::size_t n) override { return inner_.commit(n); }
+  result<void> finish() override { return inner_.finish(); }
+
+ private:
+  http::body_sink& inner_;
+};
+
 struct s3_request {
   std::string method;
   std::string bucket;
@@ -274,7 +301,8 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
       req.headers.push_back({"range", std::move(value)});
     }
     add_conditions(req.headers, when);
-    SLUICE_CO_TRY(http::response r, co_await execute(req, sink));
+    range_guard_sink guarded(sink);
+    SLUICE_CO_TRY(http::response r, co_await execute(req, guarded));
     get_result out;
     out.info = info_from(r);
     out.bytes = r.body_bytes;

@@ -1,0 +1,541 @@
+#!/usr/bin/python3
+"""Helpers for bench/macro/run.sh: run and measure commands, parse tool output,
+compute recorded hashes, and print the results table.
+
+Every measurement is one JSON object per line in a results file (JSONL):
+  id        unique name of the row ("sluice.large_mem", "curl.small", ...)
+  workload  large_mem | large_file | put | small | net
+  kind      sluice | ceiling | peer
+  label     what ran, as printed in the table
+  server    nginx | s3rver | loopback | disk
+  vs        (ceilings and peers) the id of the sluice row it is compared with
+  status    ok | failed | n/a
+  reason    why failed / n/a
+  seconds, bytes, requests, cpu_s, max_rss   measured figures
+  p50_ms, p99_ms, errors, memory_budget       sluice only
+  unit      "B/s" or "req/s": which figure the row is judged by
+
+Subcommands:
+  freeport                                  print a free TCP port on 127.0.0.1
+  run  --results F --id ... -- CMD...       run CMD (best of --reps), record it
+  na   --results F --id ... --reason R      record an n/a (or failed) row
+  recorded-hash FILE PART                   the sluice-xxh3 value of FILE (PART 0: whole)
+  patterned FILE SIZE PART                  write FILE: one random PART repeated to SIZE,
+                                            print its sluice-xxh3 value (composite)
+  wait-port PORT SECONDS                    wait until 127.0.0.1:PORT accepts
+  report --results F [--title T]            print the table and the targets;
+                                            exit 1 if any row failed
+"""
+
+import argparse
+import json
+import os
+import resource
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+MIB = 1 << 20
+GIB = 1 << 30
+
+
+# ---------------------------------------------------------------- utilities
+
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def xxh3_hex(data=None, path=None):
+    """XXH3-64 as 16 hex digits, computed by xxhsum (Debian package xxhash)."""
+    if path is not None:
+        out = subprocess.run(["xxhsum", "-H3", path], check=True, capture_output=True, text=True).stdout
+    else:
+        out = subprocess.run(["xxhsum", "-H3"], input=data, check=True, capture_output=True).stdout.decode()
+    # "XXH3 (name) = 0123456789abcdef"
+    return out.strip().rsplit("=", 1)[1].strip().rjust(16, "0")
+
+
+def composite_hex(part_hashes_hex, part_size):
+    """integrity::composite_of: XXH3 of the part hashes (LE u64 each) then the part size (LE u64)."""
+    blob = b"".join(struct.pack("<Q", int(h, 16)) for h in part_hashes_hex) + struct.pack("<Q", part_size)
+    return xxh3_hex(data=blob)
+
+
+def recorded_hash(path, part):
+    if part == 0:
+        return xxh3_hex(path=path)
+    hashes = []
+    with open(path, "rb") as f:
+        while True:
+            chunk = f.read(part)
+            if not chunk and hashes:
+                break
+            hashes.append(xxh3_hex(data=chunk))
+            if len(chunk) < part:
+                break
+    return "%s/%d" % (composite_hex(hashes, part), part)
+
+
+def patterned(path, size, part):
+    """Writes `size` bytes: one random `part`-byte pattern repeated (the last copy cut short).
+    Returns the recorded value for that content and part size."""
+    pattern = os.urandom(part)
+    full, tail = divmod(size, part)
+    with open(path, "wb") as f:
+        for _ in range(full):
+            f.write(pattern)
+        if tail:
+            f.write(pattern[:tail])
+    hashes = [xxh3_hex(data=pattern)] * full
+    if tail or not hashes:
+        hashes.append(xxh3_hex(data=pattern[:tail]))
+    return "%s/%d" % (composite_hex(hashes, part), part)
+
+
+def fmt_bytes(n):
+    if n is None:
+        return "-"
+    for unit, div in (("GiB", GIB), ("MiB", MIB), ("KiB", 1024)):
+        if abs(n) >= div:
+            return "%.1f %s" % (n / div, unit) if n / div < 100 else "%.0f %s" % (n / div, unit)
+    return "%d B" % n
+
+
+def fmt_rate(bps):
+    if bps is None:
+        return "-"
+    if bps >= GIB:
+        return "%.2f GiB/s" % (bps / GIB)
+    return "%.0f MiB/s" % (bps / MIB)
+
+
+def fmt_rps(rps):
+    return "-" if rps is None else "%.0f req/s" % rps
+
+
+# ---------------------------------------------------------------- parsers
+# Each returns a dict of figures taken from the command's stdout, or raises.
+
+def parse_sluice(text):
+    line = [l for l in text.splitlines() if l.strip().startswith("{")][-1]
+    d = json.loads(line)
+    out = {
+        "seconds": d.get("seconds"),
+        "bytes": d.get("bytes"),
+        "requests": d.get("objects"),
+        "throughput": d["throughput_bytes_per_s"],
+        "rps": d["requests_per_s"],
+        "p50_ms": d["p50_ms"],
+        "p99_ms": d["p99_ms"],
+        "cpu_s_per_gib": d["cpu_s_per_gib"],
+        "max_rss": d["peak_rss_bytes"],
+        "errors": d["errors"],
+        "memory_budget": d.get("memory_budget"),
+        "http_requests": d.get("http_requests"),
+        "connections": d.get("connections"),
+    }
+    for k in ("integrity_errors", "refetched_parts", "body_bytes_copied"):
+        if k in d:
+            out[k] = d[k]
+    return out
+
+
+def parse_iperf3(text):
+    d = json.loads(text)
+    if "error" in d:
+        raise ValueError("iperf3: " + d["error"])
+    end = d["end"]
+    bps = end["sum_received"]["bits_per_second"] / 8
+    return {"throughput": bps, "seconds": end["sum_received"]["seconds"], "bytes": end["sum_received"]["bytes"]}
+
+
+def parse_fio(text):
+    # fio may print warnings before the JSON document.
+    d = json.loads(text[text.index("{"):])
+    job = d["jobs"][0]
+    if job.get("error"):
+        raise ValueError("fio job error %s" % job["error"])
+    w = job["write"]
+    return {"throughput": float(w["bw_bytes"]), "bytes": w["io_bytes"], "seconds": w["runtime"] / 1000.0}
+
+
+def parse_wrk(text):
+    # The harness's Lua done() prints one JSON line.
+    line = [l for l in text.splitlines() if l.startswith("{\"wrk\"")][-1]
+    d = json.loads(line)
+    secs = d["duration_us"] / 1e6
+    if d["requests"] == 0:
+        raise ValueError("wrk completed no request")
+    if d["errors"] > 0:
+        raise ValueError("wrk saw %d errors (non-2xx, timeouts, socket errors)" % d["errors"])
+    return {"throughput": d["bytes"] / secs, "rps": d["requests"] / secs, "seconds": secs,
+            "bytes": d["bytes"], "requests": d["requests"], "errors": d["errors"]}
+
+
+PARSERS = {"sluice": parse_sluice, "iperf3": parse_iperf3, "fio": parse_fio, "wrk": parse_wrk}
+
+
+# ---------------------------------------------------------------- run
+
+def run_once(cmd, timeout, stdout_path, stderr_path, cwd=None):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    with open(stdout_path, "wb") as out, open(stderr_path, "ab") as err:
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=cwd, start_new_session=True)
+        try:
+            rc = p.wait(timeout=timeout)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    os.killpg(p.pid, sig)
+                except ProcessLookupError:
+                    pass
+                try:
+                    p.wait(timeout=3)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+            rc = -1
+    wall = time.monotonic() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    # ru_maxrss of RUSAGE_CHILDREN: the largest waited-for descendant so far (KiB).
+    return {"rc": rc, "timed_out": timed_out, "wall": wall, "cpu_s": cpu, "max_rss": after.ru_maxrss * 1024}
+
+
+def tail(path, n=3):
+    try:
+        with open(path, "rb") as f:
+            lines = [l.strip() for l in f.read().decode(errors="replace").splitlines() if l.strip()]
+        return " | ".join(lines[-n:])[-300:]
+    except OSError:
+        return ""
+
+
+def append(results, rec):
+    with open(results, "a") as f:
+        f.write(json.dumps(rec) + "\n")
+
+
+def cmd_run(a):
+    rec = {"id": a.id, "workload": a.workload, "kind": a.kind, "label": a.label, "server": a.server,
+           "vs": a.vs, "unit": a.unit, "note": a.note}
+    best = None
+    stdout_path = os.path.join(a.logdir, a.id + ".out")
+    stderr_path = os.path.join(a.logdir, a.id + ".err")
+    t_start = time.monotonic()
+    reps = 0
+    failure = None
+    for rep in range(a.reps):
+        # Repeat while the repetitions fit the step's budget.
+        if rep > 0 and time.monotonic() - t_start > a.rep_budget:
+            break
+        if a.before:
+            subprocess.run(["bash", "-c", a.before], check=False)
+        r = run_once(a.command, a.timeout, stdout_path + ".tmp", stderr_path)
+        reps += 1
+        if r["timed_out"]:
+            failure = "timed out after %ds" % a.timeout
+            break
+        if r["rc"] != 0:
+            failure = "exit status %d: %s" % (r["rc"], tail(stderr_path) or tail(stdout_path + ".tmp"))
+            break
+        fig = {}
+        if a.parse != "none":
+            try:
+                with open(stdout_path + ".tmp", errors="replace") as f:
+                    fig = PARSERS[a.parse](f.read())
+            except Exception as e:  # noqa: BLE001 - any parse failure fails the step
+                failure = "cannot read %s output: %s (%s)" % (a.parse, e, tail(stdout_path + ".tmp"))
+                break
+        else:
+            fig = {"seconds": r["wall"], "bytes": a.bytes, "requests": a.requests,
+                   "throughput": a.bytes / r["wall"] if a.bytes else None,
+                   "rps": a.requests / r["wall"] if a.requests else None}
+        if a.parse in ("none",):
+            fig["cpu_s"] = r["cpu_s"]
+            fig["max_rss"] = r["max_rss"]
+            if a.bytes:
+                fig["cpu_s_per_gib"] = r["cpu_s"] / (a.bytes / GIB)
+        os.replace(stdout_path + ".tmp", stdout_path + (".%d" % rep if a.reps > 1 else ""))
+        key = fig.get("rps") if a.unit == "req/s" else fig.get("throughput")
+        if best is None or (key or 0) > (best.get("rps" if a.unit == "req/s" else "throughput") or 0):
+            best = fig
+    if failure:
+        rec.update({"status": "failed", "reason": failure})
+        print("  FAILED  %-34s %s" % (a.label, failure), file=sys.stderr)
+    else:
+        rec.update(best)
+        rec.update({"status": "ok", "reps": reps})
+        if a.kind == "sluice" and best.get("errors"):
+            rec["status"] = "failed"
+            rec["reason"] = "%d errors" % best["errors"]
+        fig = fmt_rps(best.get("rps")) if a.unit == "req/s" else fmt_rate(best.get("throughput"))
+        print("  ok      %-34s %s" % (a.label, fig), file=sys.stderr)
+    append(a.results, rec)
+    return 0 if rec["status"] == "ok" else 1
+
+
+def cmd_na(a):
+    rec = {"id": a.id, "workload": a.workload, "kind": a.kind, "label": a.label, "server": a.server,
+           "vs": a.vs, "unit": a.unit, "status": a.status, "reason": a.reason, "note": a.note}
+    append(a.results, rec)
+    print("  %-7s %-34s %s" % (a.status, a.label, a.reason), file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------- report
+
+WORKLOADS = [
+    ("net", "loopback TCP"),
+    ("large_mem", "GET large -> memory"),
+    ("large_file", "GET large -> file"),
+    ("put", "PUT objects"),
+    ("small", "GET small objects"),
+    ("tripwire", "integrity tripwire"),
+]
+
+
+def figure(rec):
+    if rec.get("status") != "ok":
+        return None
+    return rec.get("rps") if rec.get("unit") == "req/s" else rec.get("throughput")
+
+
+def cmd_report(a):
+    recs = []
+    with open(a.results) as f:
+        for line in f:
+            if line.strip():
+                recs.append(json.loads(line))
+    by_id = {r["id"]: r for r in recs}
+    out = []
+    w = out.append
+    if a.title:
+        w(a.title)
+    hdr = "%-22s %-46s %-8s %13s %10s %9s %9s  %s" % (
+        "workload", "who", "server", "figure", "sluice / x", "cpu s/GiB", "peak RSS", "notes")
+    w(hdr)
+    w("-" * len(hdr))
+    for wl, wl_name in WORKLOADS:
+        rows = [r for r in recs if r["workload"] == wl]
+        if not rows:
+            continue
+        first = True
+        order = {"sluice": 0, "ceiling": 1, "peer": 2}
+        rows.sort(key=lambda r: order.get(r["kind"], 3))
+        for r in rows:
+            if r.get("workload_name"):
+                wl_name = r["workload_name"]
+            fig = figure(r)
+            if r["workload"] == "tripwire":
+                figtxt = "rejected" if r["status"] == "ok" else "NOT rejected"
+            elif r["status"] == "ok":
+                figtxt = fmt_rps(fig) if r.get("unit") == "req/s" else fmt_rate(fig)
+            else:
+                figtxt = r["status"]
+            ratio = ""
+            if r["kind"] in ("ceiling", "peer") and r.get("vs") and fig:
+                base = figure(by_id.get(r["vs"], {}))
+                if base:
+                    q = base / fig
+                    ratio = ("%.0f%%" % (100 * q)) if r["kind"] == "ceiling" else ("%.2fx" % q)
+            cpu = r.get("cpu_s_per_gib")
+            cpu_txt = "%.3f" % cpu if cpu is not None and r["status"] == "ok" and r["kind"] != "ceiling" else ""
+            rss_txt = fmt_bytes(r.get("max_rss")) if r["status"] == "ok" and r["kind"] != "ceiling" else ""
+            notes = []
+            if r["kind"] == "sluice" and r["status"] == "ok" and r["workload"] != "tripwire":
+                notes.append("p50 %.2f ms, p99 %.2f ms" % (r.get("p50_ms", 0), r.get("p99_ms", 0)))
+                notes.append("%d errors" % r.get("errors", 0))
+                if r.get("unit") == "req/s" and r.get("throughput"):
+                    notes.append(fmt_rate(r["throughput"]))
+                if r.get("unit") != "req/s" and r.get("rps"):
+                    notes.append("%.1f obj/s" % r["rps"])
+            elif r["kind"] == "peer" and r["status"] == "ok" and r.get("unit") == "req/s" and r.get("throughput"):
+                notes.append(fmt_rate(r["throughput"]))
+            elif r["kind"] == "ceiling" and r["status"] == "ok" and r.get("unit") == "req/s" and r.get("throughput"):
+                notes.append(fmt_rate(r["throughput"]))
+            if r.get("vs") and r["kind"] == "peer" and by_id.get(r["vs"]) and by_id[r["vs"]].get("server") != "nginx":
+                notes.append("vs " + by_id[r["vs"]]["label"])
+            if r.get("note"):
+                notes.append(r["note"])
+            if r["status"] != "ok" and r.get("reason"):
+                notes.append(r["reason"])
+            if r.get("reps", 1) > 1:
+                notes.append("best of %d" % r["reps"])
+            w("%-22s %-46s %-8s %13s %10s %9s %9s  %s" % (
+                wl_name if first else "", r["label"][:46], r["server"], figtxt, ratio, cpu_txt, rss_txt,
+                "; ".join(notes)))
+            first = False
+        w("")
+
+    # Targets.
+    w("Targets (sluice / x is sluice's figure divided by the row's figure):")
+    met_all = True
+
+    def target(text, ok, detail):
+        nonlocal met_all
+        state = "met" if ok is True else ("not met" if ok is False else "n/a")
+        if ok is False:
+            met_all = False
+        w("  [%-7s] %s: %s" % (state, text, detail))
+
+    def fig_of(i):
+        return figure(by_id.get(i, {}))
+
+    def ratio_target(text, sluice_id, ceiling_ids, want):
+        s = fig_of(sluice_id)
+        cs = [fig_of(c) for c in ceiling_ids]
+        if s is None or any(c is None for c in cs) or not cs:
+            target(text, None, "missing figures")
+            return
+        c = min(cs)
+        target(text, s / c >= want, "%.0f%% (want >= %.0f%%)" % (100 * s / c, 100 * want))
+
+    ratio_target("large GET to memory >= 85% of iperf3", "sluice.large_mem", ["iperf3"], 0.85)
+    ratio_target("large GET to file >= 80% of min(iperf3, fio)", "sluice.large_file", ["iperf3", "fio"], 0.80)
+    ratio_target("small-GET rate >= 70% of wrk's", "sluice.small", ["wrk.small"], 0.70)
+    for wl, wl_name in WORKLOADS:
+        peers = [r for r in recs if r["workload"] == wl and r["kind"] == "peer"]
+        if not peers:
+            continue
+        qs = []
+        missing = []
+        for p in peers:
+            s, f = fig_of(p.get("vs")), figure(p)
+            if s is None or f is None:
+                missing.append(p["label"].split()[0])
+                continue
+            qs.append((s / f, p["label"].split()[0]))
+        if not qs:
+            target(">= 2x the best peer, %s" % wl_name, None, "no peer figure")
+            continue
+        worst = min(qs)
+        detail = "closest peer %s at %.2fx (want >= 2x)" % (worst[1], worst[0])
+        if missing:
+            detail += "; no figure from " + ", ".join(missing)
+        target(">= 2x the best peer, %s" % wl_name, worst[0] >= 2.0, detail)
+    for r in recs:
+        if r["kind"] != "sluice" or r["status"] != "ok" or not r.get("memory_budget"):
+            continue
+        limit = r["memory_budget"] + 64 * MIB
+        target("peak RSS <= budget + 64 MiB, %s" % r["label"], r["max_rss"] <= limit,
+               "%s (limit %s)" % (fmt_bytes(r["max_rss"]), fmt_bytes(limit)))
+    runs = [r for r in recs if r["kind"] == "sluice" and r["workload"] != "tripwire"]
+    errs = sum(r.get("integrity_errors", r.get("errors", 0)) or 0 for r in runs if r["status"] == "ok")
+    bad = [r["label"] for r in runs if r["status"] != "ok"]
+    trip = by_id.get("sluice.tripwire")
+    detail = "%d errors in %d sluice runs" % (errs, len(runs))
+    if bad:
+        detail += "; failed: " + ", ".join(bad)
+    if trip is not None:
+        detail += "; tampered object %s" % ("rejected" if trip.get("status") == "ok" else "NOT rejected")
+    target("zero integrity errors (every read verified)", errs == 0 and not bad and (trip is None or trip["status"] == "ok"),
+           detail)
+
+    failed = [r for r in recs if r["status"] == "failed"]
+    w("")
+    if failed:
+        w("FAILED steps: " + ", ".join(r["label"] for r in failed))
+    else:
+        w("All steps ran (%s)." % ("every target met" if met_all else "some targets not met"))
+    print("\n".join(out))
+    return 1 if failed else 0
+
+
+# ---------------------------------------------------------------- main
+
+def main():
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("freeport")
+    p = sub.add_parser("wait-port")
+    p.add_argument("port", type=int)
+    p.add_argument("seconds", type=float)
+    p = sub.add_parser("recorded-hash")
+    p.add_argument("path")
+    p.add_argument("part", type=int)
+    p = sub.add_parser("patterned")
+    p.add_argument("path")
+    p.add_argument("size", type=int)
+    p.add_argument("part", type=int)
+
+    def common(p):
+        p.add_argument("--results", required=True)
+        p.add_argument("--id", required=True)
+        p.add_argument("--workload", required=True)
+        p.add_argument("--kind", required=True, choices=["sluice", "ceiling", "peer"])
+        p.add_argument("--label", required=True)
+        p.add_argument("--server", default="nginx")
+        p.add_argument("--vs", default=None)
+        p.add_argument("--unit", default="B/s", choices=["B/s", "req/s"])
+        p.add_argument("--note", default="")
+
+    p = sub.add_parser("run")
+    common(p)
+    p.add_argument("--logdir", required=True)
+    p.add_argument("--parse", default="none", choices=["none"] + list(PARSERS))
+    p.add_argument("--bytes", type=int, default=0, help="bytes moved by one run (parse none)")
+    p.add_argument("--requests", type=int, default=0, help="requests made by one run (parse none)")
+    p.add_argument("--reps", type=int, default=1)
+    p.add_argument("--rep-budget", type=float, default=30.0, help="no further repetition after this many seconds")
+    p.add_argument("--timeout", type=int, default=300)
+    p.add_argument("--before", default="", help="shell command run before each repetition (not timed)")
+    p.add_argument("command", nargs=argparse.REMAINDER)
+
+    p = sub.add_parser("na")
+    common(p)
+    p.add_argument("--reason", required=True)
+    p.add_argument("--status", default="n/a", choices=["n/a", "failed", "ok"])
+
+    p = sub.add_parser("report")
+    p.add_argument("--results", required=True)
+    p.add_argument("--title", default="")
+
+    a = ap.parse_args()
+    if a.cmd == "freeport":
+        print(free_port())
+        return 0
+    if a.cmd == "wait-port":
+        return 0 if wait_port(a.port, a.seconds) else 1
+    if a.cmd == "recorded-hash":
+        print(recorded_hash(a.path, a.part))
+        return 0
+    if a.cmd == "patterned":
+        print(patterned(a.path, a.size, a.part))
+        return 0
+    if a.cmd == "run":
+        if a.command and a.command[0] == "--":
+            a.command = a.command[1:]
+        if not a.command:
+            ap.error("run: no command")
+        return cmd_run(a)
+    if a.cmd == "na":
+        return cmd_na(a)
+    if a.cmd == "report":
+        return cmd_report(a)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+// The transfer scheduler: plans parts and pulls work, enforcing the in-flight
+// limit and the memory budget (aws-c-s3's meta-request model).
+//
+// - A large GET is split into ranged parts; the first ranged GET learns the
+//   object's size, ETag and recorded hash (no extra HEAD). Later parts carry
+//   If-Match so an object replaced mid-transfer fails cleanly.
+// - Parts go to a local file through the cache writer (io_uring, O_DIRECT,
+//   temp name + rename), or to a consumer in object order through a bounded
+//   reorder window.
+// - Every part buffer comes from one buffer_pool: memory is reserved before a
+//   request is sent, and work waits when the budget is spent.
+// - Integrity: part hashes are computed while the bytes are hot; objects
+//   written in parts are checked against their composite XXH3, whole-content
+//   hashes in object order. On a mismatch the parts are fetched again and
+//   compared, the differing ones replaced; a second mismatch is reported.
+// - Failed requests are retried per part (the S3 client's retry policy); a
+//   failed part never restarts the object.
+// - A single object runs on one engine context (its connections, ring and
+//   buffers stay with that thread); batches spread objects over all contexts.
+//
+// Thread safety: the scheduler's methods may be called from any coroutine;
+// each transfer hops onto an engine context. Lifetime: hold it by shared_ptr
+// and keep it (and its engine) alive until the transfers finish. Arguments are
+// borrowed until the awaitable completes. Cancellation: cancelling the
+// awaiting coroutine stops the transfer's parts and releases their memory.
+#pragma once
+
+#include <sluice/engine/buffer/pool.hpp>
+#include <sluice/engine/cache/file_writer.hpp>
+#include <sluice/engine/runtime/engine.hpp>
+#include <sluice/engine/s3/client.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluice::transfer {
+
+struct options {
+  std::size_t part_size = std::size_t(8) << 20;
+  std::size_t memory_budget = std::size_t(256) << 20;
+  unsigned max_in_flight = 64;                         // requests in flight per transfer / per batch
+  std::size_t multipart_threshold = std::size_t(64) << 20;  // uploads above go in parts
+  unsigned reorder_window = 16;                        // parts buffered ahead of an ordered consumer
+  cache::writer_options file;
+};
+
+struct stats {
+  uint64_t bytes = 0;
+  uint64_t objects = 0;
+  uint64_t requests = 0;
+  uint64_t refetched_parts = 0;  // parts fetched again after an integrity mismatch
+  bool verified = false;         // a recorded hash was checked (single objects)
+};
+
+// Called in object order with consecutive stretches of the object.
+using consumer = std::function<result<void>(std::span<const std::byte> bytes, uint64_t offset)>;
+
+struct batch_item {
+  std::string key;
+  std::string path;              // local file (download destination / upload source)
+  std::optional<uint64_t> size;  // when known (from a listing): small objects reserve just this
+};
+struct batch_failure {
+  std::string key;
+  error err;
+};
+struct batch_result {
+  stats totals;
+  std::vector<batch_failure> failures;
+};
+
+// Progress counters, readable from any thread while transfers run.
+struct progress {
+  std::atomic<uint64_t> bytes{0};
+  std::atomic<uint64_t> objects{0};
+};
+
+class scheduler : public std::enable_shared_from_this<scheduler> {
+ public:
+  // One S3 client (one connection pool) per engine context, one buffer pool.
+  static result<std::shared_ptr<scheduler>> create(engine& eng, s3::client_options client_opts, options opts);
+  virtual ~scheduler() = default;
+
+  // `known_size` (from a listing or a benchmark plan): an object no larger
+  // than a part is read with one GET into a buffer of exactly its size.
+  virtual boost::asio::awaitable<result<stats>> download(std::string_view bucket, std::string_view key,
+                                                         std::string_view path,
+                                                         std::optional<uint64_t> known_size = std::nullopt) = 0;
+  virtual boost::asio::awaitable<result<stats>> stream(std::string_view bucket, std::string_view key,
+                                                       const consumer& sink,
+                                                       std::optional<uint64_t> known_size = std::nullopt) = 0;
+  virtual boost::asio::awaitable<result<stats>> upload(std::string_view path, std::string_view bucket,
+                                                       std::string_view key,
+                                                       const s3::put_options& put = s3::default_put_options) = 0;
+  // Many objects with up to max_in_flight requests in flight over all
+  // contexts. Per-object failures are collected, not fatal.
+  virtual boost::asio::awaitable<result<batch_result>> download_many(std::string_view bucket,
+                                                                     std::span<const batch_item> items) = 0;
+  virtual boost::asio::awaitable<result<batch_result>> upload_many(
+      std::string_view bucket, std::span<const batch_item> items,
+      const s3::put_options& put = s3::default_put_options) = 0;
+
+  virtual buffer_pool& pool() noexcept = 0;
+  virtual s3::client& client(unsigned context = 0) noexcept = 0;
+  virtual unsigned contexts() const noexcept = 0;
+  virtual const options& opts() const noexcept = 0;
+  virtual progress& counters() noexcept = 0;
+  // Statistics over every context's connection pool.
+  virtual http::client_stats http_stats() const = 0;
+};
+
+}  // namespace sluice::transfer

@@ -1,0 +1,641 @@
+// The transfer scheduler (see scheduler.hpp for the model).
+#include <sluice/engine/integrity/recorded_hash.hpp>
+#include <sluice/engine/integrity/xxh3.hpp>
+#include <sluice/engine/runtime/concurrently.hpp>
+#include <sluice/engine/s3/error.hpp>
+#include <sluice/engine/transfer/scheduler.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <mutex>
+
+namespace sluice::transfer {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+
+namespace detail {
+
+constexpr auto tok = asio::as_tuple(asio::use_awaitable);
+
+std::string url_of(std::string_view bucket, std::string_view key) {
+  return "s3://" + std::string(bucket) + "/" + std::string(key);
+}
+
+error io_fail(std::string_view what, const std::string& path, int err) {
+  return fail(errc::io_error, std::string(what) + " '" + path + "': " + std::strerror(err));
+}
+
+result<void> pread_exact(int fd, std::span<std::byte> dst, uint64_t offset, const std::string& path) {
+  while (!dst.empty()) {
+    ssize_t n = ::pread(fd, dst.data(), dst.size(), static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return io_fail("cannot read", path, errno);
+    if (n == 0) return fail(errc::io_error, "'" + path + "' became shorter while it was being read");
+    dst = dst.subspan(static_cast<std::size_t>(n));
+    offset += static_cast<uint64_t>(n);
+  }
+  return {};
+}
+
+struct fd_guard {
+  int fd = -1;
+  ~fd_guard() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// What the first ranged GET told us about an object.
+struct object_plan {
+  uint64_t size = 0;
+  std::string etag;
+  std::optional<integrity::recorded_hash> recorded;
+  uint64_t part_size = 0;
+  uint64_t parts = 0;
+  uint64_t part_offset(uint64_t i) const { return i * part_size; }
+  std::size_t part_length(uint64_t i) const {
+    return static_cast<std::size_t>(std::min<uint64_t>(part_size, size - i * part_size));
+  }
+};
+
+// Delivers parts in index order; holds the ones that arrive early. Used
+// from one context only.
+class ordered_stage {
+ public:
+  using deliver_fn = std::function<result<void>(uint64_t index, pooled_buffer& buf)>;
+  explicit ordered_stage(deliver_fn fn) : deliver_(std::move(fn)) {}
+  void start_at(uint64_t next) { next_ = next; }
+  result<void> push(uint64_t index, pooled_buffer buf) {
+    waiting_.emplace(index, std::move(buf));
+    for (auto it = waiting_.find(next_); it != waiting_.end(); it = waiting_.find(next_)) {
+      auto r = deliver_(next_, it->second);
+      waiting_.erase(it);
+      ++next_;
+      if (!r) return r;
+    }
+    return {};
+  }
+  uint64_t next() const noexcept { return next_; }
+
+ private:
+  deliver_fn deliver_;
+  uint64_t next_ = 0;
+  std::map<uint64_t, pooled_buffer> waiting_;
+};
+
+}  // namespace detail
+
+using namespace detail;
+
+// Handles one fetched part on the transfer's context. It takes the buffer by
+// reference and moves it out (no by-value class arguments to coroutines: GCC 12).
+using part_handler = std::function<awaitable<result<void>>(uint64_t, pooled_buffer&)>;
+const std::function<uint64_t()> no_window;
+
+class pipeline final : public scheduler {
+ public:
+  pipeline(engine& eng, options opts) : eng_(eng), opts_(opts) {}
+
+  result<void> init(const s3::client_options& client_opts) {
+    if (opts_.part_size < 1 || opts_.part_size > opts_.memory_budget)
+      return fail(errc::invalid_argument, "the part size must be between 1 byte and the memory budget (" +
+                                              std::to_string(opts_.memory_budget) + " bytes)");
+    if (opts_.max_in_flight < 1) return fail(errc::invalid_argument, "at least one request must be allowed in flight");
+    pool_ = buffer_pool::create({opts_.memory_budget});
+    for (unsigned i = 0; i < eng_.thread_count(); ++i) {
+      SLUICE_TRY(auto c, s3::client::create(eng_.context(i).get_executor(), client_opts));
+      clients_.push_back(std::move(c));
+    }
+    return {};
+  }
+
+  // ---- public entry points: hop onto a context ------------------------------------
+
+  awaitable<result<stats>> download(std::string_view bucket, std::string_view key, std::string_view path,
+                                    std::optional<uint64_t> known_size) override {
+    unsigned c = pick();
+    const std::string dest(path);
+    if (known_size && *known_size <= opts_.part_size)
+      co_return co_await asio::co_spawn(eng_.context(c), download_small(c, bucket, key, dest, *known_size),
+                                        asio::use_awaitable);
+    co_return co_await asio::co_spawn(eng_.context(c), download_on(c, bucket, key, path), asio::use_awaitable);
+  }
+
+  awaitable<result<stats>> stream(std::string_view bucket, std::string_view key, const consumer& sink,
+                                  std::optional<uint64_t> known_size) override {
+    unsigned c = pick();
+    if (known_size && *known_size <= opts_.part_size)
+      co_return co_await asio::co_spawn(eng_.context(c), stream_small(c, bucket, key, sink, *known_size),
+                                        asio::use_awaitable);
+    co_return co_await asio::co_spawn(eng_.context(c), stream_on(c, bucket, key, sink), asio::use_awaitable);
+  }
+
+  awaitable<result<stats>> upload(std::string_view path, std::string_view bucket, std::string_view key,
+                                  const s3::put_options& put) override {
+    unsigned c = pick();
+    co_return co_await asio::co_spawn(eng_.context(c), upload_on(c, path, bucket, key, put, opts_.max_in_flight),
+                                      asio::use_awaitable);
+  }
+
+  awaitable<result<batch_result>> download_many(std::string_view bucket, std::span<const batch_item> items) override {
+    co_return co_await batch(bucket, items, true, s3::default_put_options);
+  }
+
+  awaitable<result<batch_result>> upload_many(std::string_view bucket, std::span<const batch_item> items,
+                                              const s3::put_options& put) override {
+    co_return co_await batch(bucket, items, false, put);
+  }
+
+  buffer_pool& pool() noexcept override { return *pool_; }
+  s3::client& client(unsigned context) noexcept override { return *clients_[context % clients_.size()]; }
+  unsigned contexts() const noexcept override { return static_cast<unsigned>(clients_.size()); }
+  const options& opts() const noexcept override { return opts_; }
+  progress& counters() noexcept override { return progress_; }
+  http::client_stats http_stats() const override {
+    http::client_stats sum;
+    for (const auto& c : clients_) {
+      auto s = c->http_stats();
+      sum.connections_opened += s.connections_opened;
+      sum.requests += s.requests;
+      sum.reused += s.reused;
+      sum.body_bytes_direct += s.body_bytes_direct;
+      sum.body_bytes_copied += s.body_bytes_copied;
+    }
+    return sum;
+  }
+
+ private:
+  unsigned pick() noexcept { return next_context_.fetch_add(1, std::memory_order_relaxed) % contexts(); }
+
+  // ---- fetching parts ---------------------------------------------------------------
+
+  // Fetches bytes [offset, offset+len) into a new pool buffer.
+  awaitable<result<pooled_buffer>> fetch_range(s3::client& cl, std::string_view bucket, std::string_view key,
+                                               uint64_t offset, std::size_t len, const s3::conditions& when) {
+    SLUICE_CO_TRY(pooled_buffer buf, co_await pool_->acquire(len));
+    http::span_sink sink(buf.span());
+    auto range = s3::byte_range::between(offset, offset + len - 1);
+    SLUICE_CO_TRY(s3::get_result got, co_await cl.get_object(bucket, key, range, sink, when));
+    if (got.bytes != len || got.first != offset)
+      co_return fail(errc::truncated_response, url_of(bucket, key) + ": asked for " + std::to_string(len) +
+                                                   " bytes at " + std::to_string(offset) + ", got " +
+                                                   std::to_string(got.bytes) + " at " + std::to_string(got.first));
+    co_return buf;
+  }
+
+  // The first ranged GET: learns size, ETag and recorded hash. Returns the
+  // plan and (when the part size stays) the first part's bytes.
+  awaitable<result<std::pair<object_plan, pooled_buffer>>> first_part(s3::client& cl, std::string_view bucket,
+                                                                      std::string_view key) {
+    object_plan plan;
+    plan.part_size = opts_.part_size;
+    SLUICE_CO_TRY(pooled_buffer buf, co_await pool_->acquire(opts_.part_size));
+    http::span_sink sink(buf.span());
+    auto range = s3::byte_range::between(0, opts_.part_size - 1);
+    auto got = co_await cl.get_object(bucket, key, range, sink, s3::no_conditions);
+    s3::object_info info;
+    if (!got) {
+      if (got.error().code != s3::errc::invalid_range) co_return got.error();
+      // A range of an empty object does not exist: confirm it is empty.
+      SLUICE_CO_TRY(info, co_await cl.head_object(bucket, key, s3::no_conditions));
+      if (info.size != 0) co_return got.error();
+      buf.resize(0);
+    } else {
+      info = std::move(got->info);
+      buf.resize(static_cast<std::size_t>(got->bytes));
+      if (got->bytes != std::min<uint64_t>(info.size, opts_.part_size))
+        co_return fail(errc::truncated_response, url_of(bucket, key) + ": the first part came back short");
+    }
+    plan.size = info.size;
+    plan.etag = info.etag;
+    if (auto it = info.metadata.find(std::string(integrity::metadata_key)); it != info.metadata.end()) {
+      plan.recorded = integrity::parse_recorded(it->second);
+      if (!plan.recorded)
+        co_return fail(errc::integrity_mismatch,
+                       url_of(bucket, key) + ": the recorded hash '" + it->second + "' is not one sluice can read");
+    }
+    // Parts follow the recorded part size so each part's hash feeds the
+    // composite; the first part is refetched only if the size changes.
+    if (plan.recorded && plan.recorded->part_size && plan.recorded->part_size != plan.part_size &&
+        plan.size > plan.part_size) {
+      if (plan.recorded->part_size > pool_->budget())
+        co_return fail(errc::too_large, url_of(bucket, key) + ": its parts (" + std::to_string(plan.recorded->part_size) +
+                                            " bytes) do not fit the memory budget");
+      plan.part_size = plan.recorded->part_size;
+      buf.reset();
+    }
+    plan.parts = plan.size == 0 ? 0 : (plan.size + plan.part_size - 1) / plan.part_size;
+    co_return std::make_pair(std::move(plan), std::move(buf));
+  }
+
+  // Runs fetch+handle for parts [first, plan.parts) with up to `workers`
+  // requests in flight. `handle(i, buf)` runs on this context; with a window,
+  // part i is not requested before `delivered()` reaches i - window.
+  awaitable<result<void>> run_parts(s3::client& cl, std::string_view bucket, std::string_view key,
+                                    const object_plan& plan, uint64_t first, unsigned workers,
+                                    const part_handler& handle,
+                                    const std::function<uint64_t()>& delivered, unsigned window) {
+    if (first >= plan.parts) co_return result<void>{};
+    s3::conditions when;
+    if (!plan.etag.empty()) when.if_match = plan.etag;
+    uint64_t next = first;
+    std::optional<error> failed;
+    auto ex = co_await asio::this_coro::executor;
+    asio::steady_timer moved(ex, asio::steady_timer::time_point::max());
+    workers = static_cast<unsigned>(std::min<uint64_t>(std::max(1u, workers), plan.parts - first));
+    co_await run_concurrently(workers, [&](unsigned) -> awaitable<void> {
+      while (!failed && next < plan.parts) {
+        if (window && delivered && next >= delivered() + window) {
+          co_await moved.async_wait(tok);  // woken when delivery moves on
+          continue;
+        }
+        uint64_t i = next++;
+        auto buf = co_await fetch_range(cl, bucket, key, plan.part_offset(i), plan.part_length(i), when);
+        if (!buf) {
+          if (!failed) failed = buf.error();
+          moved.cancel();
+          co_return;
+        }
+        auto r = co_await handle(i, *buf);
+        moved.cancel();
+        if (!r && !failed) failed = r.error();
+      }
+      moved.cancel();
+    });
+    if (failed) co_return *failed;
+    co_return result<void>{};
+  }
+
+  // ---- download to a file -------------------------------------------------------------
+
+  awaitable<result<stats>> download_on(unsigned c, std::string_view bucket, std::string_view key, std::string_view path) {
+    auto& cl = *clients_[c];
+    stats st;
+    SLUICE_CO_TRY(auto head, co_await first_part(cl, bucket, key));
+    object_plan plan = std::move(head.first);
+    pooled_buffer first = std::move(head.second);
+    auto ex = co_await asio::this_coro::executor;
+    SLUICE_CO_TRY(std::unique_ptr<cache::file_writer> writer,
+                  cache::file_writer::create(ex, std::string(path), plan.size, opts_.file));
+
+    const bool composite = plan.recorded && plan.recorded->part_size == plan.part_size;
+    const bool whole = plan.recorded && plan.recorded->part_size == 0;
+    std::vector<uint64_t> hashes(plan.parts);
+    integrity::xxh3_stream whole_hash;
+    ordered_stage in_order([&](uint64_t, pooled_buffer& b) -> result<void> {
+      whole_hash.update(b.span());
+      return {};
+    });
+
+    part_handler handle = [&](uint64_t i, pooled_buffer& held) -> awaitable<result<void>> {
+      pooled_buffer buf = std::move(held);
+      if (composite) hashes[i] = integrity::xxh3(buf.span());
+      SLUICE_CO_TRY_VOID(co_await writer->write_at(plan.part_offset(i), buf.span()));
+      progress_.bytes.fetch_add(buf.size(), std::memory_order_relaxed);
+      st.bytes += buf.size();
+      ++st.requests;
+      if (whole) SLUICE_CO_TRY_VOID(in_order.push(i, std::move(buf)));
+      co_return result<void>{};
+    };
+    uint64_t start = 0;
+    if (first && plan.parts > 0) {
+      SLUICE_CO_TRY_VOID(co_await handle(0, first));
+      start = 1;
+    }
+    SLUICE_CO_TRY_VOID(co_await run_parts(cl, bucket, key, plan, start, opts_.max_in_flight, handle, no_window, 0));
+
+    if (plan.recorded) {
+      uint64_t got = composite ? integrity::composite_of(hashes, plan.part_size) : whole_hash.digest();
+      if (whole && plan.parts == 0) got = integrity::xxh3(std::span<const std::byte>{});
+      if (!composite && !whole) {
+        // Recorded with another part size than we could follow: hash the file in its parts.
+        got = 0;
+      }
+      if (got != plan.recorded->value) {
+        // Fetch every part again; parts that differ were damaged in one of the
+        // two reads: keep the second read and check again.
+        SLUICE_CO_TRY(uint64_t again, co_await refetch_and_compare(cl, bucket, key, plan, hashes, *writer, st));
+        if (again != plan.recorded->value)
+          co_return fail(errc::integrity_mismatch, url_of(bucket, key) + ": data integrity error: content hash " +
+                                                       integrity::to_hex(again) + " does not match the recorded XXH3 " +
+                                                       integrity::to_hex(plan.recorded->value) +
+                                                       " (also after fetching it again)");
+      }
+      st.verified = true;
+    }
+    SLUICE_CO_TRY_VOID(co_await writer->commit());
+    st.objects = 1;
+    progress_.objects.fetch_add(1, std::memory_order_relaxed);
+    co_return st;
+  }
+
+  // The second look after a mismatch: refetch each part, hash it, rewrite
+  // the ones whose hash changed, and return the content hash of the result.
+  awaitable<result<uint64_t>> refetch_and_compare(s3::client& cl, std::string_view bucket, std::string_view key,
+                                                  const object_plan& plan, std::vector<uint64_t>& hashes,
+                                                  cache::file_writer& writer, stats& st) {
+    const bool composite = plan.recorded->part_size == plan.part_size && plan.part_size > 0;
+    integrity::content_hasher whole(plan.recorded->part_size);
+    s3::conditions when;
+    if (!plan.etag.empty()) when.if_match = plan.etag;
+    for (uint64_t i = 0; i < plan.parts; ++i) {
+      SLUICE_CO_TRY(pooled_buffer buf, co_await fetch_range(cl, bucket, key, plan.part_offset(i), plan.part_length(i), when));
+      uint64_t h = integrity::xxh3(buf.span());
+      if (!composite || h != hashes[i]) {
+        SLUICE_CO_TRY_VOID(co_await writer.write_at(plan.part_offset(i), buf.span()));
+        if (composite) {
+          hashes[i] = h;
+          ++st.refetched_parts;
+        }
+      }
+      if (!composite) whole.update(buf.span());
+    }
+    if (!composite) {
+      st.refetched_parts = plan.parts;
+      co_return whole.digest();
+    }
+    co_return integrity::composite_of(hashes, plan.part_size);
+  }
+
+  // ---- ordered delivery to a consumer -------------------------------------------------
+
+  awaitable<result<stats>> stream_on(unsigned c, std::string_view bucket, std::string_view key, const consumer& sink) {
+    auto& cl = *clients_[c];
+    stats st;
+    SLUICE_CO_TRY(auto head, co_await first_part(cl, bucket, key));
+    object_plan plan = std::move(head.first);
+    pooled_buffer first = std::move(head.second);
+    integrity::content_hasher hasher(plan.recorded ? plan.recorded->part_size : 0);
+    ordered_stage in_order([&](uint64_t i, pooled_buffer& b) -> result<void> {
+      if (plan.recorded) hasher.update(b.span());
+      return sink(b.span(), plan.part_offset(i));
+    });
+    part_handler handle = [&](uint64_t i, pooled_buffer& held) -> awaitable<result<void>> {
+      pooled_buffer buf = std::move(held);
+      progress_.bytes.fetch_add(buf.size(), std::memory_order_relaxed);
+      st.bytes += buf.size();
+      ++st.requests;
+      co_return in_order.push(i, std::move(buf));
+    };
+    uint64_t start = 0;
+    if (first && plan.parts > 0) {
+      SLUICE_CO_TRY_VOID(co_await handle(0, first));
+      start = 1;
+    }
+    in_order.start_at(start);
+    std::function<uint64_t()> delivered = [&] { return in_order.next(); };
+    SLUICE_CO_TRY_VOID(co_await run_parts(cl, bucket, key, plan, start, opts_.max_in_flight, handle, delivered,
+                                          std::max(1u, opts_.reorder_window)));
+    if (plan.recorded) {
+      uint64_t got = hasher.digest();
+      if (got != plan.recorded->value)
+        co_return fail(errc::integrity_mismatch, url_of(bucket, key) + ": data integrity error: content hash " +
+                                                     integrity::to_hex(got) + " does not match the recorded XXH3 " +
+                                                     integrity::to_hex(plan.recorded->value) +
+                                                     " (the bytes were already delivered)");
+      st.verified = true;
+    }
+    st.objects = 1;
+    progress_.objects.fetch_add(1, std::memory_order_relaxed);
+    co_return st;
+  }
+
+  // ---- uploads ------------------------------------------------------------------------------
+
+  awaitable<result<stats>> upload_on(unsigned c, std::string_view path_in, std::string_view bucket,
+                                     std::string_view key, const s3::put_options& put_in, unsigned workers) {
+    auto& cl = *clients_[c];
+    const std::string path(path_in);
+    stats st;
+    fd_guard fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+    if (fd.fd < 0) co_return io_fail("cannot open", path, errno);
+    struct stat sb {};
+    if (::fstat(fd.fd, &sb) != 0) co_return io_fail("cannot stat", path, errno);
+    if (!S_ISREG(sb.st_mode)) co_return fail(errc::invalid_argument, "'" + path + "' is not a regular file");
+    const uint64_t size = static_cast<uint64_t>(sb.st_size);
+
+    if (size <= opts_.multipart_threshold && size <= pool_->budget()) {
+      SLUICE_CO_TRY(pooled_buffer buf, co_await pool_->acquire(static_cast<std::size_t>(size)));
+      SLUICE_CO_TRY_VOID(pread_exact(fd.fd, buf.span(), 0, path));
+      SLUICE_CO_TRY_VOID(co_await cl.put_object(bucket, key, buf.span(), put_in));
+      st.bytes = size;
+      st.objects = 1;
+      st.requests = 1;
+      progress_.bytes.fetch_add(size, std::memory_order_relaxed);
+      progress_.objects.fetch_add(1, std::memory_order_relaxed);
+      co_return st;
+    }
+
+    uint64_t part = std::max<uint64_t>(opts_.part_size, 5ull << 20);
+    while ((size + part - 1) / part > 10000) part *= 2;
+    if (part > pool_->budget())
+      co_return fail(errc::too_large, "'" + path + "' needs parts of " + std::to_string(part) +
+                                          " bytes, more than the memory budget");
+    const uint64_t parts = (size + part - 1) / part;
+    auto length = [&](uint64_t i) { return static_cast<std::size_t>(std::min(part, size - i * part)); };
+
+    // Hash first: the composite goes into the object's metadata at creation.
+    std::vector<uint64_t> hashes(parts);
+    {
+      SLUICE_CO_TRY(pooled_buffer buf, co_await pool_->acquire(static_cast<std::size_t>(part)));
+      for (uint64_t i = 0; i < parts; ++i) {
+        auto view = buf.span().first(length(i));
+        SLUICE_CO_TRY_VOID(pread_exact(fd.fd, view, i * part, path));
+        hashes[i] = integrity::xxh3(view);
+      }
+    }
+    s3::put_options put = put_in;
+    put.metadata[std::string(integrity::metadata_key)] =
+        integrity::format_recorded({integrity::composite_of(hashes, part), part});
+    SLUICE_CO_TRY(std::string upload_id, co_await cl.create_multipart_upload(bucket, key, put));
+
+    std::vector<s3::completed_part> done(parts);
+    uint64_t next = 0;
+    std::optional<error> failed;
+    co_await run_concurrently(static_cast<unsigned>(std::min<uint64_t>(std::max(1u, workers), parts)),
+                              [&](unsigned) -> awaitable<void> {
+                                while (!failed && next < parts) {
+                                  uint64_t i = next++;
+                                  auto buf = co_await pool_->acquire(length(i));
+                                  if (!buf) {
+                                    if (!failed) failed = buf.error();
+                                    co_return;
+                                  }
+                                  auto rd = pread_exact(fd.fd, buf->span(), i * part, path);
+                                  if (rd && integrity::xxh3(buf->span()) != hashes[i])
+                                    rd = fail(errc::io_error, "'" + path + "' changed while it was being uploaded");
+                                  if (!rd) {
+                                    if (!failed) failed = rd.error();
+                                    co_return;
+                                  }
+                                  auto etag = co_await cl.upload_part(bucket, key, upload_id, static_cast<int>(i + 1),
+                                                                      buf->span());
+                                  if (!etag) {
+                                    if (!failed) failed = etag.error();
+                                    co_return;
+                                  }
+                                  done[i] = {static_cast<int>(i + 1), std::move(*etag)};
+                                  progress_.bytes.fetch_add(buf->size(), std::memory_order_relaxed);
+                                }
+                              });
+    if (!failed) {
+      auto completed = co_await cl.complete_multipart_upload(bucket, key, upload_id, done);
+      if (!completed) failed = completed.error();
+    }
+    if (failed) {
+      (void)co_await cl.abort_multipart_upload(bucket, key, upload_id);
+      co_return *failed;
+    }
+    st.bytes = size;
+    st.objects = 1;
+    st.requests = parts + 2;
+    progress_.objects.fetch_add(1, std::memory_order_relaxed);
+    co_return st;
+  }
+
+  // ---- batches ------------------------------------------------------------------------------
+
+  // One small object whose size is known: reserve exactly its size, one GET,
+  // verify the recorded hash (refetch once). Empty optional buffer: the
+  // object's size differs from `size` (it changed since it was listed).
+  awaitable<result<std::optional<pooled_buffer>>> fetch_small(unsigned c, std::string_view bucket,
+                                                              std::string_view key, uint64_t size, stats& st) {
+    auto& cl = *clients_[c];
+    for (int attempt = 1;; ++attempt) {
+      SLUICE_CO_TRY(pooled_buffer buf, co_await pool_->acquire(static_cast<std::size_t>(size)));
+      http::span_sink sink(buf.span());
+      auto got = co_await cl.get_object(bucket, key, std::nullopt, sink, s3::no_conditions);
+      if (!got && got.error().code == errc::too_large) co_return std::optional<pooled_buffer>{};
+      if (!got) co_return got.error();
+      if (got->bytes != size) co_return std::optional<pooled_buffer>{};
+      ++st.requests;
+      if (auto it = got->info.metadata.find(std::string(integrity::metadata_key)); it != got->info.metadata.end()) {
+        auto rec = integrity::parse_recorded(it->second);
+        if (!rec || integrity::hash_content(buf.span(), rec->part_size) != rec->value) {
+          if (attempt < 2) {
+            ++st.refetched_parts;
+            continue;
+          }
+          co_return fail(errc::integrity_mismatch,
+                         url_of(bucket, key) + ": data integrity error: the content does not match the recorded XXH3 '" +
+                             it->second + "' (also after fetching it again)");
+        }
+        st.verified = true;
+      }
+      st.bytes = size;
+      st.objects = 1;
+      progress_.bytes.fetch_add(size, std::memory_order_relaxed);
+      progress_.objects.fetch_add(1, std::memory_order_relaxed);
+      co_return std::optional<pooled_buffer>(std::move(buf));
+    }
+  }
+
+  awaitable<result<stats>> download_small(unsigned c, std::string_view bucket, std::string_view key,
+                                          const std::string& path, uint64_t size) {
+    stats st;
+    SLUICE_CO_TRY(std::optional<pooled_buffer> buf, co_await fetch_small(c, bucket, key, size, st));
+    if (!buf) co_return co_await download_on(c, bucket, key, path);  // changed size: the general path
+    auto ex = co_await asio::this_coro::executor;
+    SLUICE_CO_TRY(std::unique_ptr<cache::file_writer> writer, cache::file_writer::create(ex, path, size, opts_.file));
+    if (size) SLUICE_CO_TRY_VOID(co_await writer->write_at(0, buf->span()));
+    SLUICE_CO_TRY_VOID(co_await writer->commit());
+    co_return st;
+  }
+
+  awaitable<result<stats>> stream_small(unsigned c, std::string_view bucket, std::string_view key,
+                                        const consumer& sink, uint64_t size) {
+    stats st;
+    SLUICE_CO_TRY(std::optional<pooled_buffer> buf, co_await fetch_small(c, bucket, key, size, st));
+    if (!buf) co_return co_await stream_on(c, bucket, key, sink);
+    SLUICE_CO_TRY_VOID(sink(buf->span(), 0));
+    co_return st;
+  }
+
+  struct batch_state {
+    std::atomic<std::size_t> next{0};
+    std::mutex mu;  // guards out
+    batch_result out;
+  };
+
+  // One context's share of a batch: `workers` coroutines pull the next item.
+  awaitable<void> batch_worker(std::shared_ptr<batch_state> shared, std::span<const batch_item> items,
+                               std::string_view bucket, bool download, const s3::put_options* put, unsigned c,
+                               unsigned workers) {
+    co_await run_concurrently(workers, [&](unsigned) -> awaitable<void> {
+      for (;;) {
+        std::size_t i = shared->next.fetch_add(1, std::memory_order_relaxed);
+        if (i >= items.size()) co_return;
+        const batch_item& item = items[i];
+        result<stats> r = stats{};
+        if (download) {
+          if (item.size && *item.size <= opts_.part_size)
+            r = co_await download_small(c, bucket, item.key, item.path, *item.size);
+          else
+            r = co_await download_on(c, bucket, item.key, item.path);
+        } else {
+          r = co_await upload_on(c, item.path, bucket, item.key, *put, 4);
+        }
+        std::lock_guard lk(shared->mu);
+        if (r) {
+          shared->out.totals.bytes += r->bytes;
+          shared->out.totals.objects += r->objects;
+          shared->out.totals.requests += r->requests;
+          shared->out.totals.refetched_parts += r->refetched_parts;
+        } else {
+          shared->out.failures.push_back({item.key, r.error()});
+        }
+      }
+    });
+  }
+
+  // Spreads items over every context; each context runs its share of the
+  // in-flight limit as workers pulling the next item.
+  awaitable<result<batch_result>> batch(std::string_view bucket, std::span<const batch_item> items, bool download,
+                                        const s3::put_options& put) {
+    auto shared = std::make_shared<batch_state>();
+    const unsigned n_ctx = contexts();
+    const unsigned total_workers = std::max(1u, opts_.max_in_flight);
+    auto caller = co_await asio::this_coro::executor;
+    asio::steady_timer all_done(caller, asio::steady_timer::time_point::max());
+    unsigned running = n_ctx;
+
+    for (unsigned c = 0; c < n_ctx; ++c) {
+      unsigned workers = total_workers / n_ctx + (c < total_workers % n_ctx ? 1 : 0);
+      asio::co_spawn(eng_.context(c), batch_worker(shared, items, bucket, download, &put, c, std::max(1u, workers)),
+                     asio::bind_executor(caller, [&running, &all_done](std::exception_ptr) {
+                       if (--running == 0) all_done.cancel();
+                     }));
+    }
+    while (running > 0) co_await all_done.async_wait(tok);
+    std::lock_guard lk(shared->mu);
+    co_return std::move(shared->out);
+  }
+
+  engine& eng_;
+  options opts_;
+  std::shared_ptr<buffer_pool> pool_;
+  std::vector<std::shared_ptr<s3::client>> clients_;  // one per engine context
+  std::atomic<unsigned> next_context_{0};
+  progress progress_;
+};
+
+result<std::shared_ptr<scheduler>> scheduler::create(engine& eng, s3::client_options client_opts, options opts) {
+  auto p = std::make_shared<pipeline>(eng, opts);
+  SLUICE_TRY_VOID(p->init(client_opts));
+  return std::shared_ptr<scheduler>(std::move(p));
+}
+
+}  // namespace sluice::transfer

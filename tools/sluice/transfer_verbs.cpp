@@ -1,0 +1,302 @@
+// cp (single and -r) and sync on the transfer scheduler, with progress.
+#include "cli.hpp"
+
+#include <sluice/engine/integrity/recorded_hash.hpp>
+#include <sluice/engine/s3/error.hpp>
+#include <sluice/engine/transfer/scheduler.hpp>
+#include <sluice/objects/objects.hpp>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <thread>
+
+namespace sluice::cli {
+
+namespace fs = std::filesystem;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+// Shows bytes, objects, rate and ETA on a terminal while a transfer runs.
+class progress_display {
+ public:
+  progress_display(transfer::progress& p, uint64_t total_bytes, uint64_t total_objects, bool enabled)
+      : p_(p), total_bytes_(total_bytes), total_objects_(total_objects), start_(clock_type::now()) {
+    if (enabled) thread_ = std::thread([this] { loop(); });
+  }
+  ~progress_display() { stop(); }
+  void stop() {
+    {
+      std::lock_guard lk(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) {
+      thread_.join();
+      std::fprintf(stderr, "\r\033[K");
+    }
+  }
+
+ private:
+  void loop() {
+    std::unique_lock lk(mu_);
+    while (!cv_.wait_for(lk, std::chrono::milliseconds(200), [this] { return done_; })) draw();
+  }
+  void draw() {
+    double secs = std::chrono::duration<double>(clock_type::now() - start_).count();
+    double bytes = double(p_.bytes.load());
+    double rate = secs > 0 ? bytes / secs : 0;
+    std::string eta = "--";
+    if (rate > 0 && total_bytes_ > bytes) eta = std::to_string(int((double(total_bytes_) - bytes) / rate)) + "s";
+    int width = 30;
+    int filled = total_bytes_ ? int(width * std::min(1.0, bytes / double(total_bytes_))) : 0;
+    std::fprintf(stderr, "\r[%s%s] %s / %s  %llu/%llu objects  %s  ETA %s\033[K", std::string(filled, '#').c_str(),
+                 std::string(width - filled, '.').c_str(), format_bytes(bytes).c_str(),
+                 format_bytes(double(total_bytes_)).c_str(), (unsigned long long)p_.objects.load(),
+                 (unsigned long long)total_objects_, format_rate(bytes, secs).c_str(), eta.c_str());
+    std::fflush(stderr);
+  }
+
+  transfer::progress& p_;
+  uint64_t total_bytes_, total_objects_;
+  clock_type::time_point start_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  for (char ch : s) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+// Prints the outcome: one summary line, or JSON, or nothing (-q); failures
+// always go to stderr, one line each.
+int finish(const global_options& g, const transfer_flags& f, std::string_view verb, const transfer::batch_result& r,
+           uint64_t skipped, double secs) {
+  for (const auto& fl : r.failures)
+    std::fprintf(stderr, "sluice: %.*s: %s: %s\n", int(verb.size()), verb.data(), fl.key.c_str(),
+                 fl.err.describe().c_str());
+  if (f.json) {
+    std::printf("{\"verb\":\"%.*s\",\"objects\":%llu,\"bytes\":%llu,\"skipped\":%llu,\"seconds\":%.3f,"
+                "\"throughput_bytes_per_s\":%.1f,\"refetched_parts\":%llu,\"failures\":[",
+                int(verb.size()), verb.data(), (unsigned long long)r.totals.objects, (unsigned long long)r.totals.bytes,
+                (unsigned long long)skipped, secs, secs > 0 ? double(r.totals.bytes) / secs : 0.0,
+                (unsigned long long)r.totals.refetched_parts);
+    for (std::size_t i = 0; i < r.failures.size(); ++i)
+      std::printf("%s{\"key\":\"%s\",\"error\":\"%s\"}", i ? "," : "", json_escape(r.failures[i].key).c_str(),
+                  json_escape(r.failures[i].err.describe()).c_str());
+    std::printf("]}\n");
+  } else if (!g.quiet) {
+    std::printf("%.*s: %llu object%s, %s in %.2f s (%s)%s%s\n", int(verb.size()), verb.data(),
+                (unsigned long long)r.totals.objects, r.totals.objects == 1 ? "" : "s",
+                format_bytes(double(r.totals.bytes)).c_str(), secs, format_rate(double(r.totals.bytes), secs).c_str(),
+                skipped ? (", " + std::to_string(skipped) + " unchanged").c_str() : "",
+                r.failures.empty() ? "" : (", " + std::to_string(r.failures.size()) + " FAILED").c_str());
+  }
+  return r.failures.empty() ? 0 : 1;
+}
+
+struct transfer_session {
+  std::unique_ptr<engine> eng;
+  std::shared_ptr<transfer::scheduler> sched;
+};
+
+result<transfer_session> open_transfer(const global_options& g, const transfer_flags& f) {
+  SLUICE_TRY(s3::client_options copts, resolve_client_options(g));
+  transfer_session s;
+  s.eng = std::make_unique<engine>();
+  transfer::options t;
+  t.part_size = f.part_size;
+  t.memory_budget = f.memory_budget;
+  t.max_in_flight = f.concurrency;
+  t.multipart_threshold = f.multipart_threshold;
+  SLUICE_TRY(s.sched, transfer::scheduler::create(*s.eng, std::move(copts), t));
+  return s;
+}
+
+// A key below `prefix` as a relative local path; refuses anything that could
+// escape the destination directory.
+result<fs::path> safe_relative(std::string_view key, std::string_view prefix) {
+  std::string_view rel = key.substr(prefix.size());
+  while (!rel.empty() && rel.front() == '/') rel.remove_prefix(1);
+  if (rel.empty() || rel.back() == '/')
+    return fail(errc::invalid_argument, "'" + std::string(key) + "' has no file name under the prefix");
+  fs::path p(rel);
+  for (const auto& part : p)
+    if (part == ".." || part == "." || part.empty())
+      return fail(errc::invalid_argument, "'" + std::string(key) + "' would leave the destination directory");
+  return p;
+}
+
+std::string join_key(std::string prefix, const std::string& rel) {
+  if (!prefix.empty() && prefix.back() != '/') prefix += '/';
+  return prefix + rel;
+}
+
+// Whether the local file matches the object's recorded hash.
+bool same_content(transfer::scheduler& s, const std::string& bucket, const std::string& key, const fs::path& file,
+                  engine& eng) {
+  auto head = eng.run(s.client(0).head_object(bucket, key));
+  if (!head) return false;
+  auto it = head->metadata.find(std::string(integrity::metadata_key));
+  if (it == head->metadata.end()) return false;  // nothing recorded: cannot prove equality
+  auto rec = integrity::parse_recorded(it->second);
+  if (!rec) return false;
+  std::ifstream in(file, std::ios::binary);
+  integrity::content_hasher h(rec->part_size);
+  std::vector<char> buf(1 << 20);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    h.update({reinterpret_cast<const std::byte*>(buf.data()), static_cast<std::size_t>(in.gcount())});
+  }
+  return h.digest() == rec->value;
+}
+
+}  // namespace
+
+int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std::string& src, const std::string& dst,
+                     bool sync, const s3::put_options& put) {
+  const char* verb = sync ? "sync" : "cp";
+  auto from = objects::parse_location(src);
+  if (!from) return report(verb, from.error());
+  auto to = objects::parse_location(dst);
+  if (!to) return report(verb, to.error());
+  if (from->remote == to->remote)
+    return report(verb, fail(errc::invalid_argument, from->remote ? "use cp for a server-side copy of one object; "
+                                                                    "recursive copies need one local side"
+                                                                  : "one side must be an s3:// URL"));
+  const bool recursive = f.recursive || sync;
+  std::error_code ec;
+  if (!from->remote && !fs::exists(from->path, ec))
+    return report(verb, fail(errc::not_found, "'" + from->path + "' does not exist"));
+  if (!from->remote && !recursive && fs::is_directory(from->path, ec))
+    return report(verb, fail(errc::invalid_argument, "'" + from->path + "' is a directory (use -r)"));
+  if (!from->remote && recursive && !fs::is_directory(from->path, ec))
+    return report(verb, fail(errc::invalid_argument, "'" + from->path + "' is not a directory"));
+
+  auto s = open_transfer(g, f);
+  if (!s) return report(verb, s.error());
+  auto& sched = *s->sched;
+  auto& eng = *s->eng;
+  const bool show = !g.quiet && !f.json && ::isatty(STDERR_FILENO);
+  auto t0 = clock_type::now();
+  auto secs = [&] { return std::chrono::duration<double>(clock_type::now() - t0).count(); };
+
+  if (!recursive) {
+    // One object.
+    transfer::batch_result r;
+    if (!from->remote) {
+      std::string key = to->key;
+      if (key.empty() || key.back() == '/') key += fs::path(from->path).filename().string();
+      progress_display pd(sched.counters(), fs::file_size(from->path, ec), 1, show);
+      auto up = eng.run(sched.upload(from->path, to->bucket, key, put));
+      pd.stop();
+      if (!up) return report(std::string(verb) + " " + src + " " + dst, up.error());
+      r.totals = *up;
+    } else {
+      if (from->key.empty() || from->key.back() == '/')
+        return report(verb, fail(errc::invalid_argument, "'" + src + "' names no object (use -r for a prefix)"));
+      std::string path = to->path;
+      if (fs::is_directory(path, ec)) {
+        auto slash = from->key.rfind('/');
+        path = (fs::path(path) / from->key.substr(slash == std::string::npos ? 0 : slash + 1)).string();
+      }
+      progress_display pd(sched.counters(), 0, 1, show);
+      auto down = eng.run(sched.download(from->bucket, from->key, path));
+      pd.stop();
+      if (!down) return report(std::string(verb) + " " + src + " " + dst, down.error());
+      r.totals = *down;
+    }
+    return finish(g, f, verb, r, 0, secs());
+  }
+
+  // Many objects: plan the items, then one batch on the scheduler.
+  std::vector<transfer::batch_item> items;
+  uint64_t total = 0, skipped = 0;
+  if (!from->remote) {
+    std::map<std::string, uint64_t> remote;
+    if (sync) {
+      auto page = eng.run(s->sched->client(0).list_all(to->bucket, to->key.empty() || to->key.back() == '/'
+                                                                        ? to->key
+                                                                        : to->key + "/"));
+      if (!page) return report(verb, page.error());
+      for (auto& o : page->objects) remote[o.key] = o.size;
+    }
+    for (auto it = fs::recursive_directory_iterator(from->path, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+      if (!it->is_regular_file()) continue;
+      std::string rel = fs::relative(it->path(), from->path).generic_string();
+      std::string key = join_key(to->key, rel);
+      uint64_t size = it->file_size();
+      if (sync) {
+        auto r = remote.find(key);
+        if (r != remote.end() && r->second == size && same_content(sched, to->bucket, key, it->path(), eng)) {
+          ++skipped;
+          continue;
+        }
+      }
+      items.push_back({key, it->path().string(), size});
+      total += size;
+    }
+    if (ec) return report(verb, fail(errc::io_error, "cannot read '" + from->path + "': " + ec.message()));
+  } else {
+    std::string prefix = from->key;
+    if (!prefix.empty() && prefix.back() != '/') prefix += '/';
+    auto page = eng.run(s->sched->client(0).list_all(from->bucket, prefix));
+    if (!page) return report(verb, page.error());
+    transfer::batch_result refused;
+    for (auto& o : page->objects) {
+      auto rel = safe_relative(o.key, prefix);
+      if (!rel) {
+        refused.failures.push_back({o.key, rel.error()});
+        continue;
+      }
+      fs::path dest = fs::path(to->path) / *rel;
+      fs::create_directories(dest.parent_path(), ec);
+      if (ec) return report(verb, fail(errc::io_error, "cannot create '" + dest.parent_path().string() + "': " + ec.message()));
+      if (sync && fs::exists(dest, ec) && fs::file_size(dest, ec) == o.size &&
+          same_content(sched, from->bucket, o.key, dest, eng)) {
+        ++skipped;
+        continue;
+      }
+      items.push_back({o.key, dest.string(), o.size});
+      total += o.size;
+    }
+    if (!refused.failures.empty()) {
+      for (auto& fl : refused.failures)
+        std::fprintf(stderr, "sluice: %s: %s: %s\n", verb, fl.key.c_str(), fl.err.describe().c_str());
+    }
+  }
+
+  progress_display pd(sched.counters(), total, items.size(), show);
+  std::string bucket = from->remote ? from->bucket : to->bucket;
+  std::span<const transfer::batch_item> view(items);
+  auto r = from->remote ? eng.run(sched.download_many(bucket, view)) : eng.run(sched.upload_many(bucket, view, put));
+  pd.stop();
+  if (!r) return report(verb, r.error());
+  return finish(g, f, verb, *r, skipped, secs());
+}
+
+}  // namespace sluice::cli
