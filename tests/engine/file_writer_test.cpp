@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -407,18 +408,37 @@ TEST_F(FileWriterTest, parent_that_is_a_file_is_an_io_error_naming_the_path) {
   EXPECT_NE(w.error().message.find(target), std::string::npos) << w.error().message;
 }
 
+// Exits 0 when creating a writer in `dir` fails with an io_error naming the target (printed).
+[[noreturn]] void expect_create_refused(const fs::path& dir, bool drop_root) {
+  if (drop_root && (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0)) {
+    std::fprintf(stderr, "cannot drop root: %s\n", std::strerror(errno));
+    std::_Exit(2);
+  }
+  const std::string target = (dir / "file.bin").string();
+  asio::io_context ioc(1);
+  auto w = file_writer::create(ioc.get_executor(), target, 100);
+  if (w) {
+    std::fprintf(stderr, "created %s\n", (*w)->temp_path().c_str());
+    std::_Exit(3);
+  }
+  std::fprintf(stderr, "%s\n", w.error().message.c_str());
+  const bool ok =
+      w.error().code == sluice::errc::io_error && w.error().message.find(target) != std::string::npos;
+  std::_Exit(ok ? 0 : 4);
+}
+
 TEST_F(FileWriterTest, unwritable_directory_is_an_io_error_naming_the_path) {
   const fs::path ro = dir_ / "read-only";
   fs::create_directory(ro);
-  fs::permissions(ro, fs::perms::owner_read | fs::perms::owner_exec);
-  if (::access(ro.c_str(), W_OK) == 0) {
-    GTEST_SKIP() << "running with CAP_DAC_OVERRIDE (root): a 0500 directory is still writable";
-  }
-  const std::string target = (ro / "file.bin").string();
-  auto w = file_writer::create(ioc_.get_executor(), target, 100);
-  ASSERT_FALSE(w);
-  EXPECT_EQ(w.error().code, sluice::errc::io_error);
-  EXPECT_NE(w.error().message.find(target), std::string::npos) << w.error().message;
+  fs::permissions(dir_, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
+  fs::permissions(ro, fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read |
+                          fs::perms::group_exec | fs::perms::others_read | fs::perms::others_exec);
+  // Root (CAP_DAC_OVERRIDE) writes anywhere: check from a child that dropped to nobody.
+  const bool drop_root = ::access(ro.c_str(), W_OK) == 0;
+  if (drop_root && ::geteuid() != 0)
+    GTEST_SKIP() << "the directory stays writable and we cannot drop privileges";
+  EXPECT_EXIT(expect_create_refused(ro, drop_root), ::testing::ExitedWithCode(0), "Permission denied");
+  EXPECT_TRUE(fs::is_empty(ro));
 }
 
 TEST_F(FileWriterTest, write_past_the_size_is_invalid_argument) {

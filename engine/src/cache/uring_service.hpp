@@ -76,13 +76,12 @@ class uring_service : public boost::asio::execution_context::service {
   auto async_write(int fd, const void* p, unsigned n, uint64_t off, Token&& token) {
     return boost::asio::async_initiate<Token, void(int)>(
         [this, fd, p, n, off](auto handler) {
-          auto o = make_op(handler);
+          auto o = make_op(std::move(handler));
           o->kind = op_kind::write;
           o->fd = fd;
           o->data = p;
           o->len = n;
           o->offset = off;
-          o->handler = std::move(handler);
           start(std::move(o));
         },
         token);
@@ -93,10 +92,9 @@ class uring_service : public boost::asio::execution_context::service {
   auto async_fsync(int fd, Token&& token) {
     return boost::asio::async_initiate<Token, void(int)>(
         [this, fd](auto handler) {
-          auto o = make_op(handler);
+          auto o = make_op(std::move(handler));
           o->kind = op_kind::fsync;
           o->fd = fd;
-          o->handler = std::move(handler);
           start(std::move(o));
         },
         token);
@@ -108,6 +106,10 @@ class uring_service : public boost::asio::execution_context::service {
  private:
   enum class op_kind { write, fsync };
   struct op {
+    // Boost 1.81's any_completion_handler move assignment recurses forever: only ever
+    // move-construct it.
+    op(boost::asio::any_completion_handler<void(int)> h, boost::asio::any_completion_executor w)
+        : handler(std::move(h)), work(std::move(w)) {}
     op_kind kind = op_kind::write;
     int fd = -1;
     const void* data = nullptr;
@@ -118,12 +120,11 @@ class uring_service : public boost::asio::execution_context::service {
   };
 
   template <class Handler>
-  std::unique_ptr<op> make_op(const Handler& handler) {
-    auto o = std::make_unique<op>();
-    o->work = boost::asio::prefer(boost::asio::any_completion_executor(
-                                      boost::asio::get_associated_executor(handler, ioc_->get_executor())),
-                                  boost::asio::execution::outstanding_work.tracked);
-    return o;
+  std::unique_ptr<op> make_op(Handler&& handler) {
+    auto work = boost::asio::prefer(boost::asio::any_completion_executor(
+                                        boost::asio::get_associated_executor(handler, ioc_->get_executor())),
+                                    boost::asio::execution::outstanding_work.tracked);
+    return std::make_unique<op>(std::forward<Handler>(handler), std::move(work));
   }
 
   void shutdown() override;

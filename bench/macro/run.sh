@@ -1,0 +1,543 @@
+#!/usr/bin/env bash
+# The macro benchmark: in one run on loopback, sluice next to the ceilings
+# (iperf3, wrk, fio) and the peers (curl, rclone, aws cli), in one table with
+# sluice's ratio to each.
+#
+#   bash bench/macro/run.sh [--smoke] [--build-dir DIR] [--work-dir DIR] [--keep]
+#
+#   --smoke        tiny sizes, 1-second tools; under a minute; exits non-zero if
+#                  any step fails (ctest runs it as bench_macro_smoke)
+#   --build-dir    where bin/sluice is (default: build); full runs write their
+#                  table to DIR/bench/macro-YYYYmmdd-HHMMSS.txt
+#   --work-dir     parent of the temporary directory that holds the server's
+#                  objects, downloaded files and fio's file (default: $TMPDIR or /tmp);
+#                  put it on the disk you want measured
+#   --keep         keep the temporary directory (logs, configs) for a look
+#
+# Servers: nginx (Debian nginx-light) serves path-style URLs
+# http://127.0.0.1:PORT/<bucket>/<key> from files and takes PUTs (WebDAV). It
+# ignores SigV4, so every client works against it with dummy credentials. It
+# cannot list or do multipart uploads: the workloads that need those (the aws
+# cli's recursive download of many objects) run against s3rver, next to sluice
+# on the same s3rver, and say so. Everything listens on 127.0.0.1 only, every
+# step has a time limit, and a trap stops every process and removes every
+# temporary file on exit, failure or interrupt.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+lib=(/usr/bin/python3 "$here/lib.py")
+
+mode=full
+build_dir="$repo/build"
+work_parent="${TMPDIR:-/tmp}"
+keep=0
+while (($#)); do
+  case "$1" in
+    --smoke) mode=smoke ;;
+    --build-dir) build_dir="$2"; shift ;;
+    --build-dir=*) build_dir="${1#*=}" ;;
+    --work-dir) work_parent="$2"; shift ;;
+    --work-dir=*) work_parent="${1#*=}" ;;
+    --keep) keep=1 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+build_dir="$(cd "$build_dir" 2>/dev/null && pwd)" || { echo "run.sh: no build directory '$build_dir'" >&2; exit 2; }
+sluice="$build_dir/bin/sluice"
+
+# ------------------------------------------------------------------ parameters
+KiB=1024; MiB=$((1024 * KiB)); GiB=$((1024 * MiB))
+if [[ $mode == smoke ]]; then
+  LARGE_SIZE=$((8 * MiB)); LARGE_PART=$((1 * MiB)); LARGE_C=4; LARGE_BUDGET=$((32 * MiB))
+  PUT_SIZE=$((2 * MiB)); PUT_COUNT=4; PUT_C=2; PUT_BUDGET=$((32 * MiB))
+  SMALL_SIZE=$((64 * KiB)); SMALL_COUNT=50; SMALL_C=16; SMALL_BUDGET=$((16 * MiB))
+  TOOL_SECS=1; SLUICE_DURATION=0; REPS=1; STEP_TIMEOUT=60
+  FIO_BS=1M; FIO_SIZE=16M
+else
+  LARGE_SIZE=$((1 * GiB)); LARGE_PART=$((8 * MiB)); LARGE_C=16; LARGE_BUDGET=$((256 * MiB))
+  PUT_SIZE=$((64 * MiB)); PUT_COUNT=16; PUT_C=4; PUT_BUDGET=$((320 * MiB))
+  SMALL_SIZE=$((64 * KiB)); SMALL_COUNT=10000; SMALL_C=64; SMALL_BUDGET=$((64 * MiB))
+  TOOL_SECS=5; SLUICE_DURATION=5; REPS=3; STEP_TIMEOUT=300
+  FIO_BS=8M; FIO_SIZE=1G
+fi
+FIO_DEPTH=8
+human() { numfmt --to=iec-i --suffix=B "$1"; }
+
+# ------------------------------------------------------------------ preflight
+missing=()
+need() {  # command, Debian package
+  if [[ $1 == /* ]]; then [[ -x $1 ]] || missing+=("$1 (Debian package $2)")
+  else command -v "$1" >/dev/null 2>&1 || missing+=("$1 (Debian package $2)"); fi
+}
+need /usr/bin/python3 python3
+need nginx nginx-light
+need iperf3 iperf3
+need wrk wrk
+need fio fio
+need curl curl
+need rclone rclone
+need xxhsum xxhash
+need node nodejs
+need timeout coreutils
+need numfmt coreutils
+# The Debian aws cli (a pip one earlier on PATH may differ in behaviour).
+if [[ -x /usr/bin/aws ]]; then aws=/usr/bin/aws; elif command -v aws >/dev/null 2>&1; then aws="$(command -v aws)"; else
+  aws=""; missing+=("aws (Debian package awscli)"); fi
+s3rver_js="$repo/tests/servers/node_modules/s3rver/bin/s3rver.js"
+[[ -f $s3rver_js ]] || missing+=("s3rver (npm, tests/servers/package-lock.json)")
+if ((${#missing[@]})); then
+  echo "run.sh: missing: ${missing[*]}" >&2
+  echo "run.sh: run 'bash tools/install-deps.sh' (as root or with sudo), then try again." >&2
+  exit 1
+fi
+if [[ ! -x $sluice ]]; then
+  echo "run.sh: no sluice binary at $sluice (build it: ninja -C $build_dir sluice)" >&2
+  exit 1
+fi
+if ! "$sluice" bench --help >/dev/null 2>&1; then
+  echo "run.sh: $sluice has no 'bench' verb (rebuild from a current tree)" >&2
+  exit 1
+fi
+
+# ------------------------------------------------------------------ work dir, cleanup
+mkdir -p "$work_parent"
+work="$(mktemp -d "$work_parent/sluice-macro.XXXXXX")"
+pids=()
+watchdog_pid=""
+iperf_pidfile="$work/iperf3.pid"
+cleanup() {
+  local rc=$?
+  set +e
+  trap - EXIT INT TERM
+  [[ -n $watchdog_pid ]] && kill "$watchdog_pid" 2>/dev/null
+  if [[ -s $iperf_pidfile ]]; then kill "$(cat "$iperf_pidfile")" 2>/dev/null; fi
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  for _ in $(seq 30); do
+    local alive=0
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    ((alive)) || break
+    sleep 0.1
+  done
+  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  if ((keep)); then echo "run.sh: kept $work" >&2; else rm -rf "$work"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+# If this script is killed outright (SIGKILL, e.g. a ctest timeout), the trap
+# cannot run: a watchdog stops the servers and removes the work dir instead.
+(
+  trap '' INT TERM HUP
+  while kill -0 $$ 2>/dev/null; do sleep 1; done
+  if [[ -s $iperf_pidfile ]]; then kill "$(cat "$iperf_pidfile")" 2>/dev/null; fi
+  if [[ -f $work/server.pids ]]; then while read -r p; do kill -TERM "$p" 2>/dev/null; done <"$work/server.pids"; fi
+  sleep 2
+  ((keep)) || rm -rf "$work"
+) >/dev/null 2>&1 &
+watchdog_pid=$!
+
+www="$work/www"          # nginx's root: /<bucket>/<key> are files here
+out="$work/out"          # where downloads (and fio) write
+logs="$work/logs"
+results="$work/results.jsonl"
+mkdir -p "$www/bench" "$www/.tmp" "$out" "$logs" "$work/nginx" "$work/s3rver"
+: >"$results"
+
+# Clients talk to loopback servers with dummy credentials and no user configuration.
+export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true AWS_PAGER=""
+export AWS_REQUEST_CHECKSUM_CALCULATION=when_required AWS_RESPONSE_CHECKSUM_VALIDATION=when_required
+unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_CA_BUNDLE
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
+export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
+export RCLONE_CONFIG="$work/rclone.conf"
+: >"$RCLONE_CONFIG"
+
+step_failed=0
+say() { printf '%s\n' "$*" >&2; }
+die() { say "run.sh: $*"; exit 1; }
+
+# measure ID WORKLOAD KIND LABEL [lib.py run options...] -- CMD...
+measure() {
+  local id=$1 workload=$2 kind=$3 label=$4
+  shift 4
+  "${lib[@]}" run --results "$results" --logdir "$logs" --id "$id" --workload "$workload" --kind "$kind" \
+    --label "$label" --timeout "$STEP_TIMEOUT" "$@" || step_failed=1
+}
+na() {  # ID WORKLOAD KIND LABEL SERVER REASON
+  "${lib[@]}" na --results "$results" --id "$1" --workload "$2" --kind "$3" --label "$4" --server "$5" --reason "$6"
+}
+
+# ------------------------------------------------------------------ nginx
+write_nginx_conf() {  # PORT; hash headers come from $large_hash $small_hash
+  local user_line=""
+  [[ $(id -u) -eq 0 ]] && user_line="user root root;"  # workers must write into the temp dir
+  local common="dav_methods PUT DELETE; create_full_put_path on; dav_access user:rw group:r all:r; autoindex on;"
+  cat >"$work/nginx/nginx.conf" <<EOF
+# Generated by bench/macro/run.sh
+$user_line
+worker_processes 2;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  tcp_nodelay on;
+  keepalive_requests 10000000;
+  keepalive_timeout 300s;
+  client_max_body_size 0;
+  client_body_buffer_size 1m;
+  client_body_temp_path $www/.tmp;
+  proxy_temp_path $work/nginx/proxy;
+  fastcgi_temp_path $work/nginx/fastcgi;
+  uwsgi_temp_path $work/nginx/uwsgi;
+  scgi_temp_path $work/nginx/scgi;
+  types { }
+  default_type application/octet-stream;
+  server {
+    listen 127.0.0.1:$1 backlog=4096;
+    root $www;
+    location / { $common }
+    # The recorded XXH3 that S3 would return as user metadata, so that sluice
+    # verifies what it reads from nginx as it does from S3.
+    location /bench/large/ { $common ${large_hash:+add_header x-amz-meta-sluice-xxh3 "$large_hash";} }
+    location /bench/small/ { $common ${small_hash:+add_header x-amz-meta-sluice-xxh3 "$small_hash";} }
+    location /bench/tamper/ { $common add_header x-amz-meta-sluice-xxh3 "0123456789abcdef"; }
+  }
+}
+EOF
+}
+
+large_hash=""
+small_hash=""
+nginx_pid=""
+start_nginx() {
+  local attempt
+  for attempt in 1 2 3; do
+    nginx_port="$("${lib[@]}" freeport)"
+    write_nginx_conf "$nginx_port"
+    nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" >>"$logs/nginx.out" 2>&1 &
+    nginx_pid=$!
+    pids+=("$nginx_pid")
+    echo "$nginx_pid" >>"$work/server.pids"
+    if "${lib[@]}" wait-port "$nginx_port" 5 && kill -0 "$nginx_pid" 2>/dev/null; then
+      nginx_url="http://127.0.0.1:$nginx_port"
+      return 0
+    fi
+    kill "$nginx_pid" 2>/dev/null || true
+    wait "$nginx_pid" 2>/dev/null || true
+  done
+  die "nginx did not start: $(tail -n 3 "$work/nginx/error.log" 2>/dev/null)"
+}
+reload_nginx() {  # after the hash headers changed
+  write_nginx_conf "$nginx_port"
+  nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" -t >>"$logs/nginx.out" 2>&1 ||
+    die "nginx rejects its configuration: $(tail -n 3 "$logs/nginx.out")"
+  kill -HUP "$nginx_pid"
+  # New workers answer with the header once the reload is done.
+  local probe=$1 value=$2 i
+  for i in $(seq 50); do
+    if curl -sfI "$nginx_url/$probe" | tr -d '\r' | grep -qi "^x-amz-meta-sluice-xxh3: $value\$"; then return 0; fi
+    sleep 0.1
+  done
+  die "nginx did not pick up the new configuration"
+}
+
+# ------------------------------------------------------------------ s3rver
+start_s3rver() {
+  node --openssl-legacy-provider "$s3rver_js" --directory "$work/s3rver" --address 127.0.0.1 --port 0 \
+    >"$logs/s3rver.log" 2>&1 &
+  local pid=$!
+  pids+=("$pid")
+  echo "$pid" >>"$work/server.pids"
+  local i port=""
+  for i in $(seq 100); do
+    port="$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$logs/s3rver.log" | head -n 1)"
+    [[ -n $port ]] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  [[ -n $port ]] && "${lib[@]}" wait-port "$port" 5 || die "s3rver did not start: $(tail -n 3 "$logs/s3rver.log")"
+  s3rver_url="http://127.0.0.1:$port"
+  timeout 30 "$sluice" --endpoint-url "$s3rver_url" -q mb s3://bench >>"$logs/s3rver-mb.log" 2>&1 ||
+    die "cannot create the bucket on s3rver: $(tail -n 2 "$logs/s3rver-mb.log")"
+}
+
+# ------------------------------------------------------------------ helpers
+dur_args=()
+((SLUICE_DURATION > 0)) && dur_args=(--duration "$SLUICE_DURATION")
+
+aws_config() {  # FILE MAX_CONCURRENT THRESHOLD CHUNK
+  cat >"$1" <<EOF
+[default]
+region = us-east-1
+s3 =
+  max_concurrent_requests = $2
+  multipart_threshold = $3
+  multipart_chunksize = $4
+EOF
+}
+
+# ------------------------------------------------------------------ start
+start_ts="$(date +%Y%m%d-%H%M%S)"
+say "sluice macro benchmark ($mode): work dir $work"
+start_nginx
+say "nginx at $nginx_url (root $www)"
+start_s3rver
+say "s3rver at $s3rver_url"
+on_nginx=(timeout -k 5 "$STEP_TIMEOUT" "$sluice" --endpoint-url "$nginx_url" bench)
+on_s3rver=(timeout -k 5 "$STEP_TIMEOUT" "$sluice" --endpoint-url "$s3rver_url" bench)
+
+# The large object: one random part repeated, written straight into nginx's root
+# (nginx cannot take the multipart upload sluice would use for it).
+mkdir -p "$www/bench/large" "$www/bench/tamper"
+large_key=bench/large/obj-000000
+large_hash="$("${lib[@]}" patterned "$www/$large_key" "$LARGE_SIZE" "$LARGE_PART")"
+head -c "$SMALL_SIZE" /dev/urandom >"$www/bench/tamper/obj-000000"
+reload_nginx "$large_key" "$large_hash"
+cat "$www/$large_key" >/dev/null  # in the page cache, as the later reads will find it
+
+# ------------------------------------------------------------------ ceilings
+say "ceilings:"
+iperf_port="$("${lib[@]}" freeport)"
+if iperf3 -s -B 127.0.0.1 -p "$iperf_port" -1 -D -I "$iperf_pidfile" --logfile "$logs/iperf3-server.log" &&
+   "${lib[@]}" wait-port "$iperf_port" 5; then
+  measure iperf3 net ceiling "iperf3 -t $TOOL_SECS (1 TCP stream)" --server loopback --parse iperf3 --vs sluice.large_mem -- \
+    timeout -k 5 "$STEP_TIMEOUT" iperf3 -c 127.0.0.1 -p "$iperf_port" -t "$TOOL_SECS" -J
+else
+  "${lib[@]}" na --results "$results" --id iperf3 --workload net --kind ceiling --label "iperf3" --server loopback \
+    --status failed --reason "iperf3 server did not start" >/dev/null
+  step_failed=1
+fi
+
+# wrk: the same requests sluice makes: ranged GETs of one part at the same
+# concurrency for the large object; the small objects in turn.
+cat >"$work/wrk-large.lua" <<EOF
+local size, part, path = $LARGE_SIZE, $LARGE_PART, "/$large_key"
+local n = math.floor((size + part - 1) / part)
+local i = 0
+request = function()
+  local off = (i % n) * part
+  i = i + 1
+  local last = math.min(off + part, size) - 1
+  return wrk.format("GET", path, { ["Range"] = string.format("bytes=%.0f-%.0f", off, last) })
+end
+done = function(s, latency, requests)
+  local e = s.errors
+  io.write(string.format('{"wrk":1,"requests":%.0f,"bytes":%.0f,"duration_us":%.0f,"errors":%.0f}\n',
+    s.requests, s.bytes, s.duration, e.connect + e.read + e.write + e.status + e.timeout))
+end
+EOF
+wrk_threads=2
+measure wrk.large large_mem ceiling "wrk -c$LARGE_C, $(human "$LARGE_PART") ranges" --parse wrk --vs sluice.large_mem -- \
+  timeout -k 5 "$STEP_TIMEOUT" wrk -t "$wrk_threads" -c "$LARGE_C" -d "${TOOL_SECS}s" --timeout 30s \
+  -s "$work/wrk-large.lua" "$nginx_url"
+
+fio_dir="$out/fio"
+mkdir -p "$fio_dir"
+measure fio large_file ceiling "fio O_DIRECT io_uring bs=$FIO_BS qd=$FIO_DEPTH" --server disk --parse fio \
+  --vs sluice.large_file --before "rm -f '$fio_dir'/*" -- \
+  timeout -k 5 "$STEP_TIMEOUT" fio --name=seqwrite --directory="$fio_dir" --ioengine=io_uring --direct=1 \
+  --rw=write --bs="$FIO_BS" --size="$FIO_SIZE" --iodepth="$FIO_DEPTH" --numjobs=1 --end_fsync=1 --output-format=json
+rm -rf "$fio_dir"
+
+# ------------------------------------------------------------------ sluice
+say "sluice:"
+large_args=(--size "$LARGE_SIZE" --count 1 --concurrency "$LARGE_C" --part-size "$LARGE_PART" --memory-budget "$LARGE_BUDGET")
+measure sluice.large_mem large_mem sluice "sluice bench get -> memory" --parse sluice -- \
+  "${on_nginx[@]}" get --json "${large_args[@]}" "${dur_args[@]}" s3://bench/large
+measure sluice.large_file large_file sluice "sluice bench get -> file" --parse sluice \
+  --before "rm -rf '$out/sluice-large'" -- \
+  "${on_nginx[@]}" get --json "${large_args[@]}" "${dur_args[@]}" --output-dir "$out/sluice-large" s3://bench/large
+rm -rf "$out/sluice-large"
+
+# Puts: one PUT per object (a part as large as the object: nginx takes no multipart).
+put_args=(--size "$PUT_SIZE" --count "$PUT_COUNT" --concurrency "$PUT_C" --part-size "$PUT_SIZE" --memory-budget "$PUT_BUDGET")
+put_label="$PUT_COUNT x $(human "$PUT_SIZE")"
+measure sluice.put put sluice "sluice bench put ($put_label)" --parse sluice --reps "$REPS" -- \
+  "${on_nginx[@]}" put --json "${put_args[@]}" s3://bench/put-sluice
+
+# Small objects: sluice writes them (one PUT each, its own content); then nginx
+# is told their recorded hash (they all hold the same bytes) and the measured
+# run reads them verified.
+small_args=(--size "$SMALL_SIZE" --count "$SMALL_COUNT" --concurrency "$SMALL_C" --part-size "$LARGE_PART" --memory-budget "$SMALL_BUDGET")
+small_label="$SMALL_COUNT x $(human "$SMALL_SIZE")"
+if timeout -k 5 "$STEP_TIMEOUT" "$sluice" --endpoint-url "$nginx_url" bench get "${small_args[@]}" --json s3://bench/small \
+    >"$logs/sluice-small-setup.out" 2>"$logs/sluice-small-setup.err"; then
+  first="$www/bench/small/obj-000000"
+  last="$www/bench/small/$(printf 'obj-%06d' $((SMALL_COUNT - 1)))"
+  cmp -s "$first" "$last" || die "the small bench objects differ; cannot give nginx one recorded hash"
+  small_hash="$("${lib[@]}" recorded-hash "$first" 0)"
+  reload_nginx bench/small/obj-000000 "$small_hash"
+    measure sluice.small small sluice "sluice bench get -> memory" --unit req/s --parse sluice -- \
+    "${on_nginx[@]}" get --json "${small_args[@]}" "${dur_args[@]}" s3://bench/small
+    measure sluice.small_files small sluice "sluice bench get -> files" --unit req/s --parse sluice \
+    --before "rm -rf '$out/sluice-small'" -- \
+    "${on_nginx[@]}" get --json "${small_args[@]}" "${dur_args[@]}" --output-dir "$out/sluice-small" s3://bench/small
+  rm -rf "$out/sluice-small"
+else
+  "${lib[@]}" na --results "$results" --id sluice.small --workload small --kind sluice --label "sluice bench get -> memory" \
+    --unit req/s --status failed --reason "writing the objects failed: $(tail -n 2 "$logs/sluice-small-setup.err" | tr '\n' ' ')"
+  step_failed=1
+fi
+# The same on s3rver (it stores the metadata itself), next to the aws cli there.
+measure sluice.small_s3rver small sluice "sluice bench get -> files (s3rver)" --server s3rver --unit req/s --parse sluice \
+  --before "rm -rf '$out/sluice-small'" -- \
+  "${on_s3rver[@]}" get --json "${small_args[@]}" --output-dir "$out/sluice-small" s3://bench/small
+rm -rf "$out/sluice-small"
+
+# Integrity tripwire: nginx announces a wrong hash for this object; sluice must refuse it.
+set +e
+timeout -k 5 "$STEP_TIMEOUT" "$sluice" --endpoint-url "$nginx_url" bench get --size "$SMALL_SIZE" --count 1 --concurrency 1 \
+  --json s3://bench/tamper >"$logs/tripwire.out" 2>"$logs/tripwire.err"
+trip_rc=$?
+set -e
+if ((trip_rc != 0)) && grep -qi "integrity\|does not match" "$logs/tripwire.err" "$logs/tripwire.out"; then
+  "${lib[@]}" na --results "$results" --id sluice.tripwire --workload tripwire --kind sluice --status ok \
+    --label "sluice bench get, wrong recorded hash" --reason "rejected: $(head -n 1 "$logs/tripwire.err" | cut -c1-120)"
+else
+  "${lib[@]}" na --results "$results" --id sluice.tripwire --workload tripwire --kind sluice --status failed \
+    --label "sluice bench get, wrong recorded hash" --reason "not rejected (exit $trip_rc)"
+  step_failed=1
+fi
+
+# wrk over the small objects (needs their keys, so after sluice wrote them).
+cat >"$work/wrk-small.lua" <<EOF
+local count = $SMALL_COUNT
+local i = 0
+request = function()
+  local path = string.format("/bench/small/obj-%06d", i % count)
+  i = i + 1
+  return wrk.format("GET", path)
+end
+done = function(s, latency, requests)
+  local e = s.errors
+  io.write(string.format('{"wrk":1,"requests":%.0f,"bytes":%.0f,"duration_us":%.0f,"errors":%.0f}\n',
+    s.requests, s.bytes, s.duration, e.connect + e.read + e.write + e.status + e.timeout))
+end
+EOF
+measure wrk.small small ceiling "wrk -c$SMALL_C" --unit req/s --parse wrk --vs sluice.small -- \
+  timeout -k 5 "$STEP_TIMEOUT" wrk -t "$wrk_threads" -c "$SMALL_C" -d "${TOOL_SECS}s" --timeout 30s \
+  -s "$work/wrk-small.lua" "$nginx_url"
+
+# ------------------------------------------------------------------ peers
+say "peers:"
+peer=(--reps "$REPS")
+large_url="$nginx_url/$large_key"
+aws_config "$work/aws-get.cfg" "$LARGE_C" "$LARGE_PART" "$LARGE_PART"
+aws_config "$work/aws-put.cfg" "$PUT_C" $((2 * PUT_SIZE)) "$PUT_SIZE"
+aws_config "$work/aws-small.cfg" "$SMALL_C" "$LARGE_PART" "$LARGE_PART"
+
+# GET large -> memory
+measure curl.large_mem large_mem peer "curl -o /dev/null" "${peer[@]}" --bytes "$LARGE_SIZE" --vs sluice.large_mem -- \
+  curl -sS --fail -o /dev/null "$large_url"
+measure rclone.large_mem large_mem peer "rclone cat (http) > /dev/null" "${peer[@]}" --bytes "$LARGE_SIZE" \
+  --vs sluice.large_mem -- \
+  bash -c 'rclone cat --http-url "$1" ":http:$2" >/dev/null' _ "$nginx_url" "$large_key"
+measure aws.large_mem large_mem peer "aws s3 cp - > /dev/null (c=$LARGE_C)" "${peer[@]}" --bytes "$LARGE_SIZE" \
+  --vs sluice.large_mem -- \
+  bash -c 'AWS_CONFIG_FILE="$1" "$2" --endpoint-url "$3" s3 cp "s3://$4" - >/dev/null' _ \
+  "$work/aws-get.cfg" "$aws" "$nginx_url" "$large_key"
+
+# GET large -> file (each with an fsync of the file at the end, as sluice does)
+measure curl.large_file large_file peer "curl -o file, fsync" "${peer[@]}" --bytes "$LARGE_SIZE" --vs sluice.large_file \
+  --before "rm -f '$out/curl.bin'" -- \
+  bash -c 'curl -sS --fail -o "$1" "$2" && sync "$1"' _ "$out/curl.bin" "$large_url"
+rm -f "$out/curl.bin"
+measure rclone.large_file large_file peer "rclone copyto (http, $LARGE_C streams), fsync" "${peer[@]}" \
+  --bytes "$LARGE_SIZE" --vs sluice.large_file --before "rm -f '$out/rclone.bin'" -- \
+  bash -c 'rclone copyto --http-url "$1" ":http:$2" "$3" --multi-thread-streams "$4" --multi-thread-cutoff 1M && sync "$3"' _ \
+  "$nginx_url" "$large_key" "$out/rclone.bin" "$LARGE_C"
+rm -f "$out/rclone.bin"
+measure aws.large_file large_file peer "aws s3 cp to file (c=$LARGE_C), fsync" "${peer[@]}" --bytes "$LARGE_SIZE" \
+  --vs sluice.large_file --before "rm -f '$out/aws.bin'" -- \
+  bash -c 'AWS_CONFIG_FILE="$1" "$2" --endpoint-url "$3" s3 cp "s3://$4" "$5" --only-show-errors && sync "$5"' _ \
+  "$work/aws-get.cfg" "$aws" "$nginx_url" "$large_key" "$out/aws.bin"
+rm -f "$out/aws.bin"
+
+# PUT: the same number and size of objects, one PUT each, same concurrency.
+put_src="$work/put-src"
+mkdir -p "$put_src"
+head -c "$PUT_SIZE" /dev/urandom >"$put_src/obj-000000"
+for ((i = 1; i < PUT_COUNT; i++)); do ln "$put_src/obj-000000" "$put_src/$(printf 'obj-%06d' "$i")"; done
+{
+  for ((i = 0; i < PUT_COUNT; i++)); do
+    printf 'upload-file = "%s/obj-%06d"\nurl = "%s/bench/put-curl/obj-%06d"\n' "$put_src" "$i" "$nginx_url" "$i"
+  done
+} >"$work/curl-put.cfg"
+put_bytes=$((PUT_SIZE * PUT_COUNT))
+measure curl.put put peer "curl --parallel-max $PUT_C -T" "${peer[@]}" --bytes "$put_bytes" --vs sluice.put -- \
+  curl -sS --fail --parallel --parallel-max "$PUT_C" -H "Expect:" -K "$work/curl-put.cfg"
+measure rclone.put put peer "rclone copy (s3 backend) --transfers $PUT_C" "${peer[@]}" --bytes "$put_bytes" \
+  --vs sluice.put -- \
+  rclone copy "$put_src" :s3:bench/put-rclone --s3-provider Other --s3-endpoint "$nginx_url" \
+  --s3-access-key-id S3RVER --s3-secret-access-key S3RVER --s3-force-path-style=true --s3-no-check-bucket \
+  --s3-upload-cutoff 5G --no-check-dest --transfers "$PUT_C"
+measure aws.put put peer "aws s3 cp --recursive (c=$PUT_C)" "${peer[@]}" --bytes "$put_bytes" --vs sluice.put \
+  --note "multipart_threshold above the object size: one PUT each, as sluice" -- \
+  env AWS_CONFIG_FILE="$work/aws-put.cfg" "$aws" --endpoint-url "$nginx_url" s3 cp --recursive "$put_src" \
+  s3://bench/put-aws/ --only-show-errors
+rm -rf "$www/bench/put-curl" "$www/bench/put-rclone" "$www/bench/put-aws" "$www/bench/put-sluice"
+
+# Small GETs
+small_bytes=$((SMALL_SIZE * SMALL_COUNT))
+if [[ -f $www/bench/small/obj-000000 ]]; then
+  {
+    for ((i = 0; i < SMALL_COUNT; i++)); do
+      printf 'url = "%s/bench/small/obj-%06d"\noutput = "/dev/null"\n' "$nginx_url" "$i"
+    done
+  } >"$work/curl-small.cfg"
+  measure curl.small small peer "curl --parallel-max $SMALL_C -o /dev/null" "${peer[@]}" --unit req/s \
+    --bytes "$small_bytes" --requests "$SMALL_COUNT" --vs sluice.small -- \
+    curl -sS --fail --parallel --parallel-max "$SMALL_C" -K "$work/curl-small.cfg"
+  measure rclone.small small peer "rclone copy (http) --transfers $SMALL_C to files" "${peer[@]}" --unit req/s \
+    --bytes "$small_bytes" --requests "$SMALL_COUNT" --vs sluice.small_files \
+    --note "lists nginx's index page; --http-no-head" --before "rm -rf '$out/rclone-small'" -- \
+    rclone copy --http-url "$nginx_url" :http:bench/small "$out/rclone-small" --http-no-head \
+    --transfers "$SMALL_C" --checkers "$SMALL_C"
+  rm -rf "$out/rclone-small"
+else
+  na curl.small small peer "curl --parallel-max $SMALL_C" nginx "no small objects (sluice could not write them)"
+  na rclone.small small peer "rclone copy (http)" nginx "no small objects (sluice could not write them)"
+fi
+# The aws cli lists the prefix to download many objects: nginx cannot list, s3rver can.
+measure aws.small small peer "aws s3 cp --recursive to files (s3rver)" "${peer[@]}" --server s3rver --unit req/s \
+  --bytes "$small_bytes" --requests "$SMALL_COUNT" --vs sluice.small_s3rver \
+  --note "needs ListObjects: on s3rver" --before "rm -rf '$out/aws-small'" -- \
+  env AWS_CONFIG_FILE="$work/aws-small.cfg" "$aws" --endpoint-url "$s3rver_url" s3 cp --recursive \
+  s3://bench/small/ "$out/aws-small" --only-show-errors
+rm -rf "$out/aws-small"
+
+# ------------------------------------------------------------------ report
+title="sluice macro benchmark ($mode), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -r)
+sluice: $sluice ($(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?') + working tree)
+large object $(human "$LARGE_SIZE") in $(human "$LARGE_PART") parts, concurrency $LARGE_C, budget $(human "$LARGE_BUDGET"); \
+puts $put_label, concurrency $PUT_C, budget $(human "$PUT_BUDGET"); small $small_label, concurrency $SMALL_C, budget $(human "$SMALL_BUDGET")
+sluice GETs: $( ((SLUICE_DURATION > 0)) && echo "repeated for ${SLUICE_DURATION} s" || echo "one pass"); \
+peers: best of up to $REPS; ceilings: ${TOOL_SECS} s runs (fio: $FIO_SIZE). Server: nginx unless noted.
+"
+set +e
+"${lib[@]}" report --results "$results" --title "$title" >"$work/table.txt"
+report_rc=$?
+set -e
+cat "$work/table.txt"
+if [[ $mode == full ]]; then
+  mkdir -p "$build_dir/bench"
+  saved="$build_dir/bench/macro-$start_ts.txt"
+  cp "$work/table.txt" "$saved"
+  echo
+  echo "results written to $saved"
+fi
+if ((step_failed || report_rc)); then
+  say "run.sh: some steps failed (see the table; logs in $work/logs with --keep)"
+  exit 1
+fi
+exit 0

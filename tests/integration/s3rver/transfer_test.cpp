@@ -1,0 +1,270 @@
+// The transfer scheduler against a real S3 server: parts, batches, the
+// memory budget, file back-ends and integrity per part.
+#include "fault_proxy.hpp"
+#include "s3_test_client.hpp"
+
+#include <sluice/engine/cache/file_writer.hpp>
+#include <sluice/engine/integrity/recorded_hash.hpp>
+#include <sluice/engine/s3/error.hpp>
+#include <sluice/engine/transfer/scheduler.hpp>
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+using namespace sluice;
+using namespace sluice::testing;
+namespace fs = std::filesystem;
+
+namespace sluice_transfer_tests {
+
+std::vector<std::byte> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<char> c((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::byte> out(c.size());
+  if (!c.empty()) std::memcpy(out.data(), c.data(), c.size());
+  return out;
+}
+
+void write_file(const std::string& path, const std::vector<std::byte>& data) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+}
+
+s3::client_options client_options_for(const s3_server& s) {
+  s3::client_options o;
+  o.config.endpoint_url = s.endpoint_url;
+  o.config.region = "us-east-1";
+  o.config.creds = {s.access_key, s.secret_key, ""};
+  o.retry.max_attempts = 3;
+  o.retry.base_delay = std::chrono::milliseconds(10);
+  return o;
+}
+
+class Transfer : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = make_temp_dir("sluice-transfer");
+    make_scheduler({});
+    ASSERT_TRUE(eng_.run(sched_->client().create_bucket(bucket_)));
+  }
+  void TearDown() override { remove_tree(dir_); }
+  void make_scheduler(transfer::options t, const s3_server* via = nullptr) {
+    auto made = transfer::scheduler::create(eng_, client_options_for(via ? *via : server_.server()), t);
+    ASSERT_TRUE(made) << made.error().describe();
+    sched_ = *made;
+  }
+  std::string path(const std::string& name) const { return dir_ + "/" + name; }
+
+  s3rver_process server_;
+  engine eng_{engine::options{2}};
+  std::shared_ptr<transfer::scheduler> sched_;
+  std::string bucket_ = "xfer";
+  std::string dir_;
+};
+
+TEST_F(Transfer, exact_bytes_at_every_part_boundary_up_and_down) {
+  transfer::options t;
+  t.part_size = 5 << 20;
+  t.multipart_threshold = 5 << 20;
+  t.max_in_flight = 4;
+  make_scheduler(t);
+  const std::size_t P = 5 << 20;
+  for (std::size_t size : {std::size_t(0), std::size_t(1), P - 1, P, P + 1, 2 * P - 1, 2 * P, 2 * P + 1}) {
+    SCOPED_TRACE("size " + std::to_string(size));
+    auto data = test_bytes(size, size + 1);
+    std::string src = path("src-" + std::to_string(size)), dst = path("dst-" + std::to_string(size));
+    write_file(src, data);
+    std::string key = "edge/" + std::to_string(size);
+    auto up = eng_.run(sched_->upload(src, bucket_, key));
+    ASSERT_TRUE(up) << up.error().describe();
+    auto down = eng_.run(sched_->download(bucket_, key, dst));
+    ASSERT_TRUE(down) << down.error().describe();
+    EXPECT_TRUE(down->verified);
+    EXPECT_EQ(read_file(dst), data);
+
+    // Ordered delivery hands the same bytes over in order.
+    std::vector<std::byte> streamed;
+    uint64_t expect_offset = 0;
+    bool in_order = true;
+    transfer::consumer collect = [&](std::span<const std::byte> b, uint64_t off) -> result<void> {
+      in_order = in_order && off == expect_offset;
+      expect_offset += b.size();
+      streamed.insert(streamed.end(), b.begin(), b.end());
+      return {};
+    };
+    auto st = eng_.run(sched_->stream(bucket_, key, collect));
+    ASSERT_TRUE(st) << st.error().describe();
+    EXPECT_TRUE(in_order);
+    EXPECT_EQ(streamed, data);
+  }
+}
+
+TEST_F(Transfer, a_200_MiB_object_goes_up_and_down_in_8_MiB_parts) {
+  auto data = test_bytes(200u << 20, 77);
+  write_file(path("big"), data);
+  auto up = eng_.run(sched_->upload(path("big"), bucket_, "big"));
+  ASSERT_TRUE(up) << up.error().describe();
+  EXPECT_EQ(up->requests, 25u + 2u);  // 25 parts + create + complete
+  auto head = eng_.run(sched_->client().head_object(bucket_, "big"));
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->metadata["sluice-xxh3"].substr(16), "/8388608");
+
+  auto down = eng_.run(sched_->download(bucket_, "big", path("big.back")));
+  ASSERT_TRUE(down) << down.error().describe();
+  EXPECT_EQ(down->requests, 25u);
+  EXPECT_TRUE(down->verified);
+  EXPECT_EQ(read_file(path("big.back")), data);
+  // The body bytes went from the socket into pool buffers without a copy,
+  // except what arrived together with each response header.
+  auto hs = sched_->http_stats();
+  EXPECT_GE(hs.body_bytes_direct, (200u << 20) - 25u * 65536u);
+  EXPECT_LE(hs.body_bytes_copied, 25u * 65536u);
+}
+
+TEST_F(Transfer, five_thousand_small_objects_in_flight_at_once) {
+  transfer::options t;
+  t.max_in_flight = 5000;
+  make_scheduler(t);
+  std::vector<transfer::batch_item> up, down;
+  for (int i = 0; i < 5000; ++i) {
+    std::string name = "f" + std::to_string(i);
+    auto data = test_bytes(100 + i % 300, i);
+    write_file(path(name), data);
+    up.push_back({"many/" + name, path(name), data.size()});
+    down.push_back({"many/" + name, path(name + ".back"), data.size()});
+  }
+  auto u = eng_.run(sched_->upload_many(bucket_, up));
+  ASSERT_TRUE(u) << u.error().describe();
+  ASSERT_TRUE(u->failures.empty()) << u->failures.front().err.describe();
+  EXPECT_EQ(u->totals.objects, 5000u);
+  auto d = eng_.run(sched_->download_many(bucket_, down));
+  ASSERT_TRUE(d) << d.error().describe();
+  ASSERT_TRUE(d->failures.empty()) << d->failures.front().err.describe();
+  EXPECT_EQ(d->totals.objects, 5000u);
+  for (int i = 0; i < 5000; i += 97)
+    EXPECT_EQ(read_file(path("f" + std::to_string(i) + ".back")), read_file(path("f" + std::to_string(i))));
+  // Small objects reserve their size, not a part: 5,000 in flight fit in far less than 5,000 parts.
+  EXPECT_LT(sched_->pool().peak_reserved(), std::size_t(64) << 20);
+}
+
+TEST_F(Transfer, a_small_budget_is_never_exceeded_with_many_requests_in_flight) {
+  auto data = test_bytes(48u << 20, 5);
+  ASSERT_TRUE(eng_.run(sched_->client().put_object(bucket_, "budget", as_span(data))));
+  transfer::options t;
+  t.part_size = 1 << 20;
+  t.memory_budget = 4 << 20;
+  t.max_in_flight = 64;
+  make_scheduler(t);
+  auto down = eng_.run(sched_->download(bucket_, "budget", path("budget")));
+  ASSERT_TRUE(down) << down.error().describe();
+  EXPECT_EQ(read_file(path("budget")), data);
+  // Measured by the pool itself: the high-water mark of reserved bytes.
+  EXPECT_LE(sched_->pool().peak_reserved(), std::size_t(4) << 20);
+  EXPECT_GE(sched_->pool().peak_reserved(), std::size_t(2) << 20) << "the budget was not even used";
+  EXPECT_LE(sched_->pool().allocated(), std::size_t(4) << 20);
+  EXPECT_EQ(sched_->pool().reserved(), 0u);
+}
+
+TEST_F(Transfer, io_uring_and_pwrite_back_ends_write_identical_files) {
+  if (!cache::io_uring_available()) GTEST_SKIP() << "io_uring is not available on this kernel";
+  auto data = test_bytes((30u << 20) + 4097, 9);
+  ASSERT_TRUE(eng_.run(sched_->client().put_object(bucket_, "backends", as_span(data))));
+  for (auto backend : {cache::io_backend::io_uring, cache::io_backend::pwrite}) {
+    transfer::options t;
+    t.file.backend = backend;
+    make_scheduler(t);
+    std::string out = path(std::string("out-") + cache::to_string(backend));
+    auto down = eng_.run(sched_->download(bucket_, "backends", out));
+    ASSERT_TRUE(down) << down.error().describe();
+    EXPECT_EQ(read_file(out), data) << cache::to_string(backend);
+  }
+}
+
+TEST_F(Transfer, a_part_corrupted_in_transit_is_detected_and_refetched) {
+  // Written in parts: the composite hash lets the download find the bad part.
+  transfer::options parts;
+  parts.multipart_threshold = 8 << 20;
+  make_scheduler(parts);
+  auto data = test_bytes(40u << 20, 13);
+  write_file(path("src"), data);
+  ASSERT_TRUE(eng_.run(sched_->upload(path("src"), bucket_, "flip")));
+  fault_proxy proxy(server_.server(), proxy_faults{.flip_get_bodies = 1});
+  transfer::options t;
+  t.max_in_flight = 8;
+  auto via = proxy.as_server();
+  make_scheduler(t, &via);
+  auto down = eng_.run(sched_->download(bucket_, "flip", path("flip")));
+  ASSERT_TRUE(down) << down.error().describe();
+  EXPECT_EQ(proxy.flipped(), 1);
+  EXPECT_EQ(down->refetched_parts, 1u);
+  EXPECT_EQ(read_file(path("flip")), data);
+}
+
+TEST_F(Transfer, corruption_of_an_object_with_a_whole_content_hash_refetches_it_all) {
+  // A single PUT records one hash for the whole content: a mismatch cannot
+  // be pinned on a part, so every part is fetched again and compared.
+  auto data = test_bytes(40u << 20, 16);
+  ASSERT_TRUE(eng_.run(sched_->client().put_object(bucket_, "whole", as_span(data))));
+  fault_proxy proxy(server_.server(), proxy_faults{.flip_get_bodies = 1});
+  auto via = proxy.as_server();
+  make_scheduler({}, &via);
+  auto down = eng_.run(sched_->download(bucket_, "whole", path("whole")));
+  ASSERT_TRUE(down) << down.error().describe();
+  EXPECT_EQ(proxy.flipped(), 1);
+  EXPECT_EQ(down->refetched_parts, 5u);
+  EXPECT_EQ(read_file(path("whole")), data);
+}
+
+TEST_F(Transfer, persistent_corruption_is_reported_and_leaves_nothing_behind) {
+  auto data = test_bytes(20u << 20, 14);
+  write_file(path("src"), data);
+  ASSERT_TRUE(eng_.run(sched_->upload(path("src"), bucket_, "bad")));
+  fault_proxy proxy(server_.server(), proxy_faults{.flip_get_bodies = proxy_faults::always});
+  auto via = proxy.as_server();
+  make_scheduler({}, &via);
+  std::string out_dir = make_temp_dir("sluice-bad");
+  auto down = eng_.run(sched_->download(bucket_, "bad", out_dir + "/bad"));
+  ASSERT_FALSE(down);
+  EXPECT_EQ(down.error().code, errc::integrity_mismatch);
+  EXPECT_NE(down.error().message.find("s3://xfer/bad"), std::string::npos) << down.error().message;
+  EXPECT_TRUE(fs::is_empty(out_dir)) << "a failed download left files behind";
+  remove_tree(out_dir);
+}
+
+TEST_F(Transfer, an_interrupted_download_leaves_nothing_at_the_final_name) {
+  auto data = test_bytes(150u << 20, 15);
+  ASSERT_TRUE(eng_.run(sched_->client().put_object(bucket_, "killed", as_span(data))));
+  auto env = cli_environment(server_.server());
+  std::string dest = path("killed");
+  // Start the CLI, kill it mid-transfer (SIGKILL: no clean-up code runs).
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    for (auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    setenv("SLUICE_IO_BACKEND", "pwrite", 1);
+    execl(SLUICE_CLI_PATH, SLUICE_CLI_PATH, "-q", "cp", "--memory-budget", "8MiB", "s3://xfer/killed", dest.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Wait until the temporary file exists and has grown, then kill.
+  bool started = false;
+  for (int i = 0; i < 400 && !started; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    for (auto& e : fs::directory_iterator(dir_))
+      if (e.path().filename().string().find(".sluice-") != std::string::npos) started = true;
+  }
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(started) << "the download never started";
+  EXPECT_TRUE(WIFSIGNALED(status)) << "the download finished before it could be interrupted";
+  EXPECT_FALSE(fs::exists(dest)) << "an interrupted download left a file at the final name";
+}
+
+}  // namespace sluice_transfer_tests
