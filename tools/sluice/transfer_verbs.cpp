@@ -94,7 +94,7 @@ std::string json_escape(std::string_view s) {
 // Prints the outcome: one summary line, or JSON, or nothing (-q); failures
 // always go to stderr, one line each.
 int finish(const global_options& g, const transfer_flags& f, std::string_view verb, const transfer::batch_result& r,
-           uint64_t skipped, double secs) {
+           uint64_t skipped, double secs, const std::string& single = {}) {
   for (const auto& fl : r.failures)
     std::fprintf(stderr, "sluice: %.*s: %s: %s\n", int(verb.size()), verb.data(), fl.key.c_str(),
                  fl.err.describe().c_str());
@@ -108,6 +108,9 @@ int finish(const global_options& g, const transfer_flags& f, std::string_view ve
       std::printf("%s{\"key\":\"%s\",\"error\":\"%s\"}", i ? "," : "", json_escape(r.failures[i].key).c_str(),
                   json_escape(r.failures[i].err.describe()).c_str());
     std::printf("]}\n");
+  } else if (!g.quiet && !single.empty()) {
+    std::printf("copied %s (%s in %.2f s, %s)\n", single.c_str(), format_bytes(double(r.totals.bytes)).c_str(), secs,
+                format_rate(double(r.totals.bytes), secs).c_str());
   } else if (!g.quiet) {
     std::printf("%.*s: %llu object%s, %s in %.2f s (%s)%s%s\n", int(verb.size()), verb.data(),
                 (unsigned long long)r.totals.objects, r.totals.objects == 1 ? "" : "s",
@@ -229,7 +232,7 @@ int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std
       if (!down) return report(std::string(verb) + " " + src + " " + dst, down.error());
       r.totals = *down;
     }
-    return finish(g, f, verb, r, 0, secs());
+    return finish(g, f, verb, r, 0, secs(), src + " -> " + dst);
   }
 
   // Many objects: plan the items, then one batch on the scheduler.

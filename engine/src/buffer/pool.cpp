@@ -322,7 +322,8 @@ void pooled_buffer::reset() noexcept {
 }
 
 buffer_slice pooled_buffer::share(std::size_t offset, std::size_t len) const {
-  if (offset > size_ || len > size_ - offset) throw std::out_of_range("pooled_buffer::share: range past the end");
+  if (offset > size_ || len > size_ - offset)
+    throw std::out_of_range("pooled_buffer::share: range past the end");
   return buffer_slice(block_, data_ + offset, len);
 }
 
@@ -362,10 +363,13 @@ buffer_slice& buffer_slice::operator=(buffer_slice&& other) noexcept {
   return *this;
 }
 
-buffer_slice::~buffer_slice() { detail::drop_ref(block_); }
+buffer_slice::~buffer_slice() {
+  detail::drop_ref(block_);
+}
 
 buffer_slice buffer_slice::share(std::size_t offset, std::size_t len) const {
-  if (offset > size_ || len > size_ - offset) throw std::out_of_range("buffer_slice::share: range past the end");
+  if (offset > size_ || len > size_ - offset)
+    throw std::out_of_range("buffer_slice::share: range past the end");
   return buffer_slice(block_, data_ + offset, len);
 }
 
@@ -375,7 +379,9 @@ void buffer_slice::trim_front(std::size_t n) noexcept {
   size_ -= n;
 }
 
-void buffer_slice::trim(std::size_t n) noexcept { size_ = std::min(n, size_); }
+void buffer_slice::trim(std::size_t n) noexcept {
+  size_ = std::min(n, size_);
+}
 
 // buffer_pool
 
@@ -386,7 +392,9 @@ std::shared_ptr<buffer_pool> buffer_pool::create(options opts) {
 buffer_pool::buffer_pool(passkey, options opts)
     : state_(std::make_shared<detail::pool_state>(opts.budget_bytes)) {}
 
-buffer_pool::~buffer_pool() { state_->close(); }
+buffer_pool::~buffer_pool() {
+  state_->close();
+}
 
 pooled_buffer buffer_pool::hand_out(const std::shared_ptr<detail::pool_state>& state, detail::pool_block* b,
                                     std::size_t size) noexcept {
@@ -401,8 +409,9 @@ asio::awaitable<result<pooled_buffer>> buffer_pool::acquire(std::size_t size) {
   std::shared_ptr<detail::pool_state> st = state_;
   if (size == 0) co_return pooled_buffer{};
   if (size > st->budget || detail::round_to_pages(size) > st->budget)
-    co_return fail(errc::too_large, "buffer of " + std::to_string(size) + " bytes exceeds the pool budget of " +
-                                        std::to_string(st->budget) + " bytes");
+    co_return fail(errc::too_large, "buffer of " + std::to_string(size) +
+                                        " bytes exceeds the pool budget of " + std::to_string(st->budget) +
+                                        " bytes");
   const std::size_t cap = detail::round_to_pages(size);
 
   bool reserved = false;
@@ -449,7 +458,9 @@ std::optional<pooled_buffer> buffer_pool::try_acquire(std::size_t size) {
   return hand_out(state_, block, size);
 }
 
-std::size_t buffer_pool::budget() const noexcept { return state_->budget; }
+std::size_t buffer_pool::budget() const noexcept {
+  return state_->budget;
+}
 
 std::size_t buffer_pool::reserved() const noexcept {
   std::lock_guard lock(state_->mutex);
@@ -480,6 +491,8 @@ std::size_t buffer_pool::system_allocations() const noexcept {
   return state_->system_allocations.load(std::memory_order_relaxed);
 }
 
-void buffer_pool::release_cached() noexcept { state_->release_cached(); }
+void buffer_pool::release_cached() noexcept {
+  state_->release_cached();
+}
 
 }  // namespace sluice
