@@ -16,6 +16,8 @@ debian_packages=(
   libbenchmark-dev
   # test servers and peers
   radosgw ceph-mon ceph-osd ceph-common python3-botocore awscli openssl curl
+  # macro benchmark (bench/macro/run.sh): object server, ceilings, peers, hashing
+  nginx-light iperf3 wrk fio rclone xxhash iproute2 python3
 )
 # Node.js may come from another source than Debian (its npm then conflicts with
 # Debian's npm package): ask Debian only for what is not on PATH.

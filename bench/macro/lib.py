@@ -368,8 +368,9 @@ def cmd_report(a):
                     q = base / fig
                     ratio = ("%.0f%%" % (100 * q)) if r["kind"] == "ceiling" else ("%.2fx" % q)
             cpu = r.get("cpu_s_per_gib")
-            cpu_txt = "%.3f" % cpu if cpu is not None and r["status"] == "ok" and r["kind"] != "ceiling" else ""
-            rss_txt = fmt_bytes(r.get("max_rss")) if r["status"] == "ok" and r["kind"] != "ceiling" else ""
+            shown = r["status"] == "ok" and r["kind"] != "ceiling" and r["workload"] != "tripwire"
+            cpu_txt = "%.3f" % cpu if cpu is not None and shown else ""
+            rss_txt = fmt_bytes(r.get("max_rss")) if shown else ""
             notes = []
             if r["kind"] == "sluice" and r["status"] == "ok" and r["workload"] != "tripwire":
                 notes.append("p50 %.2f ms, p99 %.2f ms" % (r.get("p50_ms", 0), r.get("p99_ms", 0)))
@@ -387,7 +388,9 @@ def cmd_report(a):
             if r.get("note"):
                 notes.append(r["note"])
             if r["status"] != "ok" and r.get("reason"):
-                notes.append(r["reason"])
+                notes.append(r["reason"][:110])
+            if r["workload"] == "tripwire" and r.get("reason"):
+                notes.append(r["reason"][:110])
             if r.get("reps", 1) > 1:
                 notes.append("best of %d" % r["reps"])
             w("%-22s %-46s %-8s %13s %10s %9s %9s  %s" % (
@@ -397,7 +400,8 @@ def cmd_report(a):
         w("")
 
     # Targets.
-    w("Targets (sluice / x is sluice's figure divided by the row's figure):")
+    w("Targets (sluice / x is sluice's figure divided by the row's figure)%s:" % (
+        "; SMOKE RUN: tiny sizes, the figures mean nothing" if a.smoke else ""))
     met_all = True
 
     def target(text, ok, detail):
@@ -446,7 +450,8 @@ def cmd_report(a):
         if r["kind"] != "sluice" or r["status"] != "ok" or not r.get("memory_budget"):
             continue
         limit = r["memory_budget"] + 64 * MIB
-        target("peak RSS <= budget + 64 MiB, %s" % r["label"], r["max_rss"] <= limit,
+        target("peak RSS <= budget + 64 MiB, %s, %s" % (dict(WORKLOADS).get(r["workload"], r["workload"]), r["label"]),
+               r["max_rss"] <= limit,
                "%s (limit %s)" % (fmt_bytes(r["max_rss"]), fmt_bytes(limit)))
     runs = [r for r in recs if r["kind"] == "sluice" and r["workload"] != "tripwire"]
     errs = sum(r.get("integrity_errors", r.get("errors", 0)) or 0 for r in runs if r["status"] == "ok")
@@ -521,6 +526,7 @@ def main():
     p = sub.add_parser("report")
     p.add_argument("--results", required=True)
     p.add_argument("--title", default="")
+    p.add_argument("--smoke", action="store_true")
 
     a = ap.parse_args()
     if a.cmd == "freeport":

@@ -51,14 +51,15 @@ sluice="$build_dir/bin/sluice"
 # ------------------------------------------------------------------ parameters
 KiB=1024; MiB=$((1024 * KiB)); GiB=$((1024 * MiB))
 if [[ $mode == smoke ]]; then
-  LARGE_SIZE=$((8 * MiB)); LARGE_PART=$((1 * MiB)); LARGE_C=4; LARGE_BUDGET=$((32 * MiB))
-  PUT_SIZE=$((2 * MiB)); PUT_COUNT=4; PUT_C=2; PUT_BUDGET=$((32 * MiB))
+  # sluice's parts are at least 5 MiB: a 24 MiB object is 3 parts.
+  LARGE_SIZE=$((24 * MiB)); LARGE_PART=$((8 * MiB)); LARGE_C=4; LARGE_BUDGET=$((64 * MiB))
+  PUT_SIZE=$((2 * MiB)); PUT_PART=$((8 * MiB)); PUT_COUNT=4; PUT_C=2; PUT_BUDGET=$((32 * MiB))
   SMALL_SIZE=$((64 * KiB)); SMALL_COUNT=50; SMALL_C=16; SMALL_BUDGET=$((16 * MiB))
   TOOL_SECS=1; SLUICE_DURATION=0; REPS=1; STEP_TIMEOUT=60
   FIO_BS=1M; FIO_SIZE=16M
 else
   LARGE_SIZE=$((1 * GiB)); LARGE_PART=$((8 * MiB)); LARGE_C=16; LARGE_BUDGET=$((256 * MiB))
-  PUT_SIZE=$((64 * MiB)); PUT_COUNT=16; PUT_C=4; PUT_BUDGET=$((320 * MiB))
+  PUT_SIZE=$((64 * MiB)); PUT_PART=$PUT_SIZE; PUT_COUNT=16; PUT_C=4; PUT_BUDGET=$((320 * MiB))
   SMALL_SIZE=$((64 * KiB)); SMALL_COUNT=10000; SMALL_C=64; SMALL_BUDGET=$((64 * MiB))
   TOOL_SECS=5; SLUICE_DURATION=5; REPS=3; STEP_TIMEOUT=300
   FIO_BS=8M; FIO_SIZE=1G
@@ -83,6 +84,7 @@ need xxhsum xxhash
 need node nodejs
 need timeout coreutils
 need numfmt coreutils
+need ss iproute2
 # The Debian aws cli (a pip one earlier on PATH may differ in behaviour).
 if [[ -x /usr/bin/aws ]]; then aws=/usr/bin/aws; elif command -v aws >/dev/null 2>&1; then aws="$(command -v aws)"; else
   aws=""; missing+=("aws (Debian package awscli)"); fi
@@ -112,7 +114,7 @@ cleanup() {
   local rc=$?
   set +e
   trap - EXIT INT TERM
-  [[ -n $watchdog_pid ]] && kill "$watchdog_pid" 2>/dev/null
+  [[ -n $watchdog_pid ]] && kill -KILL "$watchdog_pid" 2>/dev/null
   if [[ -s $iperf_pidfile ]]; then kill "$(cat "$iperf_pidfile")" 2>/dev/null; fi
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
   for _ in $(seq 30); do
@@ -122,7 +124,7 @@ cleanup() {
     sleep 0.1
   done
   for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  wait 2>/dev/null
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
   if ((keep)); then echo "run.sh: kept $work" >&2; else rm -rf "$work"; fi
   exit "$rc"
 }
@@ -140,6 +142,7 @@ trap 'exit 143' TERM
   ((keep)) || rm -rf "$work"
 ) >/dev/null 2>&1 &
 watchdog_pid=$!
+disown "$watchdog_pid"  # no "Killed" notice when cleanup stops it
 
 www="$work/www"          # nginx's root: /<bucket>/<key> are files here
 out="$work/out"          # where downloads (and fio) write
@@ -308,8 +311,16 @@ cat "$www/$large_key" >/dev/null  # in the page cache, as the later reads will f
 # ------------------------------------------------------------------ ceilings
 say "ceilings:"
 iperf_port="$("${lib[@]}" freeport)"
+iperf_listening() {  # no test connection: the one-off server would take it as its one client
+  local i
+  for i in $(seq 50); do
+    ss -Hltn "sport = :$iperf_port" 2>/dev/null | grep -q . && return 0
+    sleep 0.1
+  done
+  return 1
+}
 if iperf3 -s -B 127.0.0.1 -p "$iperf_port" -1 -D -I "$iperf_pidfile" --logfile "$logs/iperf3-server.log" &&
-   "${lib[@]}" wait-port "$iperf_port" 5; then
+   iperf_listening; then
   measure iperf3 net ceiling "iperf3 -t $TOOL_SECS (1 TCP stream)" --server loopback --parse iperf3 --vs sluice.large_mem -- \
     timeout -k 5 "$STEP_TIMEOUT" iperf3 -c 127.0.0.1 -p "$iperf_port" -t "$TOOL_SECS" -J
 else
@@ -359,8 +370,8 @@ measure sluice.large_file large_file sluice "sluice bench get -> file" --parse s
   "${on_nginx[@]}" get --json "${large_args[@]}" "${dur_args[@]}" --output-dir "$out/sluice-large" s3://bench/large
 rm -rf "$out/sluice-large"
 
-# Puts: one PUT per object (a part as large as the object: nginx takes no multipart).
-put_args=(--size "$PUT_SIZE" --count "$PUT_COUNT" --concurrency "$PUT_C" --part-size "$PUT_SIZE" --memory-budget "$PUT_BUDGET")
+# Puts: one PUT per object (a part at least as large as the object: nginx takes no multipart).
+put_args=(--size "$PUT_SIZE" --count "$PUT_COUNT" --concurrency "$PUT_C" --part-size "$PUT_PART" --memory-budget "$PUT_BUDGET")
 put_label="$PUT_COUNT x $(human "$PUT_SIZE")"
 measure sluice.put put sluice "sluice bench put ($put_label)" --parse sluice --reps "$REPS" -- \
   "${on_nginx[@]}" put --json "${put_args[@]}" s3://bench/put-sluice
@@ -424,9 +435,14 @@ done = function(s, latency, requests)
     s.requests, s.bytes, s.duration, e.connect + e.read + e.write + e.status + e.timeout))
 end
 EOF
-measure wrk.small small ceiling "wrk -c$SMALL_C" --unit req/s --parse wrk --vs sluice.small -- \
-  timeout -k 5 "$STEP_TIMEOUT" wrk -t "$wrk_threads" -c "$SMALL_C" -d "${TOOL_SECS}s" --timeout 30s \
-  -s "$work/wrk-small.lua" "$nginx_url"
+if [[ -f $www/bench/small/obj-000000 ]]; then
+  measure wrk.small small ceiling "wrk -c$SMALL_C" --unit req/s --parse wrk --vs sluice.small -- \
+    timeout -k 5 "$STEP_TIMEOUT" wrk -t "$wrk_threads" -c "$SMALL_C" -d "${TOOL_SECS}s" --timeout 30s \
+    -s "$work/wrk-small.lua" "$nginx_url"
+else
+  na wrk.small small ceiling "wrk -c$SMALL_C" nginx "no small objects (sluice could not write them)"
+  step_failed=1
+fi
 
 # ------------------------------------------------------------------ peers
 say "peers:"
@@ -525,7 +541,9 @@ sluice GETs: $( ((SLUICE_DURATION > 0)) && echo "repeated for ${SLUICE_DURATION}
 peers: best of up to $REPS; ceilings: ${TOOL_SECS} s runs (fio: $FIO_SIZE). Server: nginx unless noted.
 "
 set +e
-"${lib[@]}" report --results "$results" --title "$title" >"$work/table.txt"
+smoke_flag=()
+[[ $mode == smoke ]] && smoke_flag=(--smoke)
+"${lib[@]}" report --results "$results" --title "$title" "${smoke_flag[@]}" >"$work/table.txt"
 report_rc=$?
 set -e
 cat "$work/table.txt"

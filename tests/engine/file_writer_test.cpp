@@ -7,6 +7,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
@@ -288,6 +289,20 @@ TEST_F(FileWriterTest, automatic_backend_is_io_uring_when_available) {
   auto w = file_writer::create(ioc_.get_executor(), (dir_ / "f").string(), 4096);
   ASSERT_TRUE(w) << w.error().message;
   EXPECT_EQ((*w)->backend(), sluice::cache::io_uring_available() ? io_backend::io_uring : io_backend::pwrite);
+}
+
+TEST_F(FileWriterTest, strand_of_an_io_context_uses_io_uring) {
+  if (!sluice::cache::io_uring_available()) GTEST_SKIP() << "io_uring is not available";
+  scoped_env env("SLUICE_IO_BACKEND", nullptr);
+  auto strand = asio::make_strand(ioc_.get_executor());
+  auto src = pattern(3 * 4096, 12);
+  auto w = file_writer::create(strand, (dir_ / "f").string(), src.size());
+  ASSERT_TRUE(w) << w.error().message;
+  EXPECT_EQ((*w)->backend(), io_backend::io_uring);
+  auto out = write_parts_concurrently(ioc_, **w, src, 4096);
+  ASSERT_TRUE(out.errors.empty()) << out.errors.front();
+  ASSERT_TRUE(run(ioc_, (*w)->commit()));
+  EXPECT_TRUE(same_bytes(read_all(dir_ / "f"), src.span()));
 }
 
 TEST_F(FileWriterTest, forced_io_uring_without_an_io_context_is_an_io_error) {
@@ -581,6 +596,8 @@ asio::awaitable<result<void>> download_on_engine(std::string path, const aligned
   auto created = file_writer::create(ex, path, src->size());
   if (!created) co_return created.error();
   file_writer& w = **created;
+  const io_backend expected = sluice::cache::io_uring_available() ? io_backend::io_uring : io_backend::pwrite;
+  if (w.backend() != expected) co_return sluice::fail(sluice::errc::io_error, "unexpected backend");
   const uint64_t part = 1 * MiB;
   const unsigned parts = static_cast<unsigned>((src->size() + part - 1) / part);
   std::vector<std::string> errors;

@@ -87,8 +87,8 @@ const char* to_string(io_backend b) noexcept {
   return b == io_backend::io_uring ? "io_uring" : "pwrite";
 }
 
-file_writer::file_writer(private_tag, asio::any_io_executor ex, std::string final_path, uint64_t size)
-    : ex_(std::move(ex)), final_path_(std::move(final_path)), size_(size) {}
+file_writer::file_writer(std::string final_path, uint64_t size)
+    : final_path_(std::move(final_path)), size_(size) {}
 
 result<std::unique_ptr<file_writer>> file_writer::create(asio::any_io_executor ex, std::string final_path,
                                                          uint64_t size, writer_options opts) {
@@ -130,7 +130,7 @@ result<std::unique_ptr<file_writer>> file_writer::create(asio::any_io_executor e
     }
   }
 
-  auto w = std::make_unique<file_writer>(private_tag{}, std::move(ex), std::move(final_path), size);
+  std::unique_ptr<file_writer> w(new file_writer(std::move(final_path), size));
   w->backend_ = backend;
   w->ring_ = ring;
   w->dir_path_ = dir;
@@ -164,9 +164,10 @@ result<std::unique_ptr<file_writer>> file_writer::create(asio::any_io_executor e
     } while (dfd < 0 && errno == EINTR);
     if (dfd >= 0) {
       // Same file? (someone could have renamed ours in between; then stay buffered)
-      struct stat a {
-      }, b{};
-      if (::fstat(fd, &a) == 0 && ::fstat(dfd, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+      struct stat created = {};
+      struct stat reopened = {};
+      if (::fstat(fd, &created) == 0 && ::fstat(dfd, &reopened) == 0 && created.st_dev == reopened.st_dev &&
+          created.st_ino == reopened.st_ino) {
         w->direct_fd_ = dfd;
         w->direct_ = true;
       } else {

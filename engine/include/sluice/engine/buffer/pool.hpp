@@ -140,6 +140,7 @@ class buffer_pool : public std::enable_shared_from_this<buffer_pool> {
   // buffer. When the budget is spent it waits (suspends the coroutine, never
   // blocks the thread, never allocates past the budget), first come first
   // served: a big request at the head of the queue holds back later small ones.
+  // A waiter is resumed on its own executor, whichever thread released the memory.
   // Errors: errc::too_large when size > budget; errc::cancelled when the
   // awaiting coroutine is cancelled through its cancellation slot (e.g.
   // `acquire(n) || timer.async_wait(...)`); its reservation, if it was granted

@@ -37,11 +37,15 @@ struct writer_options {
 };
 
 // Writes one file part by part at offsets, under a temporary name in the destination's
-// directory (".<name>.sluice-XXXXXX", mode 0644 minus umask), preallocated to its final size.
-// commit() fsyncs (truncating to the exact size if an O_DIRECT tail was padded), renames into
-// place and fsyncs the directory; destruction or abandon() without commit unlinks the temporary
-// file, so nothing is ever left at the final name on failure, and an existing file there is
-// replaced only at commit.
+// directory (".<name>.sluice-XXXXXX", <name> cut to 240 bytes; O_EXCL, mode 0644 minus umask),
+// preallocated to its final size with fallocate(2) (skipped where unsupported). commit()
+// truncates to the exact size (dropping a padded O_DIRECT tail), fsyncs, renames into place and
+// fsyncs the directory; destruction or abandon() without commit unlinks the temporary file, so
+// nothing is ever left at the final name on failure, and an existing file there is replaced
+// only at commit.
+//
+// Backend: io_uring needs the executor to be an io_context's (plain, work-tracking or a strand
+// of one); with any other executor the automatic choice is pwrite and a forced io_uring fails.
 //
 // Threading: create it, write to it and commit it from coroutines on ONE executor whose
 // io_context is run by one thread (an engine context). Several writes may be in flight at
@@ -84,6 +88,7 @@ class file_writer {
   void abandon() noexcept;
 
   io_backend backend() const noexcept { return backend_; }
+  // True when the file system accepted O_DIRECT: aligned writes then bypass the page cache.
   bool direct() const noexcept { return direct_; }
   const std::string& temp_path() const noexcept { return temp_path_; }
   const std::string& final_path() const noexcept { return final_path_; }
@@ -93,18 +98,13 @@ class file_writer {
   unsigned writes_in_flight() const noexcept { return in_flight_; }
 
  private:
-  struct private_tag {};
+  file_writer(std::string final_path, uint64_t size);
 
- public:
-  file_writer(private_tag, boost::asio::any_io_executor ex, std::string final_path, uint64_t size);
-
- private:
   // One write or fsync through the chosen backend; returns the syscall result (-errno on error).
   boost::asio::awaitable<long> write_some(int fd, const std::byte* p, std::size_t n, uint64_t offset);
   boost::asio::awaitable<long> fsync_fd(int fd);
 
   // All members are touched only from the writer's executor.
-  boost::asio::any_io_executor ex_;
   std::string final_path_;
   std::string temp_path_;
   std::string dir_path_;
