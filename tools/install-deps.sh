@@ -36,8 +36,26 @@ if ((${#missing[@]})); then
   sudo_cmd=()
   if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
   export DEBIAN_FRONTEND=noninteractive
-  "${sudo_cmd[@]}" apt-get update -qq
-  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Packages such as nginx, iperf3 and ceph would start their daemons on
+  # install; the tests start their own on loopback. Keep service starts off
+  # for the duration of the install.
+  policy=/usr/sbin/policy-rc.d
+  made_policy=""
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo_cmd[@]}" tee "$policy" >/dev/null
+    "${sudo_cmd[@]}" chmod +x "$policy"
+    made_policy=1
+  fi
+  status=0
+  "${sudo_cmd[@]}" apt-get update -qq || status=$?
+  if ((status == 0)); then
+    "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || status=$?
+  fi
+  [[ -n $made_policy ]] && "${sudo_cmd[@]}" rm -f "$policy"
+  if ((status != 0)); then
+    echo "install-deps: apt-get failed (status $status) installing: ${missing[*]}" >&2
+    exit "$status"
+  fi
 fi
 
 # s3rver (and the interop client) are pinned by tests/servers/package-lock.json.
