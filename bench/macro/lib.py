@@ -261,6 +261,12 @@ def cmd_run(a):
             failure = "exit status %d: %s" % (r["rc"], tail(stderr_path) or tail(stdout_path + ".tmp"))
             break
         fig = {}
+        if a.check:
+            c = subprocess.run(["bash", "-c", a.check], env=dict(os.environ, OUT=stdout_path + ".tmp"),
+                               capture_output=True, text=True)
+            if c.returncode != 0:
+                failure = "check failed: %s" % ((c.stdout + c.stderr).strip()[-200:] or a.check)
+                break
         if a.parse != "none":
             try:
                 with open(stdout_path + ".tmp", errors="replace") as f:
@@ -516,6 +522,8 @@ def main():
     p.add_argument("--rep-budget", type=float, default=30.0, help="no further repetition after this many seconds")
     p.add_argument("--timeout", type=int, default=300)
     p.add_argument("--before", default="", help="shell command run before each repetition (not timed)")
+    p.add_argument("--check", default="", help="shell command that must succeed after each repetition "
+                   "(not timed; $OUT is the command's standard output)")
     p.add_argument("command", nargs=argparse.REMAINDER)
 
     p = sub.add_parser("na")

@@ -278,6 +278,12 @@ start_s3rver() {
 dur_args=()
 ((SLUICE_DURATION > 0)) && dur_args=(--duration "$SLUICE_DURATION")
 
+# Checks run after each peer repetition (untimed): the peer really moved the data.
+check_file() { echo "test \"\$(stat -c %s '$1' 2>/dev/null)\" = $2 || { echo '$1: not $2 bytes'; exit 1; }"; }
+check_dir() {  # DIR COUNT SIZE: COUNT files of SIZE bytes
+  echo "n=\$(find '$1' -type f -size $3c 2>/dev/null | wc -l); test \"\$n\" = $2 || { echo \"\$n of $2 objects of $3 bytes in $1\"; exit 1; }"
+}
+
 aws_config() {  # FILE MAX_CONCURRENT THRESHOLD CHUNK
   cat >"$1" <<EOF
 [default]
@@ -291,6 +297,7 @@ EOF
 
 # ------------------------------------------------------------------ start
 start_ts="$(date +%Y%m%d-%H%M%S)"
+load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 say "sluice macro benchmark ($mode): work dir $work"
 start_nginx
 say "nginx at $nginx_url (root $www)"
@@ -373,7 +380,8 @@ rm -rf "$out/sluice-large"
 # Puts: one PUT per object (a part at least as large as the object: nginx takes no multipart).
 put_args=(--size "$PUT_SIZE" --count "$PUT_COUNT" --concurrency "$PUT_C" --part-size "$PUT_PART" --memory-budget "$PUT_BUDGET")
 put_label="$PUT_COUNT x $(human "$PUT_SIZE")"
-measure sluice.put put sluice "sluice bench put ($put_label)" --parse sluice --reps "$REPS" -- \
+measure sluice.put put sluice "sluice bench put ($put_label)" --parse sluice --reps "$REPS" \
+  --before "rm -rf '$www/bench/put-sluice'" --check "$(check_dir "$www/bench/put-sluice" "$PUT_COUNT" "$PUT_SIZE")" -- \
   "${on_nginx[@]}" put --json "${put_args[@]}" s3://bench/put-sluice
 
 # Small objects: sluice writes them (one PUT each, its own content); then nginx
@@ -453,8 +461,9 @@ aws_config "$work/aws-put.cfg" "$PUT_C" $((2 * PUT_SIZE)) "$PUT_SIZE"
 aws_config "$work/aws-small.cfg" "$SMALL_C" "$LARGE_PART" "$LARGE_PART"
 
 # GET large -> memory
-measure curl.large_mem large_mem peer "curl -o /dev/null" "${peer[@]}" --bytes "$LARGE_SIZE" --vs sluice.large_mem -- \
-  curl -sS --fail -o /dev/null "$large_url"
+measure curl.large_mem large_mem peer "curl -o /dev/null" "${peer[@]}" --bytes "$LARGE_SIZE" --vs sluice.large_mem \
+  --check "test \"\$(cat \"\$OUT\")\" = $LARGE_SIZE" -- \
+  curl -sS --fail -o /dev/null -w '%{size_download}' "$large_url"
 measure rclone.large_mem large_mem peer "rclone cat (http) > /dev/null" "${peer[@]}" --bytes "$LARGE_SIZE" \
   --vs sluice.large_mem -- \
   bash -c 'rclone cat --http-url "$1" ":http:$2" >/dev/null' _ "$nginx_url" "$large_key"
@@ -465,16 +474,17 @@ measure aws.large_mem large_mem peer "aws s3 cp - > /dev/null (c=$LARGE_C)" "${p
 
 # GET large -> file (each with an fsync of the file at the end, as sluice does)
 measure curl.large_file large_file peer "curl -o file, fsync" "${peer[@]}" --bytes "$LARGE_SIZE" --vs sluice.large_file \
-  --before "rm -f '$out/curl.bin'" -- \
+  --before "rm -f '$out/curl.bin'" --check "$(check_file "$out/curl.bin" "$LARGE_SIZE")" -- \
   bash -c 'curl -sS --fail -o "$1" "$2" && sync "$1"' _ "$out/curl.bin" "$large_url"
 rm -f "$out/curl.bin"
 measure rclone.large_file large_file peer "rclone copyto (http, $LARGE_C streams), fsync" "${peer[@]}" \
-  --bytes "$LARGE_SIZE" --vs sluice.large_file --before "rm -f '$out/rclone.bin'" -- \
+  --bytes "$LARGE_SIZE" --vs sluice.large_file --before "rm -f '$out/rclone.bin'" \
+  --check "$(check_file "$out/rclone.bin" "$LARGE_SIZE")" -- \
   bash -c 'rclone copyto --http-url "$1" ":http:$2" "$3" --multi-thread-streams "$4" --multi-thread-cutoff 1M && sync "$3"' _ \
   "$nginx_url" "$large_key" "$out/rclone.bin" "$LARGE_C"
 rm -f "$out/rclone.bin"
 measure aws.large_file large_file peer "aws s3 cp to file (c=$LARGE_C), fsync" "${peer[@]}" --bytes "$LARGE_SIZE" \
-  --vs sluice.large_file --before "rm -f '$out/aws.bin'" -- \
+  --vs sluice.large_file --before "rm -f '$out/aws.bin'" --check "$(check_file "$out/aws.bin" "$LARGE_SIZE")" -- \
   bash -c 'AWS_CONFIG_FILE="$1" "$2" --endpoint-url "$3" s3 cp "s3://$4" "$5" --only-show-errors && sync "$5"' _ \
   "$work/aws-get.cfg" "$aws" "$nginx_url" "$large_key" "$out/aws.bin"
 rm -f "$out/aws.bin"
@@ -490,14 +500,19 @@ for ((i = 1; i < PUT_COUNT; i++)); do ln "$put_src/obj-000000" "$put_src/$(print
   done
 } >"$work/curl-put.cfg"
 put_bytes=$((PUT_SIZE * PUT_COUNT))
-measure curl.put put peer "curl --parallel-max $PUT_C -T" "${peer[@]}" --bytes "$put_bytes" --vs sluice.put -- \
+measure curl.put put peer "curl --parallel-max $PUT_C -T" "${peer[@]}" --bytes "$put_bytes" --vs sluice.put \
+  --before "rm -rf '$www/bench/put-curl'" --check "$(check_dir "$www/bench/put-curl" "$PUT_COUNT" "$PUT_SIZE")" -- \
   curl -sS --fail --parallel --parallel-max "$PUT_C" -H "Expect:" -K "$work/curl-put.cfg"
+# (rclone's s3 backend first asks whether the destination prefix is a file: nginx
+# answers a redirect for an existing directory, which rclone takes for a file.)
 measure rclone.put put peer "rclone copy (s3 backend) --transfers $PUT_C" "${peer[@]}" --bytes "$put_bytes" \
-  --vs sluice.put -- \
+  --vs sluice.put --before "rm -rf '$www/bench/put-rclone'" \
+  --check "$(check_dir "$www/bench/put-rclone" "$PUT_COUNT" "$PUT_SIZE")" -- \
   rclone copy "$put_src" :s3:bench/put-rclone --s3-provider Other --s3-endpoint "$nginx_url" \
   --s3-access-key-id S3RVER --s3-secret-access-key S3RVER --s3-force-path-style=true --s3-no-check-bucket \
   --s3-upload-cutoff 5G --no-check-dest --transfers "$PUT_C"
 measure aws.put put peer "aws s3 cp --recursive (c=$PUT_C)" "${peer[@]}" --bytes "$put_bytes" --vs sluice.put \
+  --before "rm -rf '$www/bench/put-aws'" --check "$(check_dir "$www/bench/put-aws" "$PUT_COUNT" "$PUT_SIZE")" \
   --note "multipart_threshold above the object size: one PUT each, as sluice" -- \
   env AWS_CONFIG_FILE="$work/aws-put.cfg" "$aws" --endpoint-url "$nginx_url" s3 cp --recursive "$put_src" \
   s3://bench/put-aws/ --only-show-errors
@@ -512,12 +527,14 @@ if [[ -f $www/bench/small/obj-000000 ]]; then
     done
   } >"$work/curl-small.cfg"
   measure curl.small small peer "curl --parallel-max $SMALL_C -o /dev/null" "${peer[@]}" --unit req/s \
-    --bytes "$small_bytes" --requests "$SMALL_COUNT" --vs sluice.small -- \
-    curl -sS --fail --parallel --parallel-max "$SMALL_C" -K "$work/curl-small.cfg"
+    --bytes "$small_bytes" --requests "$SMALL_COUNT" --vs sluice.small \
+    --check "n=\$(grep -c '^200 $SMALL_SIZE\$' \"\$OUT\"); test \"\$n\" = $SMALL_COUNT || { echo \"\$n of $SMALL_COUNT complete\"; exit 1; }" -- \
+    curl -sS --fail --parallel --parallel-max "$SMALL_C" -w '%{http_code} %{size_download}\n' -K "$work/curl-small.cfg"
   measure rclone.small small peer "rclone copy (http) --transfers $SMALL_C to files" "${peer[@]}" --unit req/s \
     --bytes "$small_bytes" --requests "$SMALL_COUNT" --vs sluice.small_files \
-    --note "lists nginx's index page; --http-no-head" --before "rm -rf '$out/rclone-small'" -- \
-    rclone copy --http-url "$nginx_url" :http:bench/small "$out/rclone-small" --http-no-head \
+    --note "lists nginx's index page, HEADs each object" --before "rm -rf '$out/rclone-small'" \
+    --check "$(check_dir "$out/rclone-small" "$SMALL_COUNT" "$SMALL_SIZE")" -- \
+    rclone copy --http-url "$nginx_url" :http:bench/small "$out/rclone-small" \
     --transfers "$SMALL_C" --checkers "$SMALL_C"
   rm -rf "$out/rclone-small"
 else
@@ -527,13 +544,14 @@ fi
 # The aws cli lists the prefix to download many objects: nginx cannot list, s3rver can.
 measure aws.small small peer "aws s3 cp --recursive to files (s3rver)" "${peer[@]}" --server s3rver --unit req/s \
   --bytes "$small_bytes" --requests "$SMALL_COUNT" --vs sluice.small_s3rver \
-  --note "needs ListObjects: on s3rver" --before "rm -rf '$out/aws-small'" -- \
+  --note "needs ListObjects: on s3rver" --before "rm -rf '$out/aws-small'" \
+  --check "$(check_dir "$out/aws-small" "$SMALL_COUNT" "$SMALL_SIZE")" -- \
   env AWS_CONFIG_FILE="$work/aws-small.cfg" "$aws" --endpoint-url "$s3rver_url" s3 cp --recursive \
   s3://bench/small/ "$out/aws-small" --only-show-errors
 rm -rf "$out/aws-small"
 
 # ------------------------------------------------------------------ report
-title="sluice macro benchmark ($mode), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -r)
+title="sluice macro benchmark ($mode), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -r), load average at start $load_start, at end $(cut -d' ' -f1-3 /proc/loadavg)
 sluice: $sluice ($(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?') + working tree)
 large object $(human "$LARGE_SIZE") in $(human "$LARGE_PART") parts, concurrency $LARGE_C, budget $(human "$LARGE_BUDGET"); \
 puts $put_label, concurrency $PUT_C, budget $(human "$PUT_BUDGET"); small $small_label, concurrency $SMALL_C, budget $(human "$SMALL_BUDGET")

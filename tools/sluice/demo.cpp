@@ -4,6 +4,7 @@
 
 #include <sluice/engine/runtime/concurrently.hpp>
 #include <sluice/engine/s3/error.hpp>
+#include <sluice/engine/transfer/scheduler.hpp>
 #include <sluice/objects/objects.hpp>
 
 #include <chrono>
@@ -115,17 +116,25 @@ int run_demo(session& s, const demo_options& d) {
     if (!out) return report("demo", fail(errc::io_error, "cannot write " + src));
   }
   const std::string large_key = "demo/large.bin";
-  objects::transfer_options topts;
+  // The large object goes through the transfer scheduler: parts in flight,
+  // a memory-bounded pool, io_uring writes.
+  engine xfer_engine;
+  transfer::options topts;
+  auto made = transfer::scheduler::create(xfer_engine, c.options(), topts);
+  if (!made) return report("demo", made.error());
+  auto sched = *made;
 
   auto t0 = clock_type::now();
-  auto up = eng.run(objects::upload_file(c, src, d.bucket, large_key, topts));
+  auto up = eng.run(sched->upload(src, d.bucket, large_key));
   double t_up = seconds_since(t0);
   if (!up) return report("demo: upload", up.error());
-  std::printf("  uploaded   %s in %llu parts: %.2f s, %s\n", format_bytes(double(d.large_size)).c_str(),
-              static_cast<unsigned long long>(up->parts), t_up, format_rate(double(d.large_size), t_up).c_str());
+  uint64_t parts = d.large_size > topts.multipart_threshold ? (d.large_size + topts.part_size - 1) / topts.part_size : 1;
+  std::printf("  uploaded   %s in %llu part%s: %.2f s, %s\n", format_bytes(double(d.large_size)).c_str(),
+              static_cast<unsigned long long>(parts), parts == 1 ? "" : "s", t_up,
+              format_rate(double(d.large_size), t_up).c_str());
 
   t0 = clock_type::now();
-  auto down = eng.run(objects::download_file(c, d.bucket, large_key, back));
+  auto down = eng.run(sched->download(d.bucket, large_key, back));
   double t_down = seconds_since(t0);
   if (!down) return report("demo: download", down.error());
   bool same = same_file(src, back);

@@ -1,6 +1,7 @@
 // sluice: verified transfers between object storage and local files.
 #include "cli.hpp"
 
+#include <sluice/engine/transfer/scheduler.hpp>
 #include <sluice/objects/objects.hpp>
 
 #include <CLI/CLI.hpp>
@@ -96,7 +97,7 @@ int cmd_stat(const cli::global_options& g, const std::string& url) {
   return 0;
 }
 
-int cmd_cat(const cli::global_options& g, const std::string& url) {
+int cmd_cat(const cli::global_options& g, const std::string& url, const transfer::options& topts) {
   auto loc = objects::parse_location(url);
   if (!loc) return cli::report("cat", loc.error());
   if (!loc->remote || loc->key.empty())
@@ -108,19 +109,25 @@ int cmd_cat(const cli::global_options& g, const std::string& url) {
   // mismatch found at the end fails the command.
   auto head = s->eng->run(s->client->head_object(loc->bucket, loc->key));
   if (!head) return cli::report("cat " + url, head.error());
-  if (head->size <= (64u << 20)) {
+  if (head->size <= std::min<uint64_t>(64u << 20, topts.memory_budget)) {
     auto obj = s->eng->run(s->client->get_object_bytes(loc->bucket, loc->key, 64u << 20));
     if (!obj) return cli::report("cat " + url, obj.error());
     if (std::fwrite(obj->data.data(), 1, obj->data.size(), stdout) != obj->data.size() || std::fflush(stdout) != 0)
       return cli::report("cat " + url, fail(errc::io_error, "cannot write to standard output"));
     return 0;
   }
-  auto r = s->eng->run(objects::stream_object(*s->client, loc->bucket, loc->key,
-                                              [](std::span<const std::byte> d) -> result<void> {
-                                                if (std::fwrite(d.data(), 1, d.size(), stdout) != d.size())
-                                                  return fail(errc::io_error, "cannot write to standard output");
-                                                return {};
-                                              }));
+  // Larger objects: ranged parts in flight, delivered in order.
+  auto copts = cli::resolve_client_options(g);
+  if (!copts) return cli::report("cat", copts.error());
+  engine xfer_engine;
+  auto sched = transfer::scheduler::create(xfer_engine, *copts, topts);
+  if (!sched) return cli::report("cat", sched.error());
+  const transfer::consumer to_stdout = [](std::span<const std::byte> d, uint64_t) -> result<void> {
+    if (std::fwrite(d.data(), 1, d.size(), stdout) != d.size())
+      return fail(errc::io_error, "cannot write to standard output");
+    return {};
+  };
+  auto r = xfer_engine.run((*sched)->stream(loc->bucket, loc->key, to_stdout));
   std::fflush(stdout);
   if (!r) return cli::report("cat " + url, r.error());
   return 0;
@@ -192,6 +199,8 @@ int main(int argc, char** argv) {
 
   auto* cat = app.add_subcommand("cat", "Write an object to standard output (verified)");
   cat->add_option("url", url, "s3://bucket/key")->required();
+  cat->add_option("--part-size", part_size_text, "Part size for large objects (default 8MiB)");
+  cat->add_option("--memory-budget", budget_text, "Memory for transfer buffers (default 256MiB)");
 
   auto* mb = app.add_subcommand("mb", "Make a bucket");
   mb->add_option("url", url, "s3://bucket")->required();
@@ -284,7 +293,18 @@ int main(int argc, char** argv) {
   }
   if (*rm) return cmd_rm(g, url, recursive);
   if (*st) return cmd_stat(g, url);
-  if (*cat) return cmd_cat(g, url);
+  if (*cat) {
+    auto ps = cli::parse_size(part_size_text);
+    if (!ps) return cli::report("cat --part-size", ps.error());
+    auto bud = cli::parse_size(budget_text);
+    if (!bud) return cli::report("cat --memory-budget", bud.error());
+    if (*ps == 0 || *bud < *ps)
+      return cli::report("cat", fail(errc::invalid_argument, "--memory-budget must hold at least one part"));
+    transfer::options t;
+    t.part_size = *ps;
+    t.memory_budget = *bud;
+    return cmd_cat(g, url, t);
+  }
   if (*mb) return cmd_bucket(g, url, true);
   if (*rb) return cmd_bucket(g, url, false);
   if (*bn) {

@@ -452,25 +452,7 @@ TEST(FaultsIntegrity, two_corrupted_gets_are_integrity_mismatch) {
   expect_no_secret(got.error(), store.proxy);
 }
 
-TEST(FaultsIntegrity, persistent_corruption_fails_download_and_leaves_no_file) {
-  corrupted_store store(proxy_faults::always);
-  ASSERT_NO_FATAL_FAILURE(store.put_object());
-  const std::string dir = make_temp_dir("sluice-faults-");
-  const std::string target = dir + "/object.bin";
-  stopwatch sw;
-  auto got = store.client.run(objects::download_file(*store.client, store.bucket_name, key, target));
-  EXPECT_LT(sw.elapsed(), budget);
-  ASSERT_FALSE(got);
-  EXPECT_EQ(got.error().code, errc::integrity_mismatch) << got.error().describe();
-  EXPECT_TRUE(contains(got.error().message, store.url())) << got.error().message;
-  EXPECT_FALSE(std::filesystem::exists(target));
-  std::vector<std::string> left;
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) left.push_back(entry.path().string());
-  EXPECT_TRUE(left.empty()) << "left behind: " << (left.empty() ? "" : left.front());
-  EXPECT_GE(store.proxy.flipped(), 2);
-  expect_no_secret(got.error(), store.proxy);
-  remove_tree(dir);
-}
+// A persistent corruption through the scheduler's file path: Transfer.persistent_corruption_* (transfer_test.cpp).
 
 // ---- zero-copy accounting --------------------------------------------------------------------
 

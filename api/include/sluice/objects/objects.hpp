@@ -1,11 +1,7 @@
-// File-system verbs over an S3 store: list, remove (prefix-safe), upload and
-// download of files, server-side copy. The CLI is a thin layer over these.
+// File-system verbs over an S3 store: locations, prefix-safe listing and
+// removal. The CLI is a thin layer over these and the transfer scheduler.
 //
-// All functions are awaitables on the caller's executor (single-threaded, as
-// an engine context is), return result<T>, and leave nothing half-done that
-// a user could mistake for data: downloads land under a temporary name and
-// are renamed into place only once complete and verified; failed multipart
-// uploads are aborted.
+// All functions are awaitables on the caller's executor and return result<T>.
 #pragma once
 
 #include <sluice/engine/s3/client.hpp>
@@ -28,38 +24,8 @@ struct location {
 };
 result<location> parse_location(std::string_view text);
 
-struct transfer_options {
-  uint64_t multipart_threshold = 64ull << 20;  // files above go up in parts
-  uint64_t part_size = 8ull << 20;             // grown if a file would need more than 10,000 parts
-  unsigned concurrency = 8;                    // parts in flight per file
-};
-
-struct transfer_stats {
-  uint64_t bytes = 0;
-  uint64_t objects = 0;
-  uint64_t parts = 0;
-};
-
-// Uploads a local file. Above the threshold: multipart, parts hashed first so
-// the composite XXH3 goes into the object's metadata, then uploaded
-// concurrently; any failure aborts the upload.
-boost::asio::awaitable<result<transfer_stats>> upload_file(s3::client& c, std::string_view local_path,
-                                                           std::string_view bucket, std::string_view key,
-                                                           const transfer_options& opts,
-                                                           const s3::put_options& put = s3::default_put_options);
-
-// Downloads an object to a local file: written under a temporary name in the
-// destination's directory, verified against the recorded XXH3 (one refetch on
-// a mismatch), fsynced, then renamed into place. Nothing is left at the final
-// name on failure.
-boost::asio::awaitable<result<transfer_stats>> download_file(s3::client& c, std::string_view bucket, std::string_view key,
-                                                             std::string_view local_path);
-
-// Streams an object to a callback in order (for `cat`), verifying the
-// recorded hash at the end (an error after the bytes were delivered says so).
-boost::asio::awaitable<result<transfer_stats>> stream_object(
-    s3::client& c, std::string_view bucket, std::string_view key,
-    const std::function<result<void>(std::span<const std::byte>)>& consumer);
+// Transfers of files and streams live in the engine's transfer scheduler
+// (sluice/engine/transfer/scheduler.hpp).
 
 // Keys a recursive operation on `prefix` covers: the key equal to `prefix`
 // and keys under `prefix` + "/" — never siblings that merely share the
