@@ -359,13 +359,12 @@ measure wrk.large large_mem ceiling "wrk -c$LARGE_C, $(human "$LARGE_PART") rang
   timeout -k 5 "$STEP_TIMEOUT" wrk -t "$wrk_threads" -c "$LARGE_C" -d "${TOOL_SECS}s" --timeout 30s \
   -s "$work/wrk-large.lua" "$nginx_url"
 
-fio_dir="$out/fio"
-mkdir -p "$fio_dir"
+# fio writes in the directory sluice downloads into ($out), and fsyncs at the end as sluice does.
 measure fio large_file ceiling "fio O_DIRECT io_uring bs=$FIO_BS qd=$FIO_DEPTH" --server disk --parse fio \
-  --vs sluice.large_file --before "rm -f '$fio_dir'/*" -- \
-  timeout -k 5 "$STEP_TIMEOUT" fio --name=seqwrite --directory="$fio_dir" --ioengine=io_uring --direct=1 \
+  --vs sluice.large_file --before "rm -f '$out/fio-seqwrite'" -- \
+  timeout -k 5 "$STEP_TIMEOUT" fio --name=seqwrite --filename="$out/fio-seqwrite" --ioengine=io_uring --direct=1 \
   --rw=write --bs="$FIO_BS" --size="$FIO_SIZE" --iodepth="$FIO_DEPTH" --numjobs=1 --end_fsync=1 --output-format=json
-rm -rf "$fio_dir"
+rm -f "$out/fio-seqwrite"
 
 # ------------------------------------------------------------------ sluice
 say "sluice:"

@@ -594,14 +594,7 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
   http::client_stats http_stats() const override {
     std::lock_guard lk(mu_);
     http::client_stats sum;
-    for (const auto& [host, pool] : pools_) {
-      auto s = pool->stats();
-      sum.connections_opened += s.connections_opened;
-      sum.requests += s.requests;
-      sum.reused += s.reused;
-      sum.body_bytes_direct += s.body_bytes_direct;
-      sum.body_bytes_copied += s.body_bytes_copied;
-    }
+    for (const auto& [host, pool] : pools_) sum += pool->stats();
     return sum;
   }
 

@@ -166,14 +166,7 @@ class pipeline final : public scheduler {
   progress& counters() noexcept override { return progress_; }
   http::client_stats http_stats() const override {
     http::client_stats sum;
-    for (const auto& c : clients_) {
-      auto s = c->http_stats();
-      sum.connections_opened += s.connections_opened;
-      sum.requests += s.requests;
-      sum.reused += s.reused;
-      sum.body_bytes_direct += s.body_bytes_direct;
-      sum.body_bytes_copied += s.body_bytes_copied;
-    }
+    for (const auto& c : clients_) sum += c->http_stats();
     return sum;
   }
 

@@ -137,6 +137,15 @@ struct client_stats {
   uint64_t reused = 0;
   uint64_t body_bytes_direct = 0;  // read from the socket straight into sink memory
   uint64_t body_bytes_copied = 0;  // copied from the parser's buffer into sink memory
+
+  client_stats& operator+=(const client_stats& o) noexcept {
+    connections_opened += o.connections_opened;
+    requests += o.requests;
+    reused += o.reused;
+    body_bytes_direct += o.body_bytes_direct;
+    body_bytes_copied += o.body_bytes_copied;
+    return *this;
+  }
 };
 
 class client {
