@@ -6,6 +6,7 @@
 #include <sluice/engine/transfer/scheduler.hpp>
 #include <sluice/objects/objects.hpp>
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -121,6 +122,35 @@ int finish(const global_options& g, const transfer_flags& f, std::string_view ve
   return r.failures.empty() ? 0 : 1;
 }
 
+// Ctrl-C stops the running transfer cleanly (partial files removed, multipart
+// uploads aborted); a second Ctrl-C ends the process at once.
+std::atomic<transfer::scheduler*> interrupt_target{nullptr};
+
+extern "C" void on_interrupt(int) {
+  if (auto* s = interrupt_target.load()) s->cancel();
+}
+
+class interrupt_guard {
+ public:
+  explicit interrupt_guard(transfer::scheduler& s) {
+    interrupt_target.store(&s);
+    struct sigaction sa {};
+    sa.sa_handler = on_interrupt;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int_);
+    sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~interrupt_guard() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+    interrupt_target.store(nullptr);
+  }
+
+ private:
+  struct sigaction old_int_ {}, old_term_ {};
+};
+
 struct transfer_session {
   std::unique_ptr<engine> eng;
   std::shared_ptr<transfer::scheduler> sched;
@@ -203,6 +233,7 @@ int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std
   if (!s) return report(verb, s.error());
   auto& sched = *s->sched;
   auto& eng = *s->eng;
+  interrupt_guard on_ctrl_c(sched);
   const bool show = !g.quiet && !f.json && ::isatty(STDERR_FILENO);
   auto t0 = clock_type::now();
   auto secs = [&] { return std::chrono::duration<double>(clock_type::now() - t0).count(); };
@@ -235,8 +266,10 @@ int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std
     return finish(g, f, verb, r, 0, secs(), src + " -> " + dst);
   }
 
-  // Many objects: plan the items, then one batch on the scheduler.
+  // Many objects: plan the items, then one batch on the scheduler. Keys that
+  // cannot be written safely are refused and reported like failed transfers.
   std::vector<transfer::batch_item> items;
+  std::vector<transfer::batch_failure> refused;
   uint64_t total = 0, skipped = 0;
   if (!from->remote) {
     std::map<std::string, uint64_t> remote;
@@ -269,11 +302,10 @@ int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std
     if (!prefix.empty() && prefix.back() != '/') prefix += '/';
     auto page = eng.run(s->sched->client(0).list_all(from->bucket, prefix));
     if (!page) return report(verb, page.error());
-    transfer::batch_result refused;
     for (auto& o : page->objects) {
       auto rel = safe_relative(o.key, prefix);
       if (!rel) {
-        refused.failures.push_back({o.key, rel.error()});
+        refused.push_back({o.key, rel.error()});
         continue;
       }
       fs::path dest = fs::path(to->path) / *rel;
@@ -287,10 +319,6 @@ int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std
       items.push_back({o.key, dest.string(), o.size});
       total += o.size;
     }
-    if (!refused.failures.empty()) {
-      for (auto& fl : refused.failures)
-        std::fprintf(stderr, "sluice: %s: %s: %s\n", verb, fl.key.c_str(), fl.err.describe().c_str());
-    }
   }
 
   progress_display pd(sched.counters(), total, items.size(), show);
@@ -299,6 +327,7 @@ int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std
   auto r = from->remote ? eng.run(sched.download_many(bucket, view)) : eng.run(sched.upload_many(bucket, view, put));
   pd.stop();
   if (!r) return report(verb, r.error());
+  r->failures.insert(r->failures.begin(), refused.begin(), refused.end());
   return finish(g, f, verb, *r, skipped, secs());
 }
 

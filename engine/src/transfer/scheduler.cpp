@@ -159,6 +159,13 @@ class pipeline final : public scheduler {
     co_return co_await batch(bucket, items, false, put);
   }
 
+  void cancel() noexcept override { cancelled_.store(true, std::memory_order_relaxed); }
+  bool cancelled() const noexcept override { return cancelled_.load(std::memory_order_relaxed); }
+  result<void> check_cancelled(std::string_view bucket, std::string_view key) const {
+    if (cancelled()) return fail(errc::cancelled, url_of(bucket, key) + ": the transfer was cancelled");
+    return {};
+  }
+
   buffer_pool& pool() noexcept override { return *pool_; }
   s3::client& client(unsigned context) noexcept override { return *clients_[context % clients_.size()]; }
   unsigned contexts() const noexcept override { return static_cast<unsigned>(clients_.size()); }
@@ -195,11 +202,15 @@ class pipeline final : public scheduler {
                                                                       std::string_view key) {
     object_plan plan;
     plan.part_size = opts_.part_size;
+    SLUICE_CO_TRY_VOID(check_cancelled(bucket, key));
     SLUICE_CO_TRY(pooled_buffer buf, co_await pool_->acquire(opts_.part_size));
     http::span_sink sink(buf.span());
     auto range = s3::byte_range::between(0, opts_.part_size - 1);
     auto got = co_await cl.get_object(bucket, key, range, sink, s3::no_conditions);
     s3::object_info info;
+    if (!got && got.error().code == errc::too_large)
+      co_return fail(errc::malformed_response, url_of(bucket, key) +
+                                                   ": the server ignored the Range header and sent the whole object");
     if (!got) {
       if (got.error().code != s3::errc::invalid_range) co_return got.error();
       // A range of an empty object does not exist: confirm it is empty.
@@ -214,7 +225,8 @@ class pipeline final : public scheduler {
     }
     plan.size = info.size;
     plan.etag = info.etag;
-    if (auto it = info.metadata.find(std::string(integrity::metadata_key)); it != info.metadata.end()) {
+    auto it = info.metadata.find(std::string(integrity::metadata_key));
+    if (cl.options().verify_integrity && it != info.metadata.end()) {
       plan.recorded = integrity::parse_recorded(it->second);
       if (!plan.recorded)
         co_return fail(errc::integrity_mismatch,
@@ -255,6 +267,10 @@ class pipeline final : public scheduler {
           co_await moved.async_wait(tok);  // woken when delivery moves on
           continue;
         }
+        if (auto c = check_cancelled(bucket, key); !c) {
+          if (!failed) failed = c.error();
+          break;
+        }
         uint64_t i = next++;
         auto buf = co_await fetch_range(cl, bucket, key, plan.part_offset(i), plan.part_length(i), when);
         if (!buf) {
@@ -274,7 +290,8 @@ class pipeline final : public scheduler {
 
   // ---- download to a file -------------------------------------------------------------
 
-  awaitable<result<stats>> download_on(unsigned c, std::string_view bucket, std::string_view key, std::string_view path) {
+  awaitable<result<stats>> download_on(unsigned c, std::string_view bucket, std::string_view key, std::string_view path,
+                                       unsigned workers = 0) {
     auto& cl = *clients_[c];
     stats st;
     SLUICE_CO_TRY(auto head, co_await first_part(cl, bucket, key));
@@ -286,6 +303,10 @@ class pipeline final : public scheduler {
 
     const bool composite = plan.recorded && plan.recorded->part_size == plan.part_size;
     const bool whole = plan.recorded && plan.recorded->part_size == 0;
+    // Recorded with another part size: the object fits in our first part
+    // (first_part re-plans otherwise), so hash that part the recorded way.
+    const bool single_other = plan.recorded && !composite && !whole;
+    uint64_t single_hash = 0;
     std::vector<uint64_t> hashes(plan.parts);
     integrity::xxh3_stream whole_hash;
     ordered_stage in_order([&](uint64_t, pooled_buffer& b) -> result<void> {
@@ -296,6 +317,7 @@ class pipeline final : public scheduler {
     part_handler handle = [&](uint64_t i, pooled_buffer& held) -> awaitable<result<void>> {
       pooled_buffer buf = std::move(held);
       if (composite) hashes[i] = integrity::xxh3(buf.span());
+      if (single_other) single_hash = integrity::hash_content(buf.span(), plan.recorded->part_size);
       SLUICE_CO_TRY_VOID(co_await writer->write_at(plan.part_offset(i), buf.span()));
       progress_.bytes.fetch_add(buf.size(), std::memory_order_relaxed);
       st.bytes += buf.size();
@@ -308,15 +330,12 @@ class pipeline final : public scheduler {
       SLUICE_CO_TRY_VOID(co_await handle(0, first));
       start = 1;
     }
-    SLUICE_CO_TRY_VOID(co_await run_parts(cl, bucket, key, plan, start, opts_.max_in_flight, handle, no_window, 0));
+    SLUICE_CO_TRY_VOID(co_await run_parts(cl, bucket, key, plan, start, workers ? workers : opts_.max_in_flight, handle,
+                                          no_window, 0));
 
     if (plan.recorded) {
       uint64_t got = composite ? integrity::composite_of(hashes, plan.part_size) : whole_hash.digest();
-      if (whole && plan.parts == 0) got = integrity::xxh3(std::span<const std::byte>{});
-      if (!composite && !whole) {
-        // Recorded with another part size than we could follow: hash the file in its parts.
-        got = 0;
-      }
+      if (single_other) got = plan.parts == 0 ? integrity::hash_content({}, plan.recorded->part_size) : single_hash;
       if (got != plan.recorded->value) {
         // Fetch every part again; parts that differ were damaged in one of the
         // two reads: keep the second read and check again.
@@ -420,6 +439,7 @@ class pipeline final : public scheduler {
     if (!S_ISREG(sb.st_mode)) co_return fail(errc::invalid_argument, "'" + path + "' is not a regular file");
     const uint64_t size = static_cast<uint64_t>(sb.st_size);
 
+    SLUICE_CO_TRY_VOID(check_cancelled(bucket, key));
     if (size <= opts_.multipart_threshold && size <= pool_->budget()) {
       SLUICE_CO_TRY(pooled_buffer buf, co_await pool_->acquire(static_cast<std::size_t>(size)));
       SLUICE_CO_TRY_VOID(pread_exact(fd.fd, buf.span(), 0, path));
@@ -461,6 +481,10 @@ class pipeline final : public scheduler {
     co_await run_concurrently(static_cast<unsigned>(std::min<uint64_t>(std::max(1u, workers), parts)),
                               [&](unsigned) -> awaitable<void> {
                                 while (!failed && next < parts) {
+                                  if (auto cc = check_cancelled(bucket, key); !cc) {
+                                    failed = cc.error();
+                                    co_return;
+                                  }
                                   uint64_t i = next++;
                                   auto buf = co_await pool_->acquire(length(i));
                                   if (!buf) {
@@ -508,6 +532,7 @@ class pipeline final : public scheduler {
                                                               std::string_view key, uint64_t size, stats& st) {
     auto& cl = *clients_[c];
     for (int attempt = 1;; ++attempt) {
+      SLUICE_CO_TRY_VOID(check_cancelled(bucket, key));
       SLUICE_CO_TRY(pooled_buffer buf, co_await pool_->acquire(static_cast<std::size_t>(size)));
       http::span_sink sink(buf.span());
       auto got = co_await cl.get_object(bucket, key, std::nullopt, sink, s3::no_conditions);
@@ -515,7 +540,8 @@ class pipeline final : public scheduler {
       if (!got) co_return got.error();
       if (got->bytes != size) co_return std::optional<pooled_buffer>{};
       ++st.requests;
-      if (auto it = got->info.metadata.find(std::string(integrity::metadata_key)); it != got->info.metadata.end()) {
+      if (auto it = got->info.metadata.find(std::string(integrity::metadata_key));
+          cl.options().verify_integrity && it != got->info.metadata.end()) {
         auto rec = integrity::parse_recorded(it->second);
         if (!rec || integrity::hash_content(buf.span(), rec->part_size) != rec->value) {
           if (attempt < 2) {
@@ -572,12 +598,17 @@ class pipeline final : public scheduler {
         std::size_t i = shared->next.fetch_add(1, std::memory_order_relaxed);
         if (i >= items.size()) co_return;
         const batch_item& item = items[i];
+        if (auto cc = check_cancelled(bucket, item.key); !cc) {
+          std::lock_guard lk(shared->mu);
+          shared->out.failures.push_back({item.key, cc.error()});
+          continue;
+        }
         result<stats> r = stats{};
         if (download) {
           if (item.size && *item.size <= opts_.part_size)
             r = co_await download_small(c, bucket, item.key, item.path, *item.size);
           else
-            r = co_await download_on(c, bucket, item.key, item.path);
+            r = co_await download_on(c, bucket, item.key, item.path, 4);
         } else {
           r = co_await upload_on(c, item.path, bucket, item.key, *put, 4);
         }
@@ -622,6 +653,7 @@ class pipeline final : public scheduler {
   std::shared_ptr<buffer_pool> pool_;
   std::vector<std::shared_ptr<s3::client>> clients_;  // one per engine context
   std::atomic<unsigned> next_context_{0};
+  std::atomic<bool> cancelled_{false};  // lock-free: set from signal handlers
   progress progress_;
 };
 

@@ -165,10 +165,8 @@ TEST(FaultsTransport, content_length_longer_than_sent_is_truncated_response) {
   expect_no_secret(got.error(), server);
 }
 
-// BUG (engine/src/http/client.cpp, exchange(), length-delimited path): bytes that arrive after a
-// Content-Length body stay in the connection's buffer (or socket) and the connection is still
-// returned to the pool, so the next request on it parses them as the start of its answer and
-// fails with malformed_response. Kept as the test that catches it.
+// Bytes after a Content-Length body must not be taken for the start of the next answer on a
+// kept-alive connection (the connection is not reused).
 TEST(FaultsTransport, content_length_shorter_than_body_does_not_corrupt_the_next_answer) {
   fault_proxy server(
       {{http_answer(200, "OK", "hello", 5) + ", and more bytes than announced", reply::then::keep_open},
@@ -184,9 +182,8 @@ TEST(FaultsTransport, content_length_shorter_than_body_does_not_corrupt_the_next
   EXPECT_EQ(text_of(*second), "world");
 }
 
-// BUG (engine/src/http/client.cpp, send()/take_idle()): the same, with the extra bytes arriving
-// after the answer was complete, while the connection sat idle in the pool; a pooled connection
-// with unread bytes waiting is reused as if it were clean.
+// The same, with the extra bytes arriving while the connection sits idle in the pool: a pooled
+// connection with unread bytes is dropped, not reused.
 TEST(FaultsTransport, late_bytes_on_an_idle_connection_do_not_corrupt_the_next_answer) {
   reply first{http_answer(200, "OK", "hello", 5), reply::then::keep_open, ", and more bytes than announced",
               50ms};

@@ -267,4 +267,62 @@ TEST_F(Transfer, an_interrupted_download_leaves_nothing_at_the_final_name) {
   EXPECT_FALSE(fs::exists(dest)) << "an interrupted download left a file at the final name";
 }
 
+TEST_F(Transfer, cancel_stops_a_running_download_and_releases_everything) {
+  auto data = test_bytes(120u << 20, 17);
+  ASSERT_TRUE(eng_.run(sched_->client().put_object(bucket_, "cancel", as_span(data))));
+  transfer::options t;
+  t.part_size = 1 << 20;
+  t.memory_budget = 4 << 20;
+  t.max_in_flight = 4;
+  make_scheduler(t);
+  std::string out_dir = make_temp_dir("sluice-cancel");
+  std::thread canceller([&] {
+    for (int i = 0; i < 2000 && sched_->counters().bytes.load() < (8u << 20); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    sched_->cancel();
+  });
+  auto down = eng_.run(sched_->download(bucket_, "cancel", out_dir + "/cancel"));
+  canceller.join();
+  ASSERT_FALSE(down) << "the download finished before it could be cancelled";
+  EXPECT_EQ(down.error().code, errc::cancelled) << down.error().describe();
+  EXPECT_LT(sched_->counters().bytes.load(), uint64_t(120) << 20);
+  EXPECT_EQ(sched_->pool().reserved(), 0u) << "part buffers were not released";
+  EXPECT_TRUE(fs::is_empty(out_dir)) << "a cancelled download left files behind";
+  // Later transfers on a cancelled scheduler refuse to start.
+  auto again = eng_.run(sched_->download(bucket_, "cancel", out_dir + "/again"));
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, errc::cancelled);
+  remove_tree(out_dir);
+}
+
+TEST_F(Transfer, ctrl_c_on_the_cli_removes_the_partial_file) {
+  auto data = test_bytes(150u << 20, 18);
+  ASSERT_TRUE(eng_.run(sched_->client().put_object(bucket_, "interrupt", as_span(data))));
+  auto env = cli_environment(server_.server());
+  std::string dest = path("interrupt");
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    for (auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    execl(SLUICE_CLI_PATH, SLUICE_CLI_PATH, "-q", "cp", "--part-size", "5MiB", "--memory-budget", "10MiB",
+          "--concurrency", "2", "s3://xfer/interrupt", dest.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  bool started = false;
+  for (int i = 0; i < 400 && !started; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    for (auto& e : fs::directory_iterator(dir_))
+      if (e.path().filename().string().find(".sluice-") != std::string::npos) started = true;
+  }
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(started) << "the download never started";
+  ASSERT_TRUE(WIFEXITED(status)) << "sluice did not exit by itself after Ctrl-C";
+  EXPECT_NE(WEXITSTATUS(status), 0);
+  EXPECT_FALSE(fs::exists(dest));
+  for (auto& e : fs::directory_iterator(dir_))
+    EXPECT_EQ(e.path().filename().string().find(".sluice-"), std::string::npos) << "left " << e.path();
+}
+
 }  // namespace sluice_transfer_tests

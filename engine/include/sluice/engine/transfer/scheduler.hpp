@@ -21,8 +21,11 @@
 // Thread safety: the scheduler's methods may be called from any coroutine;
 // each transfer hops onto an engine context. Lifetime: hold it by shared_ptr
 // and keep it (and its engine) alive until the transfers finish. Arguments are
-// borrowed until the awaitable completes. Cancellation: cancelling the
-// awaiting coroutine stops the transfer's parts and releases their memory.
+// borrowed until the awaitable completes. Cancellation: cancel() (callable
+// from any thread, and from a signal handler) stops every running transfer at
+// its next part: no new request is sent, the parts in flight finish or fail,
+// their memory returns to the pool, partial files are removed and multipart
+// uploads aborted; the transfers end with errc::cancelled.
 #pragma once
 
 #include <sluice/engine/buffer/pool.hpp>
@@ -45,7 +48,8 @@ namespace sluice::transfer {
 struct options {
   std::size_t part_size = std::size_t(8) << 20;
   std::size_t memory_budget = std::size_t(256) << 20;
-  unsigned max_in_flight = 64;                         // requests in flight per transfer / per batch
+  unsigned max_in_flight = 64;                         // requests in flight per transfer; for a batch,
+                                                       // objects in flight (a large one runs 4 parts)
   std::size_t multipart_threshold = std::size_t(64) << 20;  // uploads above go in parts
   unsigned reorder_window = 16;                        // parts buffered ahead of an ordered consumer
   cache::writer_options file;
@@ -106,6 +110,10 @@ class scheduler : public std::enable_shared_from_this<scheduler> {
   virtual boost::asio::awaitable<result<batch_result>> upload_many(
       std::string_view bucket, std::span<const batch_item> items,
       const s3::put_options& put = s3::default_put_options) = 0;
+
+  // Stops every running and future transfer (see above); async-signal-safe.
+  virtual void cancel() noexcept = 0;
+  virtual bool cancelled() const noexcept = 0;
 
   virtual buffer_pool& pool() noexcept = 0;
   virtual s3::client& client(unsigned context = 0) noexcept = 0;
