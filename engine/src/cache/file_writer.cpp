@@ -134,6 +134,7 @@ result<std::unique_ptr<file_writer>> file_writer::create(asio::any_io_executor e
   w->backend_ = backend;
   w->ring_ = ring;
   w->dir_path_ = dir;
+  w->sync_dir_ = opts.sync_directory;
   if (name.size() > max_name_in_temp) name.resize(max_name_in_temp);
 
   // The buffered descriptor creates the file; O_DIRECT is a second open of the same file, so a
@@ -305,6 +306,7 @@ asio::awaitable<result<void>> file_writer::commit() {
   committed_ = true;
   abandon();  // closes the descriptors; nothing to unlink any more
   // Make the rename durable too (best effort: some file systems refuse fsync on directories).
+  if (!sync_dir_) co_return result<void>{};
   int dfd = ::open(dir_path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     long dr;
@@ -314,6 +316,14 @@ asio::awaitable<result<void>> file_writer::commit() {
     ::close(dfd);
   }
   co_return result<void>{};
+}
+
+void sync_directory(const std::string& dir) noexcept {
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return;
+  while (::fsync(dfd) != 0 && errno == EINTR) {
+  }
+  ::close(dfd);
 }
 
 }  // namespace sluice::cache

@@ -19,7 +19,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <map>
+#include <set>
 #include <mutex>
 
 namespace sluice::transfer {
@@ -562,13 +564,18 @@ class pipeline final : public scheduler {
     }
   }
 
+  // `in_batch`: the batch syncs each directory once at the end instead of
+  // after every rename.
   awaitable<result<stats>> download_small(unsigned c, std::string_view bucket, std::string_view key,
-                                          const std::string& path, uint64_t size) {
+                                          const std::string& path, uint64_t size, bool in_batch = false) {
     stats st;
     SLUICE_CO_TRY(std::optional<pooled_buffer> buf, co_await fetch_small(c, bucket, key, size, st));
     if (!buf) co_return co_await download_on(c, bucket, key, path);  // changed size: the general path
     auto ex = co_await asio::this_coro::executor;
-    SLUICE_CO_TRY(std::unique_ptr<cache::file_writer> writer, cache::file_writer::create(ex, path, size, opts_.file));
+    cache::writer_options wo = opts_.file;
+    wo.sync_directory = !in_batch;
+    if (size < (std::size_t(1) << 20)) wo.direct = false;  // one small write: O_DIRECT buys nothing
+    SLUICE_CO_TRY(std::unique_ptr<cache::file_writer> writer, cache::file_writer::create(ex, path, size, wo));
     if (size) SLUICE_CO_TRY_VOID(co_await writer->write_at(0, buf->span()));
     SLUICE_CO_TRY_VOID(co_await writer->commit());
     co_return st;
@@ -606,7 +613,7 @@ class pipeline final : public scheduler {
         result<stats> r = stats{};
         if (download) {
           if (item.size && *item.size <= opts_.part_size)
-            r = co_await download_small(c, bucket, item.key, item.path, *item.size);
+            r = co_await download_small(c, bucket, item.key, item.path, *item.size, true);
           else
             r = co_await download_on(c, bucket, item.key, item.path, 4);
         } else {
@@ -644,6 +651,12 @@ class pipeline final : public scheduler {
                      }));
     }
     while (running > 0) co_await all_done.async_wait(tok);
+    if (download) {
+      // Make the new names durable: one fsync per directory written to.
+      std::set<std::string> dirs;
+      for (const auto& item : items) dirs.insert(std::filesystem::path(item.path).parent_path().string());
+      for (const auto& d : dirs) cache::sync_directory(d.empty() ? "." : d);
+    }
     std::lock_guard lk(shared->mu);
     co_return std::move(shared->out);
   }

@@ -34,7 +34,14 @@ struct writer_options {
   // SLUICE_IO_BACKEND=pwrite forces the fallback (=io_uring forces io_uring, an error if
   // unavailable; any other non-empty value is an invalid_argument error).
   std::optional<io_backend> backend;
+  // fsync the directory after the rename so the new name is durable. A batch
+  // writing many files into one directory turns this off and syncs the
+  // directory once at the end (sync_directory()).
+  bool sync_directory = true;
 };
+
+// fsync a directory (best effort: some file systems refuse it).
+void sync_directory(const std::string& dir) noexcept;
 
 // Writes one file part by part at offsets, under a temporary name in the destination's
 // directory (".<name>.sluice-XXXXXX", <name> cut to 240 bytes; O_EXCL, mode 0644 minus umask),
@@ -108,6 +115,7 @@ class file_writer {
   std::string final_path_;
   std::string temp_path_;
   std::string dir_path_;
+  bool sync_dir_ = true;  // fsync dir_path_ after the rename
   uint64_t size_ = 0;
   io_backend backend_ = io_backend::pwrite;
   uring_service* ring_ = nullptr;  // the io_context's ring when backend_ == io_uring
