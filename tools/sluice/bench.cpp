@@ -147,19 +147,22 @@ int run_bench(const global_options& g, const bench_options& b) {
   // Runs `op(i)` for i in [0, count) (repeated until `duration` when given)
   // with `concurrency` workers spread over the engine's contexts.
   auto run_workers = [&](unsigned workers, unsigned count, double duration_s,
-                         std::function<awaitable<result<uint64_t>>(unsigned)> op, run_totals& t) {
+                         std::function<awaitable<result<uint64_t>>(unsigned, unsigned)> op, run_totals& t) {
     std::atomic<uint64_t> next{0};
     std::atomic<unsigned> left{workers};
     std::promise<void> all_done;
     auto deadline = clock_type::now() + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(duration_s));
     for (unsigned w = 0; w < workers; ++w) {
-      auto worker = [&]() -> awaitable<void> {
+      // Worker w runs on context w % contexts and uses that context's client,
+      // so its sockets are driven by the thread the coroutine runs on.
+      const unsigned ctx = w % eng.thread_count();
+      auto worker = [&, ctx]() -> awaitable<void> {
         for (;;) {
           uint64_t n = next.fetch_add(1);
           if (duration_s > 0 ? clock_type::now() >= deadline : n >= count) break;
           unsigned i = static_cast<unsigned>(n % count);
           auto t0 = clock_type::now();
-          auto r = co_await op(i);
+          auto r = co_await op(i, ctx);
           double ms = std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
           std::lock_guard lk(t.mu);
           if (r) {
@@ -171,7 +174,7 @@ int run_bench(const global_options& g, const bench_options& b) {
           }
         }
       };
-      asio::co_spawn(eng.executor(), worker, [&](std::exception_ptr) {
+      asio::co_spawn(eng.context(ctx), worker, [&](std::exception_ptr) {
         if (--left == 0) all_done.set_value();
       });
     }
@@ -183,9 +186,9 @@ int run_bench(const global_options& g, const bench_options& b) {
     // Set-up: make sure every object exists with the right size.
     run_totals setup;
     run_workers(std::min(b.concurrency, std::max(1u, b.count)), b.count, 0,
-                [&](unsigned i) -> awaitable<result<uint64_t>> {
+                [&](unsigned i, unsigned ctx) -> awaitable<result<uint64_t>> {
                   std::string key = object_key(b.prefix, i);
-                  auto& c = sched->client(i);
+                  auto& c = sched->client(ctx);
                   auto head = co_await c.head_object(bucket, key);
                   if (head && head->size == b.size) co_return uint64_t{0};
                   if (!head && head.error().code != s3::errc::no_such_key) co_return head.error();
@@ -201,10 +204,10 @@ int run_bench(const global_options& g, const bench_options& b) {
   auto t0 = clock_type::now();
   const transfer::consumer discard = [](std::span<const std::byte>, uint64_t) -> result<void> { return {}; };
   run_workers(std::min(b.concurrency, std::max(1u, b.count)), b.count, b.duration_s,
-              [&](unsigned i) -> awaitable<result<uint64_t>> {
+              [&](unsigned i, unsigned ctx) -> awaitable<result<uint64_t>> {
                 std::string key = object_key(b.prefix, i);
                 if (!get) {
-                  SLUICE_CO_TRY_VOID(co_await put_one(sched->client(i), bucket, key, src));
+                  SLUICE_CO_TRY_VOID(co_await put_one(sched->client(ctx), bucket, key, src));
                   co_return b.size;
                 }
                 std::optional<uint64_t> known = b.size;

@@ -18,6 +18,7 @@ result<s3::client_options> resolve_client_options(const global_options& g) {
   s3::client_options opts;
   opts.config = std::move(cfg);
   opts.http.tls.verify = !g.no_verify_ssl;
+  opts.never_sign_payload = g.unsigned_payload;
   return opts;
 }
 

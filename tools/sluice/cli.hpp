@@ -18,6 +18,7 @@ struct global_options {
   std::string profile;
   std::string ca_bundle;
   bool no_verify_ssl = false;
+  bool unsigned_payload = false;
   bool quiet = false;
 };
 

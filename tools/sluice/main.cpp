@@ -159,6 +159,8 @@ int main(int argc, char** argv) {
   app.add_option("--profile", g.profile, "Profile in ~/.aws/config and ~/.aws/credentials (default: AWS_PROFILE)");
   app.add_option("--ca-bundle", g.ca_bundle, "PEM file of CA certificates to trust (default: AWS_CA_BUNDLE, system)");
   app.add_flag("--no-verify-ssl", g.no_verify_ssl, "Do not verify TLS certificates (self-signed test servers only)");
+  app.add_flag("--unsigned-payload", g.unsigned_payload,
+               "Send UNSIGNED-PAYLOAD over plain HTTP too (no SHA-256 of bodies; integrity from the signed XXH3)");
   app.add_flag("-q,--quiet", g.quiet, "Print nothing on success");
 
   bool recursive = false;

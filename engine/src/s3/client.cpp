@@ -185,7 +185,8 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
     }
     SLUICE_CO_TRY(std::shared_ptr<http::client> pool, pool_for(target_ep));
 
-    std::string payload_hash = (ep_.tls && !opts_.always_sign_payload)
+    const bool sign_payload = opts_.always_sign_payload || (!ep_.tls && !opts_.never_sign_payload);
+    std::string payload_hash = !sign_payload
                                    ? std::string(unsigned_payload)
                                    : sha256_hex(std::string_view(reinterpret_cast<const char*>(req.body.data()), req.body.size()));
 
@@ -374,7 +375,11 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
   awaitable<result<put_result>> put_object(std::string_view bucket, std::string_view key, std::span<const std::byte> body,
                                            const put_options& opts) override {
     if (key.empty()) co_return fail(sluice::errc::invalid_argument, "PUT " + object_url(bucket, key) + ": an object key is required");
-    uint64_t hash = integrity::xxh3(body);
+    // The recorded hash: computed here unless the caller already supplies it.
+    const auto given = opts.metadata.find(std::string(integrity::metadata_key));
+    uint64_t hash = 0;
+    if (given == opts.metadata.end()) hash = integrity::xxh3(body);
+    else if (auto rec = integrity::parse_recorded(given->second)) hash = rec->value;
     s3_request req{"PUT", std::string(bucket), std::string(key), {},
                    put_headers(opts, opts.record_xxh3 ? std::optional<uint64_t>(hash) : std::nullopt), body};
     http::discard_sink sink;

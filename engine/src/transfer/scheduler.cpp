@@ -102,6 +102,15 @@ class ordered_stage {
 
 using namespace detail;
 
+// See options::connections_per_context.
+unsigned connection_cap(const options& o, unsigned contexts) {
+  uint64_t n = o.connections_per_context;
+  if (n == 0 && o.target_bytes_per_s > 0)
+    n = std::max<uint64_t>(4, (o.target_bytes_per_s + 100'000'000 - 1) / 100'000'000 / std::max(1u, contexts));
+  if (n == 0) n = (o.max_in_flight + contexts - 1) / std::max(1u, contexts);
+  return static_cast<unsigned>(std::clamp<uint64_t>(n, 1, 256));
+}
+
 // Handles one fetched part on the transfer's context. It takes the buffer by
 // reference and moves it out (no by-value class arguments to coroutines: GCC 12).
 using part_handler = std::function<awaitable<result<void>>(uint64_t, pooled_buffer&)>;
@@ -117,8 +126,10 @@ class pipeline final : public scheduler {
                                               std::to_string(opts_.memory_budget) + " bytes)");
     if (opts_.max_in_flight < 1) return fail(errc::invalid_argument, "at least one request must be allowed in flight");
     pool_ = buffer_pool::create({opts_.memory_budget});
+    s3::client_options per_context = client_opts;
+    per_context.http.max_connections = connection_cap(opts_, eng_.thread_count());
     for (unsigned i = 0; i < eng_.thread_count(); ++i) {
-      SLUICE_TRY(auto c, s3::client::create(eng_.context(i).get_executor(), client_opts));
+      SLUICE_TRY(auto c, s3::client::create(eng_.context(i).get_executor(), per_context));
       clients_.push_back(std::move(c));
     }
     return {};

@@ -46,10 +46,14 @@ struct client_options {
   http::client_options http;       // pool size, deadlines, TLS verification
   retry_policy retry;
   bool verify_integrity = true;    // check x-amz-meta-sluice-xxh3 on whole-object reads
-  // Plain-HTTP endpoints get a signed payload hash (the body cannot be
-  // altered in flight unnoticed); TLS endpoints use UNSIGNED-PAYLOAD unless
-  // this is set.
+  // Plain-HTTP endpoints get a signed payload hash (the server rejects a body
+  // altered in flight); TLS endpoints use UNSIGNED-PAYLOAD unless
+  // always_sign_payload is set. never_sign_payload sends UNSIGNED-PAYLOAD over
+  // plain HTTP too: SHA-256 of every body is what limits PUT throughput on a
+  // fast link; content integrity then rests on the signed x-amz-meta-sluice-xxh3
+  // header, checked on every read.
   bool always_sign_payload = false;
+  bool never_sign_payload = false;
 };
 
 struct object_info {

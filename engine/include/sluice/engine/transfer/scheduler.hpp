@@ -52,6 +52,12 @@ struct options {
                                                        // objects in flight (a large one runs 4 parts)
   std::size_t multipart_threshold = std::size_t(64) << 20;  // uploads above go in parts
   unsigned reorder_window = 16;                        // parts buffered ahead of an ordered consumer
+  // Connections per endpoint and context. 0: derived: from target_bytes_per_s
+  // when set (one connection per ~100 MB/s, the rate one loopback or LAN TCP
+  // stream sustains here, at least 4), else enough for max_in_flight; capped
+  // at 256 either way. Requests beyond the cap wait for a free connection.
+  unsigned connections_per_context = 0;
+  uint64_t target_bytes_per_s = 0;
   cache::writer_options file;
 };
 
