@@ -8,7 +8,19 @@
 
 namespace sluice::s3 {
 
-retry_state::retry_state(const retry_policy& policy, uint64_t seed) : policy_(policy), rng_(seed) {}
+retry_state::retry_state(const retry_policy& policy, uint64_t seed) : policy_(policy), seed_(seed) {}
+
+uint64_t retry_state::fresh_seed() noexcept {
+  // splitmix64 over a per-thread state seeded once from the OS.
+  thread_local uint64_t state = [] {
+    std::random_device rd;
+    return (uint64_t(rd()) << 32) ^ rd();
+  }();
+  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
 
 std::chrono::milliseconds retry_state::ceiling(int attempt) const {
   const int64_t base = std::max<int64_t>(0, policy_.base_delay.count());
@@ -25,7 +37,8 @@ std::optional<std::chrono::milliseconds> retry_state::next_delay(const error& e,
   if (attempt >= std::max(1, policy_.max_attempts)) return std::nullopt;
   const int64_t top = ceiling(std::max(1, attempt)).count();
   std::uniform_int_distribution<int64_t> jitter(0, top);
-  const std::chrono::milliseconds delay(jitter(rng_));
+  if (!rng_) rng_.emplace(seed_);
+  const std::chrono::milliseconds delay(jitter(*rng_));
   if (elapsed + delay >= policy_.overall_deadline) return std::nullopt;
   return delay;
 }
