@@ -31,6 +31,8 @@ TEST(ObjectsPaths, locations_are_s3_urls_or_local_paths_and_bad_ones_are_refused
   for (const char* bad : {"", "http://host/x", "s3://Bad_Bucket/x", "s3://ab/x"}) {
     auto r = parse_location(bad);
     EXPECT_FALSE(r) << bad;
-    if (!r) EXPECT_EQ(r.error().code, sluice::errc::invalid_argument) << bad;
+    if (!r) {
+      EXPECT_EQ(r.error().code, sluice::errc::invalid_argument) << bad;
+    }
   }
 }
