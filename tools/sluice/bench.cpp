@@ -41,16 +41,6 @@ usage_snapshot usage_now() {
   return u;
 }
 
-void fill_pattern(std::span<std::byte> out, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::size_t i = 0;
-  for (; i + 8 <= out.size(); i += 8) {
-    uint64_t v = rng();
-    std::memcpy(out.data() + i, &v, 8);
-  }
-  for (; i < out.size(); ++i) out[i] = static_cast<std::byte>(rng());
-}
-
 std::string object_key(const std::string& prefix, unsigned i) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "obj-%06u", i);
@@ -75,7 +65,7 @@ source_data make_source(uint64_t size, uint64_t part, uint64_t threshold) {
   s.part = part;
   s.multipart = size > threshold;
   s.pattern = aligned_buffer(static_cast<std::size_t>(s.multipart ? part : size));
-  fill_pattern(s.pattern.span(), 42);
+  fill_random(s.pattern.span(), 42);
   if (!s.multipart) {
     s.recorded = integrity::format_recorded({integrity::xxh3(s.pattern.span()), 0});
   } else {

@@ -5,6 +5,8 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <random>
 
 namespace sluice::cli {
 
@@ -73,6 +75,16 @@ std::string format_rate(double bytes, double seconds) {
   char buf[48];
   std::snprintf(buf, sizeof buf, "%.1f MB/s", seconds > 0 ? bytes / seconds / 1e6 : 0.0);
   return buf;
+}
+
+void fill_random(std::span<std::byte> out, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::size_t i = 0;
+  for (; i + 8 <= out.size(); i += 8) {
+    uint64_t v = rng();
+    std::memcpy(out.data() + i, &v, 8);
+  }
+  for (; i < out.size(); ++i) out[i] = static_cast<std::byte>(rng());
 }
 
 int report(std::string_view context, const error& e) {

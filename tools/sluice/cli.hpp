@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,9 @@ result<s3::client_options> resolve_client_options(const global_options& g);
 result<uint64_t> parse_size(std::string_view text);
 std::string format_bytes(double bytes);
 std::string format_rate(double bytes, double seconds);
+
+// Deterministic pseudo-random bytes (demo and bench data).
+void fill_random(std::span<std::byte> out, uint64_t seed);
 
 // Prints "sluice: <context>: <error>" on stderr; returns the exit status (1).
 int report(std::string_view context, const error& e);

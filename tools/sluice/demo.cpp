@@ -27,16 +27,6 @@ double seconds_since(clock_type::time_point t) {
   return std::chrono::duration<double>(clock_type::now() - t).count();
 }
 
-void fill_random(std::span<std::byte> out, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::size_t i = 0;
-  for (; i + 8 <= out.size(); i += 8) {
-    uint64_t v = rng();
-    std::memcpy(out.data() + i, &v, 8);
-  }
-  for (; i < out.size(); ++i) out[i] = static_cast<std::byte>(rng());
-}
-
 bool same_file(const std::string& a, const std::string& b) {
   std::ifstream fa(a, std::ios::binary), fb(b, std::ios::binary);
   std::vector<char> ba(1 << 20), bb(1 << 20);

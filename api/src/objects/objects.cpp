@@ -5,13 +5,7 @@ namespace sluice::objects {
 namespace asio = boost::asio;
 using asio::awaitable;
 
-namespace {
-
-std::string url_of(std::string_view bucket, std::string_view key) {
-  return "s3://" + std::string(bucket) + (key.empty() ? "" : "/" + std::string(key));
-}
-
-}  // namespace
+using s3::object_url;
 
 result<location> parse_location(std::string_view text) {
   location loc;
@@ -44,7 +38,7 @@ awaitable<result<s3::list_page>> list(s3::client& c, std::string_view bucket, st
 awaitable<result<remove_stats>> remove(s3::client& c, std::string_view bucket, std::string_view key, bool recursive) {
   remove_stats out;
   if (!recursive) {
-    if (key.empty()) co_return fail(errc::invalid_argument, "'" + url_of(bucket, key) + "' names no object (use -r)");
+    if (key.empty()) co_return fail(errc::invalid_argument, "'" + object_url(bucket, key) + "' names no object (use -r)");
     // S3 deletes of missing keys succeed silently; a user removing one
     // object wants to know it was not there.
     SLUICE_CO_TRY_VOID(co_await c.head_object(bucket, key));

@@ -56,12 +56,6 @@ std::span<const std::byte> as_bytes(const std::string& s) {
   return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
 }
 
-std::string object_url(std::string_view bucket, std::string_view key) {
-  std::string s = "s3://" + std::string(bucket);
-  if (!key.empty()) s += "/" + std::string(key);
-  return s;
-}
-
 object_info info_from(const http::response& r) {
   object_info info;
   if (r.content_length) info.size = *r.content_length;

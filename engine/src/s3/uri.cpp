@@ -379,4 +379,10 @@ result<s3_url> parse_s3_url(std::string_view url) {
   return out;
 }
 
+std::string object_url(std::string_view bucket, std::string_view key) {
+  std::string s = "s3://" + std::string(bucket);
+  if (!key.empty()) s += "/" + std::string(key);
+  return s;
+}
+
 }  // namespace sluice::s3

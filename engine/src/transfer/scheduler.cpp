@@ -33,9 +33,7 @@ namespace detail {
 
 constexpr auto tok = asio::as_tuple(asio::use_awaitable);
 
-std::string url_of(std::string_view bucket, std::string_view key) {
-  return "s3://" + std::string(bucket) + "/" + std::string(key);
-}
+using s3::object_url;
 
 error io_fail(std::string_view what, const std::string& path, int err) {
   return fail(errc::io_error, std::string(what) + " '" + path + "': " + std::strerror(err));
@@ -175,7 +173,7 @@ class pipeline final : public scheduler {
   void cancel() noexcept override { cancelled_.store(true, std::memory_order_relaxed); }
   bool cancelled() const noexcept override { return cancelled_.load(std::memory_order_relaxed); }
   result<void> check_cancelled(std::string_view bucket, std::string_view key) const {
-    if (cancelled()) return fail(errc::cancelled, url_of(bucket, key) + ": the transfer was cancelled");
+    if (cancelled()) return fail(errc::cancelled, object_url(bucket, key) + ": the transfer was cancelled");
     return {};
   }
 
@@ -203,7 +201,7 @@ class pipeline final : public scheduler {
     auto range = s3::byte_range::between(offset, offset + len - 1);
     SLUICE_CO_TRY(s3::get_result got, co_await cl.get_object(bucket, key, range, sink, when));
     if (got.bytes != len || got.first != offset)
-      co_return fail(errc::truncated_response, url_of(bucket, key) + ": asked for " + std::to_string(len) +
+      co_return fail(errc::truncated_response, object_url(bucket, key) + ": asked for " + std::to_string(len) +
                                                    " bytes at " + std::to_string(offset) + ", got " +
                                                    std::to_string(got.bytes) + " at " + std::to_string(got.first));
     co_return buf;
@@ -222,7 +220,7 @@ class pipeline final : public scheduler {
     auto got = co_await cl.get_object(bucket, key, range, sink, s3::no_conditions);
     s3::object_info info;
     if (!got && got.error().code == errc::too_large)
-      co_return fail(errc::malformed_response, url_of(bucket, key) +
+      co_return fail(errc::malformed_response, object_url(bucket, key) +
                                                    ": the server ignored the Range header and sent the whole object");
     if (!got) {
       if (got.error().code != s3::errc::invalid_range) co_return got.error();
@@ -234,7 +232,7 @@ class pipeline final : public scheduler {
       info = std::move(got->info);
       buf.resize(static_cast<std::size_t>(got->bytes));
       if (got->bytes != std::min<uint64_t>(info.size, opts_.part_size))
-        co_return fail(errc::truncated_response, url_of(bucket, key) + ": the first part came back short");
+        co_return fail(errc::truncated_response, object_url(bucket, key) + ": the first part came back short");
     }
     plan.size = info.size;
     plan.etag = info.etag;
@@ -243,14 +241,14 @@ class pipeline final : public scheduler {
       plan.recorded = integrity::parse_recorded(it->second);
       if (!plan.recorded)
         co_return fail(errc::integrity_mismatch,
-                       url_of(bucket, key) + ": the recorded hash '" + it->second + "' is not one sluice can read");
+                       object_url(bucket, key) + ": the recorded hash '" + it->second + "' is not one sluice can read");
     }
     // Parts follow the recorded part size so each part's hash feeds the
     // composite; the first part is refetched only if the size changes.
     if (plan.recorded && plan.recorded->part_size && plan.recorded->part_size != plan.part_size &&
         plan.size > plan.part_size) {
       if (plan.recorded->part_size > pool_->budget())
-        co_return fail(errc::too_large, url_of(bucket, key) + ": its parts (" + std::to_string(plan.recorded->part_size) +
+        co_return fail(errc::too_large, object_url(bucket, key) + ": its parts (" + std::to_string(plan.recorded->part_size) +
                                             " bytes) do not fit the memory budget");
       plan.part_size = plan.recorded->part_size;
       buf.reset();
@@ -354,7 +352,7 @@ class pipeline final : public scheduler {
         // two reads: keep the second read and check again.
         SLUICE_CO_TRY(uint64_t again, co_await refetch_and_compare(cl, bucket, key, plan, hashes, *writer, st));
         if (again != plan.recorded->value)
-          co_return fail(errc::integrity_mismatch, url_of(bucket, key) + ": data integrity error: content hash " +
+          co_return fail(errc::integrity_mismatch, object_url(bucket, key) + ": data integrity error: content hash " +
                                                        integrity::to_hex(again) + " does not match the recorded XXH3 " +
                                                        integrity::to_hex(plan.recorded->value) +
                                                        " (also after fetching it again)");
@@ -427,7 +425,7 @@ class pipeline final : public scheduler {
     if (plan.recorded) {
       uint64_t got = hasher.digest();
       if (got != plan.recorded->value)
-        co_return fail(errc::integrity_mismatch, url_of(bucket, key) + ": data integrity error: content hash " +
+        co_return fail(errc::integrity_mismatch, object_url(bucket, key) + ": data integrity error: content hash " +
                                                      integrity::to_hex(got) + " does not match the recorded XXH3 " +
                                                      integrity::to_hex(plan.recorded->value) +
                                                      " (the bytes were already delivered)");
@@ -562,7 +560,7 @@ class pipeline final : public scheduler {
             continue;
           }
           co_return fail(errc::integrity_mismatch,
-                         url_of(bucket, key) + ": data integrity error: the content does not match the recorded XXH3 '" +
+                         object_url(bucket, key) + ": data integrity error: the content does not match the recorded XXH3 '" +
                              it->second + "' (also after fetching it again)");
         }
         st.verified = true;

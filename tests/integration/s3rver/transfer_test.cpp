@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 
 using namespace sluice;
@@ -34,6 +35,36 @@ std::vector<std::byte> read_file(const std::string& path) {
 void write_file(const std::string& path, const std::vector<std::byte>& data) {
   std::ofstream out(path, std::ios::binary);
   out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+}
+
+// Runs `sluice <args>` with the server's environment (plus extra variables),
+// waits until its temporary download file appears in `dir`, then sends
+// `signal_number`. Returns whether the download had started and the wait status.
+std::pair<bool, int> interrupt_cli_download(const s3_server& server, const std::string& dir,
+                                            const std::vector<std::string>& args, int signal_number,
+                                            const std::map<std::string, std::string>& extra_env = {}) {
+  auto env = cli_environment(server);
+  env.insert(extra_env.begin(), extra_env.end());
+  pid_t pid = fork();
+  if (pid < 0) return {false, -1};
+  if (pid == 0) {
+    for (auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    std::vector<char*> argv{const_cast<char*>(SLUICE_CLI_PATH)};
+    for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(SLUICE_CLI_PATH, argv.data());
+    _exit(127);
+  }
+  bool started = false;
+  for (int i = 0; i < 400 && !started; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    for (auto& e : fs::directory_iterator(dir))
+      if (e.path().filename().string().find(".sluice-") != std::string::npos) started = true;
+  }
+  kill(pid, signal_number);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return {started, status};
 }
 
 s3::client_options client_options_for(const s3_server& s) {
@@ -243,28 +274,11 @@ TEST_F(Transfer, persistent_corruption_is_reported_and_leaves_nothing_behind) {
 TEST_F(Transfer, an_interrupted_download_leaves_nothing_at_the_final_name) {
   auto data = test_bytes(150u << 20, 15);
   ASSERT_TRUE(eng_.run(sched_->client().put_object(bucket_, "killed", as_span(data))));
-  auto env = cli_environment(server_.server());
   std::string dest = path("killed");
-  // Start the CLI, kill it mid-transfer (SIGKILL: no clean-up code runs).
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    for (auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
-    setenv("SLUICE_IO_BACKEND", "pwrite", 1);
-    execl(SLUICE_CLI_PATH, SLUICE_CLI_PATH, "-q", "cp", "--memory-budget", "8MiB", "s3://xfer/killed", dest.c_str(),
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  // Wait until the temporary file exists and has grown, then kill.
-  bool started = false;
-  for (int i = 0; i < 400 && !started; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    for (auto& e : fs::directory_iterator(dir_))
-      if (e.path().filename().string().find(".sluice-") != std::string::npos) started = true;
-  }
-  kill(pid, SIGKILL);
-  int status = 0;
-  waitpid(pid, &status, 0);
+  // SIGKILL mid-transfer: no clean-up code runs.
+  auto [started, status] = interrupt_cli_download(
+      server_.server(), dir_, {"-q", "cp", "--memory-budget", "8MiB", "s3://xfer/killed", dest}, SIGKILL,
+      {{"SLUICE_IO_BACKEND", "pwrite"}});
   EXPECT_TRUE(started) << "the download never started";
   EXPECT_TRUE(WIFSIGNALED(status)) << "the download finished before it could be interrupted";
   EXPECT_FALSE(fs::exists(dest)) << "an interrupted download left a file at the final name";
@@ -301,25 +315,11 @@ TEST_F(Transfer, cancel_stops_a_running_download_and_releases_everything) {
 TEST_F(Transfer, ctrl_c_on_the_cli_removes_the_partial_file) {
   auto data = test_bytes(150u << 20, 18);
   ASSERT_TRUE(eng_.run(sched_->client().put_object(bucket_, "interrupt", as_span(data))));
-  auto env = cli_environment(server_.server());
   std::string dest = path("interrupt");
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    for (auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
-    execl(SLUICE_CLI_PATH, SLUICE_CLI_PATH, "-q", "cp", "--part-size", "5MiB", "--memory-budget", "10MiB",
-          "--concurrency", "2", "s3://xfer/interrupt", dest.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  bool started = false;
-  for (int i = 0; i < 400 && !started; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    for (auto& e : fs::directory_iterator(dir_))
-      if (e.path().filename().string().find(".sluice-") != std::string::npos) started = true;
-  }
-  kill(pid, SIGINT);
-  int status = 0;
-  waitpid(pid, &status, 0);
+  auto [started, status] = interrupt_cli_download(server_.server(), dir_,
+                                                  {"-q", "cp", "--part-size", "5MiB", "--memory-budget", "10MiB",
+                                                   "--concurrency", "2", "s3://xfer/interrupt", dest},
+                                                  SIGINT);
   EXPECT_TRUE(started) << "the download never started";
   ASSERT_TRUE(WIFEXITED(status)) << "sluice did not exit by itself after Ctrl-C";
   EXPECT_NE(WEXITSTATUS(status), 0);

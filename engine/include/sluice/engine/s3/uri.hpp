@@ -47,6 +47,8 @@ struct s3_url {
   std::string key;
 };
 result<s3_url> parse_s3_url(std::string_view url);
+// "s3://bucket/key", or "s3://bucket" for an empty key: how messages name objects.
+std::string object_url(std::string_view bucket, std::string_view key);
 bool is_s3_url(std::string_view s) noexcept;
 
 }  // namespace sluice::s3
