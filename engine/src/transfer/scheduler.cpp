@@ -71,14 +71,15 @@ struct object_plan {
   }
 };
 
-// Delivers parts in index order; holds the ones that arrive early. Used
-// from one context only.
+// Delivers parts (pooled_buffer or buffer_slice) in index order; holds the
+// ones that arrive early. Used from one context only.
+template <class Buffer>
 class ordered_stage {
  public:
-  using deliver_fn = std::function<result<void>(uint64_t index, pooled_buffer& buf)>;
+  using deliver_fn = std::function<result<void>(uint64_t index, Buffer& buf)>;
   explicit ordered_stage(deliver_fn fn) : deliver_(std::move(fn)) {}
   void start_at(uint64_t next) { next_ = next; }
-  result<void> push(uint64_t index, pooled_buffer buf) {
+  result<void> push(uint64_t index, Buffer buf) {
     waiting_.emplace(index, std::move(buf));
     for (auto it = waiting_.find(next_); it != waiting_.end(); it = waiting_.find(next_)) {
       auto r = deliver_(next_, it->second);
@@ -93,7 +94,21 @@ class ordered_stage {
  private:
   deliver_fn deliver_;
   uint64_t next_ = 0;
-  std::map<uint64_t, pooled_buffer> waiting_;
+  std::map<uint64_t, Buffer> waiting_;
+};
+
+// Writes handed off to run behind the fetches (write-behind): each holds its
+// part's buffer until the kernel is done with it. Home context only.
+struct write_group {
+  explicit write_group(asio::any_io_executor ex) : idle(ex, asio::steady_timer::time_point::max()) {}
+  unsigned in_flight = 0;
+  std::optional<error> failed;
+  asio::steady_timer idle;
+
+  // Waits until no write is in flight (the writer may then be destroyed).
+  awaitable<void> drain() {
+    while (in_flight > 0) co_await idle.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
 };
 
 }  // namespace detail
@@ -109,9 +124,10 @@ unsigned connection_cap(const options& o, unsigned contexts) {
   return static_cast<unsigned>(std::clamp<uint64_t>(n, 1, 256));
 }
 
-// Handles one fetched part on the transfer's context. It takes the buffer by
-// reference and moves it out (no by-value class arguments to coroutines: GCC 12).
-using part_handler = std::function<awaitable<result<void>>(uint64_t, pooled_buffer&)>;
+// Handles one fetched part (index, bytes, XXH3 of the bytes when asked for)
+// on the transfer's context. It takes the buffer by reference and moves it out
+// (no by-value class arguments to coroutines: GCC 12).
+using part_handler = std::function<awaitable<result<void>>(uint64_t, pooled_buffer&, uint64_t)>;
 const std::function<uint64_t()> no_window;
 
 class pipeline final : public scheduler {
@@ -257,52 +273,102 @@ class pipeline final : public scheduler {
     co_return std::make_pair(std::move(plan), std::move(buf));
   }
 
-  // Runs fetch+handle for parts [first, plan.parts) with up to `workers`
-  // requests in flight. `handle(i, buf)` runs on this context; with a window,
-  // part i is not requested before `delivered()` reaches i - window.
-  awaitable<result<void>> run_parts(s3::client& cl, std::string_view bucket, std::string_view key,
-                                    const object_plan& plan, uint64_t first, unsigned workers,
-                                    const part_handler& handle,
-                                    const std::function<uint64_t()>& delivered, unsigned window) {
-    if (first >= plan.parts) co_return result<void>{};
-    s3::conditions when;
-    if (!plan.etag.empty()) when.if_match = plan.etag;
-    uint64_t next = first;
+  // The parts of one transfer still to claim, and its first failure. Lives in
+  // run_parts' frame and is touched only on the transfer's own (home) context.
+  struct part_queue {
+    part_queue(asio::any_io_executor home, const object_plan& p, uint64_t first, std::string_view b,
+               std::string_view k, const part_handler& h, const std::function<uint64_t()>& d, unsigned w)
+        : home(home), plan(p), next(first), bucket(b), key(k), handle(h), delivered(d), window(w),
+          moved(home, asio::steady_timer::time_point::max()) {}
+    asio::any_io_executor home;
+    const object_plan& plan;
+    uint64_t next;
+    std::string_view bucket, key;
+    const part_handler& handle;
+    const std::function<uint64_t()>& delivered;
+    unsigned window;
     std::optional<error> failed;
-    auto ex = co_await asio::this_coro::executor;
-    asio::steady_timer moved(ex, asio::steady_timer::time_point::max());
-    workers = static_cast<unsigned>(std::min<uint64_t>(std::max(1u, workers), plan.parts - first));
-    co_await run_concurrently(workers, [&](unsigned) -> awaitable<void> {
-      while (!failed && next < plan.parts) {
-        if (window && delivered && next >= delivered() + window) {
-          co_await moved.async_wait(tok);  // woken when delivery moves on
-          continue;
-        }
-        if (auto c = check_cancelled(bucket, key); !c) {
-          if (!failed) failed = c.error();
-          break;
-        }
-        uint64_t i = next++;
-        auto buf = co_await fetch_range(cl, bucket, key, plan.part_offset(i), plan.part_length(i), when);
-        if (!buf) {
-          if (!failed) failed = buf.error();
-          moved.cancel();
-          co_return;
-        }
-        auto r = co_await handle(i, *buf);
-        moved.cancel();
-        if (!r && !failed) failed = r.error();
+    asio::steady_timer moved;  // cancelled whenever a part is handed over or the transfer fails
+  };
+
+  // On the home context: the next part to fetch, or none when all are claimed,
+  // the transfer failed or was cancelled. With a window, waits until delivery
+  // is close enough.
+  awaitable<std::optional<uint64_t>> claim(part_queue& q) {
+    for (;;) {
+      if (q.failed || q.next >= q.plan.parts) co_return std::nullopt;
+      if (q.window && q.delivered && q.next >= q.delivered() + q.window) {
+        co_await q.moved.async_wait(tok);
+        continue;
       }
-      moved.cancel();
+      if (auto c = check_cancelled(q.bucket, q.key); !c) {
+        q.failed = c.error();
+        q.moved.cancel();
+        co_return std::nullopt;
+      }
+      co_return q.next++;
+    }
+  }
+
+  // On the home context: hands a fetched part (or its error) over, then claims the next.
+  awaitable<std::optional<uint64_t>> settle(part_queue& q, uint64_t i, result<pooled_buffer>& got, uint64_t hash) {
+    if (!got) {
+      if (!q.failed) q.failed = got.error();
+    } else if (!q.failed) {
+      auto r = co_await q.handle(i, *got, hash);
+      if (!r && !q.failed) q.failed = r.error();
+    }
+    q.moved.cancel();
+    co_return co_await claim(q);
+  }
+
+  // One part worker on context `k`: fetches with that context's connections
+  // and hashes there; claiming and handling hop to the home context.
+  awaitable<void> part_worker(part_queue& q, unsigned k, bool hash_parts) {
+    auto& cl = *clients_[k];
+    s3::conditions when;
+    if (!q.plan.etag.empty()) when.if_match = q.plan.etag;
+    std::optional<uint64_t> idx = co_await asio::co_spawn(q.home, claim(q), asio::use_awaitable);
+    while (idx) {
+      const uint64_t i = *idx;
+      result<pooled_buffer> got =
+          co_await fetch_range(cl, q.bucket, q.key, q.plan.part_offset(i), q.plan.part_length(i), when);
+      const uint64_t hash = got && hash_parts ? integrity::xxh3(got->span()) : 0;
+      idx = co_await asio::co_spawn(q.home, settle(q, i, got, hash), asio::use_awaitable);
+    }
+  }
+
+  // Fetches parts [first, plan.parts) with up to `workers` requests in flight
+  // and hands each to `handle(i, buf, hash)` on the calling (home) context;
+  // `hash` is the part's XXH3 when `hash_parts`, else 0. `spread`: the workers
+  // are spread over every engine context (one object uses every core: the
+  // kernel's receive copy, TLS and hashing then run on all threads); otherwise
+  // they stay on the home context (a batch spreads objects instead). With a
+  // window, part i is not requested before `delivered()` reaches i - window.
+  awaitable<result<void>> run_parts(unsigned home, std::string_view bucket, std::string_view key,
+                                    const object_plan& plan, uint64_t first, unsigned workers,
+                                    const part_handler& handle, const std::function<uint64_t()>& delivered,
+                                    unsigned window, bool spread, bool hash_parts) {
+    if (first >= plan.parts) co_return result<void>{};
+    auto ex = co_await asio::this_coro::executor;
+    part_queue q(ex, plan, first, bucket, key, handle, delivered, window);
+    workers = static_cast<unsigned>(std::min<uint64_t>(std::max(1u, workers), plan.parts - first));
+    const unsigned n = spread ? std::min(contexts(), workers) : 1;
+    co_await run_on_contexts(eng_, home, n, [&](unsigned slot) -> awaitable<void> {
+      const unsigned k = (home + slot) % contexts();
+      const unsigned mine = workers / n + (slot < workers % n ? 1 : 0);
+      co_await run_concurrently(mine, [&, k](unsigned) -> awaitable<void> { co_await part_worker(q, k, hash_parts); });
     });
-    if (failed) co_return *failed;
+    if (q.failed) co_return *q.failed;
     co_return result<void>{};
   }
 
   // ---- download to a file -------------------------------------------------------------
 
+  // `workers`: requests in flight (0: max_in_flight); `spread`: over every
+  // context (single transfers) or only this one (objects of a batch).
   awaitable<result<stats>> download_on(unsigned c, std::string_view bucket, std::string_view key, std::string_view path,
-                                       unsigned workers = 0) {
+                                       unsigned workers = 0, bool spread = true) {
     auto& cl = *clients_[c];
     stats st;
     SLUICE_CO_TRY(auto head, co_await first_part(cl, bucket, key));
@@ -320,29 +386,45 @@ class pipeline final : public scheduler {
     uint64_t single_hash = 0;
     std::vector<uint64_t> hashes(plan.parts);
     integrity::xxh3_stream whole_hash;
-    ordered_stage in_order([&](uint64_t, pooled_buffer& b) -> result<void> {
+    ordered_stage<buffer_slice> in_order([&](uint64_t, buffer_slice& b) -> result<void> {
       whole_hash.update(b.span());
       return {};
     });
 
-    part_handler handle = [&](uint64_t i, pooled_buffer& held) -> awaitable<result<void>> {
-      pooled_buffer buf = std::move(held);
-      if (composite) hashes[i] = integrity::xxh3(buf.span());
-      if (single_other) single_hash = integrity::hash_content(buf.span(), plan.recorded->part_size);
-      SLUICE_CO_TRY_VOID(co_await writer->write_at(plan.part_offset(i), buf.span()));
-      progress_.bytes.fetch_add(buf.size(), std::memory_order_relaxed);
-      st.bytes += buf.size();
+    // A part's write runs behind: the worker that fetched it goes on to the
+    // next part while the kernel writes this one (the pool's budget bounds
+    // how many wait).
+    write_group writes(ex);
+    part_handler handle = [&](uint64_t i, pooled_buffer& held, uint64_t hash) -> awaitable<result<void>> {
+      if (writes.failed) co_return *writes.failed;
+      const std::size_t n = held.size();
+      if (composite) hashes[i] = hash;
+      if (single_other) single_hash = integrity::hash_content(held.span(), plan.recorded->part_size);
+      if (whole) SLUICE_CO_TRY_VOID(in_order.push(i, held.share(0, n)));
+      ++writes.in_flight;
+      asio::co_spawn(ex, write_part(*writer, plan.part_offset(i), new pooled_buffer(std::move(held)), writes),
+                     [&writes](std::exception_ptr e) {
+                       if (e && !writes.failed) writes.failed = fail(errc::io_error, "a part's write failed unexpectedly");
+                       if (--writes.in_flight == 0) writes.idle.cancel();
+                     });
+      progress_.bytes.fetch_add(n, std::memory_order_relaxed);
+      st.bytes += n;
       ++st.requests;
-      if (whole) SLUICE_CO_TRY_VOID(in_order.push(i, std::move(buf)));
       co_return result<void>{};
     };
+    result<void> fetched;
     uint64_t start = 0;
     if (first && plan.parts > 0) {
-      SLUICE_CO_TRY_VOID(co_await handle(0, first));
+      const uint64_t first_hash = composite ? integrity::xxh3(first.span()) : 0;
+      fetched = co_await handle(0, first, first_hash);
       start = 1;
     }
-    SLUICE_CO_TRY_VOID(co_await run_parts(cl, bucket, key, plan, start, workers ? workers : opts_.max_in_flight, handle,
-                                          no_window, 0));
+    if (fetched)
+      fetched = co_await run_parts(c, bucket, key, plan, start, workers ? workers : opts_.max_in_flight, handle,
+                                   no_window, 0, spread, composite);
+    co_await writes.drain();  // before any return: the writer must outlive its writes
+    SLUICE_CO_TRY_VOID(fetched);
+    if (writes.failed) co_return *writes.failed;
 
     if (plan.recorded) {
       uint64_t got = composite ? integrity::composite_of(hashes, plan.part_size) : whole_hash.digest();
@@ -363,6 +445,15 @@ class pipeline final : public scheduler {
     st.objects = 1;
     progress_.objects.fetch_add(1, std::memory_order_relaxed);
     co_return st;
+  }
+
+  // One write-behind part: owns `owned` (a raw pointer, not a by-value
+  // buffer: GCC 12 coroutines) until the write completes.
+  static awaitable<void> write_part(cache::file_writer& writer, uint64_t offset, pooled_buffer* owned,
+                                    write_group& group) {
+    std::unique_ptr<pooled_buffer> hold(owned);
+    auto r = co_await writer.write_at(offset, hold->span());
+    if (!r && !group.failed) group.failed = r.error();
   }
 
   // The second look after a mismatch: refetch each part, hash it, rewrite
@@ -401,13 +492,19 @@ class pipeline final : public scheduler {
     SLUICE_CO_TRY(auto head, co_await first_part(cl, bucket, key));
     object_plan plan = std::move(head.first);
     pooled_buffer first = std::move(head.second);
+    // Recorded in our parts: each part's hash comes from the worker that
+    // fetched it (hashing spreads over the contexts); otherwise the content
+    // is hashed here in order.
+    const bool composite = plan.recorded && plan.recorded->part_size == plan.part_size;
+    std::vector<uint64_t> hashes(composite ? plan.parts : 0);
     integrity::content_hasher hasher(plan.recorded ? plan.recorded->part_size : 0);
-    ordered_stage in_order([&](uint64_t i, pooled_buffer& b) -> result<void> {
-      if (plan.recorded) hasher.update(b.span());
+    ordered_stage<pooled_buffer> in_order([&](uint64_t i, pooled_buffer& b) -> result<void> {
+      if (plan.recorded && !composite) hasher.update(b.span());
       return sink(b.span(), plan.part_offset(i));
     });
-    part_handler handle = [&](uint64_t i, pooled_buffer& held) -> awaitable<result<void>> {
+    part_handler handle = [&](uint64_t i, pooled_buffer& held, uint64_t hash) -> awaitable<result<void>> {
       pooled_buffer buf = std::move(held);
+      if (composite) hashes[i] = hash;
       progress_.bytes.fetch_add(buf.size(), std::memory_order_relaxed);
       st.bytes += buf.size();
       ++st.requests;
@@ -415,15 +512,16 @@ class pipeline final : public scheduler {
     };
     uint64_t start = 0;
     if (first && plan.parts > 0) {
-      SLUICE_CO_TRY_VOID(co_await handle(0, first));
+      const uint64_t first_hash = composite ? integrity::xxh3(first.span()) : 0;
+      SLUICE_CO_TRY_VOID(co_await handle(0, first, first_hash));
       start = 1;
     }
     in_order.start_at(start);
     std::function<uint64_t()> delivered = [&] { return in_order.next(); };
-    SLUICE_CO_TRY_VOID(co_await run_parts(cl, bucket, key, plan, start, opts_.max_in_flight, handle, delivered,
-                                          std::max(1u, opts_.reorder_window)));
+    SLUICE_CO_TRY_VOID(co_await run_parts(c, bucket, key, plan, start, opts_.max_in_flight, handle, delivered,
+                                          std::max(1u, opts_.reorder_window), true, composite));
     if (plan.recorded) {
-      uint64_t got = hasher.digest();
+      const uint64_t got = composite ? integrity::composite_of(hashes, plan.part_size) : hasher.digest();
       if (got != plan.recorded->value)
         co_return fail(errc::integrity_mismatch, object_url(bucket, key) + ": data integrity error: content hash " +
                                                      integrity::to_hex(got) + " does not match the recorded XXH3 " +
@@ -579,7 +677,7 @@ class pipeline final : public scheduler {
                                           const std::string& path, uint64_t size, bool in_batch = false) {
     stats st;
     SLUICE_CO_TRY(std::optional<pooled_buffer> buf, co_await fetch_small(c, bucket, key, size, st));
-    if (!buf) co_return co_await download_on(c, bucket, key, path);  // changed size: the general path
+    if (!buf) co_return co_await download_on(c, bucket, key, path, in_batch ? 4 : 0, !in_batch);  // changed size
     auto ex = co_await asio::this_coro::executor;
     cache::writer_options wo = opts_.file;
     wo.sync_directory = !in_batch;
@@ -624,7 +722,7 @@ class pipeline final : public scheduler {
           if (item.size && *item.size <= opts_.part_size)
             r = co_await download_small(c, bucket, item.key, item.path, *item.size, true);
           else
-            r = co_await download_on(c, bucket, item.key, item.path, 4);
+            r = co_await download_on(c, bucket, item.key, item.path, 4, false);
         } else {
           r = co_await upload_on(c, item.path, bucket, item.key, *put, 4);
         }

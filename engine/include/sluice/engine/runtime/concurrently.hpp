@@ -1,8 +1,11 @@
 // Structured concurrency for a fixed number of workers on one executor.
 #pragma once
 
+#include <sluice/engine/runtime/engine.hpp>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -36,6 +39,35 @@ boost::asio::awaitable<void> run_concurrently(unsigned workers, Body body) {
       if (e && !st->first_exception) st->first_exception = e;
       if (--st->left == 0) st->done.cancel();
     });
+  }
+  while (st->left > 0) co_await st->done.async_wait(asio::as_tuple(asio::use_awaitable));
+  if (st->first_exception) std::rethrow_exception(st->first_exception);
+}
+
+// Runs body(0) .. body(n-1) concurrently, body(s) on the engine context
+// (first + s) % thread_count, and returns when every one has finished. The
+// caller's executor must be single-threaded (the completion bookkeeping runs
+// there); body's state is shared across threads, so whatever it captures must
+// be synchronised or handed over explicitly (co_spawn onto the owner's
+// executor). Exceptions (bugs only) are rethrown after all have finished.
+template <class Body>
+boost::asio::awaitable<void> run_on_contexts(engine& eng, unsigned first, unsigned n, Body body) {
+  namespace asio = boost::asio;
+  auto ex = co_await asio::this_coro::executor;
+  struct shared {
+    explicit shared(asio::any_io_executor e) : done(e, asio::steady_timer::time_point::max()) {}
+    asio::steady_timer done;
+    unsigned left = 0;
+    std::exception_ptr first_exception;
+  };
+  auto st = std::make_shared<shared>(ex);
+  st->left = n;
+  for (unsigned s = 0; s < n; ++s) {
+    asio::co_spawn(eng.context((first + s) % eng.thread_count()), body(s),
+                   asio::bind_executor(ex, [st](std::exception_ptr e) {
+                     if (e && !st->first_exception) st->first_exception = e;
+                     if (--st->left == 0) st->done.cancel();
+                   }));
   }
   while (st->left > 0) co_await st->done.async_wait(asio::as_tuple(asio::use_awaitable));
   if (st->first_exception) std::rethrow_exception(st->first_exception);

@@ -15,8 +15,11 @@
 //   compared, the differing ones replaced; a second mismatch is reported.
 // - Failed requests are retried per part (the S3 client's retry policy); a
 //   failed part never restarts the object.
-// - A single object runs on one engine context (its connections, ring and
-//   buffers stay with that thread); batches spread objects over all contexts.
+// - A single object's parts are fetched on every engine context (each with
+//   that context's connections, so the kernel's receive copy, TLS and part
+//   hashing use every core) and handed to the object's home context, which
+//   owns its file writer, its ordered stage and its bookkeeping. Batches keep
+//   each object on one context and spread the objects instead.
 //
 // Thread safety: the scheduler's methods may be called from any coroutine;
 // each transfer hops onto an engine context. Lifetime: hold it by shared_ptr
