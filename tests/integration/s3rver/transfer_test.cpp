@@ -146,11 +146,35 @@ TEST_F(Transfer, a_200_MiB_object_goes_up_and_down_in_8_MiB_parts) {
   ASSERT_TRUE(head);
   EXPECT_EQ(head->metadata["sluice-xxh3"].substr(16), "/8388608");
 
+  ASSERT_EQ(sched_->contexts(), 2u);
+  const uint64_t before0 = sched_->client(0).http_stats().requests;
+  const uint64_t before1 = sched_->client(1).http_stats().requests;
   auto down = eng_.run(sched_->download(bucket_, "big", path("big.back")));
   ASSERT_TRUE(down) << down.error().describe();
   EXPECT_EQ(down->requests, 25u);
   EXPECT_TRUE(down->verified);
   EXPECT_EQ(read_file(path("big.back")), data);
+  // One object's parts were fetched over both contexts' connections.
+  const uint64_t on0 = sched_->client(0).http_stats().requests - before0;
+  const uint64_t on1 = sched_->client(1).http_stats().requests - before1;
+  EXPECT_EQ(on0 + on1, 25u);
+  EXPECT_GE(std::min(on0, on1), 5u) << on0 << " and " << on1 << " requests on the two contexts";
+
+  // The same for ordered delivery: in order, every byte, over both contexts.
+  const uint64_t s0 = sched_->client(0).http_stats().requests, s1 = sched_->client(1).http_stats().requests;
+  uint64_t next_offset = 0;
+  bool equal = true;
+  transfer::consumer compare = [&](std::span<const std::byte> b, uint64_t off) -> result<void> {
+    equal = equal && off == next_offset && std::memcmp(b.data(), data.data() + off, b.size()) == 0;
+    next_offset += b.size();
+    return {};
+  };
+  auto streamed = eng_.run(sched_->stream(bucket_, "big", compare));
+  ASSERT_TRUE(streamed) << streamed.error().describe();
+  EXPECT_TRUE(streamed->verified);
+  EXPECT_TRUE(equal);
+  EXPECT_EQ(next_offset, data.size());
+  EXPECT_GE(std::min(sched_->client(0).http_stats().requests - s0, sched_->client(1).http_stats().requests - s1), 5u);
   // The body bytes went from the socket into pool buffers without a copy,
   // except what arrived together with each response header.
   auto hs = sched_->http_stats();
