@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <ctime>
 #include <optional>
+#include <set>
+#include <thread>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -466,3 +468,36 @@ TEST(Sigv4Presign, signs_every_header_given) {
 }
 
 }  // namespace
+
+// Each thread caches its last signing key. A signature computed after other
+// secrets, days, regions and services were signed on this thread must equal
+// one computed on a fresh thread (an empty cache).
+TEST(Sigv4SigningKeyCache, follows_the_secret_the_day_the_region_and_the_service) {
+  const credentials a = test_creds();
+  credentials b = a;
+  b.secret_access_key.back() = '1';  // differs in the last byte only
+  signing_scope day1 = test_scope();
+  signing_scope day2 = day1;
+  day2.time += std::chrono::hours(24);
+  signing_scope region2 = day1;
+  region2.region = "eu-west-1";
+  signing_scope service2 = day1;
+  service2.service = "s3-object-lambda";
+  const signing_request req = basic_request();
+  auto fresh = [&](const credentials& c, const signing_scope& s) {
+    std::string out;
+    std::thread([&] { out = signature(req, c, s); }).join();
+    return out;
+  };
+  const std::vector<std::pair<const credentials*, const signing_scope*>> order = {
+      {&a, &day1}, {&a, &day1}, {&a, &day2}, {&a, &day1}, {&b, &day1}, {&a, &day1},
+      {&a, &region2}, {&a, &service2}, {&b, &day2}, {&a, &day1}};
+  std::set<std::string> distinct;
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    SCOPED_TRACE("step " + std::to_string(i));
+    const std::string here = signature(req, *order[i].first, *order[i].second);
+    EXPECT_EQ(here, fresh(*order[i].first, *order[i].second));
+    distinct.insert(here);
+  }
+  EXPECT_EQ(distinct.size(), 6u);  // (a,day1) (a,day2) (b,day1) (a,region2) (a,service2) (b,day2)
+}

@@ -8,8 +8,10 @@
 #include <sluice/engine/s3/sigv4.hpp>
 #include <sluice/engine/s3/uri.hpp>
 
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 
 #include <algorithm>
 #include <array>
@@ -41,15 +43,55 @@ std::string to_hex(const unsigned char* p, std::size_t n) {
 
 // OpenSSL fails here only on allocation failure or a broken installation:
 // both are bugs or resource exhaustion, hence an exception rather than a value.
-digest hmac_sha256(std::string_view key, std::string_view data) {
-  digest out;
-  unsigned int len = 0;
-  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-           reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(), &len) == nullptr ||
-      len != out.size()) {
-    throw std::runtime_error("sigv4: HMAC-SHA256 failed in OpenSSL");
+[[noreturn]] void openssl_failed(const char* what) {
+  throw std::runtime_error(std::string("sigv4: ") + what + " failed in OpenSSL");
+}
+
+// The algorithms are fetched once per process: OpenSSL 3's one-shot calls
+// (HMAC(), EVP_sha256() lookups) fetch them on every call, under a lock, and
+// that cost 40% of the instructions of a small GET.
+const EVP_MD* sha256_md() {
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  if (md == nullptr) openssl_failed("fetching SHA-256");
+  return md;
+}
+
+EVP_MAC* hmac_algorithm() {
+  static EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  if (mac == nullptr) openssl_failed("fetching HMAC");
+  return mac;
+}
+
+// One HMAC-SHA256 context per thread, reused for every signature.
+class hmac_context {
+ public:
+  hmac_context() : ctx_(EVP_MAC_CTX_new(hmac_algorithm())) {
+    if (ctx_ == nullptr) openssl_failed("creating an HMAC context");
+    char name[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, name, 0), OSSL_PARAM_construct_end()};
+    if (EVP_MAC_CTX_set_params(ctx_, params) != 1) openssl_failed("configuring HMAC-SHA256");
   }
-  return out;
+  ~hmac_context() { EVP_MAC_CTX_free(ctx_); }
+  hmac_context(const hmac_context&) = delete;
+  hmac_context& operator=(const hmac_context&) = delete;
+
+  digest compute(std::string_view key, std::string_view data) {
+    digest out;
+    std::size_t len = 0;
+    if (EVP_MAC_init(ctx_, reinterpret_cast<const unsigned char*>(key.data()), key.size(), nullptr) != 1 ||
+        EVP_MAC_update(ctx_, reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1 ||
+        EVP_MAC_final(ctx_, out.data(), &len, out.size()) != 1 || len != out.size())
+      openssl_failed("HMAC-SHA256");
+    return out;
+  }
+
+ private:
+  EVP_MAC_CTX* ctx_;
+};
+
+digest hmac_sha256(std::string_view key, std::string_view data) {
+  thread_local hmac_context ctx;
+  return ctx.compute(key, data);
 }
 
 std::string_view as_view(const digest& d) noexcept {
@@ -148,15 +190,44 @@ void erase_headers(signing_request& req, std::initializer_list<std::string_view>
   });
 }
 
+// The signing key depends only on the secret, the day, the region and the
+// service: each thread keeps the last one it derived (four HMACs saved per
+// request). The copy of the secret is wiped when the thread ends.
+struct signing_key_cache {
+  std::string secret, day, region, service;
+  digest key{};
+  bool valid = false;
+  ~signing_key_cache() {
+    if (!secret.empty()) OPENSSL_cleanse(secret.data(), secret.size());
+    OPENSSL_cleanse(key.data(), key.size());
+  }
+};
+
+const digest& signing_key(const credentials& creds, const signing_scope& scope, const std::string& day) {
+  thread_local signing_key_cache cache;
+  if (cache.valid && cache.day == day && cache.region == scope.region && cache.service == scope.service &&
+      cache.secret == creds.secret_access_key)
+    return cache.key;
+  if (!cache.secret.empty()) OPENSSL_cleanse(cache.secret.data(), cache.secret.size());
+  std::string k_secret = "AWS4" + creds.secret_access_key;
+  const digest k_date = hmac_sha256(k_secret, day);
+  OPENSSL_cleanse(k_secret.data(), k_secret.size());
+  const digest k_region = hmac_sha256(as_view(k_date), scope.region);
+  const digest k_service = hmac_sha256(as_view(k_region), scope.service);
+  cache.key = hmac_sha256(as_view(k_service), "aws4_request");
+  cache.secret = creds.secret_access_key;
+  cache.day = day;
+  cache.region = scope.region;
+  cache.service = scope.service;
+  cache.valid = true;
+  return cache.key;
+}
+
 std::string signature_for(const signing_request& req, const credentials& creds, const signing_scope& scope) {
   const std::string day = amz_day(scope.time);
   const std::string string_to_sign = std::string(algorithm) + "\n" + amz_date(scope.time) + "\n" +
                                      credential_scope(scope) + "\n" + sha256_hex(canonical_request(req));
-  const digest k_date = hmac_sha256("AWS4" + creds.secret_access_key, day);
-  const digest k_region = hmac_sha256(as_view(k_date), scope.region);
-  const digest k_service = hmac_sha256(as_view(k_region), scope.service);
-  const digest k_signing = hmac_sha256(as_view(k_service), "aws4_request");
-  const digest sig = hmac_sha256(as_view(k_signing), string_to_sign);
+  const digest sig = hmac_sha256(as_view(signing_key(creds, scope, day)), string_to_sign);
   return to_hex(sig.data(), sig.size());
 }
 
@@ -201,7 +272,7 @@ std::string amz_day(std::chrono::system_clock::time_point t) {
 std::string sha256_hex(std::string_view bytes) {
   digest out;
   unsigned int len = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), out.data(), &len, EVP_sha256(), nullptr) != 1 ||
+  if (EVP_Digest(bytes.data(), bytes.size(), out.data(), &len, sha256_md(), nullptr) != 1 ||
       len != out.size()) {
     throw std::runtime_error("sigv4: SHA-256 failed in OpenSSL");
   }
