@@ -318,7 +318,7 @@ cat "$www/$large_key" >/dev/null  # in the page cache, as the later reads will f
 # ------------------------------------------------------------------ ceilings
 say "ceilings:"
 iperf_port="$("${lib[@]}" freeport)"
-iperf_listening() {  # no test connection: the one-off server would take it as its one client
+iperf_listening() {  # no test connection: iperf3 would count it as a client
   local i
   for i in $(seq 50); do
     ss -Hltn "sport = :$iperf_port" 2>/dev/null | grep -q . && return 0
@@ -326,9 +326,10 @@ iperf_listening() {  # no test connection: the one-off server would take it as i
   done
   return 1
 }
-if iperf3 -s -B 127.0.0.1 -p "$iperf_port" -1 -D -I "$iperf_pidfile" --logfile "$logs/iperf3-server.log" &&
+if iperf3 -s -B 127.0.0.1 -p "$iperf_port" -D -I "$iperf_pidfile" --logfile "$logs/iperf3-server.log" &&
    iperf_listening; then
-  measure iperf3 net ceiling "iperf3 -t $TOOL_SECS (1 TCP stream)" --server loopback --parse iperf3 --vs sluice.large_mem -- \
+  measure iperf3 net ceiling "iperf3 -t $TOOL_SECS (1 TCP stream)" --server loopback --parse iperf3 --vs sluice.large_mem \
+    --reps "$REPS" -- \
     timeout -k 5 "$STEP_TIMEOUT" iperf3 -c 127.0.0.1 -p "$iperf_port" -t "$TOOL_SECS" -J
 else
   "${lib[@]}" na --results "$results" --id iperf3 --workload net --kind ceiling --label "iperf3" --server loopback \
@@ -355,13 +356,14 @@ done = function(s, latency, requests)
 end
 EOF
 wrk_threads=2
-measure wrk.large large_mem ceiling "wrk -c$LARGE_C, $(human "$LARGE_PART") ranges" --parse wrk --vs sluice.large_mem -- \
+measure wrk.large large_mem ceiling "wrk -c$LARGE_C, $(human "$LARGE_PART") ranges" --parse wrk --vs sluice.large_mem \
+  --reps "$REPS" -- \
   timeout -k 5 "$STEP_TIMEOUT" wrk -t "$wrk_threads" -c "$LARGE_C" -d "${TOOL_SECS}s" --timeout 30s \
   -s "$work/wrk-large.lua" "$nginx_url"
 
 # fio writes in the directory sluice downloads into ($out), and fsyncs at the end as sluice does.
 measure fio large_file ceiling "fio O_DIRECT io_uring bs=$FIO_BS qd=$FIO_DEPTH" --server disk --parse fio \
-  --vs sluice.large_file --before "rm -f '$out/fio-seqwrite'" -- \
+  --vs sluice.large_file --before "rm -f '$out/fio-seqwrite'" --reps "$REPS" -- \
   timeout -k 5 "$STEP_TIMEOUT" fio --name=seqwrite --filename="$out/fio-seqwrite" --ioengine=io_uring --direct=1 \
   --rw=write --bs="$FIO_BS" --size="$FIO_SIZE" --iodepth="$FIO_DEPTH" --numjobs=1 --end_fsync=1 --output-format=json
 rm -f "$out/fio-seqwrite"
@@ -369,9 +371,9 @@ rm -f "$out/fio-seqwrite"
 # ------------------------------------------------------------------ sluice
 say "sluice:"
 large_args=(--size "$LARGE_SIZE" --count 1 --concurrency "$LARGE_C" --part-size "$LARGE_PART" --memory-budget "$LARGE_BUDGET")
-measure sluice.large_mem large_mem sluice "sluice bench get -> memory" --parse sluice -- \
+measure sluice.large_mem large_mem sluice "sluice bench get -> memory" --parse sluice --reps "$REPS" -- \
   "${on_nginx[@]}" get --json "${large_args[@]}" "${dur_args[@]}" s3://bench/large
-measure sluice.large_file large_file sluice "sluice bench get -> file" --parse sluice \
+measure sluice.large_file large_file sluice "sluice bench get -> file" --parse sluice --reps "$REPS" \
   --before "rm -rf '$out/sluice-large'" -- \
   "${on_nginx[@]}" get --json "${large_args[@]}" "${dur_args[@]}" --output-dir "$out/sluice-large" s3://bench/large
 rm -rf "$out/sluice-large"
@@ -382,6 +384,12 @@ put_label="$PUT_COUNT x $(human "$PUT_SIZE")"
 measure sluice.put put sluice "sluice bench put ($put_label)" --parse sluice --reps "$REPS" \
   --before "rm -rf '$www/bench/put-sluice'" --check "$(check_dir "$www/bench/put-sluice" "$PUT_COUNT" "$PUT_SIZE")" -- \
   "${on_nginx[@]}" put --json "${put_args[@]}" s3://bench/put-sluice
+# Over plain HTTP sluice signs the payload (SHA-256 of every byte), as the aws
+# cli does; curl sends no hash at all. The same without the payload hash:
+measure sluice.put_unsigned put sluice "sluice bench put, --unsigned-payload" --parse sluice --reps "$REPS" \
+  --before "rm -rf '$www/bench/put-sluice'" --check "$(check_dir "$www/bench/put-sluice" "$PUT_COUNT" "$PUT_SIZE")" -- \
+  timeout -k 5 "$STEP_TIMEOUT" "$sluice" --unsigned-payload --endpoint-url "$nginx_url" bench put --json "${put_args[@]}" \
+  s3://bench/put-sluice
 
 # Small objects: sluice writes them (one PUT each, its own content); then nginx
 # is told their recorded hash (they all hold the same bytes) and the measured
@@ -395,9 +403,9 @@ if timeout -k 5 "$STEP_TIMEOUT" "$sluice" --endpoint-url "$nginx_url" bench get 
   cmp -s "$first" "$last" || die "the small bench objects differ; cannot give nginx one recorded hash"
   small_hash="$("${lib[@]}" recorded-hash "$first" 0)"
   reload_nginx bench/small/obj-000000 "$small_hash"
-    measure sluice.small small sluice "sluice bench get -> memory" --unit req/s --parse sluice -- \
+  measure sluice.small small sluice "sluice bench get -> memory" --unit req/s --parse sluice --reps "$REPS" -- \
     "${on_nginx[@]}" get --json "${small_args[@]}" "${dur_args[@]}" s3://bench/small
-    measure sluice.small_files small sluice "sluice bench get -> files" --unit req/s --parse sluice \
+  measure sluice.small_files small sluice "sluice bench get -> files" --unit req/s --parse sluice --reps "$REPS" \
     --before "rm -rf '$out/sluice-small'" -- \
     "${on_nginx[@]}" get --json "${small_args[@]}" "${dur_args[@]}" --output-dir "$out/sluice-small" s3://bench/small
   rm -rf "$out/sluice-small"
@@ -443,7 +451,7 @@ done = function(s, latency, requests)
 end
 EOF
 if [[ -f $www/bench/small/obj-000000 ]]; then
-  measure wrk.small small ceiling "wrk -c$SMALL_C" --unit req/s --parse wrk --vs sluice.small -- \
+  measure wrk.small small ceiling "wrk -c$SMALL_C" --unit req/s --parse wrk --vs sluice.small --reps "$REPS" -- \
     timeout -k 5 "$STEP_TIMEOUT" wrk -t "$wrk_threads" -c "$SMALL_C" -d "${TOOL_SECS}s" --timeout 30s \
     -s "$work/wrk-small.lua" "$nginx_url"
 else
@@ -529,24 +537,25 @@ if [[ -f $www/bench/small/obj-000000 ]]; then
     --bytes "$small_bytes" --requests "$SMALL_COUNT" --vs sluice.small \
     --check "n=\$(grep -c '^200 $SMALL_SIZE\$' \"\$OUT\"); test \"\$n\" = $SMALL_COUNT || { echo \"\$n of $SMALL_COUNT complete\"; exit 1; }" -- \
     curl -sS --fail --parallel --parallel-max "$SMALL_C" -w '%{http_code} %{size_download}\n' -K "$work/curl-small.cfg"
-  measure rclone.small small peer "rclone copy (http) --transfers $SMALL_C to files" "${peer[@]}" --unit req/s \
+  # rclone does not fsync; a syncfs at the end makes its files as durable as sluice's.
+  measure rclone.small small peer "rclone copy (http) --transfers $SMALL_C to files, syncfs" "${peer[@]}" --unit req/s \
     --bytes "$small_bytes" --requests "$SMALL_COUNT" --vs sluice.small_files \
     --note "lists nginx's index page, HEADs each object" --before "rm -rf '$out/rclone-small'" \
     --check "$(check_dir "$out/rclone-small" "$SMALL_COUNT" "$SMALL_SIZE")" -- \
-    rclone copy --http-url "$nginx_url" :http:bench/small "$out/rclone-small" \
-    --transfers "$SMALL_C" --checkers "$SMALL_C"
+    bash -c 'rclone copy --http-url "$1" :http:bench/small "$2" --transfers "$3" --checkers "$3" && sync -f "$2"' _ \
+    "$nginx_url" "$out/rclone-small" "$SMALL_C"
   rm -rf "$out/rclone-small"
 else
   na curl.small small peer "curl --parallel-max $SMALL_C" nginx "no small objects (sluice could not write them)"
   na rclone.small small peer "rclone copy (http)" nginx "no small objects (sluice could not write them)"
 fi
 # The aws cli lists the prefix to download many objects: nginx cannot list, s3rver can.
-measure aws.small small peer "aws s3 cp --recursive to files (s3rver)" "${peer[@]}" --server s3rver --unit req/s \
+measure aws.small small peer "aws s3 cp --recursive to files (s3rver), syncfs" "${peer[@]}" --server s3rver --unit req/s \
   --bytes "$small_bytes" --requests "$SMALL_COUNT" --vs sluice.small_s3rver \
   --note "needs ListObjects: on s3rver" --before "rm -rf '$out/aws-small'" \
   --check "$(check_dir "$out/aws-small" "$SMALL_COUNT" "$SMALL_SIZE")" -- \
-  env AWS_CONFIG_FILE="$work/aws-small.cfg" "$aws" --endpoint-url "$s3rver_url" s3 cp --recursive \
-  s3://bench/small/ "$out/aws-small" --only-show-errors
+  bash -c 'AWS_CONFIG_FILE="$1" "$2" --endpoint-url "$3" s3 cp --recursive s3://bench/small/ "$4" --only-show-errors &&
+    sync -f "$4"' _ "$work/aws-small.cfg" "$aws" "$s3rver_url" "$out/aws-small"
 rm -rf "$out/aws-small"
 
 # ------------------------------------------------------------------ report
@@ -554,8 +563,8 @@ title="sluice macro benchmark ($mode), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc
 sluice: $sluice ($(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?') + working tree)
 large object $(human "$LARGE_SIZE") in $(human "$LARGE_PART") parts, concurrency $LARGE_C, budget $(human "$LARGE_BUDGET"); \
 puts $put_label, concurrency $PUT_C, budget $(human "$PUT_BUDGET"); small $small_label, concurrency $SMALL_C, budget $(human "$SMALL_BUDGET")
-sluice GETs: $( ((SLUICE_DURATION > 0)) && echo "repeated for ${SLUICE_DURATION} s" || echo "one pass"); \
-peers: best of up to $REPS; ceilings: ${TOOL_SECS} s runs (fio: $FIO_SIZE). Server: nginx unless noted.
+Every row is the best of up to $REPS runs; sluice GETs: $( ((SLUICE_DURATION > 0)) && echo "each run repeats for ${SLUICE_DURATION} s" || echo "one pass"); \
+ceilings: ${TOOL_SECS} s runs (fio: $FIO_SIZE). Server: nginx unless noted.
 "
 set +e
 smoke_flag=()
