@@ -97,6 +97,26 @@ class ordered_stage {
   std::map<uint64_t, Buffer> waiting_;
 };
 
+// The first error of workers running on several threads.
+class shared_failure {
+ public:
+  void set(const error& e) {
+    std::lock_guard lk(mu_);
+    if (!first_) first_ = e;
+    happened_.store(true, std::memory_order_relaxed);
+  }
+  bool happened() const noexcept { return happened_.load(std::memory_order_relaxed); }
+  std::optional<error> take() {
+    std::lock_guard lk(mu_);
+    return std::move(first_);
+  }
+
+ private:
+  std::mutex mu_;
+  std::atomic<bool> happened_{false};
+  std::optional<error> first_;
+};
+
 // Writes handed off to run behind the fetches (write-behind): each holds its
 // part's buffer until the kernel is done with it. Home context only.
 struct write_group {
@@ -173,7 +193,7 @@ class pipeline final : public scheduler {
   awaitable<result<stats>> upload(std::string_view path, std::string_view bucket, std::string_view key,
                                   const s3::put_options& put) override {
     unsigned c = pick();
-    co_return co_await asio::co_spawn(eng_.context(c), upload_on(c, path, bucket, key, put, opts_.max_in_flight),
+    co_return co_await asio::co_spawn(eng_.context(c), upload_on(c, path, bucket, key, put, opts_.max_in_flight, true),
                                       asio::use_awaitable);
   }
 
@@ -536,8 +556,11 @@ class pipeline final : public scheduler {
 
   // ---- uploads ------------------------------------------------------------------------------
 
+  // `spread`: the parts of a multipart upload are sent from every context
+  // (single uploads), or from this one only (objects of a batch).
   awaitable<result<stats>> upload_on(unsigned c, std::string_view path_in, std::string_view bucket,
-                                     std::string_view key, const s3::put_options& put_in, unsigned workers) {
+                                     std::string_view key, const s3::put_options& put_in, unsigned workers,
+                                     bool spread) {
     auto& cl = *clients_[c];
     const std::string path(path_in);
     stats st;
@@ -584,39 +607,49 @@ class pipeline final : public scheduler {
         integrity::format_recorded({integrity::composite_of(hashes, part), part});
     SLUICE_CO_TRY(std::string upload_id, co_await cl.create_multipart_upload(bucket, key, put));
 
+    // Workers on every context (each with its own context's client) pull
+    // part numbers; the state they share is atomic or under a mutex, and
+    // done[i] is written by one worker each and read after all have finished.
     std::vector<s3::completed_part> done(parts);
-    uint64_t next = 0;
-    std::optional<error> failed;
-    co_await run_concurrently(static_cast<unsigned>(std::min<uint64_t>(std::max(1u, workers), parts)),
-                              [&](unsigned) -> awaitable<void> {
-                                while (!failed && next < parts) {
-                                  if (auto cc = check_cancelled(bucket, key); !cc) {
-                                    failed = cc.error();
-                                    co_return;
-                                  }
-                                  uint64_t i = next++;
-                                  auto buf = co_await pool_->acquire(length(i));
-                                  if (!buf) {
-                                    if (!failed) failed = buf.error();
-                                    co_return;
-                                  }
-                                  auto rd = pread_exact(fd.fd, buf->span(), i * part, path);
-                                  if (rd && integrity::xxh3(buf->span()) != hashes[i])
-                                    rd = fail(errc::io_error, "'" + path + "' changed while it was being uploaded");
-                                  if (!rd) {
-                                    if (!failed) failed = rd.error();
-                                    co_return;
-                                  }
-                                  auto etag = co_await cl.upload_part(bucket, key, upload_id, static_cast<int>(i + 1),
-                                                                      buf->span());
-                                  if (!etag) {
-                                    if (!failed) failed = etag.error();
-                                    co_return;
-                                  }
-                                  done[i] = {static_cast<int>(i + 1), std::move(*etag)};
-                                  progress_.bytes.fetch_add(buf->size(), std::memory_order_relaxed);
-                                }
-                              });
+    std::atomic<uint64_t> next{0};
+    shared_failure failure;
+    workers = static_cast<unsigned>(std::min<uint64_t>(std::max(1u, workers), parts));
+    const unsigned n = spread ? std::min(contexts(), workers) : 1;
+    co_await run_on_contexts(eng_, c, n, [&](unsigned slot) -> awaitable<void> {
+      s3::client& mine = *clients_[(c + slot) % contexts()];
+      const unsigned count = workers / n + (slot < workers % n ? 1 : 0);
+      co_await run_concurrently(count, [&](unsigned) -> awaitable<void> {
+        for (;;) {
+          if (failure.happened()) co_return;
+          if (auto cc = check_cancelled(bucket, key); !cc) {
+            failure.set(cc.error());
+            co_return;
+          }
+          const uint64_t i = next.fetch_add(1, std::memory_order_relaxed);
+          if (i >= parts) co_return;
+          auto buf = co_await pool_->acquire(length(i));
+          if (!buf) {
+            failure.set(buf.error());
+            co_return;
+          }
+          auto rd = pread_exact(fd.fd, buf->span(), i * part, path);
+          if (rd && integrity::xxh3(buf->span()) != hashes[i])
+            rd = fail(errc::io_error, "'" + path + "' changed while it was being uploaded");
+          if (!rd) {
+            failure.set(rd.error());
+            co_return;
+          }
+          auto etag = co_await mine.upload_part(bucket, key, upload_id, static_cast<int>(i + 1), buf->span());
+          if (!etag) {
+            failure.set(etag.error());
+            co_return;
+          }
+          done[i] = {static_cast<int>(i + 1), std::move(*etag)};
+          progress_.bytes.fetch_add(buf->size(), std::memory_order_relaxed);
+        }
+      });
+    });
+    std::optional<error> failed = failure.take();
     if (!failed) {
       auto completed = co_await cl.complete_multipart_upload(bucket, key, upload_id, done);
       if (!completed) failed = completed.error();
@@ -724,7 +757,7 @@ class pipeline final : public scheduler {
           else
             r = co_await download_on(c, bucket, item.key, item.path, 4, false);
         } else {
-          r = co_await upload_on(c, item.path, bucket, item.key, *put, 4);
+          r = co_await upload_on(c, item.path, bucket, item.key, *put, 4, false);
         }
         std::lock_guard lk(shared->mu);
         if (r) {
