@@ -779,18 +779,10 @@ class pipeline final : public scheduler {
     auto shared = std::make_shared<batch_state>();
     const unsigned n_ctx = contexts();
     const unsigned total_workers = std::max(1u, opts_.max_in_flight);
-    auto caller = co_await asio::this_coro::executor;
-    asio::steady_timer all_done(caller, asio::steady_timer::time_point::max());
-    unsigned running = n_ctx;
-
-    for (unsigned c = 0; c < n_ctx; ++c) {
-      unsigned workers = total_workers / n_ctx + (c < total_workers % n_ctx ? 1 : 0);
-      asio::co_spawn(eng_.context(c), batch_worker(shared, items, bucket, download, &put, c, std::max(1u, workers)),
-                     asio::bind_executor(caller, [&running, &all_done](std::exception_ptr) {
-                       if (--running == 0) all_done.cancel();
-                     }));
-    }
-    while (running > 0) co_await all_done.async_wait(tok);
+    co_await run_on_contexts(eng_, 0, n_ctx, [&](unsigned c) -> awaitable<void> {
+      const unsigned workers = total_workers / n_ctx + (c < total_workers % n_ctx ? 1 : 0);
+      co_await batch_worker(shared, items, bucket, download, &put, c, std::max(1u, workers));
+    });
     if (download) {
       // Make the new names durable: one fsync per directory written to.
       std::set<std::string> dirs;
