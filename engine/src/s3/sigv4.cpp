@@ -223,10 +223,41 @@ const digest& signing_key(const credentials& creds, const signing_scope& scope, 
   return cache.key;
 }
 
-std::string signature_for(const signing_request& req, const credentials& creds, const signing_scope& scope) {
+// The canonical request and the signed-header list, from one pass over the headers.
+struct canonical_form {
+  std::string request;
+  std::string signed_names;
+};
+
+canonical_form canonicalize(const signing_request& req) {
+  canonical_form f;
+  std::string& out = f.request;
+  out.reserve(256);
+  out += req.method;
+  out += '\n';
+  out += req.path.empty() ? std::string_view("/") : std::string_view(req.path);
+  out += '\n';
+  out += canonical_query(req.query);
+  out += '\n';
+  for (const auto& [name, value] : canonical_headers(req)) {
+    out += name;
+    out += ':';
+    out += value;
+    out += '\n';
+    if (!f.signed_names.empty()) f.signed_names += ';';
+    f.signed_names += name;
+  }
+  out += '\n';
+  out += f.signed_names;
+  out += '\n';
+  out += payload_of(req);
+  return f;
+}
+
+std::string signature_of(std::string_view canonical, const credentials& creds, const signing_scope& scope) {
   const std::string day = amz_day(scope.time);
   const std::string string_to_sign = std::string(algorithm) + "\n" + amz_date(scope.time) + "\n" +
-                                     credential_scope(scope) + "\n" + sha256_hex(canonical_request(req));
+                                     credential_scope(scope) + "\n" + sha256_hex(canonical);
   const digest sig = hmac_sha256(as_view(signing_key(creds, scope, day)), string_to_sign);
   return to_hex(sig.data(), sig.size());
 }
@@ -280,41 +311,15 @@ std::string sha256_hex(std::string_view bytes) {
 }
 
 std::string canonical_request(const signing_request& req) {
-  std::string out;
-  out.reserve(256);
-  out += req.method;
-  out += '\n';
-  out += req.path.empty() ? std::string_view("/") : std::string_view(req.path);
-  out += '\n';
-  out += canonical_query(req.query);
-  out += '\n';
-  std::string names;
-  for (const auto& [name, value] : canonical_headers(req)) {
-    out += name;
-    out += ':';
-    out += value;
-    out += '\n';
-    if (!names.empty()) names += ';';
-    names += name;
-  }
-  out += '\n';
-  out += names;
-  out += '\n';
-  out += payload_of(req);
-  return out;
+  return canonicalize(req).request;
 }
 
 std::string signed_header_names(const signing_request& req) {
-  std::string names;
-  for (const auto& h : canonical_headers(req)) {
-    if (!names.empty()) names += ';';
-    names += h.first;
-  }
-  return names;
+  return canonicalize(req).signed_names;
 }
 
 std::string signature(const signing_request& req, const credentials& creds, const signing_scope& scope) {
-  return signature_for(req, creds, scope);
+  return signature_of(canonicalize(req).request, creds, scope);
 }
 
 void sign_request(signing_request& req, const credentials& creds, const signing_scope& scope) {
@@ -324,10 +329,11 @@ void sign_request(signing_request& req, const credentials& creds, const signing_
   req.headers.emplace_back("x-amz-date", amz_date(scope.time));
   req.headers.emplace_back("x-amz-content-sha256", req.payload_hash);
   if (!creds.session_token.empty()) req.headers.emplace_back("x-amz-security-token", creds.session_token);
-  const std::string sig = signature_for(req, creds, scope);
+  const canonical_form form = canonicalize(req);
+  const std::string sig = signature_of(form.request, creds, scope);
   req.headers.emplace_back("authorization", std::string(algorithm) + " Credential=" + creds.access_key_id +
                                                 "/" + credential_scope(scope) + ", SignedHeaders=" +
-                                                signed_header_names(req) + ", Signature=" + sig);
+                                                form.signed_names + ", Signature=" + sig);
 }
 
 std::string presign(signing_request& req, const credentials& creds, const signing_scope& scope,
@@ -344,7 +350,7 @@ std::string presign(signing_request& req, const credentials& creds, const signin
   req.query.push_back({"X-Amz-Expires", std::to_string(expires.count())});
   req.query.push_back({"X-Amz-SignedHeaders", signed_header_names(req)});
   if (!creds.session_token.empty()) req.query.push_back({"X-Amz-Security-Token", creds.session_token});
-  const std::string sig = signature_for(req, creds, scope);
+  const std::string sig = signature_of(canonicalize(req).request, creds, scope);
   return canonical_query(req.query) + "&X-Amz-Signature=" + sig;
 }
 
