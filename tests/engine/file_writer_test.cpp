@@ -406,11 +406,13 @@ TEST_F(FileWriterTest, uncommitted_writer_leaves_an_existing_file_untouched) {
 
 // --- errors ---------------------------------------------------------------------------------
 
-TEST_F(FileWriterTest, missing_directory_is_an_io_error_naming_the_path) {
+TEST_F(FileWriterTest, missing_directory_is_not_found_with_its_errno_naming_the_path) {
   const std::string target = (dir_ / "no" / "such" / "dir" / "file.bin").string();
   auto w = file_writer::create(ioc_.get_executor(), target, 100);
   ASSERT_FALSE(w);
-  EXPECT_EQ(w.error().code, sluice::errc::io_error);
+  EXPECT_EQ(w.error().code, sluice::errc::not_found);
+  EXPECT_TRUE(w.error().code == sluice::condition::not_found);
+  EXPECT_EQ(w.error().sys_errno, ENOENT);
   EXPECT_NE(w.error().message.find(target), std::string::npos) << w.error().message;
 }
 
@@ -420,10 +422,12 @@ TEST_F(FileWriterTest, parent_that_is_a_file_is_an_io_error_naming_the_path) {
   auto w = file_writer::create(ioc_.get_executor(), target, 100);
   ASSERT_FALSE(w);
   EXPECT_EQ(w.error().code, sluice::errc::io_error);
+  EXPECT_EQ(w.error().sys_errno, ENOTDIR);
   EXPECT_NE(w.error().message.find(target), std::string::npos) << w.error().message;
 }
 
-// Exits 0 when creating a writer in `dir` fails with an io_error naming the target (printed).
+// Exits 0 when creating a writer in `dir` fails with permission_denied (EACCES)
+// naming the target (printed): a program can tell it from a full disk.
 [[noreturn]] void expect_create_refused(const fs::path& dir, bool drop_root) {
   if (drop_root && (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0)) {
     std::fprintf(stderr, "cannot drop root: %s\n", std::strerror(errno));
@@ -438,11 +442,12 @@ TEST_F(FileWriterTest, parent_that_is_a_file_is_an_io_error_naming_the_path) {
   }
   std::fprintf(stderr, "%s\n", w.error().message.c_str());
   const bool ok =
-      w.error().code == sluice::errc::io_error && w.error().message.find(target) != std::string::npos;
+      w.error().code == sluice::condition::permission_denied && w.error().sys_errno == EACCES &&
+      !(w.error().code == sluice::condition::no_space) && w.error().message.find(target) != std::string::npos;
   std::_Exit(ok ? 0 : 4);
 }
 
-TEST_F(FileWriterTest, unwritable_directory_is_an_io_error_naming_the_path) {
+TEST_F(FileWriterTest, unwritable_directory_is_permission_denied_naming_the_path) {
   const fs::path ro = dir_ / "read-only";
   fs::create_directory(ro);
   fs::permissions(dir_, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <boost/system/system_error.hpp>
 
+#include <cerrno>
 #include <set>
 #include <string>
 #include <utility>
@@ -18,13 +19,13 @@ namespace s3 = sluice::s3;
 TEST(ResultError, sluice_category_has_its_name_and_a_message_per_value) {
   EXPECT_STREQ(sluice::sluice_category().name(), "sluice");
   std::set<std::string> messages;
-  for (int v = 0; v <= static_cast<int>(sluice::errc::not_found); ++v) {
+  for (int v = 0; v <= static_cast<int>(sluice::errc::no_space); ++v) {
     std::string m = sluice::sluice_category().message(v);
     EXPECT_FALSE(m.empty()) << v;
     EXPECT_EQ(m.find("unknown"), std::string::npos) << v;
     messages.insert(m);
   }
-  EXPECT_EQ(messages.size(), static_cast<size_t>(sluice::errc::not_found) + 1) << "messages must differ";
+  EXPECT_EQ(messages.size(), static_cast<size_t>(sluice::errc::no_space) + 1) << "messages must differ";
   EXPECT_NE(sluice::sluice_category().message(999).find("999"), std::string::npos);
 }
 
@@ -218,6 +219,51 @@ TEST(S3Errors, client_errors_and_local_failures_are_not_retryable) {
 TEST(S3Errors, cancellation_is_never_retried_even_with_a_5xx_status) {
   EXPECT_FALSE(s3::is_retryable(with_status(sluice::errc::cancelled, 503)));
   EXPECT_FALSE(s3::is_retryable(with_status(sluice::errc::tls_verification, 500)));
+}
+
+// One set of conditions, whichever layer failed: a program branches on these.
+TEST(ErrorConditions, server_answers_map_onto_the_conditions_programs_branch_on) {
+  using sluice::condition;
+  EXPECT_TRUE(std::error_code(s3::errc::no_such_key) == condition::not_found);
+  EXPECT_TRUE(std::error_code(s3::errc::no_such_bucket) == condition::not_found);
+  EXPECT_TRUE(std::error_code(s3::errc::precondition_failed) == condition::precondition_failed);
+  EXPECT_TRUE(std::error_code(s3::errc::access_denied) == condition::permission_denied);
+  EXPECT_TRUE(std::error_code(s3::errc::invalid_range) == condition::invalid_argument);
+  EXPECT_FALSE(std::error_code(s3::errc::no_such_key) == condition::precondition_failed);
+  EXPECT_FALSE(std::error_code(s3::errc::internal_error) == condition::not_found);
+}
+
+TEST(ErrorConditions, client_codes_map_one_to_one) {
+  using sluice::condition;
+  namespace e = sluice;
+  EXPECT_TRUE(std::error_code(e::errc::not_found) == condition::not_found);
+  EXPECT_TRUE(std::error_code(e::errc::precondition_failed) == condition::precondition_failed);
+  EXPECT_TRUE(std::error_code(e::errc::unsupported) == condition::unsupported);
+  EXPECT_TRUE(std::error_code(e::errc::cancelled) == condition::cancelled);
+  EXPECT_TRUE(std::error_code(e::errc::timeout) == condition::timeout);
+  EXPECT_TRUE(std::error_code(e::errc::integrity_mismatch) == condition::integrity);
+  EXPECT_TRUE(std::error_code(e::errc::no_space) == condition::no_space);
+  EXPECT_TRUE(std::error_code(e::errc::permission_denied) == condition::permission_denied);
+  EXPECT_TRUE(std::error_code(e::errc::invalid_argument) == condition::invalid_argument);
+  EXPECT_FALSE(std::error_code(e::errc::io_error) == condition::no_space);
+  EXPECT_FALSE(std::error_code(e::errc::unsupported) == condition::precondition_failed);
+}
+
+TEST(ErrorConditions, errno_values_keep_their_number_and_map_onto_conditions) {
+  using sluice::condition;
+  auto full = sluice::os_fail("cannot write", "/data/x", ENOSPC);
+  EXPECT_EQ(full.code, sluice::errc::no_space);
+  EXPECT_EQ(full.sys_errno, ENOSPC);
+  EXPECT_NE(full.message.find("/data/x"), std::string::npos);
+  auto ro = sluice::os_fail("cannot write", "/data/x", EROFS);
+  EXPECT_EQ(ro.code, sluice::errc::permission_denied);
+  EXPECT_EQ(ro.sys_errno, EROFS);
+  EXPECT_FALSE(ro.code == condition::no_space);
+  auto other = sluice::os_fail("cannot read", "/data/x", EIO);
+  EXPECT_EQ(other.code, sluice::errc::io_error);
+  EXPECT_EQ(other.sys_errno, EIO);
+  EXPECT_TRUE(std::make_error_code(std::errc::no_such_file_or_directory) == condition::not_found);
+  EXPECT_TRUE(std::error_code(EDQUOT, std::system_category()) == condition::no_space);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// SigV4 for S3: the published AWS examples (read from the shared test data, so
-// a new example added there is checked too) and the rules behind them.
+// SigV4 for S3: the published AWS examples (tests/data/sigv4_s3_examples.json,
+// every example in the file is checked) and the rules behind them.
 #include <sluice/engine/s3/sigv4.hpp>
 #include <sluice/engine/s3/uri.hpp>
 

@@ -149,8 +149,8 @@ result<std::unique_ptr<file_writer>> file_writer::create(asio::any_io_executor e
     }
     if (errno != EEXIST && errno != EINTR) {
       int e = errno;
-      return fail(errc::io_error, "cannot create a temporary file in " + dir + " for " + w->final_path_ +
-                                      ": " + errno_text(e));
+      return errno_error(
+          e, "cannot create a temporary file in " + dir + " for " + w->final_path_ + ": " + errno_text(e));
     }
   }
   if (fd < 0)
@@ -187,8 +187,8 @@ result<std::unique_ptr<file_writer>> file_writer::create(asio::any_io_executor e
     } while (r != 0 && errno == EINTR);
     if (r != 0 && errno != EOPNOTSUPP && errno != ENOSYS) {
       int e = errno;
-      return fail(errc::io_error, "cannot preallocate " + std::to_string(size) + " bytes for " +
-                                      w->temp_path_ + ": " + errno_text(e));
+      return errno_error(e, "cannot preallocate " + std::to_string(size) + " bytes for " + w->temp_path_ +
+                                ": " + errno_text(e));
     }
   }
   return w;
@@ -269,9 +269,9 @@ asio::awaitable<result<void>> file_writer::write_at(uint64_t offset, std::span<c
       continue;
     }
     if (r < 0)
-      co_return fail(errc::io_error, "write of " + std::to_string(n) + " bytes at offset " +
-                                         std::to_string(pos) + " to " + temp_path_ + ": " +
-                                         errno_text(static_cast<int>(-r)));
+      co_return errno_error(static_cast<int>(-r), "write of " + std::to_string(n) + " bytes at offset " +
+                                                      std::to_string(pos) + " to " + temp_path_ + ": " +
+                                                      errno_text(static_cast<int>(-r)));
     if (r == 0)
       co_return fail(errc::io_error,
                      "write at offset " + std::to_string(pos) + " to " + temp_path_ + " made no progress");
@@ -291,17 +291,19 @@ asio::awaitable<result<void>> file_writer::commit() {
   // system could not preallocate.
   if (::ftruncate(buffered_fd_, static_cast<off_t>(size_)) != 0) {
     int e = errno;
-    co_return fail(errc::io_error, "truncate " + temp_path_ + ": " + errno_text(e));
+    co_return errno_error(e, "truncate " + temp_path_ + ": " + errno_text(e));
   }
   long r;
   do {
     r = co_await fsync_fd(buffered_fd_);  // one fsync covers both descriptors: same inode
   } while (r == -EINTR || r == -EAGAIN);
-  if (r < 0) co_return fail(errc::io_error, "fsync " + temp_path_ + ": " + errno_text(static_cast<int>(-r)));
+  if (r < 0)
+    co_return errno_error(static_cast<int>(-r),
+                          "fsync " + temp_path_ + ": " + errno_text(static_cast<int>(-r)));
   if (closed_) co_return fail(errc::invalid_argument, "commit of " + final_path_ + " abandoned during fsync");
   if (::rename(temp_path_.c_str(), final_path_.c_str()) != 0) {
     int e = errno;
-    co_return fail(errc::io_error, "rename " + temp_path_ + " to " + final_path_ + ": " + errno_text(e));
+    co_return errno_error(e, "rename " + temp_path_ + " to " + final_path_ + ": " + errno_text(e));
   }
   committed_ = true;
   abandon();  // closes the descriptors; nothing to unlink any more

@@ -57,6 +57,31 @@ class s3_category_impl final : public std::error_category {
     }
     return "unknown s3 error " + std::to_string(value);
   }
+
+  // Server answers seen as the conditions programs branch on.
+  bool equivalent(int value, const std::error_condition& cond) const noexcept override {
+    if (cond.category() != condition_category()) return std::error_category::equivalent(value, cond);
+    auto c = static_cast<condition>(cond.value());
+    switch (static_cast<errc>(value)) {
+      case errc::no_such_key:
+      case errc::no_such_bucket:
+      case errc::no_such_upload:
+        return c == condition::not_found;
+      case errc::precondition_failed:
+        return c == condition::precondition_failed;
+      case errc::access_denied:
+      case errc::signature_does_not_match:
+        return c == condition::permission_denied;
+      case errc::request_timeout:
+        return c == condition::timeout;
+      case errc::invalid_argument:
+      case errc::invalid_bucket_name:
+      case errc::invalid_range:
+        return c == condition::invalid_argument;
+      default:
+        return false;
+    }
+  }
 };
 
 // Codes S3 (and compatible servers) send, with the errc each stands for.

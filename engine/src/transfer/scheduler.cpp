@@ -35,9 +35,7 @@ constexpr auto tok = asio::as_tuple(asio::use_awaitable);
 
 using s3::object_url;
 
-error io_fail(std::string_view what, const std::string& path, int err) {
-  return fail(errc::io_error, std::string(what) + " '" + path + "': " + std::strerror(err));
-}
+error io_fail(std::string_view what, const std::string& path, int err) { return os_fail(what, path, err); }
 
 result<void> pread_exact(int fd, std::span<std::byte> dst, uint64_t offset, const std::string& path) {
   while (!dst.empty()) {
