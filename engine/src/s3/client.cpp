@@ -43,6 +43,11 @@ std::string quote_etag(std::string_view s) {
   return "\"" + std::string(s) + "\"";
 }
 
+std::string unquote_etag(std::string_view s) {
+  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
+  return std::string(s);
+}
+
 std::string base64_md5(std::span<const std::byte> body) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
@@ -274,8 +279,9 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
   // ---- objects ----------------------------------------------------------------
 
   static void add_conditions(std::vector<http::header_field>& h, const conditions& when) {
-    if (when.if_match) h.push_back({"if-match", quote_etag(*when.if_match)});
-    if (when.if_none_match) h.push_back({"if-none-match", quote_etag(*when.if_none_match)});
+    auto form = [&](const std::string& etag) { return when.quote_etags ? quote_etag(etag) : unquote_etag(etag); };
+    if (when.if_match) h.push_back({"if-match", form(*when.if_match)});
+    if (when.if_none_match) h.push_back({"if-none-match", form(*when.if_none_match)});
   }
 
   awaitable<result<object_info>> head_object(std::string_view bucket, std::string_view key, const conditions& when) override {

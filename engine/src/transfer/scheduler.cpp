@@ -173,26 +173,26 @@ class pipeline final : public scheduler {
                                     std::optional<uint64_t> known_size) override {
     unsigned c = pick();
     const std::string dest(path);
-    if (known_size && *known_size <= opts_.part_size)
-      co_return co_await asio::co_spawn(eng_.context(c), download_small(c, bucket, key, dest, *known_size),
-                                        asio::use_awaitable);
-    co_return co_await asio::co_spawn(eng_.context(c), download_on(c, bucket, key, path), asio::use_awaitable);
+    const bool small = known_size && *known_size <= opts_.part_size;
+    auto work = [&] {
+      return small ? download_small(c, bucket, key, dest, *known_size) : download_on(c, bucket, key, path);
+    };
+    co_return co_await asio::co_spawn(eng_.context(c), work(), asio::use_awaitable);
   }
 
   awaitable<result<stats>> stream(std::string_view bucket, std::string_view key, const consumer& sink,
                                   std::optional<uint64_t> known_size) override {
     unsigned c = pick();
-    if (known_size && *known_size <= opts_.part_size)
-      co_return co_await asio::co_spawn(eng_.context(c), stream_small(c, bucket, key, sink, *known_size),
-                                        asio::use_awaitable);
-    co_return co_await asio::co_spawn(eng_.context(c), stream_on(c, bucket, key, sink), asio::use_awaitable);
+    const bool small = known_size && *known_size <= opts_.part_size;
+    auto work = [&] { return small ? stream_small(c, bucket, key, sink, *known_size) : stream_on(c, bucket, key, sink); };
+    co_return co_await asio::co_spawn(eng_.context(c), work(), asio::use_awaitable);
   }
 
   awaitable<result<stats>> upload(std::string_view path, std::string_view bucket, std::string_view key,
                                   const s3::put_options& put) override {
     unsigned c = pick();
-    co_return co_await asio::co_spawn(eng_.context(c), upload_on(c, path, bucket, key, put, opts_.max_in_flight, true),
-                                      asio::use_awaitable);
+    auto work = [&] { return upload_on(c, path, bucket, key, put, opts_.max_in_flight, true); };
+    co_return co_await asio::co_spawn(eng_.context(c), work(), asio::use_awaitable);
   }
 
   awaitable<result<batch_result>> download_many(std::string_view bucket, std::span<const batch_item> items) override {
@@ -204,6 +204,20 @@ class pipeline final : public scheduler {
     co_return co_await batch(bucket, items, false, put);
   }
 
+  awaitable<result<object_bytes>> read(std::string_view bucket, std::string_view key,
+                                       const std::optional<s3::byte_range>& range, const s3::conditions& when) override {
+    unsigned c = pick();
+    auto work = [&] { return read_on(c, bucket, key, range, when); };
+    co_return co_await asio::co_spawn(eng_.context(c), work(), asio::use_awaitable);
+  }
+
+  awaitable<result<s3::put_result>> put(std::string_view bucket, std::string_view key, std::span<const std::byte> body,
+                                        const s3::put_options& put) override {
+    unsigned c = pick();
+    auto work = [&] { return put_on(c, bucket, key, body, put); };
+    co_return co_await asio::co_spawn(eng_.context(c), work(), asio::use_awaitable);
+  }
+
   void cancel() noexcept override { cancelled_.store(true, std::memory_order_relaxed); }
   bool cancelled() const noexcept override { return cancelled_.load(std::memory_order_relaxed); }
   result<void> check_cancelled(std::string_view bucket, std::string_view key) const {
@@ -212,6 +226,7 @@ class pipeline final : public scheduler {
   }
 
   buffer_pool& pool() noexcept override { return *pool_; }
+  engine& owner() noexcept override { return eng_; }
   s3::client& client(unsigned context) noexcept override { return *clients_[context % clients_.size()]; }
   unsigned contexts() const noexcept override { return static_cast<unsigned>(clients_.size()); }
   const options& opts() const noexcept override { return opts_; }
@@ -461,6 +476,7 @@ class pipeline final : public scheduler {
     }
     SLUICE_CO_TRY_VOID(co_await writer->commit());
     st.objects = 1;
+    st.etag = plan.etag;
     progress_.objects.fetch_add(1, std::memory_order_relaxed);
     co_return st;
   }
@@ -582,8 +598,7 @@ class pipeline final : public scheduler {
       co_return st;
     }
 
-    uint64_t part = std::max<uint64_t>(opts_.part_size, 5ull << 20);
-    while ((size + part - 1) / part > 10000) part *= 2;
+    const uint64_t part = multipart_part_size(size);
     if (part > pool_->budget())
       co_return fail(errc::too_large, "'" + path + "' needs parts of " + std::to_string(part) +
                                           " bytes, more than the memory budget");
@@ -603,8 +618,39 @@ class pipeline final : public scheduler {
     s3::put_options put = put_in;
     put.metadata[std::string(integrity::metadata_key)] =
         integrity::format_recorded({integrity::composite_of(hashes, part), part});
-    SLUICE_CO_TRY(std::string upload_id, co_await cl.create_multipart_upload(bucket, key, put));
+    part_reader from_file = [&](uint64_t i, pooled_buffer& holder) -> awaitable<result<std::span<const std::byte>>> {
+      SLUICE_CO_TRY(holder, co_await pool_->acquire(length(i)));
+      SLUICE_CO_TRY_VOID(pread_exact(fd.fd, holder.span(), i * part, path));
+      if (integrity::xxh3(holder.span()) != hashes[i])
+        co_return fail(errc::io_error, "'" + path + "' changed while it was being uploaded");
+      co_return std::span<const std::byte>(holder.span());
+    };
+    SLUICE_CO_TRY_VOID(co_await send_multipart(c, bucket, key, put, parts, workers, spread, from_file));
+    st.bytes = size;
+    st.objects = 1;
+    st.requests = parts + 2;
+    progress_.objects.fetch_add(1, std::memory_order_relaxed);
+    co_return st;
+  }
 
+  // Parts of at least part_size (and S3's 5 MiB), doubled until at most 10,000.
+  uint64_t multipart_part_size(uint64_t size) const {
+    uint64_t part = std::max<uint64_t>(opts_.part_size, 5ull << 20);
+    while ((size + part - 1) / part > 10000) part *= 2;
+    return part;
+  }
+
+  // Gives part i's bytes; `holder` keeps pool memory alive while the part is sent.
+  using part_reader = std::function<awaitable<result<std::span<const std::byte>>>(uint64_t, pooled_buffer&)>;
+
+  // A multipart upload of `parts` parts read by `read`: created, sent by
+  // `workers` workers (over every context when `spread`, else this one),
+  // completed, or aborted on any failure. Returns the object's ETag.
+  awaitable<result<std::string>> send_multipart(unsigned c, std::string_view bucket, std::string_view key,
+                                                const s3::put_options& put, uint64_t parts, unsigned workers,
+                                                bool spread, const part_reader& read) {
+    auto& cl = *clients_[c];
+    SLUICE_CO_TRY(std::string upload_id, co_await cl.create_multipart_upload(bucket, key, put));
     // Workers on every context (each with its own context's client) pull
     // part numbers; the state they share is atomic or under a mutex, and
     // done[i] is written by one worker each and read after all have finished.
@@ -625,42 +671,239 @@ class pipeline final : public scheduler {
           }
           const uint64_t i = next.fetch_add(1, std::memory_order_relaxed);
           if (i >= parts) co_return;
-          auto buf = co_await pool_->acquire(length(i));
-          if (!buf) {
-            failure.set(buf.error());
+          pooled_buffer holder;
+          auto bytes = co_await read(i, holder);
+          if (!bytes) {
+            failure.set(bytes.error());
             co_return;
           }
-          auto rd = pread_exact(fd.fd, buf->span(), i * part, path);
-          if (rd && integrity::xxh3(buf->span()) != hashes[i])
-            rd = fail(errc::io_error, "'" + path + "' changed while it was being uploaded");
-          if (!rd) {
-            failure.set(rd.error());
-            co_return;
-          }
-          auto etag = co_await mine.upload_part(bucket, key, upload_id, static_cast<int>(i + 1), buf->span());
+          auto etag = co_await mine.upload_part(bucket, key, upload_id, static_cast<int>(i + 1), *bytes);
           if (!etag) {
             failure.set(etag.error());
             co_return;
           }
           done[i] = {static_cast<int>(i + 1), std::move(*etag)};
-          progress_.bytes.fetch_add(buf->size(), std::memory_order_relaxed);
+          progress_.bytes.fetch_add(bytes->size(), std::memory_order_relaxed);
         }
       });
     });
     std::optional<error> failed = failure.take();
+    std::string etag;
     if (!failed) {
       auto completed = co_await cl.complete_multipart_upload(bucket, key, upload_id, done);
       if (!completed) failed = completed.error();
+      else etag = std::move(*completed);
     }
     if (failed) {
       (void)co_await cl.abort_multipart_upload(bucket, key, upload_id);
       co_return *failed;
     }
-    st.bytes = size;
-    st.objects = 1;
-    st.requests = parts + 2;
+    co_return etag;
+  }
+
+  // ---- reads into memory ---------------------------------------------------------------------
+
+  // The first request of a read asks for at most this much: a small object
+  // costs one request and reserves little of the budget.
+  static constexpr uint64_t first_read_window = uint64_t(1) << 20;
+
+  // Fetches [offset, offset + dst.size()) into `dst` (memory already reserved).
+  awaitable<result<void>> fetch_into(s3::client& cl, std::string_view bucket, std::string_view key, uint64_t offset,
+                                     std::span<std::byte> dst, const s3::conditions& when) {
+    SLUICE_CO_TRY_VOID(check_cancelled(bucket, key));
+    http::span_sink sink(dst);
+    auto range = s3::byte_range::between(offset, offset + dst.size() - 1);
+    SLUICE_CO_TRY(s3::get_result got, co_await cl.get_object(bucket, key, range, sink, when));
+    if (got.bytes != dst.size() || got.first != offset)
+      co_return fail(errc::truncated_response, object_url(bucket, key) + ": asked for " + std::to_string(dst.size()) +
+                                                   " bytes at " + std::to_string(offset) + ", got " +
+                                                   std::to_string(got.bytes) + " at " + std::to_string(got.first));
+    co_return result<void>{};
+  }
+
+  awaitable<result<object_bytes>> read_on(unsigned c, std::string_view bucket, std::string_view key,
+                                          const std::optional<s3::byte_range>& range, const s3::conditions& when) {
+    for (int attempt = 1;; ++attempt) {
+      SLUICE_CO_TRY(object_bytes got, co_await read_once(c, bucket, key, range, when));
+      const bool whole = got.first == 0 && got.data.size() == got.info.size;
+      auto it = got.info.metadata.find(std::string(integrity::metadata_key));
+      if (!whole || !clients_[c]->options().verify_integrity || it == got.info.metadata.end()) co_return got;
+      auto rec = integrity::parse_recorded(it->second);
+      if (rec && integrity::hash_content(got.data.span(), rec->part_size) == rec->value) {
+        got.verified = true;
+        co_return got;
+      }
+      if (attempt >= 2)
+        co_return fail(errc::integrity_mismatch, object_url(bucket, key) +
+                                                     ": data integrity error: the content does not match the recorded "
+                                                     "XXH3 '" + it->second + "' (also after reading it again)");
+    }
+  }
+
+  awaitable<result<object_bytes>> read_once(unsigned c, std::string_view bucket, std::string_view key,
+                                            const std::optional<s3::byte_range>& range, const s3::conditions& when) {
+    auto& cl = *clients_[c];
+    SLUICE_CO_TRY_VOID(check_cancelled(bucket, key));
+    // The first request: at most first_read_window bytes of what is asked for.
+    const uint64_t window = std::min<uint64_t>(first_read_window, opts_.part_size);
+    s3::byte_range first_range = s3::byte_range::between(0, window - 1);
+    if (range && range->suffix) {
+      if (*range->suffix == 0) co_return fail(errc::invalid_argument, object_url(bucket, key) + ": an empty suffix range");
+      first_range = s3::byte_range::last_bytes(std::min(*range->suffix, window));
+    } else if (range) {
+      uint64_t len = window;
+      if (range->last) {
+        if (*range->last < range->first)
+          co_return fail(errc::invalid_argument, object_url(bucket, key) + ": a range that ends before it starts");
+        len = std::min(len, *range->last - range->first + 1);
+      }
+      first_range = s3::byte_range::between(range->first, range->first + len - 1);
+    }
+    const uint64_t first_len = first_range.suffix ? *first_range.suffix : *first_range.last - first_range.first + 1;
+    SLUICE_CO_TRY(pooled_buffer head, co_await pool_->acquire(static_cast<std::size_t>(first_len)));
+    http::span_sink sink(head.span());
+    object_bytes out;
+    out.requests = 1;
+    auto got = co_await cl.get_object(bucket, key, first_range, sink, when);
+    if (!got && got.error().code == errc::too_large) {
+      head.reset();
+      co_return co_await read_ignoring_range(cl, bucket, key, range, when);
+    }
+    if (!got && got.error().code == s3::errc::invalid_range && (!range || (!range->suffix && range->first == 0))) {
+      // A range of an empty object does not exist: confirm it is empty.
+      SLUICE_CO_TRY(out.info, co_await cl.head_object(bucket, key, when));
+      if (out.info.size != 0) co_return got.error();
+      ++out.requests;
+      co_return out;
+    }
+    if (!got) co_return got.error();
+    out.info = std::move(got->info);
+    const uint64_t total = out.info.size;
+    // What was asked for, resolved against the size: [w0, w1).
+    uint64_t w0 = 0, w1 = total;
+    if (range && range->suffix) {
+      w0 = total - std::min(*range->suffix, total);
+    } else if (range) {
+      w0 = range->first;
+      if (range->last) w1 = std::min(total, *range->last + 1);
+    }
+    // What arrived: [got->first, got->first + got->bytes).
+    const uint64_t h0 = got->first, h1 = got->first + got->bytes;
+    if (h0 < w0 || h1 > w1 || (h0 != w0 && h1 != w1))
+      co_return fail(errc::malformed_response, object_url(bucket, key) + ": the answer's range does not match the request");
+    head.resize(static_cast<std::size_t>(got->bytes));
+    out.first = w0;
+    if (h0 == w0 && h1 == w1) {
+      out.data = std::move(head);
+      co_return out;
+    }
+    // The rest, in parts, into one buffer for the whole range.
+    if (w1 - w0 > pool_->budget())
+      co_return fail(errc::too_large, object_url(bucket, key) + ": " + std::to_string(w1 - w0) +
+                                          " bytes do not fit the memory budget (" + std::to_string(pool_->budget()) +
+                                          " bytes)");
+    // Give the first piece's reservation back before taking the whole.
+    std::vector<std::byte> first_piece(head.span().begin(), head.span().end());
+    head.reset();
+    SLUICE_CO_TRY(pooled_buffer all, co_await pool_->acquire(static_cast<std::size_t>(w1 - w0)));
+    std::memcpy(all.data() + (h0 - w0), first_piece.data(), first_piece.size());
+    first_piece = {};
+    const uint64_t gap0 = h0 == w0 ? h1 : w0, gap1 = h0 == w0 ? w1 : h0;
+    const uint64_t part = opts_.part_size;
+    const uint64_t parts = (gap1 - gap0 + part - 1) / part;
+    s3::conditions same_object;
+    if (!out.info.etag.empty()) same_object.if_match = out.info.etag;
+    std::optional<error> failed;
+    uint64_t next = 0;
+    const unsigned workers = static_cast<unsigned>(std::min<uint64_t>(std::max(1u, opts_.max_in_flight), parts));
+    co_await run_concurrently(workers, [&](unsigned) -> awaitable<void> {
+      while (!failed && next < parts) {
+        const uint64_t i = next++;
+        const uint64_t off = gap0 + i * part;
+        const uint64_t len = std::min(part, gap1 - off);
+        auto r = co_await fetch_into(cl, bucket, key, off, all.span().subspan(off - w0, len), same_object);
+        if (!r && !failed) failed = r.error();
+      }
+    });
+    if (failed) co_return *failed;
+    out.requests += parts;
+    out.data = std::move(all);
+    co_return out;
+  }
+
+  // A server that answers a ranged GET with the whole object (s3rver does
+  // for "bytes=0-0" and for suffix ranges): read the whole object, when it
+  // fits the budget, and keep the range asked for.
+  awaitable<result<object_bytes>> read_ignoring_range(s3::client& cl, std::string_view bucket, std::string_view key,
+                                                      const std::optional<s3::byte_range>& range,
+                                                      const s3::conditions& when) {
+    object_bytes out;
+    SLUICE_CO_TRY(out.info, co_await cl.head_object(bucket, key, when));
+    const uint64_t total = out.info.size;
+    if (total > pool_->budget())
+      co_return fail(errc::malformed_response, object_url(bucket, key) +
+                                                   ": the server ignored the Range header, and the whole object does "
+                                                   "not fit the memory budget");
+    uint64_t w0 = 0, w1 = total;
+    if (range && range->suffix) {
+      w0 = total - std::min(*range->suffix, total);
+    } else if (range) {
+      w0 = range->first;
+      if (range->last) w1 = std::min(total, *range->last + 1);
+    }
+    if (w0 > total || (w0 == total && total > 0))
+      co_return fail(s3::errc::invalid_range, object_url(bucket, key) + ": the range starts past the end");
+    SLUICE_CO_TRY(pooled_buffer all, co_await pool_->acquire(static_cast<std::size_t>(total)));
+    http::span_sink sink(all.span());
+    s3::conditions same_object;
+    if (!out.info.etag.empty()) same_object.if_match = out.info.etag;
+    SLUICE_CO_TRY(s3::get_result got, co_await cl.get_object(bucket, key, std::nullopt, sink, same_object));
+    if (got.bytes != total)
+      co_return fail(errc::truncated_response, object_url(bucket, key) + ": the object came back short");
+    out.info = std::move(got.info);
+    if (w0 > 0) std::memmove(all.data(), all.data() + w0, static_cast<std::size_t>(w1 - w0));
+    all.resize(static_cast<std::size_t>(w1 - w0));
+    out.first = w0;
+    out.data = std::move(all);
+    out.requests = 3;
+    co_return out;
+  }
+
+  // ---- uploads from memory ---------------------------------------------------------------------
+
+  awaitable<result<s3::put_result>> put_on(unsigned c, std::string_view bucket, std::string_view key,
+                                           std::span<const std::byte> body, const s3::put_options& put_in) {
+    auto& cl = *clients_[c];
+    SLUICE_CO_TRY_VOID(check_cancelled(bucket, key));
+    const bool conditional = put_in.when.if_match || put_in.when.if_none_match;
+    if (body.size() <= opts_.multipart_threshold || conditional) {
+      if (body.size() > (uint64_t(5) << 30))
+        co_return fail(errc::unsupported, object_url(bucket, key) +
+                                              ": a conditional write goes in one PUT, and one PUT carries at most 5 GiB");
+      SLUICE_CO_TRY(s3::put_result r, co_await cl.put_object(bucket, key, body, put_in));
+      progress_.bytes.fetch_add(body.size(), std::memory_order_relaxed);
+      progress_.objects.fetch_add(1, std::memory_order_relaxed);
+      co_return r;
+    }
+    const uint64_t size = body.size();
+    const uint64_t part = multipart_part_size(size);
+    const uint64_t parts = (size + part - 1) / part;
+    auto view = [&](uint64_t i) { return body.subspan(i * part, std::min(part, size - i * part)); };
+    std::vector<uint64_t> hashes(parts);
+    for (uint64_t i = 0; i < parts; ++i) hashes[i] = integrity::xxh3(view(i));
+    s3::put_options put = put_in;
+    const uint64_t composite = integrity::composite_of(hashes, part);
+    put.metadata[std::string(integrity::metadata_key)] = integrity::format_recorded({composite, part});
+    part_reader from_memory = [&](uint64_t i, pooled_buffer&) -> awaitable<result<std::span<const std::byte>>> {
+      co_return view(i);
+    };
+    SLUICE_CO_TRY(std::string etag, co_await send_multipart(c, bucket, key, put, parts, opts_.max_in_flight, true,
+                                                            from_memory));
+    s3::put_result r;
+    r.etag = std::move(etag);
+    r.xxh3 = composite;
     progress_.objects.fetch_add(1, std::memory_order_relaxed);
-    co_return st;
+    co_return r;
   }
 
   // ---- batches ------------------------------------------------------------------------------

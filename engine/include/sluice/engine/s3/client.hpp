@@ -70,6 +70,10 @@ struct object_info {
 struct conditions {
   std::optional<std::string> if_match;       // ETag (quotes optional)
   std::optional<std::string> if_none_match;  // ETag or "*"
+  // Send ETags quoted, as RFC 9110 and AWS have them. Ceph radosgw 16.2
+  // compares the conditions of a PUT with its unquoted stored ETag: there
+  // they must go unquoted (docs/store.md).
+  bool quote_etags = true;
 };
 
 // The defaults below are named objects, not `{}`: a temporary in a co_await

@@ -70,6 +70,7 @@ struct stats {
   uint64_t requests = 0;
   uint64_t refetched_parts = 0;  // parts fetched again after an integrity mismatch
   bool verified = false;         // a recorded hash was checked (single objects)
+  std::string etag;              // single downloads: the object's ETag (unquoted), when the server sent one
 };
 
 // Called in object order with consecutive stretches of the object.
@@ -87,6 +88,15 @@ struct batch_failure {
 struct batch_result {
   stats totals;
   std::vector<batch_failure> failures;
+};
+
+// One object's bytes (or a range of them) in pool memory: scheduler::read.
+struct object_bytes {
+  s3::object_info info;   // from the answer; size is the whole object's
+  uint64_t first = 0;     // offset of data[0] within the object
+  pooled_buffer data;     // exactly the bytes asked for (clamped to the object's end)
+  bool verified = false;  // a whole object's recorded XXH3 was checked
+  uint64_t requests = 0;
 };
 
 // Progress counters, readable from any thread while transfers run.
@@ -112,6 +122,28 @@ class scheduler : public std::enable_shared_from_this<scheduler> {
   virtual boost::asio::awaitable<result<stats>> upload(std::string_view path, std::string_view bucket,
                                                        std::string_view key,
                                                        const s3::put_options& put = s3::default_put_options) = 0;
+  // Reads an object, or a range of it (nullopt: the whole object), into one
+  // pool buffer: the first GET asks for at most 1 MiB (small objects cost
+  // one request and reserve only what they need); the rest comes in parts
+  // fetched concurrently, each carrying If-Match on the first answer's ETag.
+  // A whole object's recorded XXH3 is verified (a mismatch is read once more,
+  // then reported); a range has no hash of its own and is not verified.
+  // `when` applies to the first request: s3::errc::not_modified (If-None-Match
+  // held) and precondition_failed come back as errors. Errors: too_large when
+  // the bytes asked for exceed the memory budget; s3::errc::invalid_range for
+  // a range past the end.
+  virtual boost::asio::awaitable<result<object_bytes>> read(std::string_view bucket, std::string_view key,
+                                                            const std::optional<s3::byte_range>& range,
+                                                            const s3::conditions& when = s3::no_conditions) = 0;
+  // Uploads bytes from memory: one PUT up to the multipart threshold (or
+  // whenever `put.when` carries a condition: servers ignore conditions on
+  // multipart completion), else a multipart upload whose parts are sent
+  // concurrently from every context, straight from `body` (no copy, no pool
+  // memory). The XXH3 (a composite for parts) is recorded as for files.
+  virtual boost::asio::awaitable<result<s3::put_result>> put(std::string_view bucket, std::string_view key,
+                                                             std::span<const std::byte> body,
+                                                             const s3::put_options& put = s3::default_put_options) = 0;
+
   // Many objects with up to max_in_flight requests in flight over all
   // contexts. Per-object failures are collected, not fatal.
   virtual boost::asio::awaitable<result<batch_result>> download_many(std::string_view bucket,
@@ -125,6 +157,8 @@ class scheduler : public std::enable_shared_from_this<scheduler> {
   virtual bool cancelled() const noexcept = 0;
 
   virtual buffer_pool& pool() noexcept = 0;
+  // The engine whose contexts run the transfers (client(i) belongs to context(i)).
+  virtual engine& owner() noexcept = 0;
   virtual s3::client& client(unsigned context = 0) noexcept = 0;
   virtual unsigned contexts() const noexcept = 0;
   virtual const options& opts() const noexcept = 0;

@@ -1,0 +1,48 @@
+// The S3 driver: keys live under s3://bucket/prefix/, moved by the transfer
+// scheduler (ranged parts, multipart uploads, the memory budget), generations
+// are ETags, and every value sluice writes carries its XXH3, which whole reads
+// verify.
+//
+// Conditional writes: what a server honours is probed once per store, on the
+// first conditional operation (a few requests on a hidden probe key under the
+// prefix) or by probe(): If-None-Match: * on PUT (conditional create), If-Match
+// on PUT quoted as RFC 9110 has it or unquoted as Ceph radosgw 16.2 needs it
+// (conditional replace). A condition the server ignores makes the write fail
+// with errc::unsupported; it never goes through unconditionally. Conditional
+// removes are not offered (no tested server honours If-Match on DELETE).
+// Conditional writes always go in one PUT (servers ignore conditions on
+// multipart completion), so they are limited to 5 GiB. docs/store.md has the
+// findings per server.
+#pragma once
+
+#include <sluice/engine/transfer/scheduler.hpp>
+#include <sluice/store/store.hpp>
+
+#include <memory>
+#include <string>
+
+namespace sluice::store {
+
+enum class conditional_writes {
+  probe,               // find out on first use (default)
+  assume_supported,    // AWS S3 and servers known to honour If-None-Match / If-Match (quoted)
+  assume_unsupported,  // never send conditions; conditional writes fail with unsupported
+};
+
+struct s3_options {
+  std::string bucket;
+  std::string prefix;  // "" or "a/b" ("a/b/" the same): keys are prefix + "/" + key
+  conditional_writes conditions = conditional_writes::probe;
+};
+
+// The S3 store over a scheduler (which owns the engine contexts, the clients
+// and the buffer pool). The scheduler must outlive the store. Validates the
+// bucket name and the prefix; sends no request.
+result<std::shared_ptr<store>> open_s3_store(std::shared_ptr<transfer::scheduler> sched,
+                                             const s3_options& opts);
+
+// Runs the conditional-write probe of an S3 store now (a no-op for other
+// drivers and for a store already probed) and returns its features.
+boost::asio::awaitable<result<feature_set>> probe(store& s);
+
+}  // namespace sluice::store

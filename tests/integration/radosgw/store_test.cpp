@@ -1,0 +1,35 @@
+// The store conformance suite on the S3 driver against Ceph radosgw (started
+// once per ctest run). radosgw honours If-None-Match: * and If-Match on PUT
+// (unquoted only); the probe must find both.
+#include <s3_store_fixture.hpp>
+
+namespace {
+
+using namespace sluice;
+using namespace sluice::testing;
+
+class RadosgwStore : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto server = radosgw_server();
+    ASSERT_TRUE(server.has_value());
+    s3_ = std::make_unique<s3_store_fixture>(*server);
+  }
+  void TearDown() override { s3_.reset(); }
+  store_tests::store_fixture& fixture() { return s3_->fixture(); }
+
+  std::unique_ptr<s3_store_fixture> s3_;
+};
+
+SLUICE_STORE_CONFORMANCE_TESTS(RadosgwStore)
+
+TEST_F(RadosgwStore, the_probe_finds_conditional_create_and_replace) {
+  auto& f = fixture();
+  auto feat = f.run(store::probe(*f.s));
+  ASSERT_TRUE(feat) << feat.error().describe();
+  EXPECT_TRUE(feat->conditional_create);
+  EXPECT_TRUE(feat->conditional_replace);
+  EXPECT_FALSE(feat->conditional_remove) << "radosgw deletes whatever If-Match says";
+}
+
+}  // namespace
