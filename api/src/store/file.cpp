@@ -187,6 +187,13 @@ class file_store final : public store {
     co_return copy_in(src, dst, write_always, true);
   }
 
+  awaitable<result<generation>> copy_from(store& src, std::string_view src_key, std::string_view key) override {
+    auto from = src.local_path(src_key);
+    if (!from) co_return co_await store::copy_from(src, src_key, key);
+    SLUICE_CO_TRY(std::string dst, path_of(key));
+    co_return copy_in(*from, dst, write_always, true);
+  }
+
   awaitable<result<generation>> move(std::string_view from, std::string_view to) override {
     SLUICE_CO_TRY(std::string src, path_of(from));
     SLUICE_CO_TRY(std::string dst, path_of(to));

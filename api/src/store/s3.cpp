@@ -196,6 +196,21 @@ class s3_store final : public store {
     co_return co_await etag_of(to);
   }
 
+  awaitable<result<generation>> copy_from(store& src, std::string_view src_key, std::string_view key) override {
+    auto* other = dynamic_cast<s3_store*>(&src);
+    if (!other || other->sched_ != sched_) co_return co_await store::copy_from(src, src_key, key);
+    SLUICE_CO_TRY(std::string from, other->full_key(src_key));
+    SLUICE_CO_TRY(std::string to, full_key(key));
+    auto body = [&](s3::client& c) -> awaitable<result<std::string>> {
+      co_return co_await c.copy_object(other->bucket_, from, bucket_, to);
+    };
+    auto r = co_await on_engine<result<std::string>>(body);
+    if (!r && is(r.error(), s3::errc::no_such_key)) co_return fail(errc::not_found, src.describe(src_key) + ": no such key");
+    if (!r) co_return r.error();
+    if (!r->empty()) co_return generation{unquoted(*r)};
+    co_return co_await etag_of(key);
+  }
+
   awaitable<result<std::optional<read_result>>> stat(std::string_view key) override {
     SLUICE_CO_TRY(std::string full, full_key(key));
     auto body = [&](s3::client& c) -> awaitable<result<s3::object_info>> {
@@ -284,7 +299,10 @@ class s3_store final : public store {
     r.size = info.size;
     r.content_type = info.content_type;
     r.metadata = info.metadata;
-    r.metadata.erase(std::string(integrity::metadata_key));  // sluice's own, not the user's
+    if (auto it = r.metadata.find(std::string(integrity::metadata_key)); it != r.metadata.end()) {
+      r.recorded_xxh3 = it->second;
+      r.metadata.erase(it);  // sluice's own, not the user's
+    }
   }
 
   result<void> check_conditions(std::string_view key, const generation& current,

@@ -60,6 +60,10 @@ awaitable<result<generation>> store::move(std::string_view from, std::string_vie
   co_return g;
 }
 
+awaitable<result<generation>> store::copy_from(store& src, std::string_view src_key, std::string_view key) {
+  co_return fail(errc::unsupported, "no direct copy from " + src.describe(src_key) + " to " + describe(key));
+}
+
 awaitable<result<generation>> store::write_file(std::string_view key, std::string_view path_in,
                                                 const write_options& opts) {
   const std::string path(path_in);

@@ -34,8 +34,8 @@ result<location> parse_location(std::string_view text);
 bool covers(std::string_view prefix, std::string_view key) noexcept;
 
 // Lists `prefix`: with recursive=false one level ('/' delimiter), else every key.
-boost::asio::awaitable<result<s3::list_page>> list(s3::client& c, std::string_view bucket, std::string_view prefix,
-                                                   bool recursive);
+boost::asio::awaitable<result<s3::list_page>> list(s3::client& c, std::string_view bucket,
+                                                   std::string_view prefix, bool recursive);
 
 struct remove_stats {
   uint64_t deleted = 0;
@@ -43,7 +43,7 @@ struct remove_stats {
 };
 // Removes one object, or with recursive=true everything `covers` selects.
 // A single-object remove of a missing key is a no_such_key error.
-boost::asio::awaitable<result<remove_stats>> remove(s3::client& c, std::string_view bucket, std::string_view key,
-                                                    bool recursive);
+boost::asio::awaitable<result<remove_stats>> remove(s3::client& c, std::string_view bucket,
+                                                    std::string_view key, bool recursive);
 
 }  // namespace sluice::objects

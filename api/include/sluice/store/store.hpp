@@ -98,6 +98,10 @@ struct read_result {
   std::string content_type;
   std::map<std::string, std::string> metadata;  // user metadata, names lowercased
   bool verified = false;                        // a recorded hash covering the bytes was checked
+  // The XXH3 sluice recorded when it wrote the value ("<hex>" or
+  // "<hex>/<part size>", see integrity/recorded_hash.hpp), where the driver
+  // keeps one (S3); empty otherwise.
+  std::string recorded_xxh3;
 };
 
 struct write_options {
@@ -196,6 +200,14 @@ class store {
 
   // Copies a value within this store (server-side on S3); returns the copy's generation.
   virtual boost::asio::awaitable<result<generation>> copy(std::string_view from, std::string_view to) = 0;
+
+  // Copies `src_key` of another store into `key` of this one without moving
+  // the bytes through this process where the two allow it (S3 stores on one
+  // scheduler: a server-side copy, also across buckets; local directories:
+  // an in-kernel copy). Errors: unsupported when they do not (the caller then
+  // reads and writes), not_found when the source is missing.
+  virtual boost::asio::awaitable<result<generation>> copy_from(store& src, std::string_view src_key,
+                                                               std::string_view key);
 
   // Size, generation and metadata of a value without its bytes; nullopt when missing.
   virtual boost::asio::awaitable<result<std::optional<read_result>>> stat(std::string_view key) = 0;

@@ -1,0 +1,120 @@
+// Copying trees of values between any two stores (local directory <-> S3,
+// S3 -> S3 server-side, local -> local, memory ...): copy_tree, sync, and
+// moving single values. The CLI's cp -r and sync are thin layers over these.
+//
+// A tree is every key under a prefix: with prefix "data/run1", the keys
+// "data/run1/..."; each is copied to destination prefix + its relative key.
+// Path safety: a relative key with an empty, "." or ".." segment, or that
+// is empty, or that ends in '/' (a folder marker made by consoles and Hadoop
+// tools) is never written anywhere: folder markers are skipped silently and
+// counted, anything else is refused and reported in `refused`. The local
+// directory driver refuses such keys a second time.
+//
+// Streaming: the source is listed page by page and each page's values are
+// copied with up to `concurrency` operations in flight, so memory holds one
+// page of keys, not the whole listing. sync also reads the destination's
+// listing of the prefix into memory (about 100 bytes per key) to compare
+// sizes and, with `delete_extra`, to find what the source no longer has.
+//
+// Bytes move the fastest way the pair allows: a server-side or in-kernel copy
+// (store::copy_from), else a local file streamed up or down by the S3
+// driver's transfer paths (write_file / read_to_file), else through memory.
+//
+// All functions are awaitables on the caller's executor (which must be
+// single-threaded, e.g. an engine context: the bookkeeping is not
+// synchronised); stores hop to their own threads as they need. Arguments are
+// borrowed until completion.
+#pragma once
+
+#include <sluice/store/store.hpp>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace sluice::objects {
+
+enum class action_kind { copy, skip, remove };
+
+// One decision of a copy or sync: reported to on_action as it is made (in a
+// dry run, instead of being carried out).
+struct tree_action {
+  action_kind kind = action_kind::copy;
+  std::string key;    // relative to the prefixes
+  uint64_t size = 0;  // the source's size (copy, skip) or the destination's (remove)
+  std::string
+      reason;  // why: "new", "size differs", "content differs", "same size and XXH3", "not in source", ...
+};
+
+struct tree_progress {
+  std::atomic<uint64_t> bytes{0};    // bytes of values completed
+  std::atomic<uint64_t> objects{0};  // values completed (copied or removed)
+};
+
+struct tree_options {
+  std::vector<std::string> include;  // glob patterns on the relative key; empty: everything
+  std::vector<std::string> exclude;  // glob patterns on the relative key; win over include
+  bool dry_run = false;              // decide and report, change nothing
+  bool delete_extra = false;         // sync: remove destination keys the source does not have
+  bool size_only = false;            // sync: equal sizes count as equal content
+  unsigned concurrency = 64;         // values in flight
+  std::function<void(const tree_action&)> on_action;  // every decision, as made
+  tree_progress* progress = nullptr;
+};
+inline const tree_options default_tree_options{};
+
+struct tree_failure {
+  std::string key;  // relative key
+  error err;
+};
+
+struct tree_result {
+  uint64_t copied = 0;
+  uint64_t bytes = 0;                  // bytes copied
+  uint64_t skipped = 0;                // unchanged (sync) or filtered out
+  uint64_t removed = 0;                // sync with delete_extra
+  uint64_t markers = 0;                // folder markers ("prefix/") skipped
+  std::vector<tree_failure> refused;   // keys that would leave the destination
+  std::vector<tree_failure> failures;  // values that failed to copy or remove
+};
+
+// Copies every value under `src_prefix` of `src` to `dst_prefix` of `dst`.
+// Per-value failures are collected, not fatal; an error is returned only when
+// the listing itself fails.
+boost::asio::awaitable<result<tree_result>> copy_tree(store::store& src, std::string_view src_prefix,
+                                                      store::store& dst, std::string_view dst_prefix,
+                                                      const tree_options& opts = default_tree_options);
+
+// copy_tree that skips values whose destination already has the same content:
+// the same size and the same XXH3 (a local file is hashed the way the other
+// side recorded it; two S3 values compare their recorded hashes), or only the
+// same size with size_only. A value without a hash to compare is copied.
+// With delete_extra, destination keys under the prefix that the source does
+// not have are removed (after the copies; never keys outside the prefix).
+boost::asio::awaitable<result<tree_result>> sync(store::store& src, std::string_view src_prefix,
+                                                 store::store& dst, std::string_view dst_prefix,
+                                                 const tree_options& opts = default_tree_options);
+
+// Copies one value between any two stores (the fastest way the pair allows).
+// Returns the bytes copied. Errors: not_found when the source is missing.
+boost::asio::awaitable<result<uint64_t>> copy_value(store::store& src, std::string_view src_key,
+                                                    store::store& dst, std::string_view dst_key);
+
+// Moves one value: an atomic rename within a store that has one, a
+// server-side copy then delete on S3, else copy then remove.
+boost::asio::awaitable<result<uint64_t>> move_value(store::store& src, std::string_view src_key,
+                                                    store::store& dst, std::string_view dst_key);
+
+// The key below `prefix` as a safe relative key: errors (invalid_argument)
+// for keys outside the prefix, folder markers and anything with an empty,
+// "." or ".." segment. `prefix` is "" or ends in '/'.
+result<std::string> relative_key(std::string_view prefix, std::string_view key);
+
+// The prefix of a tree: "" stays "", anything else gets a trailing '/'.
+std::string tree_prefix(std::string_view prefix);
+
+}  // namespace sluice::objects

@@ -1,0 +1,214 @@
+// Object verbs over stores without a server: glob, du, copy_tree and sync
+// between memory and local directories, and the path-safety guard.
+#include <sluice/engine/runtime/engine.hpp>
+#include <sluice/objects/glob.hpp>
+#include <sluice/objects/tree.hpp>
+#include <sluice/store/file.hpp>
+#include <sluice/store/memory.hpp>
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+namespace {
+
+using namespace sluice;
+namespace fs = std::filesystem;
+using objects::glob_match;
+
+TEST(Glob, stars_stop_at_slashes_and_double_stars_cross_them) {
+  EXPECT_TRUE(glob_match("a/*.nc", "a/x.nc"));
+  EXPECT_FALSE(glob_match("a/*.nc", "a/b/x.nc"));
+  EXPECT_TRUE(glob_match("a/**.nc", "a/b/x.nc"));
+  EXPECT_TRUE(glob_match("a/**/x.nc", "a/x.nc")) << "'**/' also matches no segment";
+  EXPECT_TRUE(glob_match("a/**/x.nc", "a/b/c/x.nc"));
+  EXPECT_FALSE(glob_match("a/**/x.nc", "a/b/c/y.nc"));
+  EXPECT_TRUE(glob_match("run?/out", "run1/out"));
+  EXPECT_FALSE(glob_match("run?/out", "run/out"));
+  EXPECT_FALSE(glob_match("a?b", "a/b")) << "'?' never matches '/'";
+  EXPECT_TRUE(glob_match("f[0-9][!a-c].txt", "f1d.txt"));
+  EXPECT_FALSE(glob_match("f[0-9][!a-c].txt", "f1b.txt"));
+  EXPECT_TRUE(glob_match("lit\\*eral", "lit*eral"));
+  EXPECT_FALSE(glob_match("lit\\*eral", "litXeral"));
+  EXPECT_TRUE(glob_match("*", ""));
+  EXPECT_FALSE(glob_match("abc", "abcd"));
+  EXPECT_EQ(objects::literal_prefix("data/2024-*/x?.nc"), "data/2024-");
+  EXPECT_EQ(objects::literal_prefix("a\\*b*"), "a*b");
+}
+
+class Objects : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/sluice-objects-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    mem_ = store::make_memory_store();
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::shared_ptr<store::store> files(const std::string& name) {
+    auto s = store::open_file_store((dir_ / name).string());
+    EXPECT_TRUE(s) << s.error().describe();
+    return s ? *s : nullptr;
+  }
+  void put(store::store& s, const std::string& key, std::string_view v) {
+    std::vector<std::byte> b(v.size());
+    std::memcpy(b.data(), v.data(), v.size());
+    auto g = eng_.run(s.write(key, b));
+    ASSERT_TRUE(g) << key << ": " << g.error().describe();
+  }
+  std::string get(store::store& s, const std::string& key) {
+    auto r = eng_.run(s.read(key));
+    EXPECT_TRUE(r) << r.error().describe();
+    if (!r || r->state != store::read_state::value) return "<missing>";
+    return std::string(reinterpret_cast<const char*>(r->bytes.data()), r->bytes.size());
+  }
+  std::set<std::string> keys(store::store& s, const std::string& prefix = "") {
+    std::set<std::string> out;
+    store::list_callback cb = [&](store::list_page& p) -> result<bool> {
+      for (auto& e : p.entries) out.insert(e.key);
+      return true;
+    };
+    EXPECT_TRUE(eng_.run(s.list(prefix, store::list_all, cb)));
+    return out;
+  }
+
+  engine eng_{engine::options{1}};
+  fs::path dir_;
+  std::shared_ptr<store::store> mem_;
+};
+
+TEST_F(Objects, glob_streams_matches_and_du_counts_only_what_the_prefix_covers) {
+  for (const char* k : {"data/2024/a.nc", "data/2024/b.txt", "data/2024/sub/c.nc", "data/exp", "data/exp/1",
+                        "data/experiment2/x"})
+    put(*mem_, k, "12345");
+  std::vector<std::string> hits;
+  objects::match_callback take = [&](const store::entry& e) -> result<bool> {
+    hits.push_back(e.key);
+    return true;
+  };
+  ASSERT_TRUE(eng_.run(objects::glob(*mem_, "data/2024/*.nc", take)));
+  EXPECT_EQ(hits, std::vector<std::string>{"data/2024/a.nc"});
+  hits.clear();
+  ASSERT_TRUE(eng_.run(objects::glob(*mem_, "data/**.nc", take)));
+  EXPECT_EQ(hits, (std::vector<std::string>{"data/2024/a.nc", "data/2024/sub/c.nc"}));
+  auto bad = eng_.run(objects::glob(*mem_, "data/[abc", take));
+  ASSERT_FALSE(bad);
+  EXPECT_TRUE(bad.error().code == condition::invalid_argument);
+  auto u = eng_.run(objects::du(*mem_, "data/exp"));
+  ASSERT_TRUE(u) << u.error().describe();
+  EXPECT_EQ(u->objects, 2u) << "data/exp and data/exp/1, never data/experiment2";
+  EXPECT_EQ(u->bytes, 10u);
+}
+
+TEST_F(Objects, copy_tree_between_memory_and_a_directory_keeps_every_byte_and_layout) {
+  put(*mem_, "in/a.txt", "alpha");
+  put(*mem_, "in/sub/b.txt", "beta");
+  put(*mem_, "in-sibling/c.txt", "not copied");
+  auto disk = files("out");
+  auto r = eng_.run(objects::copy_tree(*mem_, "in", *disk, "copy"));
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ(r->copied, 2u);
+  EXPECT_EQ(r->bytes, 9u);
+  EXPECT_TRUE(r->failures.empty());
+  std::ifstream f(dir_ / "out" / "copy" / "sub" / "b.txt");
+  std::string line;
+  std::getline(f, line);
+  EXPECT_EQ(line, "beta");
+  // And back, into another prefix of memory.
+  auto back = eng_.run(objects::copy_tree(*disk, "copy", *mem_, "back"));
+  ASSERT_TRUE(back) << back.error().describe();
+  EXPECT_EQ(keys(*mem_, "back/"), (std::set<std::string>{"back/a.txt", "back/sub/b.txt"}));
+  EXPECT_EQ(get(*mem_, "back/a.txt"), "alpha");
+}
+
+TEST_F(Objects, keys_that_would_leave_the_destination_are_refused_and_folder_markers_skipped) {
+  for (const char* k : {"p/ok.txt", "p/../../escape.txt", "p/a//b.txt", "p/./dot.txt", "p/marker/"})
+    put(*mem_, k, "x");
+  auto disk = files("dest");
+  auto r = eng_.run(objects::copy_tree(*mem_, "p", *disk, ""));
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ(r->copied, 1u);
+  EXPECT_EQ(r->markers, 1u);
+  ASSERT_EQ(r->refused.size(), 3u);
+  std::set<std::string> refused;
+  for (auto& f : r->refused) refused.insert(f.key);
+  EXPECT_EQ(refused, (std::set<std::string>{"p/../../escape.txt", "p/a//b.txt", "p/./dot.txt"}));
+  EXPECT_FALSE(fs::exists(dir_ / "escape.txt"));
+  EXPECT_FALSE(fs::exists(dir_.parent_path() / "escape.txt"));
+  EXPECT_EQ(keys(*disk), std::set<std::string>{"ok.txt"});
+}
+
+TEST_F(Objects, a_second_sync_copies_nothing_and_delete_extra_removes_only_what_the_source_lacks) {
+  auto src = files("src");
+  auto dst = files("dst");
+  put(*src, "a.txt", "one");
+  put(*src, "d/b.txt", "two");
+  put(*dst, "stale.txt", "old");
+  put(*dst, "keep.log", "excluded from the sync");
+  auto first = eng_.run(objects::sync(*src, "", *dst, ""));
+  ASSERT_TRUE(first) << first.error().describe();
+  EXPECT_EQ(first->copied, 2u);
+  auto second = eng_.run(objects::sync(*src, "", *dst, ""));
+  ASSERT_TRUE(second) << second.error().describe();
+  EXPECT_EQ(second->copied, 0u) << "same size and same content: nothing to do";
+  EXPECT_EQ(second->skipped, 2u);
+  // Same size, other content: copied.
+  put(*src, "a.txt", "ONE");
+  objects::tree_options del;
+  del.delete_extra = true;
+  del.exclude = {"*.log"};
+  std::vector<objects::tree_action> seen;
+  del.on_action = [&](const objects::tree_action& a) { seen.push_back(a); };
+  del.dry_run = true;
+  auto plan = eng_.run(objects::sync(*src, "", *dst, "", del));
+  ASSERT_TRUE(plan) << plan.error().describe();
+  EXPECT_EQ(plan->copied, 1u);
+  EXPECT_EQ(plan->removed, 1u);
+  EXPECT_EQ(get(*dst, "a.txt"), "one") << "a dry run changes nothing";
+  EXPECT_EQ(get(*dst, "stale.txt"), "old");
+  bool planned_removal = false;
+  for (auto& a : seen)
+    if (a.kind == objects::action_kind::remove && a.key == "stale.txt") planned_removal = true;
+  EXPECT_TRUE(planned_removal);
+  del.dry_run = false;
+  auto done = eng_.run(objects::sync(*src, "", *dst, "", del));
+  ASSERT_TRUE(done) << done.error().describe();
+  EXPECT_EQ(get(*dst, "a.txt"), "ONE");
+  EXPECT_EQ(keys(*dst), (std::set<std::string>{"a.txt", "d/b.txt", "keep.log"}))
+      << "excluded keys are never deleted";
+}
+
+TEST_F(Objects, include_and_exclude_filter_relative_keys) {
+  for (const char* k : {"t/a.nc", "t/b.nc", "t/c.txt", "t/sub/d.nc"}) put(*mem_, k, "x");
+  objects::tree_options o;
+  o.include = {"**.nc"};
+  o.exclude = {"b.*"};
+  auto dst = store::make_memory_store();
+  auto r = eng_.run(objects::copy_tree(*mem_, "t", *dst, "u", o));
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ(keys(*dst), (std::set<std::string>{"u/a.nc", "u/sub/d.nc"}));
+  EXPECT_EQ(r->skipped, 2u);
+}
+
+TEST_F(Objects, move_value_renames_within_a_store_and_copies_then_removes_across_stores) {
+  auto disk = files("m");
+  put(*disk, "x/one", "1");
+  auto within = eng_.run(objects::move_value(*disk, "x/one", *disk, "y/two"));
+  ASSERT_TRUE(within) << within.error().describe();
+  EXPECT_EQ(get(*disk, "y/two"), "1");
+  EXPECT_EQ(get(*disk, "x/one"), "<missing>");
+  auto across = eng_.run(objects::move_value(*disk, "y/two", *mem_, "z"));
+  ASSERT_TRUE(across) << across.error().describe();
+  EXPECT_EQ(get(*mem_, "z"), "1");
+  EXPECT_EQ(get(*disk, "y/two"), "<missing>");
+  auto none = eng_.run(objects::move_value(*disk, "nothing", *mem_, "z2"));
+  ASSERT_FALSE(none);
+  EXPECT_TRUE(none.error().code == condition::not_found);
+}
+
+}  // namespace
