@@ -186,7 +186,7 @@ TEST_F(Objects, a_second_sync_copies_nothing_and_delete_extra_removes_only_what_
 TEST_F(Objects, include_and_exclude_filter_relative_keys) {
   for (const char* k : {"t/a.nc", "t/b.nc", "t/c.txt", "t/sub/d.nc"}) put(*mem_, k, "x");
   objects::tree_options o;
-  o.include = {"**.nc"};
+  o.include = {"*.nc"};  // no '/': the last segment, at any depth
   o.exclude = {"b.*"};
   auto dst = store::make_memory_store();
   auto r = eng_.run(objects::copy_tree(*mem_, "t", *dst, "u", o));

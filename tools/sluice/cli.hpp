@@ -63,10 +63,15 @@ struct transfer_flags {
   uint64_t memory_budget = 256ull << 20;
   uint64_t multipart_threshold = 64ull << 20;
   unsigned concurrency = 64;
+  // cp -r and sync (objects::tree_options)
+  std::vector<std::string> include, exclude;
+  bool dry_run = false;
+  bool delete_extra = false;  // sync
+  bool size_only = false;     // sync
 };
 // cp (one object, or -r) and sync between a local side and an S3 side.
-int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std::string& src, const std::string& dst,
-                     bool sync, const s3::put_options& put);
+int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std::string& src,
+                     const std::string& dst, bool sync, const s3::put_options& put);
 
 // The `bench` verb.
 struct bench_options {

@@ -187,10 +187,19 @@ int main(int argc, char** argv) {
   cp->add_option("dst", dst, "local path or s3://bucket/key")->required();
   cp->add_flag("-r,--recursive", tf.recursive, "Copy a directory to a prefix or a prefix to a directory");
   add_transfer_flags(cp);
+  auto add_tree_flags = [&](CLI::App* cmd) {
+    cmd->add_option("--include", tf.include, "Copy only keys (relative paths) matching this glob (repeatable)");
+    cmd->add_option("--exclude", tf.exclude, "Skip keys (relative paths) matching this glob (repeatable; wins over --include)");
+    cmd->add_flag("--dryrun", tf.dry_run, "Print what would be done, change nothing");
+  };
+  add_tree_flags(cp);
   auto* sy = app.add_subcommand("sync", "Copy files that are new or differ in size or hash, between a directory and a prefix");
   sy->add_option("src", src, "local directory or s3://bucket/prefix")->required();
   sy->add_option("dst", dst, "local directory or s3://bucket/prefix")->required();
   add_transfer_flags(sy);
+  add_tree_flags(sy);
+  sy->add_flag("--delete", tf.delete_extra, "Remove destination files or keys the source does not have (only when every copy succeeded)");
+  sy->add_flag("--size-only", tf.size_only, "Count files of equal size as unchanged (no hashing)");
 
   auto* rm = app.add_subcommand("rm", "Remove an object, or with -r a prefix (keys equal to it or under it + '/')");
   rm->add_flag("-r,--recursive", recursive, "Remove s3://bucket/prefix and everything under prefix/");

@@ -4,7 +4,11 @@
 #include <sluice/engine/integrity/recorded_hash.hpp>
 #include <sluice/engine/s3/error.hpp>
 #include <sluice/engine/transfer/scheduler.hpp>
+#include <sluice/objects/glob.hpp>
 #include <sluice/objects/objects.hpp>
+#include <sluice/objects/tree.hpp>
+#include <sluice/store/file.hpp>
+#include <sluice/store/s3.hpp>
 
 #include <signal.h>
 #include <unistd.h>
@@ -55,13 +59,15 @@ class progress_display {
     double bytes = double(p_.bytes.load());
     double rate = secs > 0 ? bytes / secs : 0;
     std::string eta = "--";
-    if (rate > 0 && total_bytes_ > bytes) eta = std::to_string(int((double(total_bytes_) - bytes) / rate)) + "s";
+    if (rate > 0 && total_bytes_ > bytes)
+      eta = std::to_string(int((double(total_bytes_) - bytes) / rate)) + "s";
     int width = 30;
     int filled = total_bytes_ ? int(width * std::min(1.0, bytes / double(total_bytes_))) : 0;
-    std::fprintf(stderr, "\r[%s%s] %s / %s  %llu/%llu objects  %s  ETA %s\033[K", std::string(filled, '#').c_str(),
-                 std::string(width - filled, '.').c_str(), format_bytes(bytes).c_str(),
-                 format_bytes(double(total_bytes_)).c_str(), (unsigned long long)p_.objects.load(),
-                 (unsigned long long)total_objects_, format_rate(bytes, secs).c_str(), eta.c_str());
+    std::fprintf(stderr, "\r[%s%s] %s / %s  %llu/%llu objects  %s  ETA %s\033[K",
+                 std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(),
+                 format_bytes(bytes).c_str(), format_bytes(double(total_bytes_)).c_str(),
+                 (unsigned long long)p_.objects.load(), (unsigned long long)total_objects_,
+                 format_rate(bytes, secs).c_str(), eta.c_str());
     std::fflush(stderr);
   }
 
@@ -94,28 +100,31 @@ std::string json_escape(std::string_view s) {
 
 // Prints the outcome: one summary line, or JSON, or nothing (-q); failures
 // always go to stderr, one line each.
-int finish(const global_options& g, const transfer_flags& f, std::string_view verb, const transfer::batch_result& r,
-           uint64_t skipped, double secs, const std::string& single = {}) {
+int finish(const global_options& g, const transfer_flags& f, std::string_view verb,
+           const transfer::batch_result& r, uint64_t skipped, double secs, const std::string& single = {}) {
   for (const auto& fl : r.failures)
     std::fprintf(stderr, "sluice: %.*s: %s: %s\n", int(verb.size()), verb.data(), fl.key.c_str(),
                  fl.err.describe().c_str());
   if (f.json) {
-    std::printf("{\"verb\":\"%.*s\",\"objects\":%llu,\"bytes\":%llu,\"skipped\":%llu,\"seconds\":%.3f,"
-                "\"throughput_bytes_per_s\":%.1f,\"refetched_parts\":%llu,\"failures\":[",
-                int(verb.size()), verb.data(), (unsigned long long)r.totals.objects, (unsigned long long)r.totals.bytes,
-                (unsigned long long)skipped, secs, secs > 0 ? double(r.totals.bytes) / secs : 0.0,
-                (unsigned long long)r.totals.refetched_parts);
+    std::printf(
+        "{\"verb\":\"%.*s\",\"objects\":%llu,\"bytes\":%llu,\"skipped\":%llu,\"seconds\":%.3f,"
+        "\"throughput_bytes_per_s\":%.1f,\"refetched_parts\":%llu,\"failures\":[",
+        int(verb.size()), verb.data(), (unsigned long long)r.totals.objects,
+        (unsigned long long)r.totals.bytes, (unsigned long long)skipped, secs,
+        secs > 0 ? double(r.totals.bytes) / secs : 0.0, (unsigned long long)r.totals.refetched_parts);
     for (std::size_t i = 0; i < r.failures.size(); ++i)
       std::printf("%s{\"key\":\"%s\",\"error\":\"%s\"}", i ? "," : "", json_escape(r.failures[i].key).c_str(),
                   json_escape(r.failures[i].err.describe()).c_str());
     std::printf("]}\n");
   } else if (!g.quiet && !single.empty()) {
-    std::printf("copied %s (%s in %.2f s, %s)\n", single.c_str(), format_bytes(double(r.totals.bytes)).c_str(), secs,
+    std::printf("copied %s (%s in %.2f s, %s)\n", single.c_str(),
+                format_bytes(double(r.totals.bytes)).c_str(), secs,
                 format_rate(double(r.totals.bytes), secs).c_str());
   } else if (!g.quiet) {
     std::printf("%.*s: %llu object%s, %s in %.2f s (%s)%s%s\n", int(verb.size()), verb.data(),
                 (unsigned long long)r.totals.objects, r.totals.objects == 1 ? "" : "s",
-                format_bytes(double(r.totals.bytes)).c_str(), secs, format_rate(double(r.totals.bytes), secs).c_str(),
+                format_bytes(double(r.totals.bytes)).c_str(), secs,
+                format_rate(double(r.totals.bytes), secs).c_str(),
                 skipped ? (", " + std::to_string(skipped) + " unchanged").c_str() : "",
                 r.failures.empty() ? "" : (", " + std::to_string(r.failures.size()) + " FAILED").c_str());
   }
@@ -148,7 +157,8 @@ class interrupt_guard {
   }
 
  private:
-  struct sigaction old_int_ {}, old_term_ {};
+  struct sigaction old_int_ {
+  }, old_term_{};
 };
 
 struct transfer_session {
@@ -169,57 +179,20 @@ result<transfer_session> open_transfer(const global_options& g, const transfer_f
   return s;
 }
 
-// A key below `prefix` as a relative local path; refuses anything that could
-// escape the destination directory.
-result<fs::path> safe_relative(std::string_view key, std::string_view prefix) {
-  std::string_view rel = key.substr(prefix.size());
-  while (!rel.empty() && rel.front() == '/') rel.remove_prefix(1);
-  if (rel.empty() || rel.back() == '/')
-    return fail(errc::invalid_argument, "'" + std::string(key) + "' has no file name under the prefix");
-  fs::path p(rel);
-  for (const auto& part : p)
-    if (part == ".." || part == "." || part.empty())
-      return fail(errc::invalid_argument, "'" + std::string(key) + "' would leave the destination directory");
-  return p;
-}
-
-std::string join_key(std::string prefix, const std::string& rel) {
-  if (!prefix.empty() && prefix.back() != '/') prefix += '/';
-  return prefix + rel;
-}
-
-// Whether the local file matches the object's recorded hash.
-bool same_content(transfer::scheduler& s, const std::string& bucket, const std::string& key, const fs::path& file,
-                  engine& eng) {
-  auto head = eng.run(s.client(0).head_object(bucket, key));
-  if (!head) return false;
-  auto it = head->metadata.find(std::string(integrity::metadata_key));
-  if (it == head->metadata.end()) return false;  // nothing recorded: cannot prove equality
-  auto rec = integrity::parse_recorded(it->second);
-  if (!rec) return false;
-  std::ifstream in(file, std::ios::binary);
-  integrity::content_hasher h(rec->part_size);
-  std::vector<char> buf(1 << 20);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    h.update({reinterpret_cast<const std::byte*>(buf.data()), static_cast<std::size_t>(in.gcount())});
-  }
-  return h.digest() == rec->value;
-}
-
 }  // namespace
 
-int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std::string& src, const std::string& dst,
-                     bool sync, const s3::put_options& put) {
+int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std::string& src,
+                     const std::string& dst, bool sync, const s3::put_options& put) {
   const char* verb = sync ? "sync" : "cp";
   auto from = objects::parse_location(src);
   if (!from) return report(verb, from.error());
   auto to = objects::parse_location(dst);
   if (!to) return report(verb, to.error());
   if (from->remote == to->remote)
-    return report(verb, fail(errc::invalid_argument, from->remote ? "use cp for a server-side copy of one object; "
-                                                                    "recursive copies need one local side"
-                                                                  : "one side must be an s3:// URL"));
+    return report(verb,
+                  fail(errc::invalid_argument, from->remote ? "use cp for a server-side copy of one object; "
+                                                              "recursive copies need one local side"
+                                                            : "one side must be an s3:// URL"));
   const bool recursive = f.recursive || sync;
   std::error_code ec;
   if (!from->remote && !fs::exists(from->path, ec))
@@ -251,7 +224,8 @@ int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std
       r.totals = *up;
     } else {
       if (from->key.empty() || from->key.back() == '/')
-        return report(verb, fail(errc::invalid_argument, "'" + src + "' names no object (use -r for a prefix)"));
+        return report(verb,
+                      fail(errc::invalid_argument, "'" + src + "' names no object (use -r for a prefix)"));
       std::string path = to->path;
       if (fs::is_directory(path, ec)) {
         auto slash = from->key.rfind('/');
@@ -266,69 +240,58 @@ int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std
     return finish(g, f, verb, r, 0, secs(), src + " -> " + dst);
   }
 
-  // Many objects: plan the items, then one batch on the scheduler. Keys that
-  // cannot be written safely are refused and reported like failed transfers.
-  std::vector<transfer::batch_item> items;
-  std::vector<transfer::batch_failure> refused;
-  uint64_t total = 0, skipped = 0;
-  if (!from->remote) {
-    std::map<std::string, uint64_t> remote;
-    if (sync) {
-      auto page = eng.run(s->sched->client(0).list_all(to->bucket, to->key.empty() || to->key.back() == '/'
-                                                                        ? to->key
-                                                                        : to->key + "/"));
-      if (!page) return report(verb, page.error());
-      for (auto& o : page->objects) remote[o.key] = o.size;
-    }
-    for (auto it = fs::recursive_directory_iterator(from->path, ec); !ec && it != fs::recursive_directory_iterator();
-         it.increment(ec)) {
-      if (!it->is_regular_file()) continue;
-      std::string rel = fs::relative(it->path(), from->path).generic_string();
-      std::string key = join_key(to->key, rel);
-      uint64_t size = it->file_size();
-      if (sync) {
-        auto r = remote.find(key);
-        if (r != remote.end() && r->second == size && same_content(sched, to->bucket, key, it->path(), eng)) {
-          ++skipped;
-          continue;
-        }
-      }
-      items.push_back({key, it->path().string(), size});
-      total += size;
-    }
-    if (ec) return report(verb, fail(errc::io_error, "cannot read '" + from->path + "': " + ec.message()));
-  } else {
-    std::string prefix = from->key;
-    if (!prefix.empty() && prefix.back() != '/') prefix += '/';
-    auto page = eng.run(s->sched->client(0).list_all(from->bucket, prefix));
-    if (!page) return report(verb, page.error());
-    for (auto& o : page->objects) {
-      auto rel = safe_relative(o.key, prefix);
-      if (!rel) {
-        refused.push_back({o.key, rel.error()});
-        continue;
-      }
-      fs::path dest = fs::path(to->path) / *rel;
-      fs::create_directories(dest.parent_path(), ec);
-      if (ec) return report(verb, fail(errc::io_error, "cannot create '" + dest.parent_path().string() + "': " + ec.message()));
-      if (sync && fs::exists(dest, ec) && fs::file_size(dest, ec) == o.size &&
-          same_content(sched, from->bucket, o.key, dest, eng)) {
-        ++skipped;
-        continue;
-      }
-      items.push_back({o.key, dest.string(), o.size});
-      total += o.size;
+  // Many objects: a tree copy between a directory store and an S3 store
+  // (objects::copy_tree / sync): streamed listing, path-safety guard,
+  // concurrent copies and comparisons.
+  auto local_root = from->remote ? to->path : from->path;
+  store::file_options fo;
+  fo.create_root = from->remote;  // a download may create its directory; an upload's source must exist
+  auto local = store::open_file_store(local_root, fo);
+  if (!local) return report(verb, local.error());
+  auto remote = store::open_s3_store(s->sched, {from->remote ? from->bucket : to->bucket, "",
+                                                store::conditional_writes::assume_unsupported});
+  if (!remote) return report(verb, remote.error());
+  store::store& source = from->remote ? **remote : **local;
+  store::store& destination = from->remote ? **local : **remote;
+  const std::string src_prefix = from->remote ? from->key : "";
+  const std::string dst_prefix = from->remote ? "" : to->key;
+
+  objects::tree_options o;
+  o.include = f.include;
+  o.exclude = f.exclude;
+  o.dry_run = f.dry_run;
+  o.delete_extra = f.delete_extra;
+  o.size_only = f.size_only;
+  o.concurrency = f.concurrency;
+  o.write.content_type = put.content_type;
+  o.write.metadata = put.metadata;
+  if (f.dry_run && !f.json)
+    o.on_action = [&](const objects::tree_action& a) {
+      const char* what = a.kind == objects::action_kind::copy   ? "copy"
+                         : a.kind == objects::action_kind::skip ? "skip"
+                                                                : "delete";
+      std::printf("(dryrun) %s %s (%s)\n", what, a.key.c_str(), a.reason.c_str());
+    };
+  // Totals for the progress line: one listing pass before the copy, only on a terminal.
+  uint64_t total = 0, total_objects = 0;
+  if (show) {
+    auto u = eng.run(objects::du(source, src_prefix));
+    if (u) {
+      total = u->bytes;
+      total_objects = u->objects;
     }
   }
-
-  progress_display pd(sched.counters(), total, items.size(), show);
-  std::string bucket = from->remote ? from->bucket : to->bucket;
-  std::span<const transfer::batch_item> view(items);
-  auto r = from->remote ? eng.run(sched.download_many(bucket, view)) : eng.run(sched.upload_many(bucket, view, put));
+  progress_display pd(sched.counters(), total, total_objects, show);
+  auto r = sync ? eng.run(objects::sync(source, src_prefix, destination, dst_prefix, o))
+                : eng.run(objects::copy_tree(source, src_prefix, destination, dst_prefix, o));
   pd.stop();
   if (!r) return report(verb, r.error());
-  r->failures.insert(r->failures.begin(), refused.begin(), refused.end());
-  return finish(g, f, verb, *r, skipped, secs());
+  transfer::batch_result out;
+  out.totals.objects = r->copied;
+  out.totals.bytes = r->bytes;
+  for (auto& x : r->refused) out.failures.push_back({x.key, x.err});
+  for (auto& x : r->failures) out.failures.push_back({x.key, x.err});
+  return finish(g, f, verb, out, r->skipped, secs());
 }
 
 }  // namespace sluice::cli

@@ -37,12 +37,21 @@ awaitable<result<std::vector<store::entry>>> next_page(store::store& s, std::str
   co_return out;
 }
 
+// A filter without '/' matches the last segment at any depth ("*.nc" skips
+// "a/b/c.nc", as rclone and aws s3 users expect); one with '/' matches the
+// whole relative key.
+bool filter_match(std::string_view pattern, std::string_view rel) {
+  if (pattern.find('/') != std::string_view::npos) return glob_match(pattern, rel);
+  auto slash = rel.rfind('/');
+  return glob_match(pattern, slash == std::string_view::npos ? rel : rel.substr(slash + 1));
+}
+
 bool wanted(const tree_options& o, std::string_view rel) {
   for (const auto& p : o.exclude)
-    if (glob_match(p, rel)) return false;
+    if (filter_match(p, rel)) return false;
   if (o.include.empty()) return true;
   for (const auto& p : o.include)
-    if (glob_match(p, rel)) return true;
+    if (filter_match(p, rel)) return true;
   return false;
 }
 
@@ -98,11 +107,14 @@ awaitable<result<bool>> same_content(store::store& src, const std::string& sk, s
 }
 
 awaitable<result<void>> copy_one(store::store& src, const std::string& sk, store::store& dst,
-                                 const std::string& dk) {
-  // 1. Without moving the bytes through this process.
-  auto direct = co_await dst.copy_from(src, sk, dk);
-  if (direct) co_return result<void>{};
-  if (!(direct.error().code == condition::unsupported)) co_return direct.error();
+                                 const std::string& dk, const store::write_options& wo) {
+  // 1. Without moving the bytes through this process (the copy keeps the
+  // source's metadata, so not when new metadata is asked for).
+  if (wo.content_type.empty() && wo.metadata.empty()) {
+    auto direct = co_await dst.copy_from(src, sk, dk);
+    if (direct) co_return result<void>{};
+    if (!(direct.error().code == condition::unsupported)) co_return direct.error();
+  }
   // 2. Streamed into a local file, or from one.
   if (auto path = dst.local_path(dk)) {
     std::error_code ec;
@@ -115,14 +127,14 @@ awaitable<result<void>> copy_one(store::store& src, const std::string& sk, store
     co_return result<void>{};
   }
   if (auto path = src.local_path(sk)) {
-    SLUICE_CO_TRY_VOID(co_await dst.write_file(dk, *path, store::write_always));
+    SLUICE_CO_TRY_VOID(co_await dst.write_file(dk, *path, wo));
     co_return result<void>{};
   }
   // 3. Through memory (the source's read budget bounds it).
   SLUICE_CO_TRY(store::read_result r, co_await src.read(sk, store::read_all));
   if (r.state != store::read_state::value)
     co_return fail(errc::not_found, src.describe(sk) + ": no such key");
-  SLUICE_CO_TRY_VOID(co_await dst.write(dk, r.bytes.span(), store::write_always));
+  SLUICE_CO_TRY_VOID(co_await dst.write(dk, r.bytes.span(), wo));
   co_return result<void>{};
 }
 
@@ -154,8 +166,9 @@ awaitable<result<tree_result>> run_tree(store::store& src, std::string_view src_
   }
 
   const unsigned workers_max = std::max(1u, opts.concurrency);
+  bool stopped = false;  // a copy was cancelled: start no more
   std::string after;
-  for (;;) {
+  while (!stopped) {
     SLUICE_CO_TRY(std::vector<store::entry> page, co_await next_page(src, sp, after));
     if (page.empty()) break;
     after = page.back().key;
@@ -216,7 +229,7 @@ awaitable<result<tree_result>> run_tree(store::store& src, std::string_view src_
     std::size_t next = 0;
     const unsigned workers = static_cast<unsigned>(std::min<std::size_t>(workers_max, items.size()));
     co_await run_concurrently(workers, [&](unsigned) -> awaitable<void> {
-      while (next < items.size()) {
+      while (next < items.size() && !stopped) {
         work_item& w = items[next++];
         const std::string sk = sp + w.rel, dk = dp + w.rel;
         if (w.compare) {
@@ -234,9 +247,10 @@ awaitable<result<tree_result>> run_tree(store::store& src, std::string_view src_
             continue;
           }
         }
-        auto r = co_await copy_one(src, sk, dst, dk);
+        auto r = co_await copy_one(src, sk, dst, dk, opts.write);
         if (!r) {
           out.failures.push_back({w.rel, r.error()});
+          if (r.error().code == condition::cancelled) stopped = true;
           continue;
         }
         ++out.copied;
@@ -249,7 +263,7 @@ awaitable<result<tree_result>> run_tree(store::store& src, std::string_view src_
     });
   }
 
-  if (sync && opts.delete_extra) {
+  if (sync && opts.delete_extra && !stopped && out.failures.empty()) {
     std::vector<std::string> extra;
     for (const auto& [rel, size] : existing) {
       if (!wanted(opts, rel)) continue;  // filtered out: neither copied nor deleted
@@ -322,7 +336,7 @@ awaitable<result<uint64_t>> copy_value(store::store& src, std::string_view src_k
   SLUICE_CO_TRY(std::optional<store::read_result> st, co_await src.stat(src_key));
   if (!st) co_return fail(errc::not_found, src.describe(src_key) + ": no such key");
   const std::string sk(src_key), dk(dst_key);
-  SLUICE_CO_TRY_VOID(co_await copy_one(src, sk, dst, dk));
+  SLUICE_CO_TRY_VOID(co_await copy_one(src, sk, dst, dk, store::write_always));
   co_return st->size;
 }
 

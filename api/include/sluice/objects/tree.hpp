@@ -56,13 +56,16 @@ struct tree_progress {
 };
 
 struct tree_options {
-  std::vector<std::string> include;  // glob patterns on the relative key; empty: everything
-  std::vector<std::string> exclude;  // glob patterns on the relative key; win over include
+  // Glob patterns (glob.hpp) on the relative key; a pattern without '/'
+  // matches the last segment at any depth ("*.nc" also covers "a/b/c.nc").
+  std::vector<std::string> include;  // empty: everything
+  std::vector<std::string> exclude;  // wins over include
   bool dry_run = false;              // decide and report, change nothing
   bool delete_extra = false;         // sync: remove destination keys the source does not have
   bool size_only = false;            // sync: equal sizes count as equal content
   unsigned concurrency = 64;         // values in flight
   std::function<void(const tree_action&)> on_action;  // every decision, as made
+  store::write_options write;  // content type and metadata for the values written (no conditions)
   tree_progress* progress = nullptr;
 };
 inline const tree_options default_tree_options{};
@@ -94,7 +97,9 @@ boost::asio::awaitable<result<tree_result>> copy_tree(store::store& src, std::st
 // side recorded it; two S3 values compare their recorded hashes), or only the
 // same size with size_only. A value without a hash to compare is copied.
 // With delete_extra, destination keys under the prefix that the source does
-// not have are removed (after the copies; never keys outside the prefix).
+// not have are removed: after the copies, only when every copy succeeded
+// (rclone's rule: a failed run never deletes), never keys outside the prefix
+// or keys the filters leave out. A cancelled copy stops the run.
 boost::asio::awaitable<result<tree_result>> sync(store::store& src, std::string_view src_prefix,
                                                  store::store& dst, std::string_view dst_prefix,
                                                  const tree_options& opts = default_tree_options);
