@@ -1,5 +1,7 @@
 #include "cli.hpp"
 
+#include <sluice/store/s3.hpp>
+
 #include <sluice/engine/s3/config.hpp>
 
 #include <charconv>
@@ -28,8 +30,13 @@ result<session> open_session(const global_options& g) {
   SLUICE_TRY(s3::client_options opts, resolve_client_options(g));
   session s;
   s.eng = std::make_unique<engine>(engine::options{1});
-  SLUICE_TRY(s.client, s3::client::create(s.eng->executor(), std::move(opts)));
+  SLUICE_TRY(s.client, s3::client::create(s.eng->executor(), opts));
+  SLUICE_TRY(s.sched, transfer::scheduler::create(*s.eng, std::move(opts), transfer::options{}));
   return s;
+}
+
+result<std::shared_ptr<store::store>> bucket_store(session& s, const std::string& bucket) {
+  return store::open_s3_store(s.sched, {bucket, "", store::conditional_writes::assume_unsupported});
 }
 
 result<uint64_t> parse_size(std::string_view text) {

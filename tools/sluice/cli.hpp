@@ -3,6 +3,8 @@
 
 #include <sluice/engine/runtime/engine.hpp>
 #include <sluice/engine/s3/client.hpp>
+#include <sluice/engine/transfer/scheduler.hpp>
+#include <sluice/store/store.hpp>
 
 #include <cstdint>
 #include <memory>
@@ -28,7 +30,10 @@ struct global_options {
 struct session {
   std::unique_ptr<engine> eng;
   std::shared_ptr<s3::client> client;
+  std::shared_ptr<transfer::scheduler> sched;  // for the stores (ls, rm)
 };
+// The bucket as a store (no prefix; conditional writes never used by the CLI).
+result<std::shared_ptr<store::store>> bucket_store(session& s, const std::string& bucket);
 result<session> open_session(const global_options& g);
 // The S3 client options the global options and the AWS environment give.
 result<s3::client_options> resolve_client_options(const global_options& g);

@@ -150,11 +150,14 @@ int run_demo(session& s, const demo_options& d) {
     return report("demo", fail(errc::malformed_response, "the listing does not show every object"));
 
   if (!d.keep) {
-    auto removed = eng.run(objects::remove(c, d.bucket, "demo", true));
+    auto bucket = bucket_store(s, d.bucket);
+    if (!bucket) return report("demo: clean up", bucket.error());
+    auto removed = eng.run(objects::remove(**bucket, "demo", true));
     if (!removed) return report("demo: clean up", removed.error());
     std::printf("  removed    %llu objects\n", static_cast<unsigned long long>(removed->deleted));
   }
   auto stats = c.http_stats();
+  stats += s.sched->http_stats();  // the clean-up went through the bucket store
   std::printf("sluice demo: OK (%llu requests on %llu connections)\n", static_cast<unsigned long long>(stats.requests),
               static_cast<unsigned long long>(stats.connections_opened));
   return 0;

@@ -35,11 +35,17 @@ int cmd_ls(const cli::global_options& g, const std::string& url, bool recursive)
     for (auto& b : *buckets) std::printf("%s  %s\n", b.creation_date.c_str(), b.name.c_str());
     return 0;
   }
-  auto page = s->eng->run(objects::list(*s->client, loc.bucket, loc.key, recursive));
-  if (!page) return cli::report("ls " + url, page.error());
-  for (auto& p : page->common_prefixes) std::printf("%32s %s\n", "PRE", p.c_str());
-  for (auto& o : page->objects)
-    std::printf("%-20s %12llu %s\n", o.last_modified.c_str(), static_cast<unsigned long long>(o.size), o.key.c_str());
+  auto bucket = cli::bucket_store(*s, loc.bucket);
+  if (!bucket) return cli::report("ls", bucket.error());
+  // Printed page by page as the listing streams.
+  store::list_callback print = [](store::list_page& page) -> result<bool> {
+    for (auto& p : page.prefixes) std::printf("%32s %s\n", "PRE", p.c_str());
+    for (auto& o : page.entries)
+      std::printf("%-20s %12llu %s\n", o.last_modified.c_str(), static_cast<unsigned long long>(o.size), o.key.c_str());
+    return true;
+  };
+  auto listed = s->eng->run(objects::list(**bucket, loc.key, recursive, print));
+  if (!listed) return cli::report("ls " + url, listed.error());
   return 0;
 }
 
@@ -72,11 +78,11 @@ int cmd_rm(const cli::global_options& g, const std::string& url, bool recursive)
     return cli::report("rm", fail(errc::invalid_argument, "'" + url + "' names no object (use -r to remove a prefix)"));
   auto s = cli::open_session(g);
   if (!s) return cli::report("rm", s.error());
-  auto r = s->eng->run(objects::remove(*s->client, loc->bucket, loc->key, recursive));
+  auto bucket = cli::bucket_store(*s, loc->bucket);
+  if (!bucket) return cli::report("rm", bucket.error());
+  auto r = s->eng->run(objects::remove(**bucket, loc->key, recursive));
   if (!r) return cli::report("rm " + url, r.error());
-  for (auto& f : r->failures)
-    std::fprintf(stderr, "sluice: rm: s3://%s/%s: %s (%s)\n", loc->bucket.c_str(), f.key.c_str(), f.code.c_str(),
-                 f.message.c_str());
+  for (auto& f : r->failures) std::fprintf(stderr, "sluice: rm: %s\n", f.err.describe().c_str());
   if (!g.quiet) std::printf("removed %llu object%s\n", static_cast<unsigned long long>(r->deleted), r->deleted == 1 ? "" : "s");
   return r->failures.empty() ? 0 : 1;
 }

@@ -49,7 +49,7 @@ bool is_tls_verify_failure(const error_code& ec) {
 }
 
 // One place maps transport error codes onto sluice errors.
-error transport_error(const error_code& ec, std::string_view stage, const s3::endpoint& ep) {
+error transport_error(const error_code& ec, std::string_view stage, const http::endpoint& ep) {
   std::string where = std::string(stage) + " " + ep.to_string();
   if (ec == beast::error::timeout) return fail(errc::timeout, "timed out while " + where);
   if (ec == asio::error::operation_aborted) return fail(errc::cancelled, "cancelled while " + where);
@@ -80,7 +80,7 @@ struct exchange_state {
 template <class Stream>
 awaitable<result<response>> exchange(Stream& stream, connection& conn, const request& req,
                                      const std::string& host, body_sink& sink, const client_options& opts,
-                                     const s3::endpoint& ep, exchange_state& st, client_stats& stats) {
+                                     const http::endpoint& ep, exchange_state& st, client_stats& stats) {
   auto& lowest = conn.lowest();
   bhttp::verb verb = bhttp::string_to_verb(req.method);
   if (verb == bhttp::verb::unknown) co_return fail(errc::invalid_argument, "unknown HTTP method " + req.method);
@@ -238,7 +238,7 @@ awaitable<result<response>> exchange(Stream& stream, connection& conn, const req
 
 class pooled_client final : public client, public std::enable_shared_from_this<pooled_client> {
  public:
-  pooled_client(asio::any_io_executor ex, s3::endpoint ep, client_options opts)
+  pooled_client(asio::any_io_executor ex, http::endpoint ep, client_options opts)
       : ex_(std::move(ex)), ep_(std::move(ep)), opts_(std::move(opts)), slots_(ex_, std::max<std::size_t>(1, opts_.max_connections)) {}
 
   result<void> init_tls() {
@@ -275,7 +275,8 @@ class pooled_client final : public client, public std::enable_shared_from_this<p
 
     requests_.fetch_add(1, std::memory_order_relaxed);
     for (int round = 0;; ++round) {
-      std::unique_ptr<connection> conn = take_idle();
+      // The resend after a stale connection always opens a fresh one.
+      std::unique_ptr<connection> conn = round == 0 ? take_idle() : nullptr;
       // An idle connection with unread bytes (or an error) is out of step
       // with the server: drop it rather than misread its leftovers.
       for (error_code aec; conn && (conn->lowest().socket().available(aec) != 0 || aec);) conn = take_idle();
@@ -298,8 +299,14 @@ class pooled_client final : public client, public std::enable_shared_from_this<p
       direct_.fetch_add(local.body_bytes_direct, std::memory_order_relaxed);
       copied_.fetch_add(local.body_bytes_copied, std::memory_order_relaxed);
       // A kept-alive connection the server closed meanwhile fails before any
-      // answer byte: resend once on a fresh connection.
-      if (!r && reused && !st.got_response_bytes && round == 0 && r.error().code == errc::connection_failed) continue;
+      // answer byte: resend once on a fresh connection. The other idle
+      // connections sat idle as long or longer (the server's keep-alive
+      // timeout closed them too): drop them all rather than try each.
+      if (!r && reused && !st.got_response_bytes && round == 0 &&
+          r.error().code == errc::connection_failed) {
+        drop_idle();
+        continue;
+      }
       if (r && st.reusable) put_idle(std::move(conn));
       co_return r;
     }
@@ -314,7 +321,7 @@ class pooled_client final : public client, public std::enable_shared_from_this<p
     s.body_bytes_copied = copied_.load(std::memory_order_relaxed);
     return s;
   }
-  const s3::endpoint& endpoint() const noexcept override { return ep_; }
+  const http::endpoint& endpoint() const noexcept override { return ep_; }
 
  private:
   std::unique_ptr<connection> take_idle() {
@@ -323,6 +330,13 @@ class pooled_client final : public client, public std::enable_shared_from_this<p
     auto c = std::move(idle_.back());
     idle_.pop_back();
     return c;
+  }
+  void drop_idle() {
+    std::vector<std::unique_ptr<connection>> stale;
+    {
+      std::lock_guard lk(mu_);
+      stale.swap(idle_);
+    }
   }
   void put_idle(std::unique_ptr<connection> c) {
     std::lock_guard lk(mu_);
@@ -366,7 +380,7 @@ class pooled_client final : public client, public std::enable_shared_from_this<p
   }
 
   asio::any_io_executor ex_;
-  s3::endpoint ep_;
+  http::endpoint ep_;
   client_options opts_;
   std::optional<asio::ssl::context> ssl_;
 
@@ -431,7 +445,7 @@ result<void> span_sink::commit(std::size_t n) {
   return {};
 }
 
-result<std::shared_ptr<client>> client::create(asio::any_io_executor ex, s3::endpoint ep, client_options opts) {
+result<std::shared_ptr<client>> client::create(asio::any_io_executor ex, http::endpoint ep, client_options opts) {
   auto c = std::make_shared<pooled_client>(std::move(ex), std::move(ep), std::move(opts));
   if (auto r = c->init_tls(); !r) return r.error();
   return std::shared_ptr<client>(std::move(c));

@@ -1,9 +1,10 @@
-// Encoding and validation of request-line parts: percent-encoding, endpoints,
+// Encoding and validation of request-line parts: percent-encoding,
 // bucket names, object keys and s3:// URLs. Pure functions, no allocation
 // beyond the returned strings.
 #include <sluice/engine/s3/uri.hpp>
 
-#include <arpa/inet.h>
+#include "text/ascii.hpp"
+
 
 #include <cstddef>
 #include <string>
@@ -12,66 +13,13 @@
 namespace sluice::s3 {
 namespace {
 
-constexpr char hex_upper[] = "0123456789ABCDEF";
-// Longest input quoted verbatim in an error message; longer ones are cut so a
-// pasted megabyte does not end up in a one-line report.
-constexpr std::size_t max_quoted = 200;
+using namespace text;
 
 bool is_unreserved(unsigned char c) noexcept {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
          c == '.' || c == '~';
 }
 
-bool is_digit(char c) noexcept {
-  return c >= '0' && c <= '9';
-}
-bool is_lower_alnum(char c) noexcept {
-  return (c >= 'a' && c <= 'z') || is_digit(c);
-}
-bool is_alnum(char c) noexcept {
-  return is_lower_alnum(c) || (c >= 'A' && c <= 'Z');
-}
-char to_lower(char c) noexcept {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-bool iequals_prefix(std::string_view s, std::string_view lower_prefix) noexcept {
-  if (s.size() < lower_prefix.size()) return false;
-  for (std::size_t i = 0; i < lower_prefix.size(); ++i) {
-    if (to_lower(s[i]) != lower_prefix[i]) return false;
-  }
-  return true;
-}
-
-// "input" in double quotes, with control and non-ASCII bytes shown as \xNN and
-// quotes/backslashes escaped, so any input yields a readable one-line message.
-std::string quoted(std::string_view s) {
-  std::string out = "\"";
-  const std::size_t n = s.size() < max_quoted ? s.size() : max_quoted;
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c >= 0x7f) {
-      out += "\\x";
-      out += hex_upper[c >> 4];
-      out += hex_upper[c & 0xf];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  out += '"';
-  if (n < s.size()) out += "... (" + std::to_string(s.size()) + " bytes)";
-  return out;
-}
 
 error invalid(std::string msg) {
   return error(errc::invalid_argument, std::move(msg));
@@ -95,41 +43,7 @@ bool looks_like_ipv4(std::string_view s) noexcept {
   return groups == 4;
 }
 
-bool parse_ip(int family, std::string_view s) {
-  unsigned char buf[16];
-  const std::string z(s);  // inet_pton needs a terminated string
-  return inet_pton(family, z.c_str(), buf) == 1;
-}
 
-// A DNS name (labels of letters, digits, '-' and '_', 1-63 chars, not starting
-// or ending with '-') or a dotted IPv4 address. Returns an empty string when
-// valid, else the reason.
-std::string host_problem(std::string_view host) {
-  if (host.size() > 253) return "is longer than 253 characters";
-  bool all_digits_and_dots = true;
-  for (char c : host) {
-    if (!is_alnum(c) && c != '-' && c != '.' && c != '_') {
-      return "contains the character " + quoted(std::string_view(&c, 1)) + " which is not allowed in a host";
-    }
-    if (!is_digit(c) && c != '.') all_digits_and_dots = false;
-  }
-  if (all_digits_and_dots) {
-    if (!parse_ip(AF_INET, host)) return "looks like an IPv4 address but is not a valid one";
-    return {};
-  }
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t dot = host.find('.', start);
-    const std::string_view label =
-        host.substr(start, dot == std::string_view::npos ? host.npos : dot - start);
-    if (label.empty()) return "has an empty label (a leading, trailing or doubled '.')";
-    if (label.size() > 63) return "has a label longer than 63 characters";
-    if (label.front() == '-' || label.back() == '-') return "has a label that starts or ends with '-'";
-    if (dot == std::string_view::npos) break;
-    start = dot + 1;
-  }
-  return {};
-}
 
 // Length in bytes of the valid UTF-8 sequence at s[i], or 0 when the bytes
 // there are not one (overlong forms, surrogates and code points above
@@ -200,115 +114,8 @@ result<std::string> uri_decode(std::string_view s) {
   return out;
 }
 
-std::string endpoint::host_header() const {
-  const bool ipv6 = host.find(':') != std::string::npos;
-  std::string out = ipv6 ? "[" + host + "]" : host;
-  const uint16_t default_port = tls ? 443 : 80;
-  if (port != 0 && port != default_port) out += ":" + std::to_string(port);
-  return out;
-}
 
-std::string endpoint::to_string() const {
-  const bool ipv6 = host.find(':') != std::string::npos;
-  std::string out = tls ? "https://" : "http://";
-  out += ipv6 ? "[" + host + "]" : host;
-  const uint16_t p = port != 0 ? port : (tls ? 443 : 80);
-  out += ":" + std::to_string(p);
-  return out;
-}
 
-result<endpoint> parse_endpoint(std::string_view url) {
-  const auto bad = [&](std::string_view why) {
-    return invalid("invalid endpoint " + quoted(url) + ": " + std::string(why));
-  };
-  if (url.empty())
-    return invalid("invalid endpoint \"\": it is empty; expected e.g. https://s3.amazonaws.com");
-  for (char c : url) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u == ' ') return bad("it contains a space");
-    if (u < 0x20 || u == 0x7f) return bad("it contains a control character");
-  }
-
-  const std::size_t sep = url.find("://");
-  if (sep == std::string_view::npos)
-    return bad("no scheme; expected http:// or https:// in front of the host");
-  const std::string_view scheme = url.substr(0, sep);
-  endpoint ep;
-  if (scheme.size() == 5 && iequals_prefix(scheme, "https")) {
-    ep.tls = true;
-  } else if (scheme.size() == 4 && iequals_prefix(scheme, "http")) {
-    ep.tls = false;
-  } else {
-    return bad("unknown scheme " + quoted(scheme) + "; expected http or https");
-  }
-
-  std::string_view rest = url.substr(sep + 3);
-  if (rest.find('#') != std::string_view::npos) return bad("an endpoint cannot have a fragment ('#')");
-  if (rest.find('?') != std::string_view::npos) return bad("an endpoint cannot have a query ('?')");
-  const std::size_t slash = rest.find('/');
-  std::string_view authority = rest.substr(0, slash);
-  if (slash != std::string_view::npos) {
-    const std::string_view path = rest.substr(slash);
-    if (path != "/") {
-      return bad("an endpoint cannot have a path (" + quoted(path) +
-                 "); give the bucket separately, not in the endpoint");
-    }
-  }
-  if (authority.find('@') != std::string_view::npos) {
-    return bad("an endpoint cannot contain user information ('user@'); give credentials separately");
-  }
-  if (authority.empty()) return bad("the host is empty");
-
-  std::string_view host;
-  std::string_view port_text;
-  bool has_port = false;
-  if (authority.front() == '[') {
-    const std::size_t close = authority.find(']');
-    if (close == std::string_view::npos)
-      return bad("'[' opens an IPv6 address that is never closed with ']'");
-    host = authority.substr(1, close - 1);
-    if (host.empty()) return bad("the host is empty");
-    if (!parse_ip(AF_INET6, host)) return bad(quoted(host) + " is not a valid IPv6 address");
-    const std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return bad("unexpected " + quoted(after) + " after the IPv6 address");
-      has_port = true;
-      port_text = after.substr(1);
-    }
-  } else {
-    const std::size_t colon = authority.find(':');
-    host = authority.substr(0, colon);
-    if (colon != std::string_view::npos) {
-      port_text = authority.substr(colon + 1);
-      if (port_text.find(':') != std::string_view::npos) {
-        return bad("more than one ':'; an IPv6 address must be written in brackets, e.g. http://[::1]:9000");
-      }
-      has_port = true;
-    }
-    if (host.empty()) return bad("the host is empty");
-    if (const std::string why = host_problem(host); !why.empty()) {
-      return bad("the host " + quoted(host) + " " + why);
-    }
-  }
-
-  if (has_port) {
-    if (port_text.empty()) return bad("the port after ':' is empty");
-    if (port_text.size() > 5) return bad("the port " + quoted(port_text) + " is out of range 1-65535");
-    unsigned long port = 0;
-    for (char c : port_text) {
-      if (!is_digit(c)) return bad("the port " + quoted(port_text) + " is not a number");
-      port = port * 10 + static_cast<unsigned long>(c - '0');
-    }
-    if (port < 1 || port > 65535) return bad("the port " + quoted(port_text) + " is out of range 1-65535");
-    ep.port = static_cast<uint16_t>(port);
-  } else {
-    ep.port = ep.tls ? 443 : 80;
-  }
-
-  ep.host.reserve(host.size());
-  for (char c : host) ep.host += to_lower(c);  // DNS names and IPv6 hex digits are case-insensitive
-  return ep;
-}
 
 result<void> validate_bucket_name(std::string_view bucket) {
   const auto bad = [&](std::string_view why) {

@@ -13,7 +13,7 @@
 #pragma once
 
 #include <sluice/engine/runtime/result.hpp>
-#include <sluice/engine/s3/uri.hpp>
+#include <sluice/engine/http/endpoint.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -153,7 +153,7 @@ class client {
   // `ep` is where to connect; `host_header` what to send as Host (differs
   // from ep's for virtual-hosted S3 addressing). Fails on a bad TLS setup
   // (unreadable CA bundle).
-  static result<std::shared_ptr<client>> create(boost::asio::any_io_executor ex, s3::endpoint ep,
+  static result<std::shared_ptr<client>> create(boost::asio::any_io_executor ex, http::endpoint ep,
                                                 client_options opts);
   virtual ~client() = default;
 
@@ -165,7 +165,7 @@ class client {
   virtual boost::asio::awaitable<result<response>> send(const request& req, body_sink& sink) = 0;
 
   virtual client_stats stats() const = 0;
-  virtual const s3::endpoint& endpoint() const noexcept = 0;
+  virtual const http::endpoint& endpoint() const noexcept = 0;
 };
 
 }  // namespace sluice::http

@@ -1,6 +1,7 @@
 // Encoding and validation of everything that ends up in a request line.
 #pragma once
 
+#include <sluice/engine/http/endpoint.hpp>
 #include <sluice/engine/runtime/result.hpp>
 
 #include <cstdint>
@@ -19,20 +20,9 @@ inline std::string encode_query_component(std::string_view s) { return uri_encod
 // Inverse of uri_encode; '+' stays '+'. Fails on malformed %XX.
 result<std::string> uri_decode(std::string_view s);
 
-// An S3 endpoint: scheme://host[:port], no path.
-struct endpoint {
-  bool tls = true;
-  std::string host;   // DNS name, IPv4, or IPv6 without brackets
-  uint16_t port = 0;  // explicit or the scheme's default
-  // "host" or "host:port" (brackets for IPv6) as sent in the Host header; the
-  // port is omitted when it is the scheme's default.
-  std::string host_header() const;
-  std::string to_string() const;  // "https://host:port"
-};
-// Parses "http://127.0.0.1:9000", "https://s3.us-east-1.amazonaws.com", ...
-// Rejects missing scheme, unknown scheme, empty host, bad port, a path, a
-// query, userinfo.
-result<endpoint> parse_endpoint(std::string_view url);
+// Endpoints are the http layer's (http/endpoint.hpp); the s3 names stay.
+using http::endpoint;
+using http::parse_endpoint;
 
 // S3 bucket naming rules (3-63 chars, lowercase letters, digits, '.', '-',
 // starts and ends with a letter or digit, not an IPv4 address, no "..").
