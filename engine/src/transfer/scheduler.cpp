@@ -703,6 +703,14 @@ class pipeline final : public scheduler {
 
   // ---- reads into memory ---------------------------------------------------------------------
 
+  // A requested range against an object of `total` bytes: [first, end), end
+  // clamped to the object (first may lie past it: the caller checks).
+  static std::pair<uint64_t, uint64_t> resolve_range(const std::optional<s3::byte_range>& range, uint64_t total) {
+    if (range && range->suffix) return {total - std::min(*range->suffix, total), total};
+    if (range) return {range->first, range->last ? std::min(total, *range->last + 1) : total};
+    return {0, total};
+  }
+
   // The first request of a read asks for at most this much: a small object
   // costs one request and reserves little of the budget.
   static constexpr uint64_t first_read_window = uint64_t(1) << 20;
@@ -779,14 +787,8 @@ class pipeline final : public scheduler {
     if (!got) co_return got.error();
     out.info = std::move(got->info);
     const uint64_t total = out.info.size;
-    // What was asked for, resolved against the size: [w0, w1).
-    uint64_t w0 = 0, w1 = total;
-    if (range && range->suffix) {
-      w0 = total - std::min(*range->suffix, total);
-    } else if (range) {
-      w0 = range->first;
-      if (range->last) w1 = std::min(total, *range->last + 1);
-    }
+    // What was asked for, resolved against the size.
+    const auto [w0, w1] = resolve_range(range, total);
     // What arrived: [got->first, got->first + got->bytes).
     const uint64_t h0 = got->first, h1 = got->first + got->bytes;
     if (h0 < w0 || h1 > w1 || (h0 != w0 && h1 != w1))
@@ -844,13 +846,7 @@ class pipeline final : public scheduler {
       co_return fail(errc::malformed_response, object_url(bucket, key) +
                                                    ": the server ignored the Range header, and the whole object does "
                                                    "not fit the memory budget");
-    uint64_t w0 = 0, w1 = total;
-    if (range && range->suffix) {
-      w0 = total - std::min(*range->suffix, total);
-    } else if (range) {
-      w0 = range->first;
-      if (range->last) w1 = std::min(total, *range->last + 1);
-    }
+    const auto [w0, w1] = resolve_range(range, total);
     if (w0 > total || (w0 == total && total > 0))
       co_return fail(s3::errc::invalid_range, object_url(bucket, key) + ": the range starts past the end");
     SLUICE_CO_TRY(pooled_buffer all, co_await pool_->acquire(static_cast<std::size_t>(total)));
