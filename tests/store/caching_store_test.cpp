@@ -162,7 +162,7 @@ class lagging_store final : public kv::store {
   }
 
   asio::awaitable<result<kv::generation>> write(std::string_view key, std::span<const std::byte> v,
-                                                   const kv::write_options& o) override {
+                                                const kv::write_options& o) override {
     co_return co_await inner_->write(key, v, o);
   }
   asio::awaitable<result<void>> remove(std::string_view key, const kv::remove_options& o) override {
@@ -205,7 +205,8 @@ class lagging_store final : public kv::store {
         page.entries.push_back(e);
       } else {
         std::string common = e.key.substr(0, d + opts.delimiter.size());
-        if (page.prefixes.empty() || page.prefixes.back() != common) page.prefixes.push_back(std::move(common));
+        if (page.prefixes.empty() || page.prefixes.back() != common)
+          page.prefixes.push_back(std::move(common));
       }
       if (page.entries.size() + page.prefixes.size() >= page_size_) {
         SLUICE_TRY(bool more, on_page(page));
@@ -230,7 +231,9 @@ std::vector<std::byte> bytes(std::string_view s) {
   return v;
 }
 
-std::string text(const buffer_slice& b) { return std::string(reinterpret_cast<const char*>(b.data()), b.size()); }
+std::string text(const buffer_slice& b) {
+  return std::string(reinterpret_cast<const char*>(b.data()), b.size());
+}
 
 class CachingStore : public ::testing::Test {
  protected:
@@ -294,18 +297,26 @@ class CachingStore : public ::testing::Test {
 
 using strings = std::vector<std::string>;
 
+// A short TTL: long enough that two calls in a row fall inside it on a loaded machine.
+constexpr auto ttl_short = 200ms;
+
 TEST_F(CachingStore, a_key_written_through_the_adapter_is_listed_while_the_inner_listing_lags) {
   put(*lag_, "d/old", "x");
   lag_->freeze(eng_);
   auto s = adapter(no_listing_cache());
   const store::generation g = put(*s, "d/new", "12345");
+  const store::generation again = put(*s, "d/old", "overwritten");
   put(*s, "d/sub/deep", "y");
-  ASSERT_EQ(list(*lag_, "d/").keys(), strings{"d/old"}) << "the inner listing lags";
+  const listing inner = list(*lag_, "d/");
+  ASSERT_EQ(inner.keys(), strings{"d/old"}) << "the inner listing lags";
+  ASSERT_EQ(inner.entries[0].size, 1u);
 
   const listing l = list(*s, "d/");
   ASSERT_EQ(l.keys(), (strings{"d/new", "d/old", "d/sub/deep"}));
   EXPECT_EQ(l.entries[0].size, 5u) << "the size the write wrote";
   EXPECT_EQ(l.entries[0].gen, g) << "the generation the write returned";
+  EXPECT_EQ(l.entries[1].size, 11u) << "an overwrite shows over the lagging entry";
+  EXPECT_EQ(l.entries[1].gen, again);
   store::list_options one;
   one.delimiter = "/";
   const listing level = list(*s, "d/", one);
@@ -313,7 +324,8 @@ TEST_F(CachingStore, a_key_written_through_the_adapter_is_listed_while_the_inner
   EXPECT_EQ(level.prefixes, strings{"d/sub/"});
   store::list_options after;
   after.start_after = "d/new";
-  EXPECT_EQ(list(*s, "d/", after).keys(), (strings{"d/old", "d/sub/deep"})) << "start_after holds for them too";
+  EXPECT_EQ(list(*s, "d/", after).keys(), (strings{"d/old", "d/sub/deep"}))
+      << "start_after holds for them too";
 }
 
 TEST_F(CachingStore, a_key_removed_through_the_adapter_is_not_listed_while_the_inner_listing_lags) {
@@ -373,11 +385,11 @@ TEST_F(CachingStore, remembered_changes_are_bounded_in_number_and_time) {
   EXPECT_EQ(list(*s, "").keys(), (strings{"b", "c"})) << "the oldest is forgotten first";
 
   o.max_remembered = 100;
-  o.remember_for = 50ms;
+  o.remember_for = ttl_short;
   auto brief = adapter(o);
   put(*brief, "d", "x");
   EXPECT_EQ(list(*brief, "").keys(), strings{"d"});
-  std::this_thread::sleep_for(80ms);
+  std::this_thread::sleep_for(ttl_short + 50ms);
   EXPECT_TRUE(list(*brief, "").keys().empty()) << "after remember_for the lagging listing is trusted again";
 }
 
@@ -445,14 +457,14 @@ TEST_F(CachingStore, a_cached_delimiter_listing_answers_start_after_like_the_inn
 
 TEST_F(CachingStore, the_adapter_lists_again_after_the_ttl) {
   store::caching_options o;
-  o.listing_ttl = 50ms;
+  o.listing_ttl = ttl_short;
   auto s = adapter(o);
   put(*lag_, "k", "v");
   list(*s, "");
   list(*s, "");
   ASSERT_EQ(lag_->lists.load(), 1u);
   put(*lag_, "other-process", "v");
-  std::this_thread::sleep_for(80ms);
+  std::this_thread::sleep_for(ttl_short + 50ms);
   EXPECT_EQ(list(*s, "").keys(), (strings{"k", "other-process"}));
   EXPECT_EQ(lag_->lists.load(), 2u);
 }
@@ -673,14 +685,14 @@ TEST_F(CachingStore, conditional_reads_ask_the_inner_store_and_reuse_an_unchange
 
 TEST_F(CachingStore, cached_values_are_asked_about_again_after_the_ttl) {
   store::caching_options o = with_values(1 << 20);
-  o.listing_ttl = 50ms;
+  o.listing_ttl = ttl_short;
   auto s = adapter(o);
   put(*lag_, "k", "first");
   get(*s, "k");
   get(*s, "k");
   ASSERT_EQ(lag_->reads.load(), 1u);
   put(*lag_, "k", "second");  // another process
-  std::this_thread::sleep_for(80ms);
+  std::this_thread::sleep_for(ttl_short + 50ms);
   EXPECT_EQ(get(*s, "k"), "second");
   EXPECT_EQ(lag_->reads.load(), 2u);
 }

@@ -24,7 +24,7 @@ namespace asio = boost::asio;
 using asio::awaitable;
 using steady = std::chrono::steady_clock;
 
-constexpr std::size_t page_items = 1000;      // entries + prefixes in a page the adapter builds
+constexpr std::size_t page_items = 1000;     // entries + prefixes in a page the adapter builds
 constexpr std::size_t value_overhead = 256;  // bytes counted per cached value beyond its data
 
 // One item of a listing: a value or, in a delimiter listing, a common prefix.
@@ -82,9 +82,12 @@ struct overlay_item {
 // what it passed on when the listing is to be cached (up to `keep_limit` items).
 class listing_merger {
  public:
-  listing_merger(const list_callback& out, std::vector<overlay_item> overlay, std::vector<std::string> removed,
-                 listed_items* keep, std::size_t keep_limit)
-      : out_(out), overlay_(std::move(overlay)), removed_(std::move(removed)), keep_(keep),
+  listing_merger(const list_callback& out, std::vector<overlay_item> overlay,
+                 std::vector<std::string> removed, listed_items* keep, std::size_t keep_limit)
+      : out_(out),
+        overlay_(std::move(overlay)),
+        removed_(std::move(removed)),
+        keep_(keep),
         keep_limit_(keep_limit) {}
 
   // One page of the inner listing; false once the callback stopped.
@@ -257,8 +260,8 @@ class caching_store final : public store {
     if (remember_ && lagging_) {
       std::lock_guard lk(mu_);
       prune_remembered_locked(steady::now());
-      for (auto it = remembered_.lower_bound(prefix); it != remembered_.end() && it->first.starts_with(prefix);
-           ++it)
+      for (auto it = remembered_.lower_bound(prefix);
+           it != remembered_.end() && it->first.starts_with(prefix); ++it)
         if (!it->second.removed && covers(prefix, it->first)) mine.push_back(it->first);
     }
     auto st = co_await inner_->remove_prefix(prefix);
@@ -320,7 +323,8 @@ class caching_store final : public store {
     co_return g;
   }
 
-  awaitable<result<generation>> copy_from(store& src, std::string_view src_key, std::string_view key) override {
+  awaitable<result<generation>> copy_from(store& src, std::string_view src_key,
+                                          std::string_view key) override {
     // From another adapter: straight from its inner store, which a direct copy may recognise.
     store* from = &src;
     if (auto* other = dynamic_cast<caching_store*>(&src)) from = other->inner_.get();
@@ -382,8 +386,11 @@ class caching_store final : public store {
   }
 
   feature_set features() const override { return inner_->features(); }
+  awaitable<result<feature_set>> probe_features() override { co_return co_await inner_->probe_features(); }
   std::string describe(std::string_view key) const override { return inner_->describe(key); }
-  std::optional<std::string> local_path(std::string_view key) const override { return inner_->local_path(key); }
+  std::optional<std::string> local_path(std::string_view key) const override {
+    return inner_->local_path(key);
+  }
 
  private:
   enum class outcome { written, removed, unknown };
@@ -450,7 +457,8 @@ class caching_store final : public store {
   // --- values ---
 
   // A cached value, as a read with `opts` sees it.
-  result<read_result> answer_from(std::string_view key, const read_result& c, const read_options& opts) const {
+  result<read_result> answer_from(std::string_view key, const read_result& c,
+                                  const read_options& opts) const {
     read_result r = c;
     r.bytes = {};
     if (opts.if_not_equal && c.gen == *opts.if_not_equal) {
@@ -558,7 +566,7 @@ class caching_store final : public store {
   // --- listings ---
 
   std::shared_ptr<cached_listing> find_listing_locked(std::string_view prefix, const list_options& opts,
-                                                     steady::time_point now) {
+                                                      steady::time_point now) {
     drop_expired_listings_locked(now);
     auto f = listing_index_.find(std::pair{std::string(prefix), opts.delimiter});
     if (f == listing_index_.end()) return nullptr;
@@ -609,6 +617,7 @@ class caching_store final : public store {
                     listed_items& items, const fill_guard& guard) {
     std::lock_guard lk(mu_);
     if (guard.stale_locked() || items.size() + 1 > opts_.max_listing_entries) return;
+    drop_expired_listings_locked(steady::now());
     auto f = listing_index_.find(std::pair{std::string(prefix), delimiter});
     if (f != listing_index_.end()) drop_listing_locked(f->second);
     auto l = std::make_shared<cached_listing>();
@@ -648,8 +657,8 @@ class caching_store final : public store {
       if (it->first <= opts.start_after) continue;
       level_item li = level_of(it->first, prefix, opts.delimiter);
       if (!li.is_prefix)
-        overlay.push_back({std::move(li.key), m.removed ? overlay_item::hide : overlay_item::put_entry, m.size,
-                           m.gen});
+        overlay.push_back(
+            {std::move(li.key), m.removed ? overlay_item::hide : overlay_item::put_entry, m.size, m.gen});
       else if (!m.removed && (overlay.empty() || overlay.back().key != li.key))
         overlay.push_back({std::move(li.key), overlay_item::put_prefix, 0, {}});
     }
@@ -746,7 +755,8 @@ class caching_store final : public store {
     for (auto it = listings_.begin(); it != listings_.end();)
       it = overlaps((*it)->prefix, prefix) ? drop_listing_locked(it) : std::next(it);
     if (!remember_) return;
-    for (auto it = remembered_.lower_bound(prefix); it != remembered_.end() && it->first.starts_with(prefix);) {
+    for (auto it = remembered_.lower_bound(prefix);
+         it != remembered_.end() && it->first.starts_with(prefix);) {
       auto next = std::next(it);
       if (covers(prefix, it->first)) forget_locked(it);
       it = next;
@@ -770,8 +780,8 @@ class caching_store final : public store {
 
   const std::shared_ptr<store> inner_;
   const caching_options opts_;
-  bool lagging_ = false;            // the inner store's listings may lag (set once)
-  bool remember_ = false;           // changes are remembered for listings (set once)
+  bool lagging_ = false;               // the inner store's listings may lag (set once)
+  bool remember_ = false;              // changes are remembered for listings (set once)
   std::shared_ptr<buffer_pool> pool_;  // cached values' bytes; null: no value cache
 
   std::mutex mu_;  // guards everything below

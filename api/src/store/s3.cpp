@@ -266,6 +266,8 @@ class s3_store final : public store {
     return s3::object_url(bucket_, prefix_ + std::string(key));
   }
 
+  awaitable<result<feature_set>> probe_features() override { co_return co_await ensure_probed(); }
+
   // The probe (see s3.hpp): once per store; concurrent first callers may both probe.
   awaitable<result<feature_set>> ensure_probed() {
     if (probed_.load(std::memory_order_acquire)) co_return features();
@@ -442,9 +444,6 @@ result<std::shared_ptr<store>> open_s3_store(std::shared_ptr<transfer::scheduler
       std::make_shared<s3_store>(std::move(sched), opts.bucket, std::move(prefix), opts.conditions));
 }
 
-awaitable<result<feature_set>> probe(store& s) {
-  if (auto* s3s = dynamic_cast<s3_store*>(&s)) co_return co_await s3s->ensure_probed();
-  co_return s.features();
-}
+awaitable<result<feature_set>> probe(store& s) { co_return co_await s.probe_features(); }
 
 }  // namespace sluice::store

@@ -3,6 +3,8 @@
 // (unquoted only); the probe must find both.
 #include <s3_store_fixture.hpp>
 
+#include <sluice/store/caching.hpp>
+
 namespace {
 
 using namespace sluice;
@@ -31,5 +33,29 @@ TEST_F(RadosgwStore, the_probe_finds_conditional_create_and_replace) {
   EXPECT_TRUE(feat->conditional_replace);
   EXPECT_FALSE(feat->conditional_remove) << "radosgw deletes whatever If-Match says";
 }
+
+}  // namespace
+
+namespace {
+
+// The same suite through the caching adapter over the S3 driver: the probe,
+// conditions, listings and copies all pass through it.
+class RadosgwCachingStore : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto server = radosgw_server();
+    ASSERT_TRUE(server.has_value());
+    s3_ = std::make_unique<s3_store_fixture>(*server);
+    store::caching_options o;
+    o.value_cache_bytes = std::size_t(8) << 20;
+    s3_->fixture().s = store::make_caching_store(s3_->fixture().s, o);
+  }
+  void TearDown() override { s3_.reset(); }
+  store_tests::store_fixture& fixture() { return s3_->fixture(); }
+
+  std::unique_ptr<s3_store_fixture> s3_;
+};
+
+SLUICE_STORE_CONFORMANCE_TESTS(RadosgwCachingStore)
 
 }  // namespace

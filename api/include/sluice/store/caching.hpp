@@ -27,21 +27,24 @@
 //   the prefix that the inner store's own listing may not have shown it yet.
 // - Values (value_cache_bytes > 0): whole-value reads of values up to
 //   max_cached_value_bytes are copied once into a pool of the adapter's own
-//   and served from it, least recently used evicted first. Each value counts
-//   its size rounded up to a page, plus its key and metadata; an evicted value
-//   a reader still holds keeps its pool memory until the reader lets go, and
-//   a fill that finds no room meanwhile is skipped. Ranged reads of a cached value
-//   share a slice of it. An unconditional read uses a cached copy for
+//   (so cached values never hold the inner store's transfer budget) and
+//   served from it, least recently used evicted first. Each value counts its
+//   size rounded up to a page, plus its key and metadata; an evicted value a
+//   reader still holds keeps its pool memory until the reader lets go, and a
+//   fill that finds no room meanwhile is skipped. Ranged reads of a cached
+//   value share a slice of it. An unconditional read uses a cached copy for
 //   listing_ttl (0: never without asking); after that, and whenever the
 //   caller passes if_equal or if_not_equal, the inner store is asked with
 //   if_not_equal = the cached generation, so an unchanged value costs no
-//   bytes. stat() answers from a fresh cached copy too. A read that overlaps a
-//   change to its key through the adapter does not fill the cache.
+//   bytes. stat() and read_to_file() answer from a fresh cached copy too. A
+//   read that overlaps a change to its key through the adapter does not fill
+//   the cache.
 // - Invalidation: write, remove, remove_prefix, copy, copy_from, move and
 //   write_file through the adapter drop the cached values they touch and
-//   patch or drop the cached listings that cover them. Changes made by other
-//   processes are seen when a cached listing or value expires (listing_ttl),
-//   or at once by conditional reads.
+//   patch or drop the cached listings that cover them (copy, copy_from, move
+//   and write_file learn the new value's size with one stat of the inner
+//   store). Changes made by other processes are seen when a cached listing or
+//   value expires (listing_ttl), or at once by conditional reads.
 //
 // features(), describe() and local_path() are the inner store's.
 //

@@ -224,6 +224,9 @@ class store {
                                                                    std::string_view path);
 
   virtual feature_set features() const = 0;
+  // features(), for certain: a driver that learns what its server honours
+  // (the S3 driver's conditional-write probe) finds out first. Wrappers forward it.
+  virtual boost::asio::awaitable<result<feature_set>> probe_features();
 
   // How messages name a key of this store: "s3://bucket/prefix/key", "/dir/key", "memory:key".
   virtual std::string describe(std::string_view key) const = 0;
