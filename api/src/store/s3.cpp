@@ -319,8 +319,13 @@ class s3_store final : public store {
   awaitable<T> on_engine(Body& body) {
     const unsigned n = sched_->contexts();
     const unsigned i = next_.fetch_add(1, std::memory_order_relaxed) % n;
-    co_return co_await asio::co_spawn(sched_->owner().context(i), body(sched_->client(i)),
-                                      asio::use_awaitable);
+    try {
+      co_return co_await asio::co_spawn(sched_->owner().context(i), body(sched_->client(i)),
+                                        asio::use_awaitable);
+    } catch (const boost::system::system_error& e) {
+      if (e.code() != asio::error::operation_aborted) throw;
+    }
+    co_return fail(errc::cancelled, "s3://" + bucket_ + "/" + prefix_ + ": cancelled");
   }
 
   awaitable<result<generation>> etag_of(std::string_view key) {

@@ -42,7 +42,12 @@ awaitable<result<stats>> pipeline::download(std::string_view bucket, std::string
   auto work = [&] {
     return small ? download_small(c, bucket, key, dest, *known_size) : download_on(c, bucket, key, path);
   };
-  co_return co_await asio::co_spawn(eng_.context(c), work(), asio::use_awaitable);
+  try {
+    co_return co_await asio::co_spawn(eng_.context(c), work(), asio::use_awaitable);
+  } catch (const boost::system::system_error& e) {
+    if (e.code() != asio::error::operation_aborted) throw;  // a cancelled coroutine's next co_await throws
+  }
+  co_return fail(errc::cancelled, object_url(bucket, key) + ": cancelled");
 }
 
 awaitable<result<stats>> pipeline::stream(std::string_view bucket, std::string_view key, const consumer& sink,
@@ -50,14 +55,24 @@ awaitable<result<stats>> pipeline::stream(std::string_view bucket, std::string_v
   unsigned c = pick();
   const bool small = known_size && *known_size <= opts_.part_size;
   auto work = [&] { return small ? stream_small(c, bucket, key, sink, *known_size) : stream_on(c, bucket, key, sink); };
-  co_return co_await asio::co_spawn(eng_.context(c), work(), asio::use_awaitable);
+  try {
+    co_return co_await asio::co_spawn(eng_.context(c), work(), asio::use_awaitable);
+  } catch (const boost::system::system_error& e) {
+    if (e.code() != asio::error::operation_aborted) throw;  // a cancelled coroutine's next co_await throws
+  }
+  co_return fail(errc::cancelled, object_url(bucket, key) + ": cancelled");
 }
 
 awaitable<result<stats>> pipeline::upload(std::string_view path, std::string_view bucket,
                                           std::string_view key, const s3::put_options& put) {
   unsigned c = pick();
   auto work = [&] { return upload_on(c, path, bucket, key, put, opts_.max_in_flight, true); };
-  co_return co_await asio::co_spawn(eng_.context(c), work(), asio::use_awaitable);
+  try {
+    co_return co_await asio::co_spawn(eng_.context(c), work(), asio::use_awaitable);
+  } catch (const boost::system::system_error& e) {
+    if (e.code() != asio::error::operation_aborted) throw;  // a cancelled coroutine's next co_await throws
+  }
+  co_return fail(errc::cancelled, object_url(bucket, key) + ": cancelled");
 }
 
 awaitable<result<batch_result>> pipeline::download_many(std::string_view bucket,
@@ -76,14 +91,24 @@ awaitable<result<object_bytes>> pipeline::read(std::string_view bucket, std::str
                                                const s3::conditions& when) {
   unsigned c = pick();
   auto work = [&] { return read_on(c, bucket, key, range, when); };
-  co_return co_await asio::co_spawn(eng_.context(c), work(), asio::use_awaitable);
+  try {
+    co_return co_await asio::co_spawn(eng_.context(c), work(), asio::use_awaitable);
+  } catch (const boost::system::system_error& e) {
+    if (e.code() != asio::error::operation_aborted) throw;  // a cancelled coroutine's next co_await throws
+  }
+  co_return fail(errc::cancelled, object_url(bucket, key) + ": cancelled");
 }
 
 awaitable<result<s3::put_result>> pipeline::put(std::string_view bucket, std::string_view key,
                                                 std::span<const std::byte> body, const s3::put_options& put) {
   unsigned c = pick();
   auto work = [&] { return put_on(c, bucket, key, body, put); };
-  co_return co_await asio::co_spawn(eng_.context(c), work(), asio::use_awaitable);
+  try {
+    co_return co_await asio::co_spawn(eng_.context(c), work(), asio::use_awaitable);
+  } catch (const boost::system::system_error& e) {
+    if (e.code() != asio::error::operation_aborted) throw;  // a cancelled coroutine's next co_await throws
+  }
+  co_return fail(errc::cancelled, object_url(bucket, key) + ": cancelled");
 }
 
 void pipeline::cancel() noexcept { cancelled_.store(true, std::memory_order_relaxed); }

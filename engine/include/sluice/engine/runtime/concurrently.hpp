@@ -5,7 +5,10 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/bind_executor.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -13,6 +16,7 @@
 
 #include <exception>
 #include <memory>
+#include <vector>
 
 namespace sluice {
 
@@ -26,24 +30,40 @@ boost::asio::awaitable<void> spawn_and_join(engine* eng, unsigned first, unsigne
   namespace asio = boost::asio;
   auto ex = co_await asio::this_coro::executor;
   struct shared {
-    explicit shared(asio::any_io_executor e) : done(e, asio::steady_timer::time_point::max()) {}
+    shared(asio::any_io_executor e, unsigned n) : done(e, asio::steady_timer::time_point::max()), stop(n), running(n, true) {}
     asio::steady_timer done;
     unsigned left = 0;
     std::exception_ptr first_exception;
+    std::vector<asio::cancellation_signal> stop;  // worker i's slot; emitted on worker i's executor only
+    std::vector<bool> running;                    // on the caller's executor
   };
-  auto st = std::make_shared<shared>(ex);
+  auto st = std::make_shared<shared>(ex, n);
   st->left = n;
+  std::vector<asio::any_io_executor> where(n);
   for (unsigned i = 0; i < n; ++i) {
-    auto finished = asio::bind_executor(ex, [st](std::exception_ptr e) {
+    where[i] = eng != nullptr ? asio::any_io_executor(eng->context((first + i) % eng->thread_count()).get_executor()) : ex;
+    auto finished = asio::bind_cancellation_slot(st->stop[i].slot(), asio::bind_executor(ex, [st, i](std::exception_ptr e) {
       if (e && !st->first_exception) st->first_exception = e;
+      st->running[i] = false;
       if (--st->left == 0) st->done.cancel();
-    });
-    if (eng != nullptr)
-      asio::co_spawn(eng->context((first + i) % eng->thread_count()), body(i), std::move(finished));
-    else
-      asio::co_spawn(ex, body(i), std::move(finished));
+    }));
+    asio::co_spawn(where[i], body(i), std::move(finished));
   }
-  while (st->left > 0) co_await st->done.async_wait(asio::as_tuple(asio::use_awaitable));
+  // Structured: never leave (nor throw) while a worker runs; a cancellation
+  // of the caller is passed on to every running worker instead.
+  const bool threw_if_cancelled = co_await asio::this_coro::throw_if_cancelled();
+  co_await asio::this_coro::throw_if_cancelled(false);
+  auto cs = co_await asio::this_coro::cancellation_state;
+  bool passed_on = false;
+  while (st->left > 0) {
+    co_await st->done.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (!passed_on && cs.cancelled() != asio::cancellation_type::none) {
+      passed_on = true;
+      for (unsigned i = 0; i < n; ++i)
+        if (st->running[i]) asio::dispatch(where[i], [st, i] { st->stop[i].emit(asio::cancellation_type::terminal); });
+    }
+  }
+  co_await asio::this_coro::throw_if_cancelled(threw_if_cancelled);
   if (st->first_exception) std::rethrow_exception(st->first_exception);
 }
 
