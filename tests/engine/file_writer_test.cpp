@@ -441,9 +441,9 @@ TEST_F(FileWriterTest, parent_that_is_a_file_is_an_io_error_naming_the_path) {
     std::_Exit(3);
   }
   std::fprintf(stderr, "%s\n", w.error().message.c_str());
-  const bool ok =
-      w.error().code == sluice::condition::permission_denied && w.error().sys_errno == EACCES &&
-      !(w.error().code == sluice::condition::no_space) && w.error().message.find(target) != std::string::npos;
+  const bool ok = w.error().code == sluice::condition::permission_denied && w.error().sys_errno == EACCES &&
+                  !(w.error().code == sluice::condition::no_space) &&
+                  w.error().message.find(target) != std::string::npos;
   std::_Exit(ok ? 0 : 4);
 }
 

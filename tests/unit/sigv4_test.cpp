@@ -12,9 +12,9 @@
 #include <ctime>
 #include <optional>
 #include <set>
-#include <thread>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -490,8 +490,8 @@ TEST(Sigv4SigningKeyCache, follows_the_secret_the_day_the_region_and_the_service
     return out;
   };
   const std::vector<std::pair<const credentials*, const signing_scope*>> order = {
-      {&a, &day1}, {&a, &day1}, {&a, &day2}, {&a, &day1}, {&b, &day1}, {&a, &day1},
-      {&a, &region2}, {&a, &service2}, {&b, &day2}, {&a, &day1}};
+      {&a, &day1}, {&a, &day1},    {&a, &day2},     {&a, &day1}, {&b, &day1},
+      {&a, &day1}, {&a, &region2}, {&a, &service2}, {&b, &day2}, {&a, &day1}};
   std::set<std::string> distinct;
   for (std::size_t i = 0; i < order.size(); ++i) {
     SCOPED_TRACE("step " + std::to_string(i));

@@ -51,16 +51,26 @@ result<uint64_t> parse_size(std::string_view text) {
   std::string unit(p, text.data() + text.size());
   for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   double mult = 1;
-  if (unit.empty() || unit == "b") mult = 1;
-  else if (unit == "k" || unit == "kib") mult = 1024.0;
-  else if (unit == "m" || unit == "mib") mult = 1024.0 * 1024;
-  else if (unit == "g" || unit == "gib") mult = 1024.0 * 1024 * 1024;
-  else if (unit == "t" || unit == "tib") mult = 1024.0 * 1024 * 1024 * 1024;
-  else if (unit == "kb") mult = 1e3;
-  else if (unit == "mb") mult = 1e6;
-  else if (unit == "gb") mult = 1e9;
-  else if (unit == "tb") mult = 1e12;
-  else return bad();
+  if (unit.empty() || unit == "b")
+    mult = 1;
+  else if (unit == "k" || unit == "kib")
+    mult = 1024.0;
+  else if (unit == "m" || unit == "mib")
+    mult = 1024.0 * 1024;
+  else if (unit == "g" || unit == "gib")
+    mult = 1024.0 * 1024 * 1024;
+  else if (unit == "t" || unit == "tib")
+    mult = 1024.0 * 1024 * 1024 * 1024;
+  else if (unit == "kb")
+    mult = 1e3;
+  else if (unit == "mb")
+    mult = 1e6;
+  else if (unit == "gb")
+    mult = 1e9;
+  else if (unit == "tb")
+    mult = 1e12;
+  else
+    return bad();
   double bytes = number * mult;
   if (bytes > 1.8e19 || bytes != std::floor(bytes)) return bad();
   return static_cast<uint64_t>(bytes);
@@ -95,7 +105,8 @@ void fill_random(std::span<std::byte> out, uint64_t seed) {
 }
 
 int report(std::string_view context, const error& e) {
-  std::fprintf(stderr, "sluice: %.*s: %s\n", static_cast<int>(context.size()), context.data(), e.describe().c_str());
+  std::fprintf(stderr, "sluice: %.*s: %s\n", static_cast<int>(context.size()), context.data(),
+               e.describe().c_str());
   return 1;
 }
 

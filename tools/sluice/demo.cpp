@@ -7,13 +7,13 @@
 #include <sluice/engine/transfer/scheduler.hpp>
 #include <sluice/objects/objects.hpp>
 
+#include <unistd.h>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
-#include <unistd.h>
 
 namespace sluice::cli {
 
@@ -33,36 +33,41 @@ bool same_file(const std::string& a, const std::string& b) {
   while (fa && fb) {
     fa.read(ba.data(), static_cast<std::streamsize>(ba.size()));
     fb.read(bb.data(), static_cast<std::streamsize>(bb.size()));
-    if (fa.gcount() != fb.gcount() || std::memcmp(ba.data(), bb.data(), static_cast<std::size_t>(fa.gcount())) != 0)
+    if (fa.gcount() != fb.gcount() ||
+        std::memcmp(ba.data(), bb.data(), static_cast<std::size_t>(fa.gcount())) != 0)
       return false;
   }
   return fa.eof() && fb.eof();
 }
 
 // Small objects: every worker takes the next index until all are done.
-awaitable<result<void>> small_objects(s3::client& c, const demo_options& d, const std::string& prefix, bool upload) {
+awaitable<result<void>> small_objects(s3::client& c, const demo_options& d, const std::string& prefix,
+                                      bool upload) {
   std::optional<error> first_error;
   unsigned next = 0;
-  co_await run_concurrently(std::min(d.concurrency, std::max(1u, d.small_count)), [&](unsigned) -> awaitable<void> {
-    aligned_buffer expect(static_cast<std::size_t>(d.small_size));
-    while (!first_error && next < d.small_count) {
-      unsigned i = next++;
-      std::string key = prefix + std::to_string(i);
-      fill_random(expect.span(), 1000 + i);
-      if (upload) {
-        auto r = co_await c.put_object(d.bucket, key, expect.span());
-        if (!r && !first_error) first_error = r.error();
-      } else {
-        auto r = co_await c.get_object_bytes(d.bucket, key, d.small_size);
-        if (!r) {
-          if (!first_error) first_error = r.error();
-        } else if (r->data.size() != expect.size() ||
-                   std::memcmp(r->data.data(), expect.data(), expect.size()) != 0) {
-          if (!first_error) first_error = fail(errc::integrity_mismatch, "s3://" + d.bucket + "/" + key + " came back different");
+  co_await run_concurrently(
+      std::min(d.concurrency, std::max(1u, d.small_count)), [&](unsigned) -> awaitable<void> {
+        aligned_buffer expect(static_cast<std::size_t>(d.small_size));
+        while (!first_error && next < d.small_count) {
+          unsigned i = next++;
+          std::string key = prefix + std::to_string(i);
+          fill_random(expect.span(), 1000 + i);
+          if (upload) {
+            auto r = co_await c.put_object(d.bucket, key, expect.span());
+            if (!r && !first_error) first_error = r.error();
+          } else {
+            auto r = co_await c.get_object_bytes(d.bucket, key, d.small_size);
+            if (!r) {
+              if (!first_error) first_error = r.error();
+            } else if (r->data.size() != expect.size() ||
+                       std::memcmp(r->data.data(), expect.data(), expect.size()) != 0) {
+              if (!first_error)
+                first_error =
+                    fail(errc::integrity_mismatch, "s3://" + d.bucket + "/" + key + " came back different");
+            }
+          }
         }
-      }
-    }
-  });
+      });
   if (first_error) co_return *first_error;
   co_return result<void>{};
 }
@@ -72,7 +77,8 @@ awaitable<result<void>> small_objects(s3::client& c, const demo_options& d, cons
 int run_demo(session& s, const demo_options& d) {
   auto& c = *s.client;
   auto& eng = *s.eng;
-  std::printf("sluice demo: endpoint %s, bucket %s\n", c.options().config.endpoint_url.c_str(), d.bucket.c_str());
+  std::printf("sluice demo: endpoint %s, bucket %s\n", c.options().config.endpoint_url.c_str(),
+              d.bucket.c_str());
 
   auto hb = eng.run(c.head_bucket(d.bucket));
   if (!hb) {
@@ -118,7 +124,8 @@ int run_demo(session& s, const demo_options& d) {
   auto up = eng.run(sched->upload(src, d.bucket, large_key));
   double t_up = seconds_since(t0);
   if (!up) return report("demo: upload", up.error());
-  uint64_t parts = d.large_size > topts.multipart_threshold ? (d.large_size + topts.part_size - 1) / topts.part_size : 1;
+  uint64_t parts =
+      d.large_size > topts.multipart_threshold ? (d.large_size + topts.part_size - 1) / topts.part_size : 1;
   std::printf("  uploaded   %s in %llu part%s: %.2f s, %s\n", format_bytes(double(d.large_size)).c_str(),
               static_cast<unsigned long long>(parts), parts == 1 ? "" : "s", t_up,
               format_rate(double(d.large_size), t_up).c_str());
@@ -128,24 +135,30 @@ int run_demo(session& s, const demo_options& d) {
   double t_down = seconds_since(t0);
   if (!down) return report("demo: download", down.error());
   bool same = same_file(src, back);
-  std::printf("  downloaded %s: %.2f s, %s, XXH3 verified, byte-for-byte %s\n", format_bytes(double(d.large_size)).c_str(),
-              t_down, format_rate(double(d.large_size), t_down).c_str(), same ? "identical" : "DIFFERENT");
-  if (!same) return report("demo", fail(errc::integrity_mismatch, "the downloaded file differs from the original"));
+  std::printf("  downloaded %s: %.2f s, %s, XXH3 verified, byte-for-byte %s\n",
+              format_bytes(double(d.large_size)).c_str(), t_down,
+              format_rate(double(d.large_size), t_down).c_str(), same ? "identical" : "DIFFERENT");
+  if (!same)
+    return report("demo", fail(errc::integrity_mismatch, "the downloaded file differs from the original"));
 
   const std::string prefix = "demo/small/";
   t0 = clock_type::now();
-  if (auto r = eng.run(small_objects(c, d, prefix, true)); !r) return report("demo: small uploads", r.error());
+  if (auto r = eng.run(small_objects(c, d, prefix, true)); !r)
+    return report("demo: small uploads", r.error());
   double t_sp = seconds_since(t0);
   std::printf("  uploaded   %u objects of %s: %.2f s, %.0f objects/s\n", d.small_count,
               format_bytes(double(d.small_size)).c_str(), t_sp, d.small_count / t_sp);
   t0 = clock_type::now();
-  if (auto r = eng.run(small_objects(c, d, prefix, false)); !r) return report("demo: small downloads", r.error());
+  if (auto r = eng.run(small_objects(c, d, prefix, false)); !r)
+    return report("demo: small downloads", r.error());
   double t_sg = seconds_since(t0);
-  std::printf("  downloaded %u objects: %.2f s, %.0f objects/s, all verified\n", d.small_count, t_sg, d.small_count / t_sg);
+  std::printf("  downloaded %u objects: %.2f s, %.0f objects/s, all verified\n", d.small_count, t_sg,
+              d.small_count / t_sg);
 
   auto listed = eng.run(c.list_all(d.bucket, prefix));
   if (!listed) return report("demo: list", listed.error());
-  std::printf("  listed     %zu objects under s3://%s/%s\n", listed->objects.size(), d.bucket.c_str(), prefix.c_str());
+  std::printf("  listed     %zu objects under s3://%s/%s\n", listed->objects.size(), d.bucket.c_str(),
+              prefix.c_str());
   if (listed->objects.size() != d.small_count)
     return report("demo", fail(errc::malformed_response, "the listing does not show every object"));
 
@@ -158,7 +171,8 @@ int run_demo(session& s, const demo_options& d) {
   }
   auto stats = c.http_stats();
   stats += s.sched->http_stats();  // the clean-up went through the bucket store
-  std::printf("sluice demo: OK (%llu requests on %llu connections)\n", static_cast<unsigned long long>(stats.requests),
+  std::printf("sluice demo: OK (%llu requests on %llu connections)\n",
+              static_cast<unsigned long long>(stats.requests),
               static_cast<unsigned long long>(stats.connections_opened));
   return 0;
 }

@@ -6,11 +6,11 @@
 
 #include <CLI/CLI.hpp>
 
+#include <unistd.h>
 #include <cstdio>
 #include <iostream>
 #include <map>
 #include <set>
-#include <unistd.h>
 
 using namespace sluice;
 namespace asio = boost::asio;
@@ -25,7 +25,8 @@ int cmd_ls(const cli::global_options& g, const std::string& url, bool recursive)
     auto parsed = objects::parse_location(url);
     if (!parsed) return cli::report("ls", parsed.error());
     loc = *parsed;
-    if (!loc.remote) return cli::report("ls", fail(errc::invalid_argument, "'" + url + "' is not an s3:// URL"));
+    if (!loc.remote)
+      return cli::report("ls", fail(errc::invalid_argument, "'" + url + "' is not an s3:// URL"));
   }
   auto s = cli::open_session(g);
   if (!s) return cli::report("ls", s.error());
@@ -41,7 +42,8 @@ int cmd_ls(const cli::global_options& g, const std::string& url, bool recursive)
   store::list_callback print = [](store::list_page& page) -> result<bool> {
     for (auto& p : page.prefixes) std::printf("%32s %s\n", "PRE", p.c_str());
     for (auto& o : page.entries)
-      std::printf("%-20s %12llu %s\n", o.last_modified.c_str(), static_cast<unsigned long long>(o.size), o.key.c_str());
+      std::printf("%-20s %12llu %s\n", o.last_modified.c_str(), static_cast<unsigned long long>(o.size),
+                  o.key.c_str());
     return true;
   };
   auto listed = s->eng->run(objects::list(**bucket, loc.key, recursive, print));
@@ -62,20 +64,23 @@ int cmd_copy_remote(const cli::global_options& g, const std::string& src, const 
     key += from.key.substr(slash == std::string::npos ? 0 : slash + 1);
   }
   bool replace = !put.metadata.empty() || !put.content_type.empty();
-  auto c = s->eng->run(s->client->copy_object(from.bucket, from.key, to.bucket, key,
-                                              replace ? s3::metadata_directive::replace : s3::metadata_directive::copy,
-                                              put));
+  auto c = s->eng->run(
+      s->client->copy_object(from.bucket, from.key, to.bucket, key,
+                             replace ? s3::metadata_directive::replace : s3::metadata_directive::copy, put));
   if (!c) return cli::report("cp " + src + " " + dst, c.error());
-  if (!g.quiet) std::printf("copied %s -> s3://%s/%s (server-side)\n", src.c_str(), to.bucket.c_str(), key.c_str());
+  if (!g.quiet)
+    std::printf("copied %s -> s3://%s/%s (server-side)\n", src.c_str(), to.bucket.c_str(), key.c_str());
   return 0;
 }
 
 int cmd_rm(const cli::global_options& g, const std::string& url, bool recursive) {
   auto loc = objects::parse_location(url);
   if (!loc) return cli::report("rm", loc.error());
-  if (!loc->remote) return cli::report("rm", fail(errc::invalid_argument, "'" + url + "' is not an s3:// URL"));
+  if (!loc->remote)
+    return cli::report("rm", fail(errc::invalid_argument, "'" + url + "' is not an s3:// URL"));
   if (!recursive && loc->key.empty())
-    return cli::report("rm", fail(errc::invalid_argument, "'" + url + "' names no object (use -r to remove a prefix)"));
+    return cli::report(
+        "rm", fail(errc::invalid_argument, "'" + url + "' names no object (use -r to remove a prefix)"));
   auto s = cli::open_session(g);
   if (!s) return cli::report("rm", s.error());
   auto bucket = cli::bucket_store(*s, loc->bucket);
@@ -83,7 +88,9 @@ int cmd_rm(const cli::global_options& g, const std::string& url, bool recursive)
   auto r = s->eng->run(objects::remove(**bucket, loc->key, recursive));
   if (!r) return cli::report("rm " + url, r.error());
   for (auto& f : r->failures) std::fprintf(stderr, "sluice: rm: %s\n", f.err.describe().c_str());
-  if (!g.quiet) std::printf("removed %llu object%s\n", static_cast<unsigned long long>(r->deleted), r->deleted == 1 ? "" : "s");
+  if (!g.quiet)
+    std::printf("removed %llu object%s\n", static_cast<unsigned long long>(r->deleted),
+                r->deleted == 1 ? "" : "s");
   return r->failures.empty() ? 0 : 1;
 }
 
@@ -96,9 +103,10 @@ int cmd_stat(const cli::global_options& g, const std::string& url) {
   if (!s) return cli::report("stat", s.error());
   auto info = s->eng->run(s->client->head_object(loc->bucket, loc->key));
   if (!info) return cli::report("stat " + url, info.error());
-  std::printf("url            %s\nsize           %llu\netag           %s\nlast-modified  %s\ncontent-type   %s\n",
-              url.c_str(), static_cast<unsigned long long>(info->size), info->etag.c_str(), info->last_modified.c_str(),
-              info->content_type.c_str());
+  std::printf(
+      "url            %s\nsize           %llu\netag           %s\nlast-modified  %s\ncontent-type   %s\n",
+      url.c_str(), static_cast<unsigned long long>(info->size), info->etag.c_str(),
+      info->last_modified.c_str(), info->content_type.c_str());
   for (auto& [k, v] : info->metadata) std::printf("meta %-9s %s\n", k.c_str(), v.c_str());
   return 0;
 }
@@ -118,7 +126,8 @@ int cmd_cat(const cli::global_options& g, const std::string& url, const transfer
   if (head->size <= std::min<uint64_t>(64u << 20, topts.memory_budget)) {
     auto obj = s->eng->run(s->client->get_object_bytes(loc->bucket, loc->key, 64u << 20));
     if (!obj) return cli::report("cat " + url, obj.error());
-    if (std::fwrite(obj->data.data(), 1, obj->data.size(), stdout) != obj->data.size() || std::fflush(stdout) != 0)
+    if (std::fwrite(obj->data.data(), 1, obj->data.size(), stdout) != obj->data.size() ||
+        std::fflush(stdout) != 0)
       return cli::report("cat " + url, fail(errc::io_error, "cannot write to standard output"));
     return 0;
   }
@@ -160,13 +169,18 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every verb");
   cli::global_options g;
-  app.add_option("--endpoint-url", g.endpoint_url, "S3 endpoint, e.g. http://127.0.0.1:9000 (default: AWS_ENDPOINT_URL, profile, AWS)");
+  app.add_option("--endpoint-url", g.endpoint_url,
+                 "S3 endpoint, e.g. http://127.0.0.1:9000 (default: AWS_ENDPOINT_URL, profile, AWS)");
   app.add_option("--region", g.region, "Region for signing (default: AWS_REGION, profile, us-east-1)");
-  app.add_option("--profile", g.profile, "Profile in ~/.aws/config and ~/.aws/credentials (default: AWS_PROFILE)");
-  app.add_option("--ca-bundle", g.ca_bundle, "PEM file of CA certificates to trust (default: AWS_CA_BUNDLE, system)");
-  app.add_flag("--no-verify-ssl", g.no_verify_ssl, "Do not verify TLS certificates (self-signed test servers only)");
-  app.add_flag("--unsigned-payload", g.unsigned_payload,
-               "Send UNSIGNED-PAYLOAD over plain HTTP too (no SHA-256 of bodies; integrity from the signed XXH3)");
+  app.add_option("--profile", g.profile,
+                 "Profile in ~/.aws/config and ~/.aws/credentials (default: AWS_PROFILE)");
+  app.add_option("--ca-bundle", g.ca_bundle,
+                 "PEM file of CA certificates to trust (default: AWS_CA_BUNDLE, system)");
+  app.add_flag("--no-verify-ssl", g.no_verify_ssl,
+               "Do not verify TLS certificates (self-signed test servers only)");
+  app.add_flag(
+      "--unsigned-payload", g.unsigned_payload,
+      "Send UNSIGNED-PAYLOAD over plain HTTP too (no SHA-256 of bodies; integrity from the signed XXH3)");
   app.add_flag("-q,--quiet", g.quiet, "Print nothing on success");
 
   bool recursive = false;
@@ -181,33 +195,41 @@ int main(int argc, char** argv) {
   cli::transfer_flags tf;
   auto add_transfer_flags = [&](CLI::App* cmd) {
     cmd->add_option("--part-size", part_size_text, "Part size for large objects (default 8MiB)");
-    cmd->add_option("--multipart-threshold", threshold_text, "Files above this size go up in parts (default 64MiB)");
+    cmd->add_option("--multipart-threshold", threshold_text,
+                    "Files above this size go up in parts (default 64MiB)");
     cmd->add_option("--memory-budget", budget_text, "Memory for transfer buffers (default 256MiB)");
-    cmd->add_option("--concurrency", tf.concurrency, "Requests in flight (default 64)")->check(CLI::Range(1u, 100000u));
+    cmd->add_option("--concurrency", tf.concurrency, "Requests in flight (default 64)")
+        ->check(CLI::Range(1u, 100000u));
     cmd->add_flag("--json", tf.json, "Print one JSON object with the outcome");
     cmd->add_option("--content-type", content_type, "Content-Type of uploaded objects");
     cmd->add_option("--metadata", metadata, "User metadata NAME=VALUE (repeatable)");
   };
-  auto* cp = app.add_subcommand("cp", "Copy a file to S3, an object to a file, or an object to another (server-side)");
+  auto* cp = app.add_subcommand(
+      "cp", "Copy a file to S3, an object to a file, or an object to another (server-side)");
   cp->add_option("src", src, "local path or s3://bucket/key")->required();
   cp->add_option("dst", dst, "local path or s3://bucket/key")->required();
   cp->add_flag("-r,--recursive", tf.recursive, "Copy a directory to a prefix or a prefix to a directory");
   add_transfer_flags(cp);
   auto add_tree_flags = [&](CLI::App* cmd) {
-    cmd->add_option("--include", tf.include, "Copy only keys (relative paths) matching this glob (repeatable)");
-    cmd->add_option("--exclude", tf.exclude, "Skip keys (relative paths) matching this glob (repeatable; wins over --include)");
+    cmd->add_option("--include", tf.include,
+                    "Copy only keys (relative paths) matching this glob (repeatable)");
+    cmd->add_option("--exclude", tf.exclude,
+                    "Skip keys (relative paths) matching this glob (repeatable; wins over --include)");
     cmd->add_flag("--dryrun", tf.dry_run, "Print what would be done, change nothing");
   };
   add_tree_flags(cp);
-  auto* sy = app.add_subcommand("sync", "Copy files that are new or differ in size or hash, between a directory and a prefix");
+  auto* sy = app.add_subcommand(
+      "sync", "Copy files that are new or differ in size or hash, between a directory and a prefix");
   sy->add_option("src", src, "local directory or s3://bucket/prefix")->required();
   sy->add_option("dst", dst, "local directory or s3://bucket/prefix")->required();
   add_transfer_flags(sy);
   add_tree_flags(sy);
-  sy->add_flag("--delete", tf.delete_extra, "Remove destination files or keys the source does not have (only when every copy succeeded)");
+  sy->add_flag("--delete", tf.delete_extra,
+               "Remove destination files or keys the source does not have (only when every copy succeeded)");
   sy->add_flag("--size-only", tf.size_only, "Count files of equal size as unchanged (no hashing)");
 
-  auto* rm = app.add_subcommand("rm", "Remove an object, or with -r a prefix (keys equal to it or under it + '/')");
+  auto* rm =
+      app.add_subcommand("rm", "Remove an object, or with -r a prefix (keys equal to it or under it + '/')");
   rm->add_flag("-r,--recursive", recursive, "Remove s3://bucket/prefix and everything under prefix/");
   rm->add_option("url", url, "s3://bucket/key")->required();
 
@@ -226,12 +248,14 @@ int main(int argc, char** argv) {
 
   cli::demo_options demo;
   std::string large_text = "256MiB", small_text = "16KiB";
-  auto* dm = app.add_subcommand("demo", "Upload, download and verify a large object and many small ones; print speeds");
+  auto* dm = app.add_subcommand(
+      "demo", "Upload, download and verify a large object and many small ones; print speeds");
   dm->add_option("--bucket", demo.bucket, "Bucket to use (created if missing)");
   dm->add_option("--large-size", large_text, "Size of the large object (default 256MiB)");
   dm->add_option("--small-count", demo.small_count, "Number of small objects (default 1000)");
   dm->add_option("--small-size", small_text, "Size of each small object (default 16KiB)");
-  dm->add_option("--concurrency", demo.concurrency, "Small-object requests in flight (default 64)")->check(CLI::Range(1, 4096));
+  dm->add_option("--concurrency", demo.concurrency, "Small-object requests in flight (default 64)")
+      ->check(CLI::Range(1, 4096));
   dm->add_flag("--keep", demo.keep, "Keep the objects afterwards");
 
   // CLI11 would report "a subcommand is required" for a mistyped verb; name it.
@@ -242,9 +266,12 @@ int main(int argc, char** argv) {
       if (a == "--endpoint-url" || a == "--region" || a == "--profile" || a == "--ca-bundle") ++i;
       continue;
     }
-    static const std::set<std::string_view> verbs{"ls", "cp", "sync", "rm", "stat", "cat", "mb", "rb", "demo", "bench"};
+    static const std::set<std::string_view> verbs{"ls",  "cp", "sync", "rm",   "stat",
+                                                  "cat", "mb", "rb",   "demo", "bench"};
     if (!verbs.contains(a)) {
-      std::fprintf(stderr, "sluice: unknown verb '%s' (verbs: ls, cp, sync, rm, stat, cat, mb, rb, demo, bench; see sluice --help)\n",
+      std::fprintf(stderr,
+                   "sluice: unknown verb '%s' (verbs: ls, cp, sync, rm, stat, cat, mb, rb, demo, bench; see "
+                   "sluice --help)\n",
                    argv[i]);
       return 2;
     }
@@ -253,16 +280,20 @@ int main(int argc, char** argv) {
 
   cli::bench_options bench;
   std::string bench_size = "1MiB", bench_part = "8MiB", bench_budget = "256MiB", bench_url;
-  auto* bn = app.add_subcommand("bench", "Measure GET or PUT throughput, latency, CPU and memory against an endpoint");
+  auto* bn = app.add_subcommand("bench",
+                                "Measure GET or PUT throughput, latency, CPU and memory against an endpoint");
   bn->add_option("mode", bench.mode, "get or put")->required()->check(CLI::IsMember({"get", "put"}));
   bn->add_option("url", bench_url, "s3://bucket/prefix for the bench objects")->required();
   bn->add_option("--size", bench_size, "Object size (default 1MiB; KiB/MiB/GiB suffixes)");
   bn->add_option("--count", bench.count, "Number of objects (default 16)")->check(CLI::Range(1u, 10000000u));
-  bn->add_option("--concurrency", bench.concurrency, "Requests in flight (default 16)")->check(CLI::Range(1u, 100000u));
+  bn->add_option("--concurrency", bench.concurrency, "Requests in flight (default 16)")
+      ->check(CLI::Range(1u, 100000u));
   bn->add_option("--part-size", bench_part, "Part size for large objects (default 8MiB)");
   bn->add_option("--memory-budget", bench_budget, "Memory for transfer buffers (default 256MiB)");
-  bn->add_option("--duration", bench.duration_s, "Repeat for this many seconds instead of one pass")->check(CLI::Range(0.0, 86400.0));
-  bn->add_option("--output-dir", bench.output_dir, "get: write the objects to files here (default: to memory)");
+  bn->add_option("--duration", bench.duration_s, "Repeat for this many seconds instead of one pass")
+      ->check(CLI::Range(0.0, 86400.0));
+  bn->add_option("--output-dir", bench.output_dir,
+                 "get: write the objects to files here (default: to memory)");
   bn->add_flag("--json", bench.json, "Print one JSON object");
 
   try {
@@ -285,9 +316,11 @@ int main(int argc, char** argv) {
     auto bud = cli::parse_size(budget_text);
     if (!bud) return cli::report("--memory-budget", bud.error());
     if (*ps < (5ull << 20) || *ps > (5ull << 30))
-      return cli::report(bool(*cp) ? "cp" : "sync", fail(errc::invalid_argument, "--part-size must be between 5MiB and 5GiB"));
+      return cli::report(bool(*cp) ? "cp" : "sync",
+                         fail(errc::invalid_argument, "--part-size must be between 5MiB and 5GiB"));
     if (*bud < *ps)
-      return cli::report(bool(*cp) ? "cp" : "sync", fail(errc::invalid_argument, "--memory-budget must hold at least one part"));
+      return cli::report(bool(*cp) ? "cp" : "sync",
+                         fail(errc::invalid_argument, "--memory-budget must hold at least one part"));
     tf.part_size = *ps;
     tf.multipart_threshold = *th;
     tf.memory_budget = *bud;
@@ -332,10 +365,12 @@ int main(int argc, char** argv) {
     auto mb_ = cli::parse_size(bench_budget);
     if (!mb_) return cli::report("bench --memory-budget", mb_.error());
     if (*ps < (5ull << 20) || *ps > *mb_)
-      return cli::report("bench", fail(errc::invalid_argument, "--part-size must be at least 5MiB and at most --memory-budget"));
+      return cli::report("bench", fail(errc::invalid_argument,
+                                       "--part-size must be at least 5MiB and at most --memory-budget"));
     auto loc = objects::parse_location(bench_url);
     if (!loc) return cli::report("bench", loc.error());
-    if (!loc->remote) return cli::report("bench", fail(errc::invalid_argument, "'" + bench_url + "' is not an s3:// URL"));
+    if (!loc->remote)
+      return cli::report("bench", fail(errc::invalid_argument, "'" + bench_url + "' is not an s3:// URL"));
     if (*sz > *ps && *sz > (64ull << 20) && *ps > *mb_)
       return cli::report("bench", fail(errc::invalid_argument, "a part must fit the memory budget"));
     bench.size = *sz;

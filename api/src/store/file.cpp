@@ -187,7 +187,8 @@ class file_store final : public store {
     co_return copy_in(src, dst, write_always, true);
   }
 
-  awaitable<result<generation>> copy_from(store& src, std::string_view src_key, std::string_view key) override {
+  awaitable<result<generation>> copy_from(store& src, std::string_view src_key,
+                                          std::string_view key) override {
     auto from = src.local_path(src_key);
     if (!from) co_return co_await store::copy_from(src, src_key, key);
     SLUICE_CO_TRY(std::string dst, path_of(key));

@@ -196,7 +196,8 @@ class s3_store final : public store {
     co_return co_await etag_of(to);
   }
 
-  awaitable<result<generation>> copy_from(store& src, std::string_view src_key, std::string_view key) override {
+  awaitable<result<generation>> copy_from(store& src, std::string_view src_key,
+                                          std::string_view key) override {
     auto* other = dynamic_cast<s3_store*>(&src);
     if (!other || other->sched_ != sched_) co_return co_await store::copy_from(src, src_key, key);
     SLUICE_CO_TRY(std::string from, other->full_key(src_key));
@@ -205,7 +206,8 @@ class s3_store final : public store {
       co_return co_await c.copy_object(other->bucket_, from, bucket_, to);
     };
     auto r = co_await on_engine<result<std::string>>(body);
-    if (!r && is(r.error(), s3::errc::no_such_key)) co_return fail(errc::not_found, src.describe(src_key) + ": no such key");
+    if (!r && is(r.error(), s3::errc::no_such_key))
+      co_return fail(errc::not_found, src.describe(src_key) + ": no such key");
     if (!r) co_return r.error();
     if (!r->empty()) co_return generation{unquoted(*r)};
     co_return co_await etag_of(key);
@@ -449,6 +451,8 @@ result<std::shared_ptr<store>> open_s3_store(std::shared_ptr<transfer::scheduler
       std::make_shared<s3_store>(std::move(sched), opts.bucket, std::move(prefix), opts.conditions));
 }
 
-awaitable<result<feature_set>> probe(store& s) { co_return co_await s.probe_features(); }
+awaitable<result<feature_set>> probe(store& s) {
+  co_return co_await s.probe_features();
+}
 
 }  // namespace sluice::store

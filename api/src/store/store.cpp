@@ -60,7 +60,9 @@ awaitable<result<generation>> store::move(std::string_view from, std::string_vie
   co_return g;
 }
 
-awaitable<result<feature_set>> store::probe_features() { co_return features(); }
+awaitable<result<feature_set>> store::probe_features() {
+  co_return features();
+}
 
 awaitable<result<generation>> store::copy_from(store& src, std::string_view src_key, std::string_view key) {
   co_return fail(errc::unsupported, "no direct copy from " + src.describe(src_key) + " to " + describe(key));

@@ -18,11 +18,11 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <strings.h>
 #include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <mutex>
-#include <strings.h>
 
 namespace sluice::http {
 
@@ -36,8 +36,8 @@ using boost::system::error_code;
 namespace {
 
 constexpr auto tok = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t io_slice = 1 << 20;          // bytes per deadline refresh
-constexpr std::size_t error_body_cap = 1 << 20;    // S3 error documents are tiny
+constexpr std::size_t io_slice = 1 << 20;        // bytes per deadline refresh
+constexpr std::size_t error_body_cap = 1 << 20;  // S3 error documents are tiny
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
@@ -57,8 +57,8 @@ error transport_error(const error_code& ec, std::string_view stage, const http::
     return fail(errc::tls_verification,
                 "TLS certificate verification failed for " + ep.to_string() +
                     " (set a CA bundle with AWS_CA_BUNDLE/--ca-bundle, or --no-verify-ssl for test servers)");
-  if (ec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category() && ec != bhttp::error::end_of_stream &&
-      ec != bhttp::error::partial_message)
+  if (ec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category() &&
+      ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message)
     return fail(errc::malformed_response, "malformed HTTP answer while " + where + ": " + ec.message());
   return fail(errc::connection_failed, where + ": " + ec.message());
 }
@@ -83,7 +83,8 @@ awaitable<result<response>> exchange(Stream& stream, connection& conn, const req
                                      const http::endpoint& ep, exchange_state& st, client_stats& stats) {
   auto& lowest = conn.lowest();
   bhttp::verb verb = bhttp::string_to_verb(req.method);
-  if (verb == bhttp::verb::unknown) co_return fail(errc::invalid_argument, "unknown HTTP method " + req.method);
+  if (verb == bhttp::verb::unknown)
+    co_return fail(errc::invalid_argument, "unknown HTTP method " + req.method);
   const bool is_head = verb == bhttp::verb::head;
 
   bhttp::request<bhttp::empty_body> head{verb, req.target, 11};
@@ -123,7 +124,8 @@ awaitable<result<response>> exchange(Stream& stream, connection& conn, const req
   resp.status = static_cast<int>(msg.result_int());
   for (const auto& f : msg) resp.headers.push_back({std::string(f.name_string()), std::string(f.value())});
   if (auto cl = parser.content_length()) resp.content_length = *cl;
-  if (resp.status == 100) co_return fail(errc::malformed_response, "unexpected 100 Continue from " + ep.to_string());
+  if (resp.status == 100)
+    co_return fail(errc::malformed_response, "unexpected 100 Continue from " + ep.to_string());
 
   const bool no_body = is_head || resp.status == 204 || resp.status == 304 || parser.is_done();
   const bool success = resp.status >= 200 && resp.status < 300;
@@ -141,7 +143,9 @@ awaitable<result<response>> exchange(Stream& stream, connection& conn, const req
     while (!bytes.empty()) {
       if (success) {
         auto dst = sink.prepare();
-        if (dst.empty()) return fail(errc::too_large, "the answer from " + ep.to_string() + " is larger than its destination");
+        if (dst.empty())
+          return fail(errc::too_large,
+                      "the answer from " + ep.to_string() + " is larger than its destination");
         std::size_t n = std::min(dst.size(), bytes.size());
         std::memcpy(dst.data(), bytes.data(), n);
         if (auto r = sink.commit(n); !r) return r.error();
@@ -173,7 +177,8 @@ awaitable<result<response>> exchange(Stream& stream, connection& conn, const req
       if (success) {
         dst = sink.prepare();
         if (dst.empty())
-          co_return fail(errc::too_large, "the answer from " + ep.to_string() + " is larger than its destination");
+          co_return fail(errc::too_large,
+                         "the answer from " + ep.to_string() + " is larger than its destination");
       } else {
         dst = err_scratch;
       }
@@ -181,10 +186,12 @@ awaitable<result<response>> exchange(Stream& stream, connection& conn, const req
       lowest.expires_after(opts.deadlines.idle);
       auto [ec, n] = co_await asio::async_read(stream, asio::buffer(dst.data(), want), tok);
       if (ec) {
-        if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated || ec == asio::error::connection_reset)
-          co_return fail(errc::truncated_response,
-                         "the answer from " + ep.to_string() + " ended after " + std::to_string(resp.body_bytes + n) +
-                             " of " + std::to_string(*resp.content_length) + " announced bytes");
+        if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated ||
+            ec == asio::error::connection_reset)
+          co_return fail(errc::truncated_response, "the answer from " + ep.to_string() + " ended after " +
+                                                       std::to_string(resp.body_bytes + n) + " of " +
+                                                       std::to_string(*resp.content_length) +
+                                                       " announced bytes");
         co_return transport_error(ec, "reading the answer from", ep);
       }
       if (success) {
@@ -202,7 +209,8 @@ awaitable<result<response>> exchange(Stream& stream, connection& conn, const req
     while (!parser.is_done()) {
       std::span<std::byte> dst = success ? sink.prepare() : std::span<std::byte>(err_scratch);
       if (dst.empty())
-        co_return fail(errc::too_large, "the answer from " + ep.to_string() + " is larger than its destination");
+        co_return fail(errc::too_large,
+                       "the answer from " + ep.to_string() + " is larger than its destination");
       parser.get().body().data = dst.data();
       parser.get().body().size = dst.size();
       parser.get().body().more = true;
@@ -210,7 +218,8 @@ awaitable<result<response>> exchange(Stream& stream, connection& conn, const req
       auto [ec, n] = co_await bhttp::async_read(stream, conn.buffer, parser, tok);
       if (ec == bhttp::error::need_buffer) ec = {};
       if (ec) {
-        if (ec == bhttp::error::partial_message || ec == asio::error::eof || ec == asio::ssl::error::stream_truncated)
+        if (ec == bhttp::error::partial_message || ec == asio::error::eof ||
+            ec == asio::ssl::error::stream_truncated)
           co_return fail(errc::truncated_response, "the answer from " + ep.to_string() + " ended early");
         co_return transport_error(ec, "reading the answer from", ep);
       }
@@ -239,19 +248,25 @@ awaitable<result<response>> exchange(Stream& stream, connection& conn, const req
 class pooled_client final : public client, public std::enable_shared_from_this<pooled_client> {
  public:
   pooled_client(asio::any_io_executor ex, http::endpoint ep, client_options opts)
-      : ex_(std::move(ex)), ep_(std::move(ep)), opts_(std::move(opts)), slots_(ex_, std::max<std::size_t>(1, opts_.max_connections)) {}
+      : ex_(std::move(ex)),
+        ep_(std::move(ep)),
+        opts_(std::move(opts)),
+        slots_(ex_, std::max<std::size_t>(1, opts_.max_connections)) {}
 
   result<void> init_tls() {
     if (!ep_.tls) return {};
     ssl_.emplace(asio::ssl::context::tls_client);
     error_code ec;
     ssl_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                          asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1,
+                          asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                          asio::ssl::context::no_tlsv1_1,
                       ec);
     if (opts_.tls.verify) {
       if (!opts_.tls.ca_file.empty()) {
         ssl_->load_verify_file(opts_.tls.ca_file, ec);
-        if (ec) return fail(errc::invalid_config, "cannot load the CA bundle '" + opts_.tls.ca_file + "': " + ec.message());
+        if (ec)
+          return fail(errc::invalid_config,
+                      "cannot load the CA bundle '" + opts_.tls.ca_file + "': " + ec.message());
       } else {
         ssl_->set_default_verify_paths(ec);
         if (ec) return fail(errc::invalid_config, "cannot load the system CA certificates: " + ec.message());
@@ -270,7 +285,9 @@ class pooled_client final : public client, public std::enable_shared_from_this<p
       co_return fail(errc::cancelled, "cancelled while waiting for a connection to " + ep_.to_string());
     struct slot_release {
       pooled_client* self;
-      ~slot_release() { self->slots_.try_receive([](error_code) {}); }
+      ~slot_release() {
+        self->slots_.try_receive([](error_code) {});
+      }
     } release{this};
 
     requests_.fetch_add(1, std::memory_order_relaxed);
@@ -302,8 +319,7 @@ class pooled_client final : public client, public std::enable_shared_from_this<p
       // answer byte: resend once on a fresh connection. The other idle
       // connections sat idle as long or longer (the server's keep-alive
       // timeout closed them too): drop them all rather than try each.
-      if (!r && reused && !st.got_response_bytes && round == 0 &&
-          r.error().code == errc::connection_failed) {
+      if (!r && reused && !st.got_response_bytes && round == 0 && r.error().code == errc::connection_failed) {
         drop_idle();
         continue;
       }
@@ -412,7 +428,8 @@ result<void> string_sink::begin(const response& head) {
   text_.clear();
   used_ = 0;
   if (head.content_length) {
-    if (*head.content_length > cap_) return fail(errc::too_large, "the answer is larger than " + std::to_string(cap_) + " bytes");
+    if (*head.content_length > cap_)
+      return fail(errc::too_large, "the answer is larger than " + std::to_string(cap_) + " bytes");
     text_.resize(static_cast<std::size_t>(*head.content_length));
   }
   return {};
@@ -437,7 +454,8 @@ result<void> span_sink::begin(const response& head) {
   used_ = 0;
   if (head.content_length && *head.content_length > dest_.size())
     return fail(errc::too_large, "the answer (" + std::to_string(*head.content_length) +
-                                     " bytes) is larger than its destination (" + std::to_string(dest_.size()) + " bytes)");
+                                     " bytes) is larger than its destination (" +
+                                     std::to_string(dest_.size()) + " bytes)");
   return {};
 }
 result<void> span_sink::commit(std::size_t n) {
@@ -445,7 +463,8 @@ result<void> span_sink::commit(std::size_t n) {
   return {};
 }
 
-result<std::shared_ptr<client>> client::create(asio::any_io_executor ex, http::endpoint ep, client_options opts) {
+result<std::shared_ptr<client>> client::create(asio::any_io_executor ex, http::endpoint ep,
+                                               client_options opts) {
   auto c = std::make_shared<pooled_client>(std::move(ex), std::move(ep), std::move(opts));
   if (auto r = c->init_tls(); !r) return r.error();
   return std::shared_ptr<client>(std::move(c));

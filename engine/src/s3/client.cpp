@@ -85,7 +85,7 @@ class buffer_sink final : public http::body_sink {
       return fail(sluice::errc::malformed_response, "the server sent an object without a Content-Length");
     if (*head.content_length > max_)
       return fail(sluice::errc::too_large, "the object has " + std::to_string(*head.content_length) +
-                                       " bytes, more than the allowed " + std::to_string(max_));
+                                               " bytes, more than the allowed " + std::to_string(max_));
     buf_ = aligned_buffer(static_cast<std::size_t>(*head.content_length));
     return {};
   }
@@ -96,8 +96,8 @@ class buffer_sink final : public http::body_sink {
   }
   result<void> finish() override {
     if (used_ != buf_.size())
-      return fail(sluice::errc::truncated_response, "the object body ended after " + std::to_string(used_) + " of " +
-                                                std::to_string(buf_.size()) + " bytes");
+      return fail(sluice::errc::truncated_response, "the object body ended after " + std::to_string(used_) +
+                                                        " of " + std::to_string(buf_.size()) + " bytes");
     return {};
   }
   aligned_buffer take() { return std::move(buf_); }
@@ -122,8 +122,8 @@ class range_guard_sink final : public http::body_sink {
       if (text.ends_with("/0"))
         return fail(errc::invalid_range, "the object is empty, so no byte range of it exists");
       if (!cr || !cr->first || !cr->total)
-        return fail(sluice::errc::malformed_response,
-                    "a partial answer without a usable Content-Range ('" + std::string(head.header("content-range")) + "')");
+        return fail(sluice::errc::malformed_response, "a partial answer without a usable Content-Range ('" +
+                                                          std::string(head.header("content-range")) + "')");
     }
     return inner_.begin(head);
   }
@@ -185,9 +185,10 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
     SLUICE_CO_TRY(std::shared_ptr<http::client> pool, pool_for(target_ep));
 
     const bool sign_payload = opts_.always_sign_payload || (!ep_.tls && !opts_.never_sign_payload);
-    std::string payload_hash = !sign_payload
-                                   ? std::string(unsigned_payload)
-                                   : sha256_hex(std::string_view(reinterpret_cast<const char*>(req.body.data()), req.body.size()));
+    std::string payload_hash =
+        !sign_payload
+            ? std::string(unsigned_payload)
+            : sha256_hex(std::string_view(reinterpret_cast<const char*>(req.body.data()), req.body.size()));
 
     std::string query_string;
     for (const auto& q : req.query) {
@@ -229,10 +230,12 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
         if (err.code == sluice::errc::cancelled || err.code == sluice::errc::too_large) co_return err;
         err.message = what + ": " + err.message;
       }
-      auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+      auto elapsed =
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
       auto delay = retries.next_delay(err, attempt, elapsed);
       if (!delay) {
-        if (is_retryable(err) && attempt > 1) err.message += " (after " + std::to_string(attempt) + " attempts)";
+        if (is_retryable(err) && attempt > 1)
+          err.message += " (after " + std::to_string(attempt) + " attempts)";
         co_return err;
       }
       asio::steady_timer timer(co_await asio::this_coro::executor, *delay);
@@ -279,13 +282,18 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
   // ---- objects ----------------------------------------------------------------
 
   static void add_conditions(std::vector<http::header_field>& h, const conditions& when) {
-    auto form = [&](const std::string& etag) { return when.quote_etags ? quote_etag(etag) : unquote_etag(etag); };
+    auto form = [&](const std::string& etag) {
+      return when.quote_etags ? quote_etag(etag) : unquote_etag(etag);
+    };
     if (when.if_match) h.push_back({"if-match", form(*when.if_match)});
     if (when.if_none_match) h.push_back({"if-none-match", form(*when.if_none_match)});
   }
 
-  awaitable<result<object_info>> head_object(std::string_view bucket, std::string_view key, const conditions& when) override {
-    if (key.empty()) co_return fail(sluice::errc::invalid_argument, "HEAD " + object_url(bucket, key) + ": an object key is required");
+  awaitable<result<object_info>> head_object(std::string_view bucket, std::string_view key,
+                                             const conditions& when) override {
+    if (key.empty())
+      co_return fail(sluice::errc::invalid_argument,
+                     "HEAD " + object_url(bucket, key) + ": an object key is required");
     s3_request req{"HEAD", std::string(bucket), std::string(key), {}, {}, {}};
     add_conditions(req.headers, when);
     http::discard_sink sink;
@@ -293,9 +301,12 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
     co_return info_from(r);
   }
 
-  awaitable<result<get_result>> get_object(std::string_view bucket, std::string_view key, std::optional<byte_range> range,
-                                           http::body_sink& sink, const conditions& when) override {
-    if (key.empty()) co_return fail(sluice::errc::invalid_argument, "GET " + object_url(bucket, key) + ": an object key is required");
+  awaitable<result<get_result>> get_object(std::string_view bucket, std::string_view key,
+                                           std::optional<byte_range> range, http::body_sink& sink,
+                                           const conditions& when) override {
+    if (key.empty())
+      co_return fail(sluice::errc::invalid_argument,
+                     "GET " + object_url(bucket, key) + ": an object key is required");
     s3_request req{"GET", std::string(bucket), std::string(key), {}, {}, {}};
     if (range) {
       SLUICE_CO_TRY(std::string value, format_range(*range));
@@ -312,8 +323,9 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
       auto cr = parse_content_range(cr_text);
       if (!cr || !cr->first || !cr->total)
         co_return fail(sluice::errc::malformed_response,
-                       "GET " + object_url(req.bucket, req.key) + ": a partial answer without a usable Content-Range ('" +
-                           std::string(cr_text) + "')");
+                       "GET " + object_url(req.bucket, req.key) +
+                           ": a partial answer without a usable Content-Range ('" + std::string(cr_text) +
+                           "')");
       out.first = *cr->first;
       out.info.size = *cr->total;
     } else if (range && range->first > 0) {
@@ -324,7 +336,8 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
     co_return out;
   }
 
-  awaitable<result<owned_object>> get_object_bytes(std::string_view bucket, std::string_view key, uint64_t max_bytes) override {
+  awaitable<result<owned_object>> get_object_bytes(std::string_view bucket, std::string_view key,
+                                                   uint64_t max_bytes) override {
     for (int attempt = 1;; ++attempt) {
       buffer_sink sink(max_bytes);
       SLUICE_CO_TRY(get_result got, co_await get_object(bucket, key, std::nullopt, sink, no_conditions));
@@ -342,17 +355,19 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
     if (it == info.metadata.end()) return {};
     auto recorded = integrity::parse_recorded(it->second);
     if (!recorded)
-      return fail(sluice::errc::integrity_mismatch, object_url(bucket, key) + ": the recorded hash '" + it->second +
-                                                        "' is not one sluice can read");
+      return fail(sluice::errc::integrity_mismatch, object_url(bucket, key) + ": the recorded hash '" +
+                                                        it->second + "' is not one sluice can read");
     uint64_t actual = integrity::hash_content(data, recorded->part_size);
     if (actual != recorded->value)
       return fail(sluice::errc::integrity_mismatch,
-                  object_url(bucket, key) + ": data integrity error: content hash " + integrity::to_hex(actual) +
-                      " does not match the recorded XXH3 " + integrity::to_hex(recorded->value));
+                  object_url(bucket, key) + ": data integrity error: content hash " +
+                      integrity::to_hex(actual) + " does not match the recorded XXH3 " +
+                      integrity::to_hex(recorded->value));
     return {};
   }
 
-  awaitable<result<owned_object>> get_object_range(std::string_view bucket, std::string_view key, byte_range range) override {
+  awaitable<result<owned_object>> get_object_range(std::string_view bucket, std::string_view key,
+                                                   byte_range range) override {
     uint64_t len = 0;
     if (range.last) len = *range.last - range.first + 1;
     if (range.suffix) len = *range.suffix;
@@ -367,39 +382,53 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
     h.push_back({"content-type", opts.content_type.empty() ? "application/octet-stream" : opts.content_type});
     for (const auto& [k, v] : opts.metadata) h.push_back({std::string(meta_prefix) + lower(k), v});
     if (xxh3 && !opts.metadata.contains(std::string(integrity::metadata_key)))
-      h.push_back({std::string(meta_prefix) + std::string(integrity::metadata_key), integrity::to_hex(*xxh3)});
+      h.push_back(
+          {std::string(meta_prefix) + std::string(integrity::metadata_key), integrity::to_hex(*xxh3)});
     add_conditions(h, opts.when);
     return h;
   }
 
-  awaitable<result<put_result>> put_object(std::string_view bucket, std::string_view key, std::span<const std::byte> body,
+  awaitable<result<put_result>> put_object(std::string_view bucket, std::string_view key,
+                                           std::span<const std::byte> body,
                                            const put_options& opts) override {
-    if (key.empty()) co_return fail(sluice::errc::invalid_argument, "PUT " + object_url(bucket, key) + ": an object key is required");
+    if (key.empty())
+      co_return fail(sluice::errc::invalid_argument,
+                     "PUT " + object_url(bucket, key) + ": an object key is required");
     // The recorded hash: computed here unless the caller already supplies it.
     const auto given = opts.metadata.find(std::string(integrity::metadata_key));
     uint64_t hash = 0;
-    if (given == opts.metadata.end()) hash = integrity::xxh3(body);
-    else if (auto rec = integrity::parse_recorded(given->second)) hash = rec->value;
-    s3_request req{"PUT", std::string(bucket), std::string(key), {},
-                   put_headers(opts, opts.record_xxh3 ? std::optional<uint64_t>(hash) : std::nullopt), body};
+    if (given == opts.metadata.end())
+      hash = integrity::xxh3(body);
+    else if (auto rec = integrity::parse_recorded(given->second))
+      hash = rec->value;
+    s3_request req{"PUT",
+                   std::string(bucket),
+                   std::string(key),
+                   {},
+                   put_headers(opts, opts.record_xxh3 ? std::optional<uint64_t>(hash) : std::nullopt),
+                   body};
     http::discard_sink sink;
     SLUICE_CO_TRY(http::response r, co_await execute(req, sink));
     co_return put_result{strip_quotes(r.header("etag")), std::string(r.header("x-amz-request-id")), hash};
   }
 
   awaitable<result<void>> delete_object(std::string_view bucket, std::string_view key) override {
-    if (key.empty()) co_return fail(sluice::errc::invalid_argument, "DELETE " + object_url(bucket, key) + ": an object key is required");
+    if (key.empty())
+      co_return fail(sluice::errc::invalid_argument,
+                     "DELETE " + object_url(bucket, key) + ": an object key is required");
     s3_request req{"DELETE", std::string(bucket), std::string(key), {}, {}, {}};
     http::discard_sink sink;
     SLUICE_CO_TRY_VOID(co_await execute(req, sink));
     co_return result<void>{};
   }
 
-  awaitable<result<delete_result>> delete_objects(std::string_view bucket, std::span<const std::string> keys) override {
+  awaitable<result<delete_result>> delete_objects(std::string_view bucket,
+                                                  std::span<const std::string> keys) override {
     delete_result all;
     for (std::size_t off = 0; off < keys.size(); off += 1000) {
-      std::vector<std::string> batch(keys.begin() + static_cast<std::ptrdiff_t>(off),
-                                     keys.begin() + static_cast<std::ptrdiff_t>(std::min(keys.size(), off + 1000)));
+      std::vector<std::string> batch(
+          keys.begin() + static_cast<std::ptrdiff_t>(off),
+          keys.begin() + static_cast<std::ptrdiff_t>(std::min(keys.size(), off + 1000)));
       for (const auto& k : batch) SLUICE_CO_TRY_VOID(validate_key(k));
       std::string body = build_delete_objects(batch, true);
       s3_request req{"POST", std::string(bucket), {}, {{"delete", "", false}}, {}, as_bytes(body)};
@@ -432,7 +461,8 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
     co_return parse_list_objects_v2(sink.text(), true);
   }
 
-  awaitable<result<list_page>> list_all(std::string_view bucket, std::string_view prefix, std::string_view delimiter) override {
+  awaitable<result<list_page>> list_all(std::string_view bucket, std::string_view prefix,
+                                        std::string_view delimiter) override {
     list_page all;
     list_request lr{std::string(prefix), std::string(delimiter), {}, {}, 1000};
     for (int pages = 0;; ++pages) {
@@ -442,15 +472,17 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
       if (!page.truncated) break;
       if (page.next_continuation_token.empty() || page.next_continuation_token == lr.continuation_token)
         co_return fail(sluice::errc::malformed_response,
-                       "LIST " + object_url(bucket, lr.prefix) + ": a truncated listing without a new continuation token");
+                       "LIST " + object_url(bucket, lr.prefix) +
+                           ": a truncated listing without a new continuation token");
       lr.continuation_token = std::move(page.next_continuation_token);
     }
     all.key_count = all.objects.size();
     co_return all;
   }
 
-  awaitable<result<std::string>> copy_object(std::string_view src_bucket, std::string_view src_key, std::string_view dst_bucket,
-                                             std::string_view dst_key, metadata_directive directive,
+  awaitable<result<std::string>> copy_object(std::string_view src_bucket, std::string_view src_key,
+                                             std::string_view dst_bucket, std::string_view dst_key,
+                                             metadata_directive directive,
                                              const put_options& replacement) override {
     SLUICE_CO_TRY_VOID(validate_bucket_name(src_bucket));
     SLUICE_CO_TRY_VOID(validate_key(src_key));
@@ -477,7 +509,8 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
     auto etag = parse_copy_object(sink.text());
     if (!etag) {
       auto e = etag.error();
-      e.message = "COPY " + object_url(src_bucket, src_key) + " -> " + object_url(req.bucket, req.key) + ": " + e.message;
+      e.message = "COPY " + object_url(src_bucket, src_key) + " -> " + object_url(req.bucket, req.key) +
+                  ": " + e.message;
       co_return e;
     }
     co_return strip_quotes(*etag);
@@ -485,19 +518,31 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
 
   // ---- multipart ---------------------------------------------------------------
 
-  awaitable<result<std::string>> create_multipart_upload(std::string_view bucket, std::string_view key, const put_options& opts) override {
-    s3_request req{"POST", std::string(bucket), std::string(key), {{"uploads", "", false}}, put_headers(opts, std::nullopt), {}};
+  awaitable<result<std::string>> create_multipart_upload(std::string_view bucket, std::string_view key,
+                                                         const put_options& opts) override {
+    s3_request req{"POST",
+                   std::string(bucket),
+                   std::string(key),
+                   {{"uploads", "", false}},
+                   put_headers(opts, std::nullopt),
+                   {}};
     http::string_sink sink;
     SLUICE_CO_TRY_VOID(co_await execute(req, sink));
     co_return parse_initiate_multipart(sink.text());
   }
 
-  awaitable<result<std::string>> upload_part(std::string_view bucket, std::string_view key, std::string_view upload_id,
-                                             int part_number, std::span<const std::byte> body) override {
+  awaitable<result<std::string>> upload_part(std::string_view bucket, std::string_view key,
+                                             std::string_view upload_id, int part_number,
+                                             std::span<const std::byte> body) override {
     if (part_number < 1 || part_number > 10000)
-      co_return fail(sluice::errc::invalid_argument, "part numbers run from 1 to 10000, not " + std::to_string(part_number));
-    s3_request req{"PUT", std::string(bucket), std::string(key),
-                   {{"partNumber", std::to_string(part_number)}, {"uploadId", std::string(upload_id)}}, {}, body};
+      co_return fail(sluice::errc::invalid_argument,
+                     "part numbers run from 1 to 10000, not " + std::to_string(part_number));
+    s3_request req{"PUT",
+                   std::string(bucket),
+                   std::string(key),
+                   {{"partNumber", std::to_string(part_number)}, {"uploadId", std::string(upload_id)}},
+                   {},
+                   body};
     http::discard_sink sink;
     SLUICE_CO_TRY(http::response r, co_await execute(req, sink));
     auto etag = r.header("etag");
@@ -505,10 +550,12 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
     co_return quote_etag(etag);
   }
 
-  awaitable<result<std::string>> complete_multipart_upload(std::string_view bucket, std::string_view key, std::string_view upload_id,
+  awaitable<result<std::string>> complete_multipart_upload(std::string_view bucket, std::string_view key,
+                                                           std::string_view upload_id,
                                                            std::span<const completed_part> parts) override {
     std::string body = build_complete_multipart(std::vector<completed_part>(parts.begin(), parts.end()));
-    s3_request req{"POST", std::string(bucket), std::string(key), {{"uploadId", std::string(upload_id)}}, {}, as_bytes(body)};
+    s3_request req{"POST", std::string(bucket), std::string(key), {{"uploadId", std::string(upload_id)}},
+                   {},     as_bytes(body)};
     req.headers.push_back({"content-type", "application/xml"});
     http::string_sink sink;
     SLUICE_CO_TRY_VOID(co_await execute(req, sink));
@@ -526,8 +573,10 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
     co_return strip_quotes(*etag);
   }
 
-  awaitable<result<void>> abort_multipart_upload(std::string_view bucket, std::string_view key, std::string_view upload_id) override {
-    s3_request req{"DELETE", std::string(bucket), std::string(key), {{"uploadId", std::string(upload_id)}}, {}, {}};
+  awaitable<result<void>> abort_multipart_upload(std::string_view bucket, std::string_view key,
+                                                 std::string_view upload_id) override {
+    s3_request req{
+        "DELETE", std::string(bucket), std::string(key), {{"uploadId", std::string(upload_id)}}, {}, {}};
     http::discard_sink sink;
     SLUICE_CO_TRY_VOID(co_await execute(req, sink));
     co_return result<void>{};
@@ -538,8 +587,10 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
   awaitable<result<void>> create_bucket(std::string_view bucket) override {
     std::string body;
     if (opts_.config.region != "us-east-1" && !opts_.config.region.empty())
-      body = "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>" +
-             xml_escape(opts_.config.region) + "</LocationConstraint></CreateBucketConfiguration>";
+      body =
+          "<CreateBucketConfiguration "
+          "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>" +
+          xml_escape(opts_.config.region) + "</LocationConstraint></CreateBucketConfiguration>";
     s3_request req{"PUT", std::string(bucket), {}, {}, {}, as_bytes(body)};
     http::discard_sink sink;
     SLUICE_CO_TRY_VOID(co_await execute(req, sink));
@@ -576,7 +627,8 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
     co_return parse_list_buckets(sink.text());
   }
 
-  result<std::string> presign_get(std::string_view bucket, std::string_view key, std::chrono::seconds expires) override {
+  result<std::string> presign_get(std::string_view bucket, std::string_view key,
+                                  std::chrono::seconds expires) override {
     SLUICE_TRY_VOID(validate_bucket_name(bucket));
     SLUICE_TRY_VOID(validate_key(key));
     if (opts_.config.creds.empty()) return fail(sluice::errc::invalid_config, "presigning needs credentials");
@@ -625,7 +677,9 @@ std::optional<uint64_t> object_info::recorded_xxh3() const {
 
 result<std::shared_ptr<client>> client::create(asio::any_io_executor ex, client_options opts) {
   std::string url = opts.config.endpoint_url;
-  if (url.empty()) url = "https://s3." + (opts.config.region.empty() ? std::string("us-east-1") : opts.config.region) + ".amazonaws.com";
+  if (url.empty())
+    url = "https://s3." + (opts.config.region.empty() ? std::string("us-east-1") : opts.config.region) +
+          ".amazonaws.com";
   SLUICE_TRY(endpoint ep, parse_endpoint(url));
   auto c = std::make_shared<s3_client>(std::move(ex), std::move(opts), std::move(ep));
   SLUICE_TRY_VOID(c->init());

@@ -5,7 +5,6 @@
 
 #include "text/ascii.hpp"
 
-
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -19,7 +18,6 @@ bool is_unreserved(unsigned char c) noexcept {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
          c == '.' || c == '~';
 }
-
 
 error invalid(std::string msg) {
   return error(errc::invalid_argument, std::move(msg));
@@ -42,8 +40,6 @@ bool looks_like_ipv4(std::string_view s) noexcept {
   }
   return groups == 4;
 }
-
-
 
 // Length in bytes of the valid UTF-8 sequence at s[i], or 0 when the bytes
 // there are not one (overlong forms, surrogates and code points above
@@ -113,9 +109,6 @@ result<std::string> uri_decode(std::string_view s) {
   }
   return out;
 }
-
-
-
 
 result<void> validate_bucket_name(std::string_view bucket) {
   const auto bad = [&](std::string_view why) {

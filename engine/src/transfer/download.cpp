@@ -49,7 +49,8 @@ awaitable<result<stats>> pipeline::download_on(unsigned c, std::string_view buck
     ++writes.in_flight;
     asio::co_spawn(ex, write_part(*writer, plan.part_offset(i), new pooled_buffer(std::move(held)), writes),
                    [&writes](std::exception_ptr e) {
-                     if (e && !writes.failed) writes.failed = fail(errc::io_error, "a part's write failed unexpectedly");
+                     if (e && !writes.failed)
+                       writes.failed = fail(errc::io_error, "a part's write failed unexpectedly");
                      if (--writes.in_flight == 0) writes.idle.cancel();
                    });
     progress_.bytes.fetch_add(n, std::memory_order_relaxed);
@@ -73,16 +74,17 @@ awaitable<result<stats>> pipeline::download_on(unsigned c, std::string_view buck
 
   if (plan.recorded) {
     uint64_t got = composite ? integrity::composite_of(hashes, plan.part_size) : whole_hash.digest();
-    if (single_other) got = plan.parts == 0 ? integrity::hash_content({}, plan.recorded->part_size) : single_hash;
+    if (single_other)
+      got = plan.parts == 0 ? integrity::hash_content({}, plan.recorded->part_size) : single_hash;
     if (got != plan.recorded->value) {
       // Fetch every part again; parts that differ were damaged in one of the
       // two reads: keep the second read and check again.
       SLUICE_CO_TRY(uint64_t again, co_await refetch_and_compare(cl, bucket, key, plan, hashes, *writer, st));
       if (again != plan.recorded->value)
-        co_return fail(errc::integrity_mismatch, object_url(bucket, key) + ": data integrity error: content hash " +
-                                                     integrity::to_hex(again) + " does not match the recorded XXH3 " +
-                                                     integrity::to_hex(plan.recorded->value) +
-                                                     " (also after fetching it again)");
+        co_return fail(errc::integrity_mismatch,
+                       object_url(bucket, key) + ": data integrity error: content hash " +
+                           integrity::to_hex(again) + " does not match the recorded XXH3 " +
+                           integrity::to_hex(plan.recorded->value) + " (also after fetching it again)");
     }
     st.verified = true;
   }
@@ -113,7 +115,8 @@ awaitable<result<uint64_t>> pipeline::refetch_and_compare(s3::client& cl, std::s
   s3::conditions when;
   if (!plan.etag.empty()) when.if_match = plan.etag;
   for (uint64_t i = 0; i < plan.parts; ++i) {
-    SLUICE_CO_TRY(pooled_buffer buf, co_await fetch_range(cl, bucket, key, plan.part_offset(i), plan.part_length(i), when));
+    SLUICE_CO_TRY(pooled_buffer buf,
+                  co_await fetch_range(cl, bucket, key, plan.part_offset(i), plan.part_length(i), when));
     uint64_t h = integrity::xxh3(buf.span());
     if (!composite || h != hashes[i]) {
       SLUICE_CO_TRY_VOID(co_await writer.write_at(plan.part_offset(i), buf.span()));
@@ -156,7 +159,8 @@ awaitable<result<std::optional<pooled_buffer>>> pipeline::fetch_small(unsigned c
           continue;
         }
         co_return fail(errc::integrity_mismatch,
-                       object_url(bucket, key) + ": data integrity error: the content does not match the recorded XXH3 '" +
+                       object_url(bucket, key) +
+                           ": data integrity error: the content does not match the recorded XXH3 '" +
                            it->second + "' (also after fetching it again)");
       }
       st.verified = true;
@@ -175,7 +179,8 @@ awaitable<result<stats>> pipeline::download_small(unsigned c, std::string_view b
                                                   const std::string& path, uint64_t size, bool in_batch) {
   stats st;
   SLUICE_CO_TRY(std::optional<pooled_buffer> buf, co_await fetch_small(c, bucket, key, size, st));
-  if (!buf) co_return co_await download_on(c, bucket, key, path, in_batch ? 4 : 0, !in_batch);  // changed size
+  if (!buf)
+    co_return co_await download_on(c, bucket, key, path, in_batch ? 4 : 0, !in_batch);  // changed size
   auto ex = co_await asio::this_coro::executor;
   cache::writer_options wo = opts_.file;
   wo.sync_directory = !in_batch;

@@ -29,7 +29,8 @@ awaitable<result<pooled_buffer>> pipeline::fetch_range(s3::client& cl, std::stri
   if (got.bytes != len || got.first != offset)
     co_return fail(errc::truncated_response, object_url(bucket, key) + ": asked for " + std::to_string(len) +
                                                  " bytes at " + std::to_string(offset) + ", got " +
-                                                 std::to_string(got.bytes) + " at " + std::to_string(got.first));
+                                                 std::to_string(got.bytes) + " at " +
+                                                 std::to_string(got.first));
   co_return buf;
 }
 
@@ -47,8 +48,9 @@ awaitable<result<std::pair<object_plan, pooled_buffer>>> pipeline::first_part(s3
   auto got = co_await cl.get_object(bucket, key, range, sink, s3::no_conditions);
   s3::object_info info;
   if (!got && got.error().code == errc::too_large)
-    co_return fail(errc::malformed_response, object_url(bucket, key) +
-                                                 ": the server ignored the Range header and sent the whole object");
+    co_return fail(
+        errc::malformed_response,
+        object_url(bucket, key) + ": the server ignored the Range header and sent the whole object");
   if (!got) {
     if (got.error().code != s3::errc::invalid_range) co_return got.error();
     // A range of an empty object does not exist: confirm it is empty.
@@ -67,15 +69,16 @@ awaitable<result<std::pair<object_plan, pooled_buffer>>> pipeline::first_part(s3
   if (cl.options().verify_integrity && it != info.metadata.end()) {
     plan.recorded = integrity::parse_recorded(it->second);
     if (!plan.recorded)
-      co_return fail(errc::integrity_mismatch,
-                     object_url(bucket, key) + ": the recorded hash '" + it->second + "' is not one sluice can read");
+      co_return fail(errc::integrity_mismatch, object_url(bucket, key) + ": the recorded hash '" +
+                                                   it->second + "' is not one sluice can read");
   }
   // Parts follow the recorded part size so each part's hash feeds the
   // composite; the first part is refetched only if the size changes.
   if (plan.recorded && plan.recorded->part_size && plan.recorded->part_size != plan.part_size &&
       plan.size > plan.part_size) {
     if (plan.recorded->part_size > pool_->budget())
-      co_return fail(errc::too_large, object_url(bucket, key) + ": its parts (" + std::to_string(plan.recorded->part_size) +
+      co_return fail(errc::too_large, object_url(bucket, key) + ": its parts (" +
+                                          std::to_string(plan.recorded->part_size) +
                                           " bytes) do not fit the memory budget");
     plan.part_size = plan.recorded->part_size;
     buf.reset();
@@ -152,7 +155,8 @@ awaitable<result<void>> pipeline::run_parts(unsigned home, std::string_view buck
   co_await run_on_contexts(eng_, home, n, [&](unsigned slot) -> awaitable<void> {
     const unsigned k = (home + slot) % contexts();
     const unsigned mine = workers / n + (slot < workers % n ? 1 : 0);
-    co_await run_concurrently(mine, [&, k](unsigned) -> awaitable<void> { co_await part_worker(q, k, hash_parts); });
+    co_await run_concurrently(
+        mine, [&, k](unsigned) -> awaitable<void> { co_await part_worker(q, k, hash_parts); });
   });
   if (q.failed) co_return *q.failed;
   co_return result<void>{};

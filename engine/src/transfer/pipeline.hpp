@@ -7,8 +7,11 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/system/system_error.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -115,13 +118,15 @@ class pipeline final : public scheduler {
                                   std::optional<uint64_t> known_size) override;
   awaitable<result<stats>> upload(std::string_view path, std::string_view bucket, std::string_view key,
                                   const s3::put_options& put) override;
-  awaitable<result<batch_result>> download_many(std::string_view bucket, std::span<const batch_item> items) override;
+  awaitable<result<batch_result>> download_many(std::string_view bucket,
+                                                std::span<const batch_item> items) override;
   awaitable<result<batch_result>> upload_many(std::string_view bucket, std::span<const batch_item> items,
                                               const s3::put_options& put) override;
   awaitable<result<object_bytes>> read(std::string_view bucket, std::string_view key,
-                                       const std::optional<s3::byte_range>& range, const s3::conditions& when) override;
-  awaitable<result<s3::put_result>> put(std::string_view bucket, std::string_view key, std::span<const std::byte> body,
-                                        const s3::put_options& put) override;
+                                       const std::optional<s3::byte_range>& range,
+                                       const s3::conditions& when) override;
+  awaitable<result<s3::put_result>> put(std::string_view bucket, std::string_view key,
+                                        std::span<const std::byte> body, const s3::put_options& put) override;
 
   void cancel() noexcept override;
   bool cancelled() const noexcept override;
@@ -138,6 +143,19 @@ class pipeline final : public scheduler {
  private:
   unsigned pick() noexcept;
 
+  // Runs work() (a transfer's coroutine) on context c and completes on the
+  // caller's executor. A cancelled caller makes Asio throw operation_aborted
+  // from the next co_await: that becomes errc::cancelled here, once.
+  template <class Work>
+  auto on_context(unsigned c, Work& work, std::string_view bucket, std::string_view key) -> decltype(work()) {
+    try {
+      co_return co_await asio::co_spawn(eng_.context(c), work(), asio::use_awaitable);
+    } catch (const boost::system::system_error& e) {
+      if (e.code() != asio::error::operation_aborted) throw;
+    }
+    co_return fail(errc::cancelled, s3::object_url(bucket, key) + ": cancelled");
+  }
+
   // ---- fetching parts (parts.cpp) -----------------------------------------------------
 
   awaitable<result<pooled_buffer>> fetch_range(s3::client& cl, std::string_view bucket, std::string_view key,
@@ -150,7 +168,14 @@ class pipeline final : public scheduler {
   struct part_queue {
     part_queue(asio::any_io_executor home, const object_plan& p, uint64_t first, std::string_view b,
                std::string_view k, const part_handler& h, const std::function<uint64_t()>& d, unsigned w)
-        : home(home), plan(p), next(first), bucket(b), key(k), handle(h), delivered(d), window(w),
+        : home(home),
+          plan(p),
+          next(first),
+          bucket(b),
+          key(k),
+          handle(h),
+          delivered(d),
+          window(w),
           moved(home, asio::steady_timer::time_point::max()) {}
     asio::any_io_executor home;
     const object_plan& plan;
@@ -164,7 +189,8 @@ class pipeline final : public scheduler {
   };
 
   awaitable<std::optional<uint64_t>> claim(part_queue& q);
-  awaitable<std::optional<uint64_t>> settle(part_queue& q, uint64_t i, result<pooled_buffer>& got, uint64_t hash);
+  awaitable<std::optional<uint64_t>> settle(part_queue& q, uint64_t i, result<pooled_buffer>& got,
+                                            uint64_t hash);
   awaitable<void> part_worker(part_queue& q, unsigned k, bool hash_parts);
   awaitable<result<void>> run_parts(unsigned home, std::string_view bucket, std::string_view key,
                                     const object_plan& plan, uint64_t first, unsigned workers,
@@ -173,13 +199,14 @@ class pipeline final : public scheduler {
 
   // ---- download to a file (download.cpp) ----------------------------------------------
 
-  awaitable<result<stats>> download_on(unsigned c, std::string_view bucket, std::string_view key, std::string_view path,
-                                       unsigned workers = 0, bool spread = true);
+  awaitable<result<stats>> download_on(unsigned c, std::string_view bucket, std::string_view key,
+                                       std::string_view path, unsigned workers = 0, bool spread = true);
   static awaitable<void> write_part(cache::file_writer& writer, uint64_t offset, pooled_buffer* owned,
                                     write_group& group);
-  awaitable<result<uint64_t>> refetch_and_compare(s3::client& cl, std::string_view bucket, std::string_view key,
-                                                  const object_plan& plan, std::vector<uint64_t>& hashes,
-                                                  cache::file_writer& writer, stats& st);
+  awaitable<result<uint64_t>> refetch_and_compare(s3::client& cl, std::string_view bucket,
+                                                  std::string_view key, const object_plan& plan,
+                                                  std::vector<uint64_t>& hashes, cache::file_writer& writer,
+                                                  stats& st);
   awaitable<result<std::optional<pooled_buffer>>> fetch_small(unsigned c, std::string_view bucket,
                                                               std::string_view key, uint64_t size, stats& st);
   awaitable<result<stats>> download_small(unsigned c, std::string_view bucket, std::string_view key,
@@ -187,7 +214,8 @@ class pipeline final : public scheduler {
 
   // ---- ordered delivery to a consumer (stream.cpp) ------------------------------------
 
-  awaitable<result<stats>> stream_on(unsigned c, std::string_view bucket, std::string_view key, const consumer& sink);
+  awaitable<result<stats>> stream_on(unsigned c, std::string_view bucket, std::string_view key,
+                                     const consumer& sink);
   awaitable<result<stats>> stream_small(unsigned c, std::string_view bucket, std::string_view key,
                                         const consumer& sink, uint64_t size);
 
@@ -209,19 +237,23 @@ class pipeline final : public scheduler {
 
   // ---- reads into memory (read.cpp) ---------------------------------------------------
 
-  static std::pair<uint64_t, uint64_t> resolve_range(const std::optional<s3::byte_range>& range, uint64_t total);
+  static std::pair<uint64_t, uint64_t> resolve_range(const std::optional<s3::byte_range>& range,
+                                                     uint64_t total);
 
   // The first request of a read asks for at most this much: a small object
   // costs one request and reserves little of the budget.
   static constexpr uint64_t first_read_window = uint64_t(1) << 20;
 
-  awaitable<result<void>> fetch_into(s3::client& cl, std::string_view bucket, std::string_view key, uint64_t offset,
-                                     std::span<std::byte> dst, const s3::conditions& when);
+  awaitable<result<void>> fetch_into(s3::client& cl, std::string_view bucket, std::string_view key,
+                                     uint64_t offset, std::span<std::byte> dst, const s3::conditions& when);
   awaitable<result<object_bytes>> read_on(unsigned c, std::string_view bucket, std::string_view key,
-                                          const std::optional<s3::byte_range>& range, const s3::conditions& when);
+                                          const std::optional<s3::byte_range>& range,
+                                          const s3::conditions& when);
   awaitable<result<object_bytes>> read_once(unsigned c, std::string_view bucket, std::string_view key,
-                                            const std::optional<s3::byte_range>& range, const s3::conditions& when);
-  awaitable<result<object_bytes>> read_ignoring_range(s3::client& cl, std::string_view bucket, std::string_view key,
+                                            const std::optional<s3::byte_range>& range,
+                                            const s3::conditions& when);
+  awaitable<result<object_bytes>> read_ignoring_range(s3::client& cl, std::string_view bucket,
+                                                      std::string_view key,
                                                       const std::optional<s3::byte_range>& range,
                                                       const s3::conditions& when);
 
@@ -236,8 +268,8 @@ class pipeline final : public scheduler {
   awaitable<void> batch_worker(std::shared_ptr<batch_state> shared, std::span<const batch_item> items,
                                std::string_view bucket, bool download, const s3::put_options* put, unsigned c,
                                unsigned workers);
-  awaitable<result<batch_result>> batch(std::string_view bucket, std::span<const batch_item> items, bool download,
-                                        const s3::put_options& put);
+  awaitable<result<batch_result>> batch(std::string_view bucket, std::span<const batch_item> items,
+                                        bool download, const s3::put_options& put);
 
   engine& eng_;
   options opts_;

@@ -27,9 +27,10 @@ awaitable<result<void>> pipeline::fetch_into(s3::client& cl, std::string_view bu
   auto range = s3::byte_range::between(offset, offset + dst.size() - 1);
   SLUICE_CO_TRY(s3::get_result got, co_await cl.get_object(bucket, key, range, sink, when));
   if (got.bytes != dst.size() || got.first != offset)
-    co_return fail(errc::truncated_response, object_url(bucket, key) + ": asked for " + std::to_string(dst.size()) +
-                                                 " bytes at " + std::to_string(offset) + ", got " +
-                                                 std::to_string(got.bytes) + " at " + std::to_string(got.first));
+    co_return fail(errc::truncated_response,
+                   object_url(bucket, key) + ": asked for " + std::to_string(dst.size()) + " bytes at " +
+                       std::to_string(offset) + ", got " + std::to_string(got.bytes) + " at " +
+                       std::to_string(got.first));
   co_return result<void>{};
 }
 
@@ -47,9 +48,11 @@ awaitable<result<object_bytes>> pipeline::read_on(unsigned c, std::string_view b
       co_return got;
     }
     if (attempt >= 2)
-      co_return fail(errc::integrity_mismatch, object_url(bucket, key) +
-                                                   ": data integrity error: the content does not match the recorded "
-                                                   "XXH3 '" + it->second + "' (also after reading it again)");
+      co_return fail(errc::integrity_mismatch,
+                     object_url(bucket, key) +
+                         ": data integrity error: the content does not match the recorded "
+                         "XXH3 '" +
+                         it->second + "' (also after reading it again)");
   }
 }
 
@@ -62,18 +65,21 @@ awaitable<result<object_bytes>> pipeline::read_once(unsigned c, std::string_view
   const uint64_t window = std::min<uint64_t>(first_read_window, opts_.part_size);
   s3::byte_range first_range = s3::byte_range::between(0, window - 1);
   if (range && range->suffix) {
-    if (*range->suffix == 0) co_return fail(errc::invalid_argument, object_url(bucket, key) + ": an empty suffix range");
+    if (*range->suffix == 0)
+      co_return fail(errc::invalid_argument, object_url(bucket, key) + ": an empty suffix range");
     first_range = s3::byte_range::last_bytes(std::min(*range->suffix, window));
   } else if (range) {
     uint64_t len = window;
     if (range->last) {
       if (*range->last < range->first)
-        co_return fail(errc::invalid_argument, object_url(bucket, key) + ": a range that ends before it starts");
+        co_return fail(errc::invalid_argument,
+                       object_url(bucket, key) + ": a range that ends before it starts");
       len = std::min(len, *range->last - range->first + 1);
     }
     first_range = s3::byte_range::between(range->first, range->first + len - 1);
   }
-  const uint64_t first_len = first_range.suffix ? *first_range.suffix : *first_range.last - first_range.first + 1;
+  const uint64_t first_len =
+      first_range.suffix ? *first_range.suffix : *first_range.last - first_range.first + 1;
   SLUICE_CO_TRY(pooled_buffer head, co_await pool_->acquire(static_cast<std::size_t>(first_len)));
   http::span_sink sink(head.span());
   object_bytes out;
@@ -83,7 +89,8 @@ awaitable<result<object_bytes>> pipeline::read_once(unsigned c, std::string_view
     head.reset();
     co_return co_await read_ignoring_range(cl, bucket, key, range, when);
   }
-  if (!got && got.error().code == s3::errc::invalid_range && (!range || (!range->suffix && range->first == 0))) {
+  if (!got && got.error().code == s3::errc::invalid_range &&
+      (!range || (!range->suffix && range->first == 0))) {
     // A range of an empty object does not exist: confirm it is empty.
     SLUICE_CO_TRY(out.info, co_await cl.head_object(bucket, key, when));
     if (out.info.size != 0) co_return got.error();
@@ -98,7 +105,8 @@ awaitable<result<object_bytes>> pipeline::read_once(unsigned c, std::string_view
   // What arrived: [got->first, got->first + got->bytes).
   const uint64_t h0 = got->first, h1 = got->first + got->bytes;
   if (h0 < w0 || h1 > w1 || (h0 != w0 && h1 != w1))
-    co_return fail(errc::malformed_response, object_url(bucket, key) + ": the answer's range does not match the request");
+    co_return fail(errc::malformed_response,
+                   object_url(bucket, key) + ": the answer's range does not match the request");
   head.resize(static_cast<std::size_t>(got->bytes));
   out.first = w0;
   if (h0 == w0 && h1 == w1) {
@@ -108,8 +116,8 @@ awaitable<result<object_bytes>> pipeline::read_once(unsigned c, std::string_view
   // The rest, in parts, into one buffer for the whole range.
   if (w1 - w0 > pool_->budget())
     co_return fail(errc::too_large, object_url(bucket, key) + ": " + std::to_string(w1 - w0) +
-                                        " bytes do not fit the memory budget (" + std::to_string(pool_->budget()) +
-                                        " bytes)");
+                                        " bytes do not fit the memory budget (" +
+                                        std::to_string(pool_->budget()) + " bytes)");
   // Give the first piece's reservation back before taking the whole.
   std::vector<std::byte> first_piece(head.span().begin(), head.span().end());
   head.reset();
@@ -123,7 +131,8 @@ awaitable<result<object_bytes>> pipeline::read_once(unsigned c, std::string_view
   if (!out.info.etag.empty()) same_object.if_match = out.info.etag;
   std::optional<error> failed;
   uint64_t next = 0;
-  const unsigned workers = static_cast<unsigned>(std::min<uint64_t>(std::max(1u, opts_.max_in_flight), parts));
+  const unsigned workers =
+      static_cast<unsigned>(std::min<uint64_t>(std::max(1u, opts_.max_in_flight), parts));
   co_await run_concurrently(workers, [&](unsigned) -> awaitable<void> {
     while (!failed && next < parts) {
       const uint64_t i = next++;
@@ -150,9 +159,10 @@ awaitable<result<object_bytes>> pipeline::read_ignoring_range(s3::client& cl, st
   SLUICE_CO_TRY(out.info, co_await cl.head_object(bucket, key, when));
   const uint64_t total = out.info.size;
   if (total > pool_->budget())
-    co_return fail(errc::malformed_response, object_url(bucket, key) +
-                                                 ": the server ignored the Range header, and the whole object does "
-                                                 "not fit the memory budget");
+    co_return fail(errc::malformed_response,
+                   object_url(bucket, key) +
+                       ": the server ignored the Range header, and the whole object does "
+                       "not fit the memory budget");
   const auto [w0, w1] = resolve_range(range, total);
   if (w0 > total || (w0 == total && total > 0))
     co_return fail(s3::errc::invalid_range, object_url(bucket, key) + ": the range starts past the end");

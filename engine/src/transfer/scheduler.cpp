@@ -12,7 +12,8 @@ namespace sluice::transfer {
 unsigned connection_cap(const options& o, unsigned contexts) {
   uint64_t n = o.connections_per_context;
   if (n == 0 && o.target_bytes_per_s > 0)
-    n = std::max<uint64_t>(4, (o.target_bytes_per_s + 100'000'000 - 1) / 100'000'000 / std::max(1u, contexts));
+    n = std::max<uint64_t>(4,
+                           (o.target_bytes_per_s + 100'000'000 - 1) / 100'000'000 / std::max(1u, contexts));
   if (n == 0) n = (o.max_in_flight + contexts - 1) / std::max(1u, contexts);
   return static_cast<unsigned>(std::clamp<uint64_t>(n, 1, 256));
 }
@@ -23,7 +24,8 @@ result<void> pipeline::init(const s3::client_options& client_opts) {
   if (opts_.part_size < 1 || opts_.part_size > opts_.memory_budget)
     return fail(errc::invalid_argument, "the part size must be between 1 byte and the memory budget (" +
                                             std::to_string(opts_.memory_budget) + " bytes)");
-  if (opts_.max_in_flight < 1) return fail(errc::invalid_argument, "at least one request must be allowed in flight");
+  if (opts_.max_in_flight < 1)
+    return fail(errc::invalid_argument, "at least one request must be allowed in flight");
   pool_ = buffer_pool::create({opts_.memory_budget});
   s3::client_options per_context = client_opts;
   per_context.http.max_connections = connection_cap(opts_, eng_.thread_count());
@@ -42,37 +44,24 @@ awaitable<result<stats>> pipeline::download(std::string_view bucket, std::string
   auto work = [&] {
     return small ? download_small(c, bucket, key, dest, *known_size) : download_on(c, bucket, key, path);
   };
-  try {
-    co_return co_await asio::co_spawn(eng_.context(c), work(), asio::use_awaitable);
-  } catch (const boost::system::system_error& e) {
-    if (e.code() != asio::error::operation_aborted) throw;  // a cancelled coroutine's next co_await throws
-  }
-  co_return fail(errc::cancelled, object_url(bucket, key) + ": cancelled");
+  co_return co_await on_context(c, work, bucket, key);
 }
 
 awaitable<result<stats>> pipeline::stream(std::string_view bucket, std::string_view key, const consumer& sink,
                                           std::optional<uint64_t> known_size) {
   unsigned c = pick();
   const bool small = known_size && *known_size <= opts_.part_size;
-  auto work = [&] { return small ? stream_small(c, bucket, key, sink, *known_size) : stream_on(c, bucket, key, sink); };
-  try {
-    co_return co_await asio::co_spawn(eng_.context(c), work(), asio::use_awaitable);
-  } catch (const boost::system::system_error& e) {
-    if (e.code() != asio::error::operation_aborted) throw;  // a cancelled coroutine's next co_await throws
-  }
-  co_return fail(errc::cancelled, object_url(bucket, key) + ": cancelled");
+  auto work = [&] {
+    return small ? stream_small(c, bucket, key, sink, *known_size) : stream_on(c, bucket, key, sink);
+  };
+  co_return co_await on_context(c, work, bucket, key);
 }
 
 awaitable<result<stats>> pipeline::upload(std::string_view path, std::string_view bucket,
                                           std::string_view key, const s3::put_options& put) {
   unsigned c = pick();
   auto work = [&] { return upload_on(c, path, bucket, key, put, opts_.max_in_flight, true); };
-  try {
-    co_return co_await asio::co_spawn(eng_.context(c), work(), asio::use_awaitable);
-  } catch (const boost::system::system_error& e) {
-    if (e.code() != asio::error::operation_aborted) throw;  // a cancelled coroutine's next co_await throws
-  }
-  co_return fail(errc::cancelled, object_url(bucket, key) + ": cancelled");
+  co_return co_await on_context(c, work, bucket, key);
 }
 
 awaitable<result<batch_result>> pipeline::download_many(std::string_view bucket,
@@ -91,40 +80,46 @@ awaitable<result<object_bytes>> pipeline::read(std::string_view bucket, std::str
                                                const s3::conditions& when) {
   unsigned c = pick();
   auto work = [&] { return read_on(c, bucket, key, range, when); };
-  try {
-    co_return co_await asio::co_spawn(eng_.context(c), work(), asio::use_awaitable);
-  } catch (const boost::system::system_error& e) {
-    if (e.code() != asio::error::operation_aborted) throw;  // a cancelled coroutine's next co_await throws
-  }
-  co_return fail(errc::cancelled, object_url(bucket, key) + ": cancelled");
+  co_return co_await on_context(c, work, bucket, key);
 }
 
 awaitable<result<s3::put_result>> pipeline::put(std::string_view bucket, std::string_view key,
                                                 std::span<const std::byte> body, const s3::put_options& put) {
   unsigned c = pick();
   auto work = [&] { return put_on(c, bucket, key, body, put); };
-  try {
-    co_return co_await asio::co_spawn(eng_.context(c), work(), asio::use_awaitable);
-  } catch (const boost::system::system_error& e) {
-    if (e.code() != asio::error::operation_aborted) throw;  // a cancelled coroutine's next co_await throws
-  }
-  co_return fail(errc::cancelled, object_url(bucket, key) + ": cancelled");
+  co_return co_await on_context(c, work, bucket, key);
 }
 
-void pipeline::cancel() noexcept { cancelled_.store(true, std::memory_order_relaxed); }
-bool pipeline::cancelled() const noexcept { return cancelled_.load(std::memory_order_relaxed); }
+void pipeline::cancel() noexcept {
+  cancelled_.store(true, std::memory_order_relaxed);
+}
+bool pipeline::cancelled() const noexcept {
+  return cancelled_.load(std::memory_order_relaxed);
+}
 
 result<void> pipeline::check_cancelled(std::string_view bucket, std::string_view key) const {
   if (cancelled()) return fail(errc::cancelled, object_url(bucket, key) + ": the transfer was cancelled");
   return {};
 }
 
-buffer_pool& pipeline::pool() noexcept { return *pool_; }
-engine& pipeline::owner() noexcept { return eng_; }
-s3::client& pipeline::client(unsigned context) noexcept { return *clients_[context % clients_.size()]; }
-unsigned pipeline::contexts() const noexcept { return static_cast<unsigned>(clients_.size()); }
-const options& pipeline::opts() const noexcept { return opts_; }
-progress& pipeline::counters() noexcept { return progress_; }
+buffer_pool& pipeline::pool() noexcept {
+  return *pool_;
+}
+engine& pipeline::owner() noexcept {
+  return eng_;
+}
+s3::client& pipeline::client(unsigned context) noexcept {
+  return *clients_[context % clients_.size()];
+}
+unsigned pipeline::contexts() const noexcept {
+  return static_cast<unsigned>(clients_.size());
+}
+const options& pipeline::opts() const noexcept {
+  return opts_;
+}
+progress& pipeline::counters() noexcept {
+  return progress_;
+}
 
 http::client_stats pipeline::http_stats() const {
   http::client_stats sum;
@@ -132,9 +127,12 @@ http::client_stats pipeline::http_stats() const {
   return sum;
 }
 
-unsigned pipeline::pick() noexcept { return next_context_.fetch_add(1, std::memory_order_relaxed) % contexts(); }
+unsigned pipeline::pick() noexcept {
+  return next_context_.fetch_add(1, std::memory_order_relaxed) % contexts();
+}
 
-result<std::shared_ptr<scheduler>> scheduler::create(engine& eng, s3::client_options client_opts, options opts) {
+result<std::shared_ptr<scheduler>> scheduler::create(engine& eng, s3::client_options client_opts,
+                                                     options opts) {
   auto p = std::make_shared<pipeline>(eng, opts);
   SLUICE_TRY_VOID(p->init(client_opts));
   return std::shared_ptr<scheduler>(std::move(p));

@@ -43,10 +43,10 @@ awaitable<result<stats>> pipeline::stream_on(unsigned c, std::string_view bucket
   if (plan.recorded) {
     const uint64_t got = composite ? integrity::composite_of(hashes, plan.part_size) : hasher.digest();
     if (got != plan.recorded->value)
-      co_return fail(errc::integrity_mismatch, object_url(bucket, key) + ": data integrity error: content hash " +
-                                                   integrity::to_hex(got) + " does not match the recorded XXH3 " +
-                                                   integrity::to_hex(plan.recorded->value) +
-                                                   " (the bytes were already delivered)");
+      co_return fail(errc::integrity_mismatch,
+                     object_url(bucket, key) + ": data integrity error: content hash " +
+                         integrity::to_hex(got) + " does not match the recorded XXH3 " +
+                         integrity::to_hex(plan.recorded->value) + " (the bytes were already delivered)");
     st.verified = true;
   }
   st.objects = 1;

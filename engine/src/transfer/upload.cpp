@@ -14,7 +14,9 @@ namespace sluice::transfer {
 
 namespace detail {
 
-error io_fail(std::string_view what, const std::string& path, int err) { return os_fail(what, path, err); }
+error io_fail(std::string_view what, const std::string& path, int err) {
+  return os_fail(what, path, err);
+}
 
 result<void> pread_exact(int fd, std::span<std::byte> dst, uint64_t offset, const std::string& path) {
   while (!dst.empty()) {
@@ -105,7 +107,8 @@ awaitable<result<stats>> pipeline::upload_on(unsigned c, std::string_view path_i
   s3::put_options put = put_in;
   put.metadata[std::string(integrity::metadata_key)] =
       integrity::format_recorded({integrity::composite_of(hashes, part), part});
-  part_reader from_file = [&](uint64_t i, pooled_buffer& holder) -> awaitable<result<std::span<const std::byte>>> {
+  part_reader from_file = [&](uint64_t i,
+                              pooled_buffer& holder) -> awaitable<result<std::span<const std::byte>>> {
     SLUICE_CO_TRY(holder, co_await pool_->acquire(length(i)));
     SLUICE_CO_TRY_VOID(pread_exact(fd.fd, holder.span(), i * part, path));
     if (integrity::xxh3(holder.span()) != hashes[i])
@@ -176,8 +179,10 @@ awaitable<result<std::string>> pipeline::send_multipart(unsigned c, std::string_
   std::string etag;
   if (!failed) {
     auto completed = co_await cl.complete_multipart_upload(bucket, key, upload_id, done);
-    if (!completed) failed = completed.error();
-    else etag = std::move(*completed);
+    if (!completed)
+      failed = completed.error();
+    else
+      etag = std::move(*completed);
   }
   if (failed) {
     (void)co_await cl.abort_multipart_upload(bucket, key, upload_id);
@@ -194,8 +199,9 @@ awaitable<result<s3::put_result>> pipeline::put_on(unsigned c, std::string_view 
   const bool conditional = put_in.when.if_match || put_in.when.if_none_match;
   if (body.size() <= opts_.multipart_threshold || conditional) {
     if (body.size() > (uint64_t(5) << 30))
-      co_return fail(errc::unsupported, object_url(bucket, key) +
-                                            ": a conditional write goes in one PUT, and one PUT carries at most 5 GiB");
+      co_return fail(errc::unsupported,
+                     object_url(bucket, key) +
+                         ": a conditional write goes in one PUT, and one PUT carries at most 5 GiB");
     SLUICE_CO_TRY(s3::put_result r, co_await cl.put_object(bucket, key, body, put_in));
     progress_.bytes.fetch_add(body.size(), std::memory_order_relaxed);
     progress_.objects.fetch_add(1, std::memory_order_relaxed);
@@ -213,8 +219,8 @@ awaitable<result<s3::put_result>> pipeline::put_on(unsigned c, std::string_view 
   part_reader from_memory = [&](uint64_t i, pooled_buffer&) -> awaitable<result<std::span<const std::byte>>> {
     co_return view(i);
   };
-  SLUICE_CO_TRY(std::string etag, co_await send_multipart(c, bucket, key, put, parts, opts_.max_in_flight, true,
-                                                          from_memory));
+  SLUICE_CO_TRY(std::string etag,
+                co_await send_multipart(c, bucket, key, put, parts, opts_.max_in_flight, true, from_memory));
   s3::put_result r;
   r.etag = std::move(etag);
   r.xxh3 = composite;

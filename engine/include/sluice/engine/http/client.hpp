@@ -12,8 +12,8 @@
 // requests; hold it by shared_ptr.
 #pragma once
 
-#include <sluice/engine/runtime/result.hpp>
 #include <sluice/engine/http/endpoint.hpp>
+#include <sluice/engine/runtime/result.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -55,8 +55,8 @@ struct header_field {
 };
 
 struct request {
-  std::string method;  // "GET", "PUT", "HEAD", ...
-  std::string target;  // encoded path + query, e.g. "/bucket/key?uploads="
+  std::string method;                 // "GET", "PUT", "HEAD", ...
+  std::string target;                 // encoded path + query, e.g. "/bucket/key?uploads="
   std::vector<header_field> headers;  // Host is added by the client
   std::span<const std::byte> body;    // must stay valid until send() completes
 };

@@ -8,8 +8,8 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
-#include <boost/asio/dispatch.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -30,7 +30,8 @@ boost::asio::awaitable<void> spawn_and_join(engine* eng, unsigned first, unsigne
   namespace asio = boost::asio;
   auto ex = co_await asio::this_coro::executor;
   struct shared {
-    shared(asio::any_io_executor e, unsigned n) : done(e, asio::steady_timer::time_point::max()), stop(n), running(n, true) {}
+    shared(asio::any_io_executor e, unsigned n)
+        : done(e, asio::steady_timer::time_point::max()), stop(n), running(n, true) {}
     asio::steady_timer done;
     unsigned left = 0;
     std::exception_ptr first_exception;
@@ -41,12 +42,15 @@ boost::asio::awaitable<void> spawn_and_join(engine* eng, unsigned first, unsigne
   st->left = n;
   std::vector<asio::any_io_executor> where(n);
   for (unsigned i = 0; i < n; ++i) {
-    where[i] = eng != nullptr ? asio::any_io_executor(eng->context((first + i) % eng->thread_count()).get_executor()) : ex;
-    auto finished = asio::bind_cancellation_slot(st->stop[i].slot(), asio::bind_executor(ex, [st, i](std::exception_ptr e) {
-      if (e && !st->first_exception) st->first_exception = e;
-      st->running[i] = false;
-      if (--st->left == 0) st->done.cancel();
-    }));
+    where[i] = eng != nullptr
+                   ? asio::any_io_executor(eng->context((first + i) % eng->thread_count()).get_executor())
+                   : ex;
+    auto finished = asio::bind_cancellation_slot(st->stop[i].slot(),
+                                                 asio::bind_executor(ex, [st, i](std::exception_ptr e) {
+                                                   if (e && !st->first_exception) st->first_exception = e;
+                                                   st->running[i] = false;
+                                                   if (--st->left == 0) st->done.cancel();
+                                                 }));
     asio::co_spawn(where[i], body(i), std::move(finished));
   }
   // Structured: never leave (nor throw) while a worker runs; a cancellation
@@ -60,7 +64,8 @@ boost::asio::awaitable<void> spawn_and_join(engine* eng, unsigned first, unsigne
     if (!passed_on && cs.cancelled() != asio::cancellation_type::none) {
       passed_on = true;
       for (unsigned i = 0; i < n; ++i)
-        if (st->running[i]) asio::dispatch(where[i], [st, i] { st->stop[i].emit(asio::cancellation_type::terminal); });
+        if (st->running[i])
+          asio::dispatch(where[i], [st, i] { st->stop[i].emit(asio::cancellation_type::terminal); });
     }
   }
   co_await asio::this_coro::throw_if_cancelled(threw_if_cancelled);

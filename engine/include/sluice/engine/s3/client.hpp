@@ -42,10 +42,10 @@ namespace sluice::s3 {
 namespace asio = boost::asio;
 
 struct client_options {
-  resolved_config config;          // credentials, region, endpoint, CA bundle, addressing
-  http::client_options http;       // pool size, deadlines, TLS verification
+  resolved_config config;     // credentials, region, endpoint, CA bundle, addressing
+  http::client_options http;  // pool size, deadlines, TLS verification
   retry_policy retry;
-  bool verify_integrity = true;    // check x-amz-meta-sluice-xxh3 on whole-object reads
+  bool verify_integrity = true;  // check x-amz-meta-sluice-xxh3 on whole-object reads
   // Plain-HTTP endpoints get a signed payload hash (the server rejects a body
   // altered in flight); TLS endpoints use UNSIGNED-PAYLOAD unless
   // always_sign_payload is set. never_sign_payload sends UNSIGNED-PAYLOAD over
@@ -96,9 +96,9 @@ struct put_result {
 };
 
 struct get_result {
-  object_info info;          // from the answer's headers; size = the whole object's size
-  uint64_t first = 0;        // offset of the first byte delivered
-  uint64_t bytes = 0;        // bytes delivered
+  object_info info;    // from the answer's headers; size = the whole object's size
+  uint64_t first = 0;  // offset of the first byte delivered
+  uint64_t bytes = 0;  // bytes delivered
 };
 
 struct owned_object {
@@ -131,41 +131,46 @@ class client {
   // from Content-Range (ranged) or Content-Length. No integrity check: this
   // is the building block; see get_object_bytes / get_object_to.
   virtual asio::awaitable<result<get_result>> get_object(std::string_view bucket, std::string_view key,
-                                                         std::optional<byte_range> range, http::body_sink& sink,
+                                                         std::optional<byte_range> range,
+                                                         http::body_sink& sink,
                                                          const conditions& when = no_conditions) = 0;
   // Reads a whole object into a new buffer, verifying its recorded XXH3.
   // `max_bytes` bounds the allocation (too_large beyond it).
-  virtual asio::awaitable<result<owned_object>> get_object_bytes(std::string_view bucket, std::string_view key,
+  virtual asio::awaitable<result<owned_object>> get_object_bytes(std::string_view bucket,
+                                                                 std::string_view key,
                                                                  uint64_t max_bytes = uint64_t(1) << 32) = 0;
   // Reads a range into a new buffer (no integrity check: a range has no recorded hash).
-  virtual asio::awaitable<result<owned_object>> get_object_range(std::string_view bucket, std::string_view key,
-                                                                 byte_range range) = 0;
+  virtual asio::awaitable<result<owned_object>> get_object_range(std::string_view bucket,
+                                                                 std::string_view key, byte_range range) = 0;
   virtual asio::awaitable<result<put_result>> put_object(std::string_view bucket, std::string_view key,
-                                                         std::span<const std::byte> body, const put_options& opts = default_put_options) = 0;
+                                                         std::span<const std::byte> body,
+                                                         const put_options& opts = default_put_options) = 0;
   virtual asio::awaitable<result<void>> delete_object(std::string_view bucket, std::string_view key) = 0;
   // Deletes any number of keys, in batches of up to 1,000 per request.
   // Per-key failures are returned in the result, not as an error.
-  virtual asio::awaitable<result<delete_result>> delete_objects(std::string_view bucket, std::span<const std::string> keys) = 0;
-  virtual asio::awaitable<result<list_page>> list_objects_v2(std::string_view bucket, const list_request& req) = 0;
+  virtual asio::awaitable<result<delete_result>> delete_objects(std::string_view bucket,
+                                                                std::span<const std::string> keys) = 0;
+  virtual asio::awaitable<result<list_page>> list_objects_v2(std::string_view bucket,
+                                                             const list_request& req) = 0;
   // Follows continuation tokens to the end.
   virtual asio::awaitable<result<list_page>> list_all(std::string_view bucket, std::string_view prefix,
                                                       std::string_view delimiter = {}) = 0;
   // Server-side copy (objects up to 5 GiB).
-  virtual asio::awaitable<result<std::string>> copy_object(std::string_view src_bucket, std::string_view src_key,
-                                                           std::string_view dst_bucket, std::string_view dst_key,
-                                                           metadata_directive directive = metadata_directive::copy,
-                                                           const put_options& replacement = default_put_options) = 0;
+  virtual asio::awaitable<result<std::string>> copy_object(
+      std::string_view src_bucket, std::string_view src_key, std::string_view dst_bucket,
+      std::string_view dst_key, metadata_directive directive = metadata_directive::copy,
+      const put_options& replacement = default_put_options) = 0;
 
   // --- multipart upload ------------------------------------------------------
-  virtual asio::awaitable<result<std::string>> create_multipart_upload(std::string_view bucket, std::string_view key,
-                                                                       const put_options& opts = default_put_options) = 0;
+  virtual asio::awaitable<result<std::string>> create_multipart_upload(
+      std::string_view bucket, std::string_view key, const put_options& opts = default_put_options) = 0;
   // Returns the part's ETag (quoted, as CompleteMultipartUpload wants it).
   virtual asio::awaitable<result<std::string>> upload_part(std::string_view bucket, std::string_view key,
                                                            std::string_view upload_id, int part_number,
                                                            std::span<const std::byte> body) = 0;
-  virtual asio::awaitable<result<std::string>> complete_multipart_upload(std::string_view bucket, std::string_view key,
-                                                                         std::string_view upload_id,
-                                                                         std::span<const completed_part> parts) = 0;
+  virtual asio::awaitable<result<std::string>> complete_multipart_upload(
+      std::string_view bucket, std::string_view key, std::string_view upload_id,
+      std::span<const completed_part> parts) = 0;
   virtual asio::awaitable<result<void>> abort_multipart_upload(std::string_view bucket, std::string_view key,
                                                                std::string_view upload_id) = 0;
 
@@ -176,7 +181,8 @@ class client {
   virtual asio::awaitable<result<std::vector<bucket_entry>>> list_buckets() = 0;
 
   // A presigned GET URL valid for `expires` (no request is sent).
-  virtual result<std::string> presign_get(std::string_view bucket, std::string_view key, std::chrono::seconds expires) = 0;
+  virtual result<std::string> presign_get(std::string_view bucket, std::string_view key,
+                                          std::chrono::seconds expires) = 0;
 
   // Statistics summed over the client's connection pools.
   virtual http::client_stats http_stats() const = 0;

@@ -15,8 +15,12 @@ namespace sluice::s3 {
 // encode_path keeps '/' as is (object keys inside a path); encode_query_component
 // encodes '/' too.
 std::string uri_encode(std::string_view s, bool keep_slash);
-inline std::string encode_path(std::string_view s) { return uri_encode(s, true); }
-inline std::string encode_query_component(std::string_view s) { return uri_encode(s, false); }
+inline std::string encode_path(std::string_view s) {
+  return uri_encode(s, true);
+}
+inline std::string encode_query_component(std::string_view s) {
+  return uri_encode(s, false);
+}
 // Inverse of uri_encode; '+' stays '+'. Fails on malformed %XX.
 result<std::string> uri_decode(std::string_view s);
 

@@ -51,10 +51,10 @@ namespace sluice::transfer {
 struct options {
   std::size_t part_size = std::size_t(8) << 20;
   std::size_t memory_budget = std::size_t(256) << 20;
-  unsigned max_in_flight = 64;                         // requests in flight per transfer; for a batch,
-                                                       // objects in flight (a large one runs 4 parts)
+  unsigned max_in_flight = 64;                              // requests in flight per transfer; for a batch,
+                                                            // objects in flight (a large one runs 4 parts)
   std::size_t multipart_threshold = std::size_t(64) << 20;  // uploads above go in parts
-  unsigned reorder_window = 16;                        // parts buffered ahead of an ordered consumer
+  unsigned reorder_window = 16;                             // parts buffered ahead of an ordered consumer
   // Connections per endpoint and context. 0: derived: from target_bytes_per_s
   // when set (one connection per ~100 MB/s, the rate one loopback or LAN TCP
   // stream sustains here, at least 4), else enough for max_in_flight; capped
@@ -113,15 +113,15 @@ class scheduler : public std::enable_shared_from_this<scheduler> {
 
   // `known_size` (from a listing or a benchmark plan): an object no larger
   // than a part is read with one GET into a buffer of exactly its size.
-  virtual boost::asio::awaitable<result<stats>> download(std::string_view bucket, std::string_view key,
-                                                         std::string_view path,
-                                                         std::optional<uint64_t> known_size = std::nullopt) = 0;
+  virtual boost::asio::awaitable<result<stats>> download(
+      std::string_view bucket, std::string_view key, std::string_view path,
+      std::optional<uint64_t> known_size = std::nullopt) = 0;
   virtual boost::asio::awaitable<result<stats>> stream(std::string_view bucket, std::string_view key,
                                                        const consumer& sink,
                                                        std::optional<uint64_t> known_size = std::nullopt) = 0;
-  virtual boost::asio::awaitable<result<stats>> upload(std::string_view path, std::string_view bucket,
-                                                       std::string_view key,
-                                                       const s3::put_options& put = s3::default_put_options) = 0;
+  virtual boost::asio::awaitable<result<stats>> upload(
+      std::string_view path, std::string_view bucket, std::string_view key,
+      const s3::put_options& put = s3::default_put_options) = 0;
   // Reads an object, or a range of it (nullopt: the whole object), into one
   // pool buffer: the first GET asks for at most 1 MiB (small objects cost
   // one request and reserve only what they need); the rest comes in parts
@@ -132,17 +132,17 @@ class scheduler : public std::enable_shared_from_this<scheduler> {
   // held) and precondition_failed come back as errors. Errors: too_large when
   // the bytes asked for exceed the memory budget; s3::errc::invalid_range for
   // a range past the end.
-  virtual boost::asio::awaitable<result<object_bytes>> read(std::string_view bucket, std::string_view key,
-                                                            const std::optional<s3::byte_range>& range,
-                                                            const s3::conditions& when = s3::no_conditions) = 0;
+  virtual boost::asio::awaitable<result<object_bytes>> read(
+      std::string_view bucket, std::string_view key, const std::optional<s3::byte_range>& range,
+      const s3::conditions& when = s3::no_conditions) = 0;
   // Uploads bytes from memory: one PUT up to the multipart threshold (or
   // whenever `put.when` carries a condition: servers ignore conditions on
   // multipart completion), else a multipart upload whose parts are sent
   // concurrently from every context, straight from `body` (no copy, no pool
   // memory). The XXH3 (a composite for parts) is recorded as for files.
-  virtual boost::asio::awaitable<result<s3::put_result>> put(std::string_view bucket, std::string_view key,
-                                                             std::span<const std::byte> body,
-                                                             const s3::put_options& put = s3::default_put_options) = 0;
+  virtual boost::asio::awaitable<result<s3::put_result>> put(
+      std::string_view bucket, std::string_view key, std::span<const std::byte> body,
+      const s3::put_options& put = s3::default_put_options) = 0;
 
   // Many objects with up to max_in_flight requests in flight over all
   // contexts. Per-object failures are collected, not fatal.
