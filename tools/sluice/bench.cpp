@@ -1,8 +1,6 @@
 // `sluice bench get|put`: object-store throughput as users measure it.
 #include "cli.hpp"
 
-#include <sluice/engine/integrity/recorded_hash.hpp>
-#include <sluice/engine/integrity/xxh3.hpp>
 #include <sluice/engine/s3/error.hpp>
 #include <sluice/engine/transfer/scheduler.hpp>
 
@@ -36,7 +34,8 @@ usage_snapshot usage_now() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   usage_snapshot u;
-  u.cpu_s = double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  u.cpu_s = double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+            double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
   u.max_rss = static_cast<uint64_t>(ru.ru_maxrss) * 1024;
   return u;
 }
@@ -50,56 +49,34 @@ std::string object_key(const std::string& prefix, unsigned i) {
 }
 
 // The bytes bench objects hold: one pattern of min(size, part) bytes; an
-// object larger than a part repeats it part after part.
+// object larger than a part repeats it part after part, as a chain of pieces
+// the scheduler sends without copying (parts of the scheduler's part size,
+// which is `part` unless S3's limits make it larger: then parts are assembled).
 struct source_data {
   aligned_buffer pattern;
   uint64_t size = 0;
-  uint64_t part = 0;
-  bool multipart = false;
-  std::string recorded;  // the sluice-xxh3 value every bench object carries
+  std::vector<std::span<const std::byte>> pieces;
 };
 
 source_data make_source(uint64_t size, uint64_t part, uint64_t threshold) {
   source_data s;
   s.size = size;
-  s.part = part;
-  s.multipart = size > threshold;
-  s.pattern = aligned_buffer(static_cast<std::size_t>(s.multipart ? part : size));
+  const bool multipart = size > threshold;
+  s.pattern = aligned_buffer(static_cast<std::size_t>(multipart ? part : size));
   fill_random(s.pattern.span(), 42);
-  if (!s.multipart) {
-    s.recorded = integrity::format_recorded({integrity::xxh3(s.pattern.span()), 0});
-  } else {
-    uint64_t parts = (size + part - 1) / part;
-    std::vector<uint64_t> hashes(parts, integrity::xxh3(s.pattern.span()));
-    uint64_t tail = size - (parts - 1) * part;
-    hashes.back() = integrity::xxh3(s.pattern.span().first(static_cast<std::size_t>(tail)));
-    s.recorded = integrity::format_recorded({integrity::composite_of(hashes, part), part});
+  for (uint64_t at = 0; at < size || s.pieces.empty(); at += part) {
+    const auto n = static_cast<std::size_t>(std::min<uint64_t>(s.pattern.size(), size - at));
+    s.pieces.push_back(std::span<const std::byte>(s.pattern.span()).first(n));
+    if (!multipart) break;
   }
   return s;
 }
 
-// Writes one bench object (single PUT or multipart from the pattern).
-awaitable<result<void>> put_one(s3::client& c, const std::string& bucket, const std::string& key,
+// Writes one bench object through the scheduler (one PUT, or a multipart
+// upload with the XXH3 recorded, within the admission limit and the budget).
+awaitable<result<void>> put_one(transfer::scheduler& sched, const std::string& bucket, const std::string& key,
                                 const source_data& src) {
-  s3::put_options put;
-  put.metadata[std::string(integrity::metadata_key)] = src.recorded;
-  if (!src.multipart) {
-    SLUICE_CO_TRY_VOID(co_await c.put_object(bucket, key, src.pattern.span(), put));
-    co_return result<void>{};
-  }
-  SLUICE_CO_TRY(std::string id, co_await c.create_multipart_upload(bucket, key, put));
-  uint64_t parts = (src.size + src.part - 1) / src.part;
-  std::vector<s3::completed_part> done;
-  for (uint64_t i = 0; i < parts; ++i) {
-    auto len = static_cast<std::size_t>(std::min(src.part, src.size - i * src.part));
-    auto etag = co_await c.upload_part(bucket, key, id, static_cast<int>(i + 1), src.pattern.span().first(len));
-    if (!etag) {
-      (void)co_await c.abort_multipart_upload(bucket, key, id);
-      co_return etag.error();
-    }
-    done.push_back({static_cast<int>(i + 1), *etag});
-  }
-  SLUICE_CO_TRY_VOID(co_await c.complete_multipart_upload(bucket, key, id, done));
+  SLUICE_CO_TRY_VOID(co_await sched.put_chain(bucket, key, src.pieces, s3::default_put_options));
   co_return result<void>{};
 }
 
@@ -131,7 +108,8 @@ int run_bench(const global_options& g, const bench_options& b) {
   if (!b.output_dir.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(b.output_dir, ec);
-    if (ec) return report("bench", fail(errc::io_error, "cannot create '" + b.output_dir + "': " + ec.message()));
+    if (ec)
+      return report("bench", fail(errc::io_error, "cannot create '" + b.output_dir + "': " + ec.message()));
   }
 
   // Runs `op(i)` for i in [0, count) (repeated until `duration` when given)
@@ -141,7 +119,8 @@ int run_bench(const global_options& g, const bench_options& b) {
     std::atomic<uint64_t> next{0};
     std::atomic<unsigned> left{workers};
     std::promise<void> all_done;
-    auto deadline = clock_type::now() + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(duration_s));
+    auto deadline = clock_type::now() + std::chrono::duration_cast<clock_type::duration>(
+                                            std::chrono::duration<double>(duration_s));
     for (unsigned w = 0; w < workers; ++w) {
       // Worker w runs on context w % contexts and uses that context's client,
       // so its sockets are driven by the thread the coroutine runs on.
@@ -175,48 +154,52 @@ int run_bench(const global_options& g, const bench_options& b) {
   if (get) {
     // Set-up: make sure every object exists with the right size.
     run_totals setup;
-    run_workers(std::min(b.concurrency, std::max(1u, b.count)), b.count, 0,
-                [&](unsigned i, unsigned ctx) -> awaitable<result<uint64_t>> {
-                  std::string key = object_key(b.prefix, i);
-                  auto& c = sched->client(ctx);
-                  auto head = co_await c.head_object(bucket, key);
-                  if (head && head->size == b.size) co_return uint64_t{0};
-                  if (!head && head.error().code != s3::errc::no_such_key) co_return head.error();
-                  SLUICE_CO_TRY_VOID(co_await put_one(c, bucket, key, src));
-                  co_return b.size;
-                },
-                setup);
-    if (!setup.errors.empty()) return report("bench get: writing the objects", fail(errc::io_error, setup.errors.front()));
+    run_workers(
+        std::min(b.concurrency, std::max(1u, b.count)), b.count, 0,
+        [&](unsigned i, unsigned ctx) -> awaitable<result<uint64_t>> {
+          std::string key = object_key(b.prefix, i);
+          auto& c = sched->client(ctx);
+          auto head = co_await c.head_object(bucket, key);
+          if (head && head->size == b.size) co_return uint64_t{0};
+          if (!head && head.error().code != s3::errc::no_such_key) co_return head.error();
+          SLUICE_CO_TRY_VOID(co_await put_one(*sched, bucket, key, src));
+          co_return b.size;
+        },
+        setup);
+    if (!setup.errors.empty())
+      return report("bench get: writing the objects", fail(errc::io_error, setup.errors.front()));
   }
 
   run_totals t;
   auto u0 = usage_now();
   auto t0 = clock_type::now();
   const transfer::consumer discard = [](std::span<const std::byte>, uint64_t) -> result<void> { return {}; };
-  run_workers(std::min(b.concurrency, std::max(1u, b.count)), b.count, b.duration_s,
-              [&](unsigned i, unsigned ctx) -> awaitable<result<uint64_t>> {
-                std::string key = object_key(b.prefix, i);
-                if (!get) {
-                  SLUICE_CO_TRY_VOID(co_await put_one(sched->client(ctx), bucket, key, src));
-                  co_return b.size;
-                }
-                std::optional<uint64_t> known = b.size;
-                if (!b.output_dir.empty()) {
-                  std::string path = b.output_dir + "/" + std::to_string(i);
-                  SLUICE_CO_TRY(transfer::stats st, co_await sched->download(bucket, key, path, known));
-                  co_return st.bytes;
-                }
-                SLUICE_CO_TRY(transfer::stats st, co_await sched->stream(bucket, key, discard, known));
-                co_return st.bytes;
-              },
-              t);
+  run_workers(
+      std::min(b.concurrency, std::max(1u, b.count)), b.count, b.duration_s,
+      [&](unsigned i, unsigned) -> awaitable<result<uint64_t>> {
+        std::string key = object_key(b.prefix, i);
+        if (!get) {
+          SLUICE_CO_TRY_VOID(co_await put_one(*sched, bucket, key, src));
+          co_return b.size;
+        }
+        std::optional<uint64_t> known = b.size;
+        if (!b.output_dir.empty()) {
+          std::string path = b.output_dir + "/" + std::to_string(i);
+          SLUICE_CO_TRY(transfer::stats st, co_await sched->download(bucket, key, path, known));
+          co_return st.bytes;
+        }
+        SLUICE_CO_TRY(transfer::stats st, co_await sched->stream(bucket, key, discard, known));
+        co_return st.bytes;
+      },
+      t);
   double wall = std::chrono::duration<double>(clock_type::now() - t0).count();
   auto u1 = usage_now();
 
   std::sort(t.latencies_ms.begin(), t.latencies_ms.end());
   auto pct = [&](double p) {
     if (t.latencies_ms.empty()) return 0.0;
-    std::size_t idx = std::min(t.latencies_ms.size() - 1, static_cast<std::size_t>(p * double(t.latencies_ms.size())));
+    std::size_t idx =
+        std::min(t.latencies_ms.size() - 1, static_cast<std::size_t>(p * double(t.latencies_ms.size())));
     return t.latencies_ms[idx];
   };
   double bytes = double(t.bytes.load());
@@ -228,24 +211,30 @@ int run_bench(const global_options& g, const bench_options& b) {
 
   if (b.json) {
     std::printf(
-        "{\"mode\":\"%s\",\"size\":%llu,\"count\":%u,\"concurrency\":%u,\"part_size\":%llu,\"memory_budget\":%llu,"
-        "\"objects\":%llu,\"bytes\":%llu,\"seconds\":%.6f,\"throughput_bytes_per_s\":%.1f,\"requests_per_s\":%.2f,"
-        "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"cpu_s_per_gib\":%.4f,\"peak_rss_bytes\":%llu,\"pool_peak_bytes\":%llu,"
+        "{\"mode\":\"%s\",\"size\":%llu,\"count\":%u,\"concurrency\":%u,\"part_size\":%llu,\"memory_budget\":"
+        "%llu,"
+        "\"objects\":%llu,\"bytes\":%llu,\"seconds\":%.6f,\"throughput_bytes_per_s\":%.1f,\"requests_per_s\":"
+        "%.2f,"
+        "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"cpu_s_per_gib\":%.4f,\"peak_rss_bytes\":%llu,\"pool_peak_bytes\":%"
+        "llu,"
         "\"http_requests\":%llu,\"connections\":%llu,\"body_bytes_direct\":%llu,\"body_bytes_copied\":%llu,"
-        "\"errors\":%zu}\n",
+        "\"peak_requests_in_flight\":%u,\"errors\":%zu}\n",
         b.mode.c_str(), (unsigned long long)b.size, b.count, b.concurrency, (unsigned long long)b.part_size,
-        (unsigned long long)b.memory_budget, (unsigned long long)t.ops.load(), (unsigned long long)t.bytes.load(), wall,
-        thr, rps, pct(0.5), pct(0.99), cpu_per_gib, (unsigned long long)u1.max_rss,
-        (unsigned long long)sched->pool().peak_reserved(), (unsigned long long)hs.requests,
-        (unsigned long long)hs.connections_opened, (unsigned long long)hs.body_bytes_direct,
-        (unsigned long long)hs.body_bytes_copied, t.errors.size());
+        (unsigned long long)b.memory_budget, (unsigned long long)t.ops.load(),
+        (unsigned long long)t.bytes.load(), wall, thr, rps, pct(0.5), pct(0.99), cpu_per_gib,
+        (unsigned long long)u1.max_rss, (unsigned long long)sched->pool().peak_reserved(),
+        (unsigned long long)hs.requests, (unsigned long long)hs.connections_opened,
+        (unsigned long long)hs.body_bytes_direct, (unsigned long long)hs.body_bytes_copied,
+        sched->peak_requests_in_flight(), t.errors.size());
   } else {
-    std::printf("sluice bench %s: %llu objects of %s in %.2f s\n", b.mode.c_str(), (unsigned long long)t.ops.load(),
-                format_bytes(double(b.size)).c_str(), wall);
+    std::printf("sluice bench %s: %llu objects of %s in %.2f s\n", b.mode.c_str(),
+                (unsigned long long)t.ops.load(), format_bytes(double(b.size)).c_str(), wall);
     std::printf("  throughput   %s (%s)\n", format_rate(bytes, wall).c_str(), format_bytes(thr).c_str());
-    std::printf("  requests/s   %.1f\n  latency      p50 %.2f ms, p99 %.2f ms\n", rps, pct(0.5), pct(0.99));
-    std::printf("  cpu          %.3f s per GiB\n  peak RSS     %s (memory budget %s, pool peak %s)\n", cpu_per_gib,
-                format_bytes(double(u1.max_rss)).c_str(), format_bytes(double(b.memory_budget)).c_str(),
+    std::printf("  requests/s   %.1f (at most %u in flight)\n  latency      p50 %.2f ms, p99 %.2f ms\n", rps,
+                sched->peak_requests_in_flight(), pct(0.5), pct(0.99));
+    std::printf("  cpu          %.3f s per GiB\n  peak RSS     %s (memory budget %s, pool peak %s)\n",
+                cpu_per_gib, format_bytes(double(u1.max_rss)).c_str(),
+                format_bytes(double(b.memory_budget)).c_str(),
                 format_bytes(double(sched->pool().peak_reserved())).c_str());
     std::printf("  errors       %zu\n", t.errors.size());
   }

@@ -1,5 +1,6 @@
 #include <sluice/engine/cache/file_writer.hpp>
 
+#include "cache/backend.hpp"
 #include "cache/uring_service.hpp"
 
 #include <boost/asio/use_awaitable.hpp>
@@ -61,17 +62,6 @@ std::string random_suffix() {
   return s;
 }
 
-// SLUICE_IO_BACKEND: unset/empty = automatic, "pwrite" or "io_uring" = forced.
-result<std::optional<io_backend>> backend_from_environment() {
-  const char* v = std::getenv("SLUICE_IO_BACKEND");
-  if (!v || !*v) return std::optional<io_backend>{};
-  std::string_view s(v);
-  if (s == "pwrite") return std::optional<io_backend>{io_backend::pwrite};
-  if (s == "io_uring") return std::optional<io_backend>{io_backend::io_uring};
-  return fail(errc::invalid_argument,
-              "SLUICE_IO_BACKEND=" + std::string(s) + " is not one of: io_uring, pwrite (or unset)");
-}
-
 // Decrements the writer's in-flight count however the write coroutine ends.
 struct in_flight_scope {
   explicit in_flight_scope(unsigned& n) : n_(n) { ++n_; }
@@ -82,6 +72,16 @@ struct in_flight_scope {
 };
 
 }  // namespace
+
+result<std::optional<io_backend>> detail::backend_from_environment() {
+  const char* v = std::getenv("SLUICE_IO_BACKEND");
+  if (!v || !*v) return std::optional<io_backend>{};
+  std::string_view s(v);
+  if (s == "pwrite") return std::optional<io_backend>{io_backend::pwrite};
+  if (s == "io_uring") return std::optional<io_backend>{io_backend::io_uring};
+  return fail(errc::invalid_argument,
+              "SLUICE_IO_BACKEND=" + std::string(s) + " is not one of: io_uring, pwrite (or unset)");
+}
 
 const char* to_string(io_backend b) noexcept {
   return b == io_backend::io_uring ? "io_uring" : "pwrite";
@@ -105,7 +105,7 @@ result<std::unique_ptr<file_writer>> file_writer::create(asio::any_io_executor e
   // Backend: the caller's choice, else the environment's, else io_uring when it works here.
   std::optional<io_backend> wanted = opts.backend;
   if (!wanted) {
-    SLUICE_TRY(wanted, backend_from_environment());
+    SLUICE_TRY(wanted, detail::backend_from_environment());
   }
   const bool forced = wanted.has_value();
   io_backend backend = wanted.value_or(io_backend::io_uring);

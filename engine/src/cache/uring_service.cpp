@@ -115,6 +115,8 @@ void uring_service::flush() {
     pending_.pop_front();
     if (o->kind == op_kind::write) {
       io_uring_prep_write(sqe, o->fd, o->data, o->len, o->offset);
+    } else if (o->kind == op_kind::read) {
+      io_uring_prep_read(sqe, o->fd, o->data, o->len, o->offset);
     } else {
       io_uring_prep_fsync(sqe, o->fd, 0);
     }

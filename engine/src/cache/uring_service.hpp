@@ -79,6 +79,23 @@ class uring_service : public boost::asio::execution_context::service {
           auto o = make_op(std::move(handler));
           o->kind = op_kind::write;
           o->fd = fd;
+          o->data = const_cast<void*>(p);  // only read from (IORING_OP_WRITE)
+          o->len = n;
+          o->offset = off;
+          start(std::move(o));
+        },
+        token);
+  }
+
+  // Reads up to n bytes at offset off of fd into p; completes with the CQE
+  // result (bytes read, 0 at the end of the file, or -errno).
+  template <class Token>
+  auto async_read(int fd, void* p, unsigned n, uint64_t off, Token&& token) {
+    return boost::asio::async_initiate<Token, void(int)>(
+        [this, fd, p, n, off](auto handler) {
+          auto o = make_op(std::move(handler));
+          o->kind = op_kind::read;
+          o->fd = fd;
           o->data = p;
           o->len = n;
           o->offset = off;
@@ -104,7 +121,7 @@ class uring_service : public boost::asio::execution_context::service {
   std::size_t live_operations() const noexcept { return live_.size(); }
 
  private:
-  enum class op_kind { write, fsync };
+  enum class op_kind { write, read, fsync };
   struct op {
     // Boost 1.81's any_completion_handler move assignment recurses forever: only ever
     // move-construct it.
@@ -112,7 +129,7 @@ class uring_service : public boost::asio::execution_context::service {
         : handler(std::move(h)), work(std::move(w)) {}
     op_kind kind = op_kind::write;
     int fd = -1;
-    const void* data = nullptr;
+    void* data = nullptr;  // the source of a write, the destination of a read
     unsigned len = 0;
     uint64_t offset = 0;
     boost::asio::any_completion_handler<void(int)> handler;

@@ -37,6 +37,7 @@ awaitable<void> pipeline::batch_worker(std::shared_ptr<batch_state> shared, std:
         shared->out.totals.objects += r->objects;
         shared->out.totals.requests += r->requests;
         shared->out.totals.refetched_parts += r->refetched_parts;
+        shared->out.totals.reread_parts += r->reread_parts;
       } else {
         shared->out.failures.push_back({item.key, r.error()});
       }

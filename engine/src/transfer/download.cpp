@@ -144,8 +144,10 @@ awaitable<result<std::optional<pooled_buffer>>> pipeline::fetch_small(unsigned c
   for (int attempt = 1;; ++attempt) {
     SLUICE_CO_TRY_VOID(check_cancelled(bucket, key));
     SLUICE_CO_TRY(pooled_buffer buf, co_await pool_->acquire(static_cast<std::size_t>(size)));
+    SLUICE_CO_TRY(admission_limit::ticket slot, co_await admission_.enter());
     http::span_sink sink(buf.span());
     auto got = co_await cl.get_object(bucket, key, std::nullopt, sink, s3::no_conditions);
+    slot.release();
     if (!got && got.error().code == errc::too_large) co_return std::optional<pooled_buffer>{};
     if (!got) co_return got.error();
     if (got->bytes != size) co_return std::optional<pooled_buffer>{};

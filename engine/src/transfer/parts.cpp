@@ -23,6 +23,7 @@ awaitable<result<pooled_buffer>> pipeline::fetch_range(s3::client& cl, std::stri
                                                        std::string_view key, uint64_t offset, std::size_t len,
                                                        const s3::conditions& when) {
   SLUICE_CO_TRY(pooled_buffer buf, co_await pool_->acquire(len));
+  SLUICE_CO_TRY(admission_limit::ticket slot, co_await admission_.enter());
   http::span_sink sink(buf.span());
   auto range = s3::byte_range::between(offset, offset + len - 1);
   SLUICE_CO_TRY(s3::get_result got, co_await cl.get_object(bucket, key, range, sink, when));
@@ -43,6 +44,7 @@ awaitable<result<std::pair<object_plan, pooled_buffer>>> pipeline::first_part(s3
   plan.part_size = opts_.part_size;
   SLUICE_CO_TRY_VOID(check_cancelled(bucket, key));
   SLUICE_CO_TRY(pooled_buffer buf, co_await pool_->acquire(opts_.part_size));
+  SLUICE_CO_TRY(admission_limit::ticket slot, co_await admission_.enter());
   http::span_sink sink(buf.span());
   auto range = s3::byte_range::between(0, opts_.part_size - 1);
   auto got = co_await cl.get_object(bucket, key, range, sink, s3::no_conditions);

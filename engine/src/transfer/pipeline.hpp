@@ -2,6 +2,7 @@
 #pragma once
 
 #include <sluice/engine/integrity/recorded_hash.hpp>
+#include <sluice/engine/runtime/admission.hpp>
 #include <sluice/engine/transfer/scheduler.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -127,6 +128,12 @@ class pipeline final : public scheduler {
                                        const s3::conditions& when) override;
   awaitable<result<s3::put_result>> put(std::string_view bucket, std::string_view key,
                                         std::span<const std::byte> body, const s3::put_options& put) override;
+  awaitable<result<ranges_bytes>> read_ranges(std::string_view bucket, std::string_view key,
+                                              std::span<const s3::byte_range> ranges,
+                                              const s3::conditions& when) override;
+  awaitable<result<s3::put_result>> put_chain(std::string_view bucket, std::string_view key,
+                                              std::span<const std::span<const std::byte>> pieces,
+                                              const s3::put_options& put) override;
 
   void cancel() noexcept override;
   bool cancelled() const noexcept override;
@@ -139,6 +146,8 @@ class pipeline final : public scheduler {
   const options& opts() const noexcept override;
   progress& counters() noexcept override;
   http::client_stats http_stats() const override;
+  unsigned requests_in_flight() const override;
+  unsigned peak_requests_in_flight() const override;
 
  private:
   unsigned pick() noexcept;
@@ -229,11 +238,14 @@ class pipeline final : public scheduler {
   // Gives part i's bytes; `holder` keeps pool memory alive while the part is sent.
   using part_reader = std::function<awaitable<result<std::span<const std::byte>>>(uint64_t, pooled_buffer&)>;
 
+  // `order` (may be null: by index) is the order parts are claimed in.
   awaitable<result<std::string>> send_multipart(unsigned c, std::string_view bucket, std::string_view key,
                                                 const s3::put_options& put, uint64_t parts, unsigned workers,
-                                                bool spread, const part_reader& read);
+                                                bool spread, const part_reader& read,
+                                                const std::vector<uint64_t>* order);
   awaitable<result<s3::put_result>> put_on(unsigned c, std::string_view bucket, std::string_view key,
-                                           std::span<const std::byte> body, const s3::put_options& put_in);
+                                           std::span<const std::span<const std::byte>> pieces,
+                                           const s3::put_options& put_in);
 
   // ---- reads into memory (read.cpp) ---------------------------------------------------
 
@@ -252,6 +264,9 @@ class pipeline final : public scheduler {
   awaitable<result<object_bytes>> read_once(unsigned c, std::string_view bucket, std::string_view key,
                                             const std::optional<s3::byte_range>& range,
                                             const s3::conditions& when);
+  awaitable<result<ranges_bytes>> read_ranges_on(unsigned c, std::string_view bucket, std::string_view key,
+                                                 std::span<const s3::byte_range> ranges,
+                                                 const s3::conditions& when);
   awaitable<result<object_bytes>> read_ignoring_range(s3::client& cl, std::string_view bucket,
                                                       std::string_view key,
                                                       const std::optional<s3::byte_range>& range,
@@ -275,6 +290,10 @@ class pipeline final : public scheduler {
   options opts_;
   std::shared_ptr<buffer_pool> pool_;
   std::vector<std::shared_ptr<s3::client>> clients_;  // one per engine context
+  // One ticket per data request (a GET or PUT of a part or an object), taken
+  // once its memory is reserved (a holder never waits on the pool):
+  // options::max_in_flight over all transfers.
+  admission_limit admission_;
   std::atomic<unsigned> next_context_{0};
   std::atomic<bool> cancelled_{false};  // lock-free: set from signal handlers
   progress progress_;

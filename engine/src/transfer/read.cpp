@@ -23,6 +23,7 @@ awaitable<result<void>> pipeline::fetch_into(s3::client& cl, std::string_view bu
                                              uint64_t offset, std::span<std::byte> dst,
                                              const s3::conditions& when) {
   SLUICE_CO_TRY_VOID(check_cancelled(bucket, key));
+  SLUICE_CO_TRY(admission_limit::ticket slot, co_await admission_.enter());
   http::span_sink sink(dst);
   auto range = s3::byte_range::between(offset, offset + dst.size() - 1);
   SLUICE_CO_TRY(s3::get_result got, co_await cl.get_object(bucket, key, range, sink, when));
@@ -81,10 +82,12 @@ awaitable<result<object_bytes>> pipeline::read_once(unsigned c, std::string_view
   const uint64_t first_len =
       first_range.suffix ? *first_range.suffix : *first_range.last - first_range.first + 1;
   SLUICE_CO_TRY(pooled_buffer head, co_await pool_->acquire(static_cast<std::size_t>(first_len)));
+  SLUICE_CO_TRY(admission_limit::ticket slot, co_await admission_.enter());
   http::span_sink sink(head.span());
   object_bytes out;
   out.requests = 1;
   auto got = co_await cl.get_object(bucket, key, first_range, sink, when);
+  slot.release();
   if (!got && got.error().code == errc::too_large) {
     head.reset();
     co_return co_await read_ignoring_range(cl, bucket, key, range, when);
@@ -148,6 +151,141 @@ awaitable<result<object_bytes>> pipeline::read_once(unsigned c, std::string_view
   co_return out;
 }
 
+namespace {
+
+// A stretch of the object fetched by one read_on, and the ranges it serves.
+struct fetch_span {
+  uint64_t first = 0, end = 0;       // [first, end)
+  std::vector<std::size_t> members;  // indexes into the ranges asked for
+};
+
+// Ranges resolved against `total` (UINT64_MAX when unknown: bounded ranges
+// only) into [first, end) pairs, then merged into spans.
+std::vector<fetch_span> plan_spans(std::span<const s3::byte_range> ranges, uint64_t total, uint64_t gap,
+                                   std::vector<std::pair<uint64_t, uint64_t>>& resolved) {
+  resolved.clear();
+  for (const auto& r : ranges) {
+    if (r.suffix) {
+      resolved.emplace_back(total - std::min(*r.suffix, total), total);
+    } else {
+      const uint64_t end = r.last ? *r.last + 1 : total;
+      resolved.emplace_back(r.first, std::min(end, total));
+    }
+  }
+  std::vector<std::size_t> by_start(ranges.size());
+  for (std::size_t i = 0; i < by_start.size(); ++i) by_start[i] = i;
+  std::stable_sort(by_start.begin(), by_start.end(),
+                   [&](std::size_t x, std::size_t y) { return resolved[x].first < resolved[y].first; });
+  std::vector<fetch_span> spans;
+  for (std::size_t i : by_start) {
+    const auto [a, b] = resolved[i];
+    if (!spans.empty() && (a <= spans.back().end || a - spans.back().end <= gap)) {
+      spans.back().end = std::max(spans.back().end, b);
+      spans.back().members.push_back(i);
+      continue;
+    }
+    spans.push_back({a, b, {i}});
+  }
+  return spans;
+}
+
+}  // namespace
+
+// See scheduler::read_ranges. Bounded ranges need no size: the lowest span
+// goes first, with `when`, and its answer gives the size and the ETag.
+// Suffix and open-ended ranges need the size first: one HEAD, with `when`.
+awaitable<result<ranges_bytes>> pipeline::read_ranges_on(unsigned c, std::string_view bucket,
+                                                         std::string_view key,
+                                                         std::span<const s3::byte_range> ranges,
+                                                         const s3::conditions& when) {
+  const std::string url = object_url(bucket, key);
+  if (ranges.empty()) co_return fail(errc::invalid_argument, url + ": no ranges asked for");
+  bool need_size = false;
+  for (const auto& r : ranges) {
+    if (r.suffix && *r.suffix == 0) co_return fail(errc::invalid_argument, url + ": an empty suffix range");
+    if (!r.suffix && r.last && *r.last < r.first)
+      co_return fail(errc::invalid_argument, url + ": a range that ends before it starts");
+    if (r.suffix || !r.last) need_size = true;
+  }
+  SLUICE_CO_TRY_VOID(check_cancelled(bucket, key));
+  ranges_bytes out;
+  std::optional<uint64_t> total;
+  s3::conditions same_object = when;
+  if (need_size) {
+    SLUICE_CO_TRY(out.info, co_await clients_[c]->head_object(bucket, key, when));
+    total = out.info.size;
+    ++out.requests;
+    same_object = {};
+    if (!out.info.etag.empty()) same_object.if_match = out.info.etag;
+  }
+  std::vector<std::pair<uint64_t, uint64_t>> resolved;
+  std::vector<fetch_span> spans =
+      plan_spans(ranges, total.value_or(UINT64_MAX), opts_.coalesce_gap, resolved);
+  uint64_t wanted = 0;
+  for (const auto& sp : spans) wanted += sp.end - sp.first;
+  if (wanted > pool_->budget())
+    co_return fail(errc::too_large,
+                   url + ": " + std::to_string(wanted) + " bytes in " + std::to_string(spans.size()) +
+                       " spans do not fit the memory budget (" + std::to_string(pool_->budget()) + " bytes)");
+  std::vector<std::optional<object_bytes>> got(spans.size());
+  std::size_t next = 0;
+  if (!total) {
+    // The lowest span first: it learns the size and the ETag.
+    SLUICE_CO_TRY(
+        object_bytes first,
+        co_await read_on(c, bucket, key, s3::byte_range::between(spans[0].first, spans[0].end - 1), when));
+    out.info = first.info;
+    total = out.info.size;
+    same_object = {};
+    if (!out.info.etag.empty()) same_object.if_match = out.info.etag;
+    got[0] = std::move(first);
+    next = 1;
+  }
+  for (const auto& [a, b] : resolved) {
+    if (a >= *total && !(a == 0 && b == 0))
+      co_return fail(s3::errc::invalid_range, url + ": a range starts at byte " + std::to_string(a) +
+                                                  ", past the end of the object (" + std::to_string(*total) +
+                                                  " bytes)");
+  }
+  std::optional<error> failed;
+  const std::size_t remaining = spans.size() - next;
+  const unsigned workers = static_cast<unsigned>(
+      std::min<uint64_t>(std::max(1u, opts_.max_in_flight), std::max<std::size_t>(remaining, 1)));
+  co_await run_concurrently(workers, [&](unsigned) -> awaitable<void> {
+    while (!failed && next < spans.size()) {
+      const std::size_t i = next++;
+      const uint64_t a = spans[i].first, b = std::min(spans[i].end, *total);
+      if (a >= b) {
+        got[i] = object_bytes{};  // empty ranges (of an empty object)
+        continue;
+      }
+      auto r = co_await read_on(c, bucket, key, s3::byte_range::between(a, b - 1), same_object);
+      if (!r) {
+        if (!failed) failed = r.error();
+        continue;
+      }
+      got[i] = std::move(*r);
+    }
+  });
+  if (failed) co_return *failed;
+  out.firsts.resize(ranges.size());
+  out.ranges.resize(ranges.size());
+  bool whole = false;
+  for (std::size_t i = 0; i < spans.size(); ++i) {
+    object_bytes& g = *got[i];
+    out.requests += g.requests;
+    whole = whole || g.verified;
+    for (std::size_t m : spans[i].members) {
+      const uint64_t a = resolved[m].first, b = std::min(resolved[m].second, *total);
+      out.firsts[m] = a;
+      if (b > a)
+        out.ranges[m] = g.data.share(static_cast<std::size_t>(a - g.first), static_cast<std::size_t>(b - a));
+    }
+  }
+  out.verified = whole;
+  co_return out;
+}
+
 // A server that answers a ranged GET with the whole object (s3rver does
 // for "bytes=0-0" and for suffix ranges): read the whole object, when it
 // fits the budget, and keep the range asked for.
@@ -167,6 +305,7 @@ awaitable<result<object_bytes>> pipeline::read_ignoring_range(s3::client& cl, st
   if (w0 > total || (w0 == total && total > 0))
     co_return fail(s3::errc::invalid_range, object_url(bucket, key) + ": the range starts past the end");
   SLUICE_CO_TRY(pooled_buffer all, co_await pool_->acquire(static_cast<std::size_t>(total)));
+  SLUICE_CO_TRY(admission_limit::ticket slot, co_await admission_.enter());
   http::span_sink sink(all.span());
   s3::conditions same_object;
   if (!out.info.etag.empty()) same_object.if_match = out.info.etag;

@@ -18,7 +18,7 @@ unsigned connection_cap(const options& o, unsigned contexts) {
   return static_cast<unsigned>(std::clamp<uint64_t>(n, 1, 256));
 }
 
-pipeline::pipeline(engine& eng, options opts) : eng_(eng), opts_(opts) {}
+pipeline::pipeline(engine& eng, options opts) : eng_(eng), opts_(opts), admission_(opts.max_in_flight) {}
 
 result<void> pipeline::init(const s3::client_options& client_opts) {
   if (opts_.part_size < 1 || opts_.part_size > opts_.memory_budget)
@@ -85,8 +85,23 @@ awaitable<result<object_bytes>> pipeline::read(std::string_view bucket, std::str
 
 awaitable<result<s3::put_result>> pipeline::put(std::string_view bucket, std::string_view key,
                                                 std::span<const std::byte> body, const s3::put_options& put) {
+  const std::span<const std::byte> one[] = {body};
+  co_return co_await put_chain(bucket, key, one, put);
+}
+
+awaitable<result<s3::put_result>> pipeline::put_chain(std::string_view bucket, std::string_view key,
+                                                      std::span<const std::span<const std::byte>> pieces,
+                                                      const s3::put_options& put) {
   unsigned c = pick();
-  auto work = [&] { return put_on(c, bucket, key, body, put); };
+  auto work = [&] { return put_on(c, bucket, key, pieces, put); };
+  co_return co_await on_context(c, work, bucket, key);
+}
+
+awaitable<result<ranges_bytes>> pipeline::read_ranges(std::string_view bucket, std::string_view key,
+                                                      std::span<const s3::byte_range> ranges,
+                                                      const s3::conditions& when) {
+  unsigned c = pick();
+  auto work = [&] { return read_ranges_on(c, bucket, key, ranges, when); };
   co_return co_await on_context(c, work, bucket, key);
 }
 
@@ -125,6 +140,13 @@ http::client_stats pipeline::http_stats() const {
   http::client_stats sum;
   for (const auto& c : clients_) sum += c->http_stats();
   return sum;
+}
+
+unsigned pipeline::requests_in_flight() const {
+  return admission_.in_use();
+}
+unsigned pipeline::peak_requests_in_flight() const {
+  return admission_.peak();
 }
 
 unsigned pipeline::pick() noexcept {

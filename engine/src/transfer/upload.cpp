@@ -1,41 +1,15 @@
 // Uploads from a file or from memory: one PUT, or a multipart upload with its composite XXH3 recorded.
 #include "transfer/pipeline.hpp"
 
+#include <sluice/engine/cache/file_reader.hpp>
 #include <sluice/engine/integrity/xxh3.hpp>
 #include <sluice/engine/runtime/concurrently.hpp>
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
+#include <cstring>
 
 namespace sluice::transfer {
 
 namespace detail {
-
-error io_fail(std::string_view what, const std::string& path, int err) {
-  return os_fail(what, path, err);
-}
-
-result<void> pread_exact(int fd, std::span<std::byte> dst, uint64_t offset, const std::string& path) {
-  while (!dst.empty()) {
-    ssize_t n = ::pread(fd, dst.data(), dst.size(), static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return io_fail("cannot read", path, errno);
-    if (n == 0) return fail(errc::io_error, "'" + path + "' became shorter while it was being read");
-    dst = dst.subspan(static_cast<std::size_t>(n));
-    offset += static_cast<uint64_t>(n);
-  }
-  return {};
-}
-
-struct fd_guard {
-  int fd = -1;
-  ~fd_guard() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 
 // The first error of workers running on several threads.
 class shared_failure {
@@ -61,23 +35,26 @@ class shared_failure {
 
 // `spread`: the parts of a multipart upload are sent from every context
 // (single uploads), or from this one only (objects of a batch).
+//
+// The file is read once (io_uring) where memory allows. The composite XXH3
+// goes into the object's metadata when the upload is created, so every part
+// is hashed before the first is sent; parts that find free memory (up to half
+// the budget, never waiting for it) stay in the pool and are sent from there,
+// first; only the others are read again, and each must hash as before.
 awaitable<result<stats>> pipeline::upload_on(unsigned c, std::string_view path_in, std::string_view bucket,
                                              std::string_view key, const s3::put_options& put_in,
                                              unsigned workers, bool spread) {
   auto& cl = *clients_[c];
   const std::string path(path_in);
   stats st;
-  fd_guard fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-  if (fd.fd < 0) co_return io_fail("cannot open", path, errno);
-  struct stat sb {};
-  if (::fstat(fd.fd, &sb) != 0) co_return io_fail("cannot stat", path, errno);
-  if (!S_ISREG(sb.st_mode)) co_return fail(errc::invalid_argument, "'" + path + "' is not a regular file");
-  const uint64_t size = static_cast<uint64_t>(sb.st_size);
+  SLUICE_CO_TRY(std::unique_ptr<cache::file_reader> file, cache::file_reader::open(path));
+  const uint64_t size = file->size();
 
   SLUICE_CO_TRY_VOID(check_cancelled(bucket, key));
   if (size <= opts_.multipart_threshold && size <= pool_->budget()) {
     SLUICE_CO_TRY(pooled_buffer buf, co_await pool_->acquire(static_cast<std::size_t>(size)));
-    SLUICE_CO_TRY_VOID(pread_exact(fd.fd, buf.span(), 0, path));
+    SLUICE_CO_TRY_VOID(co_await file->read_at(0, buf.span()));
+    SLUICE_CO_TRY(admission_limit::ticket slot, co_await admission_.enter());
     SLUICE_CO_TRY_VOID(co_await cl.put_object(bucket, key, buf.span(), put_in));
     st.bytes = size;
     st.objects = 1;
@@ -94,31 +71,54 @@ awaitable<result<stats>> pipeline::upload_on(unsigned c, std::string_view path_i
   const uint64_t parts = (size + part - 1) / part;
   auto length = [&](uint64_t i) { return static_cast<std::size_t>(std::min(part, size - i * part)); };
 
-  // Hash first: the composite goes into the object's metadata at creation.
   std::vector<uint64_t> hashes(parts);
+  std::vector<pooled_buffer> kept(parts);
+  std::vector<uint64_t> order;  // kept parts first: they free memory without needing any
+  order.reserve(parts);
   {
-    SLUICE_CO_TRY(pooled_buffer buf, co_await pool_->acquire(static_cast<std::size_t>(part)));
+    const uint64_t keep_limit = pool_->budget() / 2;
+    uint64_t kept_bytes = 0;
+    // Taken while holding nothing; later reservations never wait.
+    SLUICE_CO_TRY(pooled_buffer scratch, co_await pool_->acquire(static_cast<std::size_t>(part)));
     for (uint64_t i = 0; i < parts; ++i) {
-      auto view = buf.span().first(length(i));
-      SLUICE_CO_TRY_VOID(pread_exact(fd.fd, view, i * part, path));
+      SLUICE_CO_TRY_VOID(check_cancelled(bucket, key));
+      std::optional<pooled_buffer> spare;
+      if (kept_bytes + length(i) <= keep_limit) spare = pool_->try_acquire(length(i));
+      auto view = (spare ? *spare : scratch).span().first(length(i));
+      SLUICE_CO_TRY_VOID(co_await file->read_at(i * part, view));
       hashes[i] = integrity::xxh3(view);
+      if (spare) {
+        kept_bytes += length(i);
+        kept[i] = std::move(*spare);
+        order.push_back(i);
+      }
     }
   }
+  const uint64_t kept_parts = order.size();
+  for (uint64_t i = 0; i < parts; ++i)
+    if (!kept[i]) order.push_back(i);
+
   s3::put_options put = put_in;
   put.metadata[std::string(integrity::metadata_key)] =
       integrity::format_recorded({integrity::composite_of(hashes, part), part});
+  // Each part is claimed by one worker: kept[i] is touched by that worker only.
   part_reader from_file = [&](uint64_t i,
                               pooled_buffer& holder) -> awaitable<result<std::span<const std::byte>>> {
+    if (kept[i]) {
+      holder = std::move(kept[i]);
+      co_return std::span<const std::byte>(holder.span());
+    }
     SLUICE_CO_TRY(holder, co_await pool_->acquire(length(i)));
-    SLUICE_CO_TRY_VOID(pread_exact(fd.fd, holder.span(), i * part, path));
+    SLUICE_CO_TRY_VOID(co_await file->read_at(i * part, holder.span()));
     if (integrity::xxh3(holder.span()) != hashes[i])
       co_return fail(errc::io_error, "'" + path + "' changed while it was being uploaded");
     co_return std::span<const std::byte>(holder.span());
   };
-  SLUICE_CO_TRY_VOID(co_await send_multipart(c, bucket, key, put, parts, workers, spread, from_file));
+  SLUICE_CO_TRY_VOID(co_await send_multipart(c, bucket, key, put, parts, workers, spread, from_file, &order));
   st.bytes = size;
   st.objects = 1;
   st.requests = parts + 2;
+  st.reread_parts = parts - kept_parts;
   progress_.objects.fetch_add(1, std::memory_order_relaxed);
   co_return st;
 }
@@ -136,7 +136,8 @@ uint64_t pipeline::multipart_part_size(uint64_t size) const {
 awaitable<result<std::string>> pipeline::send_multipart(unsigned c, std::string_view bucket,
                                                         std::string_view key, const s3::put_options& put,
                                                         uint64_t parts, unsigned workers, bool spread,
-                                                        const part_reader& read) {
+                                                        const part_reader& read,
+                                                        const std::vector<uint64_t>* order) {
   auto& cl = *clients_[c];
   SLUICE_CO_TRY(std::string upload_id, co_await cl.create_multipart_upload(bucket, key, put));
   // Workers on every context (each with its own context's client) pull
@@ -157,12 +158,19 @@ awaitable<result<std::string>> pipeline::send_multipart(unsigned c, std::string_
           failure.set(cc.error());
           co_return;
         }
-        const uint64_t i = next.fetch_add(1, std::memory_order_relaxed);
-        if (i >= parts) co_return;
+        const uint64_t claimed = next.fetch_add(1, std::memory_order_relaxed);
+        if (claimed >= parts) co_return;
+        const uint64_t i = order ? (*order)[claimed] : claimed;
         pooled_buffer holder;
         auto bytes = co_await read(i, holder);
         if (!bytes) {
           failure.set(bytes.error());
+          co_return;
+        }
+        // Memory first, then the ticket: a ticket holder never waits on the pool.
+        auto slot = co_await admission_.enter();
+        if (!slot) {
+          failure.set(slot.error());
           co_return;
         }
         auto etag = co_await mine.upload_part(bucket, key, upload_id, static_cast<int>(i + 1), *bytes);
@@ -191,36 +199,116 @@ awaitable<result<std::string>> pipeline::send_multipart(unsigned c, std::string_
   co_return etag;
 }
 
+namespace detail {
+
+// A body made of pieces, addressed by offset.
+class chain {
+ public:
+  explicit chain(std::span<const std::span<const std::byte>> pieces) : pieces_(pieces) {
+    starts_.reserve(pieces.size() + 1);
+    uint64_t at = 0;
+    for (const auto& p : pieces) {
+      starts_.push_back(at);
+      at += p.size();
+    }
+    starts_.push_back(at);
+  }
+  uint64_t size() const noexcept { return starts_.back(); }
+
+  // [offset, offset + len) when it lies within one piece, else an empty span.
+  std::span<const std::byte> within_one(uint64_t offset, std::size_t len) const {
+    if (len == 0) return {};
+    const std::size_t j = piece_at(offset);
+    if (offset + len > starts_[j + 1]) return {};
+    return pieces_[j].subspan(static_cast<std::size_t>(offset - starts_[j]), len);
+  }
+  // Calls fn(span) over [offset, offset + len), piece by piece.
+  template <class Fn>
+  void each(uint64_t offset, uint64_t len, Fn&& fn) const {
+    for (std::size_t j = piece_at(offset); len > 0 && j < pieces_.size(); ++j) {
+      const uint64_t in = offset - starts_[j];
+      const auto n = static_cast<std::size_t>(std::min<uint64_t>(len, pieces_[j].size() - in));
+      if (n) fn(pieces_[j].subspan(static_cast<std::size_t>(in), n));
+      offset += n;
+      len -= n;
+    }
+  }
+  uint64_t xxh3(uint64_t offset, std::size_t len) const {
+    if (auto one = within_one(offset, len); one.size() == len) return integrity::xxh3(one);
+    integrity::xxh3_stream h;
+    each(offset, len, [&](std::span<const std::byte> s) { h.update(s); });
+    return h.digest();
+  }
+  void copy_to(uint64_t offset, std::span<std::byte> dst) const {
+    std::size_t at = 0;
+    each(offset, dst.size(), [&](std::span<const std::byte> s) {
+      std::memcpy(dst.data() + at, s.data(), s.size());
+      at += s.size();
+    });
+  }
+
+ private:
+  // The piece holding byte `offset` (the first non-empty one at or after it).
+  std::size_t piece_at(uint64_t offset) const {
+    auto it = std::upper_bound(starts_.begin(), starts_.end() - 1, offset);
+    if (it == starts_.begin()) return 0;
+    std::size_t j = static_cast<std::size_t>(it - starts_.begin()) - 1;
+    while (j + 1 < pieces_.size() && pieces_[j].empty()) ++j;
+    return j;
+  }
+  std::span<const std::span<const std::byte>> pieces_;
+  std::vector<uint64_t> starts_;  // starts_[j]: offset of piece j; back(): the total
+};
+
+}  // namespace detail
+
 awaitable<result<s3::put_result>> pipeline::put_on(unsigned c, std::string_view bucket, std::string_view key,
-                                                   std::span<const std::byte> body,
+                                                   std::span<const std::span<const std::byte>> pieces,
                                                    const s3::put_options& put_in) {
   auto& cl = *clients_[c];
   SLUICE_CO_TRY_VOID(check_cancelled(bucket, key));
+  const chain body(pieces);
+  const uint64_t size = body.size();
   const bool conditional = put_in.when.if_match || put_in.when.if_none_match;
-  if (body.size() <= opts_.multipart_threshold || conditional) {
-    if (body.size() > (uint64_t(5) << 30))
+  if (size <= opts_.multipart_threshold || conditional) {
+    if (size > (uint64_t(5) << 30))
       co_return fail(errc::unsupported,
                      object_url(bucket, key) +
                          ": a conditional write goes in one PUT, and one PUT carries at most 5 GiB");
-    SLUICE_CO_TRY(s3::put_result r, co_await cl.put_object(bucket, key, body, put_in));
-    progress_.bytes.fetch_add(body.size(), std::memory_order_relaxed);
+    std::span<const std::byte> one = body.within_one(0, static_cast<std::size_t>(size));
+    pooled_buffer assembled;
+    if (one.size() != size) {
+      if (size > pool_->budget())
+        co_return fail(errc::too_large, object_url(bucket, key) + ": " + std::to_string(size) +
+                                            " bytes in several pieces must be assembled for one PUT, "
+                                            "and do not fit the memory budget");
+      SLUICE_CO_TRY(assembled, co_await pool_->acquire(static_cast<std::size_t>(size)));
+      body.copy_to(0, assembled.span());
+      one = assembled.span();
+    }
+    SLUICE_CO_TRY(admission_limit::ticket slot, co_await admission_.enter());
+    SLUICE_CO_TRY(s3::put_result r, co_await cl.put_object(bucket, key, one, put_in));
+    progress_.bytes.fetch_add(size, std::memory_order_relaxed);
     progress_.objects.fetch_add(1, std::memory_order_relaxed);
     co_return r;
   }
-  const uint64_t size = body.size();
   const uint64_t part = multipart_part_size(size);
   const uint64_t parts = (size + part - 1) / part;
-  auto view = [&](uint64_t i) { return body.subspan(i * part, std::min(part, size - i * part)); };
+  auto length = [&](uint64_t i) { return static_cast<std::size_t>(std::min(part, size - i * part)); };
   std::vector<uint64_t> hashes(parts);
-  for (uint64_t i = 0; i < parts; ++i) hashes[i] = integrity::xxh3(view(i));
+  for (uint64_t i = 0; i < parts; ++i) hashes[i] = body.xxh3(i * part, length(i));
   s3::put_options put = put_in;
   const uint64_t composite = integrity::composite_of(hashes, part);
   put.metadata[std::string(integrity::metadata_key)] = integrity::format_recorded({composite, part});
-  part_reader from_memory = [&](uint64_t i, pooled_buffer&) -> awaitable<result<std::span<const std::byte>>> {
-    co_return view(i);
+  part_reader from_memory = [&](uint64_t i,
+                                pooled_buffer& holder) -> awaitable<result<std::span<const std::byte>>> {
+    if (auto one = body.within_one(i * part, length(i)); one.size() == length(i)) co_return one;
+    SLUICE_CO_TRY(holder, co_await pool_->acquire(length(i)));  // a part straddling pieces
+    body.copy_to(i * part, holder.span());
+    co_return std::span<const std::byte>(holder.span());
   };
-  SLUICE_CO_TRY(std::string etag,
-                co_await send_multipart(c, bucket, key, put, parts, opts_.max_in_flight, true, from_memory));
+  SLUICE_CO_TRY(std::string etag, co_await send_multipart(c, bucket, key, put, parts, opts_.max_in_flight,
+                                                          true, from_memory, nullptr));
   s3::put_result r;
   r.etag = std::move(etag);
   r.xxh3 = composite;

@@ -51,10 +51,16 @@ namespace sluice::transfer {
 struct options {
   std::size_t part_size = std::size_t(8) << 20;
   std::size_t memory_budget = std::size_t(256) << 20;
-  unsigned max_in_flight = 64;                              // requests in flight per transfer; for a batch,
-                                                            // objects in flight (a large one runs 4 parts)
+  // Data requests (GETs and PUTs of parts and objects) in flight over all the
+  // transfers of this scheduler: one admission limit, not per call. One call
+  // also runs at most this many workers; a batch at most this many objects
+  // at once (a large one runs 4 parts).
+  unsigned max_in_flight = 64;
   std::size_t multipart_threshold = std::size_t(64) << 20;  // uploads above go in parts
   unsigned reorder_window = 16;                             // parts buffered ahead of an ordered consumer
+  // read_ranges: ranges closer than this are fetched by one request (the
+  // bytes between them are read and dropped) instead of two.
+  std::size_t coalesce_gap = std::size_t(256) << 10;
   // Connections per endpoint and context. 0: derived: from target_bytes_per_s
   // when set (one connection per ~100 MB/s, the rate one loopback or LAN TCP
   // stream sustains here, at least 4), else enough for max_in_flight; capped
@@ -69,6 +75,7 @@ struct stats {
   uint64_t objects = 0;
   uint64_t requests = 0;
   uint64_t refetched_parts = 0;  // parts fetched again after an integrity mismatch
+  uint64_t reread_parts = 0;     // uploads: parts read from the file a second time (no memory to keep them)
   bool verified = false;         // a recorded hash was checked (single objects)
   std::string etag;              // single downloads: the object's ETag (unquoted), when the server sent one
 };
@@ -97,6 +104,15 @@ struct object_bytes {
   pooled_buffer data;     // exactly the bytes asked for (clamped to the object's end)
   bool verified = false;  // a whole object's recorded XXH3 was checked
   uint64_t requests = 0;
+};
+
+// Several ranges of one object in pool memory: scheduler::read_ranges.
+struct ranges_bytes {
+  s3::object_info info;              // from the first answer; size is the whole object's
+  std::vector<uint64_t> firsts;      // offset of each range's first byte, in the order asked
+  std::vector<buffer_slice> ranges;  // each range's bytes (clamped to the object's end), in the order asked
+  uint64_t requests = 0;
+  bool verified = false;  // the ranges covered the whole object and its recorded XXH3 was checked
 };
 
 // Progress counters, readable from any thread while transfers run.
@@ -144,6 +160,30 @@ class scheduler : public std::enable_shared_from_this<scheduler> {
       std::string_view bucket, std::string_view key, std::span<const std::byte> body,
       const s3::put_options& put = s3::default_put_options) = 0;
 
+  // Reads several ranges of one object in one call: ranges that overlap or
+  // lie within options::coalesce_gap of each other are fetched as one span
+  // (split into parts like read()), the spans concurrently, every request
+  // after the first carrying If-Match on the first answer's ETag (a replaced
+  // object fails with precondition_failed, never mixes versions). Each
+  // returned slice shares its span's pool buffer (no copy); the buffer
+  // returns to the pool when its last slice is gone. A span that is the
+  // whole object is verified against its recorded XXH3. `when` applies to
+  // the first request. Errors: invalid_argument for no ranges or an empty or
+  // inverted one; s3::errc::invalid_range for a range that starts past the
+  // end; too_large when the spans together exceed the memory budget.
+  virtual boost::asio::awaitable<result<ranges_bytes>> read_ranges(
+      std::string_view bucket, std::string_view key, std::span<const s3::byte_range> ranges,
+      const s3::conditions& when = s3::no_conditions) = 0;
+  // Uploads an object made of several pieces (a chain of buffers, e.g.
+  // buffer_slices of pool memory) as put() does. A multipart part that lies
+  // within one piece is sent straight from it; one that straddles pieces is
+  // assembled in pool memory. A single PUT of several pieces is assembled in
+  // pool memory too (errc::too_large past the memory budget). The pieces are
+  // borrowed until the awaitable completes.
+  virtual boost::asio::awaitable<result<s3::put_result>> put_chain(
+      std::string_view bucket, std::string_view key, std::span<const std::span<const std::byte>> pieces,
+      const s3::put_options& put = s3::default_put_options) = 0;
+
   // Many objects with up to max_in_flight requests in flight over all
   // contexts. Per-object failures are collected, not fatal.
   virtual boost::asio::awaitable<result<batch_result>> download_many(std::string_view bucket,
@@ -165,6 +205,9 @@ class scheduler : public std::enable_shared_from_this<scheduler> {
   virtual progress& counters() noexcept = 0;
   // Statistics over every context's connection pool.
   virtual http::client_stats http_stats() const = 0;
+  // Data requests admitted now, and the most ever at once (<= max_in_flight).
+  virtual unsigned requests_in_flight() const = 0;
+  virtual unsigned peak_requests_in_flight() const = 0;
 };
 
 }  // namespace sluice::transfer
