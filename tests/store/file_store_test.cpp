@@ -140,3 +140,23 @@ TEST_F(FileStore, opening_a_file_as_a_root_is_invalid_argument) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(FileStore, a_fifo_as_a_key_or_a_source_is_refused_without_blocking) {
+  // Opening a FIFO for reading waits for a writer; the store must not.
+  ASSERT_EQ(::mkfifo((dir_ / "root" / "pipe").c_str(), 0600), 0);
+  auto r = eng_.run(f_.s->read("pipe"));
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ(r->state, store::read_state::missing);
+  ASSERT_EQ(::mkfifo((dir_ / "source-pipe").c_str(), 0600), 0);
+  auto w = eng_.run(f_.s->write_file("from-pipe", (dir_ / "source-pipe").string()));
+  ASSERT_FALSE(w);
+  EXPECT_EQ(w.error().code, errc::invalid_argument) << w.error().describe();
+  auto down = eng_.run(f_.s->read_to_file("pipe", (dir_ / "out").string()));
+  ASSERT_TRUE(down) << down.error().describe();
+  EXPECT_EQ(down->state, store::read_state::missing);
+  EXPECT_FALSE(fs::exists(dir_ / "out"));
+}
+
+}  // namespace

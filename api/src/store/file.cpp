@@ -98,7 +98,9 @@ class file_store final : public store {
   awaitable<result<read_result>> read(std::string_view key, const read_options& opts) override {
     SLUICE_CO_TRY(std::string path, path_of(key));
     read_result r;
-    fd_guard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    // O_NONBLOCK on every open of a key or a source: a FIFO among them is not a
+    // regular file and is refused, instead of blocking this thread on open().
+    fd_guard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
     struct stat sb {};
     if (fd.fd < 0 && errno != ENOENT && errno != ENOTDIR) co_return os_fail("cannot open", path, errno);
     if (fd.fd >= 0 && ::fstat(fd.fd, &sb) != 0) co_return os_fail("cannot stat", path, errno);
@@ -238,7 +240,7 @@ class file_store final : public store {
     SLUICE_CO_TRY(std::string src, path_of(key));
     const std::string path(path_in);
     read_result r;
-    fd_guard in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
+    fd_guard in(::open(src.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
     struct stat sb {};
     if (in.fd < 0 && (errno == ENOENT || errno == ENOTDIR)) co_return r;
     if (in.fd < 0) co_return os_fail("cannot open", src, errno);
@@ -312,7 +314,7 @@ class file_store final : public store {
   // the one at the path; nullopt when there is none.
   result<std::optional<locked_file>> lock_current(const std::string& path) {
     for (int attempt = 0; attempt < 100; ++attempt) {
-      fd_guard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+      fd_guard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
       if (fd.fd < 0) {
         if (errno == ENOENT || errno == ENOTDIR) return std::optional<locked_file>{};
         return os_fail("cannot open", path, errno);
@@ -368,7 +370,7 @@ class file_store final : public store {
 
   result<generation> copy_in(const std::string& src, const std::string& dst, const write_options& opts,
                              bool src_is_key) {
-    fd_guard in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
+    fd_guard in(::open(src.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
     if (in.fd < 0 && src_is_key && (errno == ENOENT || errno == ENOTDIR))
       return fail(errc::not_found, src + ": no such key");
     if (in.fd < 0) return os_fail("cannot open", src, errno);
