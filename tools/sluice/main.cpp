@@ -387,6 +387,9 @@ int main(int argc, char** argv) {
     if (!bud) return cli::report("cat --memory-budget", bud.error());
     if (*ps == 0 || *bud < *ps)
       return cli::report("cat", fail(errc::invalid_argument, "--memory-budget must hold at least one part"));
+    // Pool memory comes in 4 KiB pages, and a streamed object's ranges take half the budget.
+    if (*bud < (8u << 10))
+      return cli::report("cat", fail(errc::invalid_argument, "--memory-budget must be at least 8KiB"));
     transfer::options t;
     t.part_size = *ps;
     t.memory_budget = *bud;

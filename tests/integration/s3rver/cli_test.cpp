@@ -914,6 +914,8 @@ TEST(CliUsage, bad_arguments_fail_with_a_message_before_any_request) {
       {{"rm", "s3://bucket"}, "-r"},
       {{"rm", dir / "f"}, dir / "f"},
       {{"mb", "s3://bucket/key"}, "s3://bucket/key"},
+      {{"rb", "s3://Bad_Bucket"}, "Bad_Bucket"},
+      {{"cat", "--memory-budget", "4KiB", "--part-size", "1KiB", "s3://bucket/k"}, "at least 8KiB"},
   };
   for (const auto& c : cases) {
     std::vector<std::string> args{"--endpoint-url", port.url()};
