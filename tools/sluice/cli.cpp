@@ -26,12 +26,11 @@ result<s3::client_options> resolve_client_options(const global_options& g) {
   return opts;
 }
 
-result<session> open_session(const global_options& g) {
-  SLUICE_TRY(s3::client_options opts, resolve_client_options(g));
+result<session> open_session(const global_options& g, const transfer::options& t, unsigned threads) {
   session s;
-  s.eng = std::make_unique<engine>(engine::options{1});
-  SLUICE_TRY(s.client, s3::client::create(s.eng->executor(), opts));
-  SLUICE_TRY(s.sched, transfer::scheduler::create(*s.eng, std::move(opts), transfer::options{}));
+  SLUICE_TRY(s.client_options, resolve_client_options(g));
+  s.eng = std::make_unique<engine>(engine::options{threads});
+  SLUICE_TRY(s.sched, transfer::scheduler::create(*s.eng, s.client_options, t));
   return s;
 }
 

@@ -25,16 +25,20 @@ struct global_options {
   bool quiet = false;
 };
 
-// An engine with one I/O thread and an S3 client on it, built from the
-// global options and the AWS environment / profile files.
+// An engine and a transfer scheduler on it, built from the global options and
+// the AWS environment / profile files. Verbs reach S3 only through stores over
+// `sched` (bucket_store) and the bucket functions of store/s3.hpp.
 struct session {
   std::unique_ptr<engine> eng;
-  std::shared_ptr<s3::client> client;
-  std::shared_ptr<transfer::scheduler> sched;  // for the stores (ls, rm)
+  s3::client_options client_options;  // as resolved (the demo's second scheduler, its endpoint line)
+  std::shared_ptr<transfer::scheduler> sched;
 };
 // The bucket as a store (no prefix; conditional writes never used by the CLI).
 result<std::shared_ptr<store::store>> bucket_store(session& s, const std::string& bucket);
-result<session> open_session(const global_options& g);
+// `threads`: the engine's I/O threads (0: one per core, for transfers); `t`:
+// the scheduler's part size, memory budget and concurrency.
+result<session> open_session(const global_options& g, const transfer::options& t = transfer::options{},
+                             unsigned threads = 1);
 // The S3 client options the global options and the AWS environment give.
 result<s3::client_options> resolve_client_options(const global_options& g);
 
@@ -75,8 +79,9 @@ struct transfer_flags {
   bool size_only = false;     // sync
 };
 // cp (one object, or -r) and sync between a local side and an S3 side.
+// `w`: content type and metadata of the objects written (no conditions).
 int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std::string& src,
-                     const std::string& dst, bool sync, const s3::put_options& put);
+                     const std::string& dst, bool sync, const store::write_options& w);
 
 // The `bench` verb.
 struct bench_options {

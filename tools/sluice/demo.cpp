@@ -3,9 +3,9 @@
 #include "cli.hpp"
 
 #include <sluice/engine/runtime/concurrently.hpp>
-#include <sluice/engine/s3/error.hpp>
 #include <sluice/engine/transfer/scheduler.hpp>
 #include <sluice/objects/objects.hpp>
+#include <sluice/store/s3.hpp>
 
 #include <unistd.h>
 #include <chrono>
@@ -40,8 +40,8 @@ bool same_file(const std::string& a, const std::string& b) {
   return fa.eof() && fb.eof();
 }
 
-// Small objects: every worker takes the next index until all are done.
-awaitable<result<void>> small_objects(s3::client& c, const demo_options& d, const std::string& prefix,
+// Small objects through the bucket store: every worker takes the next index until all are done.
+awaitable<result<void>> small_objects(store::store& bucket, const demo_options& d, const std::string& prefix,
                                       bool upload) {
   std::optional<error> first_error;
   unsigned next = 0;
@@ -53,17 +53,18 @@ awaitable<result<void>> small_objects(s3::client& c, const demo_options& d, cons
           std::string key = prefix + std::to_string(i);
           fill_random(expect.span(), 1000 + i);
           if (upload) {
-            auto r = co_await c.put_object(d.bucket, key, expect.span());
+            auto r = co_await bucket.write(key, expect.span(), store::write_always);
             if (!r && !first_error) first_error = r.error();
           } else {
-            auto r = co_await c.get_object_bytes(d.bucket, key, d.small_size);
+            auto r = co_await bucket.read(key, store::read_all);  // whole, so the recorded XXH3 is verified
             if (!r) {
               if (!first_error) first_error = r.error();
-            } else if (r->data.size() != expect.size() ||
-                       std::memcmp(r->data.data(), expect.data(), expect.size()) != 0) {
+            } else if (r->state != store::read_state::value) {
+              if (!first_error) first_error = fail(errc::not_found, bucket.describe(key) + ": no such key");
+            } else if (r->bytes.size() != expect.size() ||
+                       std::memcmp(r->bytes.data(), expect.data(), expect.size()) != 0) {
               if (!first_error)
-                first_error =
-                    fail(errc::integrity_mismatch, "s3://" + d.bucket + "/" + key + " came back different");
+                first_error = fail(errc::integrity_mismatch, bucket.describe(key) + " came back different");
             }
           }
         }
@@ -75,17 +76,19 @@ awaitable<result<void>> small_objects(s3::client& c, const demo_options& d, cons
 }  // namespace
 
 int run_demo(session& s, const demo_options& d) {
-  auto& c = *s.client;
   auto& eng = *s.eng;
-  std::printf("sluice demo: endpoint %s, bucket %s\n", c.options().config.endpoint_url.c_str(),
+  std::printf("sluice demo: endpoint %s, bucket %s\n", s.client_options.config.endpoint_url.c_str(),
               d.bucket.c_str());
 
-  auto hb = eng.run(c.head_bucket(d.bucket));
-  if (!hb) {
-    if (hb.error().code != s3::errc::no_such_bucket) return report("demo: head bucket", hb.error());
-    if (auto r = eng.run(c.create_bucket(d.bucket)); !r) return report("demo: create bucket", r.error());
+  auto exists = eng.run(store::bucket_exists(*s.sched, d.bucket));
+  if (!exists) return report("demo: head bucket", exists.error());
+  if (!*exists) {
+    if (auto r = eng.run(store::create_bucket(*s.sched, d.bucket)); !r)
+      return report("demo: create bucket", r.error());
     std::printf("  created bucket %s\n", d.bucket.c_str());
   }
+  auto bucket = bucket_store(s, d.bucket);
+  if (!bucket) return report("demo", bucket.error());
 
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -116,7 +119,7 @@ int run_demo(session& s, const demo_options& d) {
   // a memory-bounded pool, io_uring writes.
   engine xfer_engine;
   transfer::options topts;
-  auto made = transfer::scheduler::create(xfer_engine, c.options(), topts);
+  auto made = transfer::scheduler::create(xfer_engine, s.client_options, topts);
   if (!made) return report("demo", made.error());
   auto sched = *made;
 
@@ -143,34 +146,38 @@ int run_demo(session& s, const demo_options& d) {
 
   const std::string prefix = "demo/small/";
   t0 = clock_type::now();
-  if (auto r = eng.run(small_objects(c, d, prefix, true)); !r)
+  if (auto r = eng.run(small_objects(**bucket, d, prefix, true)); !r)
     return report("demo: small uploads", r.error());
   double t_sp = seconds_since(t0);
   std::printf("  uploaded   %u objects of %s: %.2f s, %.0f objects/s\n", d.small_count,
               format_bytes(double(d.small_size)).c_str(), t_sp, d.small_count / t_sp);
   t0 = clock_type::now();
-  if (auto r = eng.run(small_objects(c, d, prefix, false)); !r)
+  if (auto r = eng.run(small_objects(**bucket, d, prefix, false)); !r)
     return report("demo: small downloads", r.error());
   double t_sg = seconds_since(t0);
   std::printf("  downloaded %u objects: %.2f s, %.0f objects/s, all verified\n", d.small_count, t_sg,
               d.small_count / t_sg);
 
-  auto listed = eng.run(c.list_all(d.bucket, prefix));
-  if (!listed) return report("demo: list", listed.error());
-  std::printf("  listed     %zu objects under s3://%s/%s\n", listed->objects.size(), d.bucket.c_str(),
-              prefix.c_str());
-  if (listed->objects.size() != d.small_count)
+  uint64_t listed = 0;
+  const store::list_callback count = [&](store::list_page& page) -> result<bool> {
+    listed += page.entries.size();
+    return true;
+  };
+  if (auto r = eng.run(objects::list(**bucket, prefix, true, count)); !r)
+    return report("demo: list", r.error());
+  std::printf("  listed     %llu objects under s3://%s/%s\n", static_cast<unsigned long long>(listed),
+              d.bucket.c_str(), prefix.c_str());
+  if (listed != d.small_count)
     return report("demo", fail(errc::malformed_response, "the listing does not show every object"));
 
   if (!d.keep) {
-    auto bucket = bucket_store(s, d.bucket);
-    if (!bucket) return report("demo: clean up", bucket.error());
     auto removed = eng.run(objects::remove(**bucket, "demo", true));
     if (!removed) return report("demo: clean up", removed.error());
     std::printf("  removed    %llu objects\n", static_cast<unsigned long long>(removed->deleted));
   }
-  auto stats = c.http_stats();
-  stats += s.sched->http_stats();  // the clean-up went through the bucket store
+  // Every request: the bucket store's (bucket, small objects, listing, clean-up) and the large object's.
+  auto stats = s.sched->http_stats();
+  stats += sched->http_stats();
   std::printf("sluice demo: OK (%llu requests on %llu connections)\n",
               static_cast<unsigned long long>(stats.requests),
               static_cast<unsigned long long>(stats.connections_opened));

@@ -1,13 +1,18 @@
 // sluice: verified transfers between object storage and local files.
 #include "cli.hpp"
 
-#include <sluice/engine/transfer/scheduler.hpp>
+#include <sluice/engine/integrity/xxh3.hpp>
+#include <sluice/engine/s3/uri.hpp>
 #include <sluice/objects/objects.hpp>
+#include <sluice/store/s3.hpp>
 
 #include <CLI/CLI.hpp>
 
 #include <unistd.h>
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <map>
 #include <set>
@@ -31,7 +36,7 @@ int cmd_ls(const cli::global_options& g, const std::string& url, bool recursive)
   auto s = cli::open_session(g);
   if (!s) return cli::report("ls", s.error());
   if (loc.bucket.empty()) {
-    auto buckets = s->eng->run(s->client->list_buckets());
+    auto buckets = s->eng->run(store::list_buckets(*s->sched));
     if (!buckets) return cli::report("ls", buckets.error());
     for (auto& b : *buckets) std::printf("%s  %s\n", b.creation_date.c_str(), b.name.c_str());
     return 0;
@@ -51,9 +56,12 @@ int cmd_ls(const cli::global_options& g, const std::string& url, bool recursive)
   return 0;
 }
 
-// Server-side copy of one object (both sides s3://).
+// Server-side copy of one object (both sides s3://): store::copy_from between
+// two bucket stores on one scheduler. New metadata or a content type replaces
+// the source's (the recorded XXH3 is kept); without, the copy keeps them.
 int cmd_copy_remote(const cli::global_options& g, const std::string& src, const std::string& dst,
-                    const objects::location& from, const objects::location& to, s3::put_options put) {
+                    const objects::location& from, const objects::location& to,
+                    const store::write_options& w) {
   if (from.key.empty() || from.key.back() == '/')
     return cli::report("cp", fail(errc::invalid_argument, "'" + src + "' names no object"));
   auto s = cli::open_session(g);
@@ -63,10 +71,11 @@ int cmd_copy_remote(const cli::global_options& g, const std::string& src, const 
     auto slash = from.key.rfind('/');
     key += from.key.substr(slash == std::string::npos ? 0 : slash + 1);
   }
-  bool replace = !put.metadata.empty() || !put.content_type.empty();
-  auto c = s->eng->run(
-      s->client->copy_object(from.bucket, from.key, to.bucket, key,
-                             replace ? s3::metadata_directive::replace : s3::metadata_directive::copy, put));
+  auto source = cli::bucket_store(*s, from.bucket);
+  if (!source) return cli::report("cp", source.error());
+  auto destination = cli::bucket_store(*s, to.bucket);
+  if (!destination) return cli::report("cp", destination.error());
+  auto c = s->eng->run((*destination)->copy_from(**source, from.key, key, w));
   if (!c) return cli::report("cp " + src + " " + dst, c.error());
   if (!g.quiet)
     std::printf("copied %s -> s3://%s/%s (server-side)\n", src.c_str(), to.bucket.c_str(), key.c_str());
@@ -101,50 +110,76 @@ int cmd_stat(const cli::global_options& g, const std::string& url) {
     return cli::report("stat", fail(errc::invalid_argument, "'" + url + "' is not an s3://bucket/key URL"));
   auto s = cli::open_session(g);
   if (!s) return cli::report("stat", s.error());
-  auto info = s->eng->run(s->client->head_object(loc->bucket, loc->key));
+  auto bucket = cli::bucket_store(*s, loc->bucket);
+  if (!bucket) return cli::report("stat", bucket.error());
+  auto info = s->eng->run((*bucket)->stat(loc->key));
   if (!info) return cli::report("stat " + url, info.error());
+  if (!*info) return cli::report("stat " + url, fail(errc::not_found, url + ": no such key"));
+  const store::read_result& st = **info;
   std::printf(
       "url            %s\nsize           %llu\netag           %s\nlast-modified  %s\ncontent-type   %s\n",
-      url.c_str(), static_cast<unsigned long long>(info->size), info->etag.c_str(),
-      info->last_modified.c_str(), info->content_type.c_str());
-  for (auto& [k, v] : info->metadata) std::printf("meta %-9s %s\n", k.c_str(), v.c_str());
+      url.c_str(), static_cast<unsigned long long>(st.size), st.gen.tag.c_str(), st.last_modified.c_str(),
+      st.content_type.c_str());
+  // The store keeps sluice's recorded hash apart from the user's metadata; shown among them as before.
+  auto metadata = st.metadata;
+  if (!st.recorded_xxh3.empty()) metadata[std::string(integrity::metadata_key)] = st.recorded_xxh3;
+  for (auto& [k, v] : metadata) std::printf("meta %-9s %s\n", k.c_str(), v.c_str());
   return 0;
 }
+
+result<void> write_stdout(std::span<const std::byte> bytes) {
+  if (std::fwrite(bytes.data(), 1, bytes.size(), stdout) != bytes.size())
+    return fail(errc::io_error, std::string("cannot write to standard output: ") + std::strerror(errno));
+  return {};
+}
+
+result<void> flush_stdout() {
+  if (std::fflush(stdout) != 0)
+    return fail(errc::io_error, std::string("cannot write to standard output: ") + std::strerror(errno));
+  return {};
+}
+
+// The largest object cat reads whole (and verifies before writing a byte).
+constexpr uint64_t cat_whole_limit = 64ull << 20;
 
 int cmd_cat(const cli::global_options& g, const std::string& url, const transfer::options& topts) {
   auto loc = objects::parse_location(url);
   if (!loc) return cli::report("cat", loc.error());
   if (!loc->remote || loc->key.empty())
     return cli::report("cat", fail(errc::invalid_argument, "'" + url + "' is not an s3://bucket/key URL"));
-  auto s = cli::open_session(g);
+  auto s = cli::open_session(g, topts, 0);
   if (!s) return cli::report("cat", s.error());
-  // Objects up to 64 MiB are fetched and verified before any byte is
-  // written, so a corrupted read can be refetched; larger ones stream and a
-  // mismatch found at the end fails the command.
-  auto head = s->eng->run(s->client->head_object(loc->bucket, loc->key));
-  if (!head) return cli::report("cat " + url, head.error());
-  if (head->size <= std::min<uint64_t>(64u << 20, topts.memory_budget)) {
-    auto obj = s->eng->run(s->client->get_object_bytes(loc->bucket, loc->key, 64u << 20));
-    if (!obj) return cli::report("cat " + url, obj.error());
-    if (std::fwrite(obj->data.data(), 1, obj->data.size(), stdout) != obj->data.size() ||
-        std::fflush(stdout) != 0)
-      return cli::report("cat " + url, fail(errc::io_error, "cannot write to standard output"));
+  auto bucket = cli::bucket_store(*s, loc->bucket);
+  if (!bucket) return cli::report("cat", bucket.error());
+  auto& eng = *s->eng;
+  const std::string context = "cat " + url;
+  auto info = eng.run((*bucket)->stat(loc->key));
+  if (!info) return cli::report(context, info.error());
+  if (!*info) return cli::report(context, fail(errc::not_found, url + ": no such key"));
+  // Pool memory is taken in whole pages: what fits the budget is a multiple of 4 KiB.
+  const uint64_t budget = topts.memory_budget / 4096 * 4096;
+  if ((*info)->size <= std::min(cat_whole_limit, budget)) {
+    // Read whole and verified (one refetch on a mismatch) before any byte is written.
+    auto r = eng.run((*bucket)->read(loc->key, store::read_all));
+    if (!r) return cli::report(context, r.error());
+    if (r->state != store::read_state::value)
+      return cli::report(context, fail(errc::not_found, url + ": no such key"));
+    auto written = write_stdout(r->bytes.span());
+    if (written) written = flush_stdout();
+    if (!written) return cli::report(context, written.error());
     return 0;
   }
-  // Larger objects: ranged parts in flight, delivered in order.
-  auto copts = cli::resolve_client_options(g);
-  if (!copts) return cli::report("cat", copts.error());
-  engine xfer_engine;
-  auto sched = transfer::scheduler::create(xfer_engine, *copts, topts);
-  if (!sched) return cli::report("cat", sched.error());
-  const transfer::consumer to_stdout = [](std::span<const std::byte> d, uint64_t) -> result<void> {
-    if (std::fwrite(d.data(), 1, d.size(), stdout) != d.size())
-      return fail(errc::io_error, "cannot write to standard output");
-    return {};
+  // Larger: successive ranged reads of bounded size, each pinned to the first
+  // one's generation; the recorded hash is checked at the end, after the bytes
+  // were written (a mismatch still fails the command).
+  const uint64_t chunk = std::max<uint64_t>(4096, std::min(cat_whole_limit, budget / 2) / 4096 * 4096);
+  const objects::chunk_callback to_stdout = [](std::span<const std::byte> bytes, uint64_t) {
+    return write_stdout(bytes);
   };
-  auto r = xfer_engine.run((*sched)->stream(loc->bucket, loc->key, to_stdout));
-  std::fflush(stdout);
-  if (!r) return cli::report("cat " + url, r.error());
+  auto r = eng.run(objects::stream_value(**bucket, loc->key, chunk, to_stdout));
+  auto flushed = flush_stdout();
+  if (!r) return cli::report(context, r.error());
+  if (!flushed) return cli::report(context, flushed.error());
   return 0;
 }
 
@@ -156,7 +191,9 @@ int cmd_bucket(const cli::global_options& g, const std::string& url, bool make) 
     return cli::report(verb, fail(errc::invalid_argument, "'" + url + "' is not an s3://bucket URL"));
   auto s = cli::open_session(g);
   if (!s) return cli::report(verb, s.error());
-  auto r = s->eng->run(make ? s->client->create_bucket(loc->bucket) : s->client->delete_bucket(loc->bucket));
+  auto& sched = *s->sched;
+  auto r = make ? s->eng->run(store::create_bucket(sched, loc->bucket))
+                : s->eng->run(store::remove_bucket(sched, loc->bucket));
   if (!r) return cli::report(std::string(verb) + " " + url, r.error());
   if (!g.quiet) std::printf("%s %s\n", make ? "made bucket" : "removed bucket", url.c_str());
   return 0;
@@ -324,7 +361,7 @@ int main(int argc, char** argv) {
     tf.part_size = *ps;
     tf.multipart_threshold = *th;
     tf.memory_budget = *bud;
-    s3::put_options put;
+    store::write_options put;
     put.content_type = content_type;
     for (auto& m : metadata) {
       auto eq = m.find('=');
@@ -337,7 +374,7 @@ int main(int argc, char** argv) {
       if (!from) return cli::report("cp", from.error());
       auto to = objects::parse_location(dst);
       if (!to) return cli::report("cp", to.error());
-      if (from->remote && to->remote) return cmd_copy_remote(g, src, dst, *from, *to, std::move(put));
+      if (from->remote && to->remote) return cmd_copy_remote(g, src, dst, *from, *to, put);
     }
     return cli::cmd_copy_or_sync(g, tf, src, dst, bool(*sy), put);
   }
@@ -350,6 +387,9 @@ int main(int argc, char** argv) {
     if (!bud) return cli::report("cat --memory-budget", bud.error());
     if (*ps == 0 || *bud < *ps)
       return cli::report("cat", fail(errc::invalid_argument, "--memory-budget must hold at least one part"));
+    // Pool memory comes in 4 KiB pages, and a streamed object's ranges take half the budget.
+    if (*bud < (8u << 10))
+      return cli::report("cat", fail(errc::invalid_argument, "--memory-budget must be at least 8KiB"));
     transfer::options t;
     t.part_size = *ps;
     t.memory_budget = *bud;

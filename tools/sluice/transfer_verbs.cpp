@@ -1,14 +1,11 @@
-// cp (single and -r) and sync on the transfer scheduler, with progress.
+// cp (one object or -r) and sync over the bucket store and the directory store, with progress.
 #include "cli.hpp"
 
-#include <sluice/engine/integrity/recorded_hash.hpp>
-#include <sluice/engine/s3/error.hpp>
 #include <sluice/engine/transfer/scheduler.hpp>
 #include <sluice/objects/glob.hpp>
 #include <sluice/objects/objects.hpp>
 #include <sluice/objects/tree.hpp>
 #include <sluice/store/file.hpp>
-#include <sluice/store/s3.hpp>
 
 #include <signal.h>
 #include <unistd.h>
@@ -18,8 +15,6 @@
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <map>
 #include <thread>
 
 namespace sluice::cli {
@@ -161,28 +156,19 @@ class interrupt_guard {
   }, old_term_{};
 };
 
-struct transfer_session {
-  std::unique_ptr<engine> eng;
-  std::shared_ptr<transfer::scheduler> sched;
-};
-
-result<transfer_session> open_transfer(const global_options& g, const transfer_flags& f) {
-  SLUICE_TRY(s3::client_options copts, resolve_client_options(g));
-  transfer_session s;
-  s.eng = std::make_unique<engine>();
+result<session> open_transfer(const global_options& g, const transfer_flags& f) {
   transfer::options t;
   t.part_size = f.part_size;
   t.memory_budget = f.memory_budget;
   t.max_in_flight = f.concurrency;
   t.multipart_threshold = f.multipart_threshold;
-  SLUICE_TRY(s.sched, transfer::scheduler::create(*s.eng, std::move(copts), t));
-  return s;
+  return open_session(g, t, 0);  // one engine thread per core
 }
 
 }  // namespace
 
 int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std::string& src,
-                     const std::string& dst, bool sync, const s3::put_options& put) {
+                     const std::string& dst, bool sync, const store::write_options& w) {
   const char* verb = sync ? "sync" : "cp";
   auto from = objects::parse_location(src);
   if (!from) return report(verb, from.error());
@@ -211,17 +197,25 @@ int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std
   auto t0 = clock_type::now();
   auto secs = [&] { return std::chrono::duration<double>(clock_type::now() - t0).count(); };
 
+  auto remote = bucket_store(*s, from->remote ? from->bucket : to->bucket);
+  if (!remote) return report(verb, remote.error());
+
   if (!recursive) {
-    // One object.
+    // One object, through the bucket store: write_file streams a file up (one
+    // PUT, or a multipart upload above the threshold), read_to_file streams an
+    // object down in ranged parts (temporary file, verified, renamed).
+    const std::string context = std::string(verb) + " " + src + " " + dst;
     transfer::batch_result r;
+    r.totals.objects = 1;
     if (!from->remote) {
       std::string key = to->key;
       if (key.empty() || key.back() == '/') key += fs::path(from->path).filename().string();
-      progress_display pd(sched.counters(), fs::file_size(from->path, ec), 1, show);
-      auto up = eng.run(sched.upload(from->path, to->bucket, key, put));
+      const uint64_t size = fs::file_size(from->path, ec);
+      progress_display pd(sched.counters(), size, 1, show);
+      auto up = eng.run((*remote)->write_file(key, from->path, w));
       pd.stop();
-      if (!up) return report(std::string(verb) + " " + src + " " + dst, up.error());
-      r.totals = *up;
+      if (!up) return report(context, up.error());
+      r.totals.bytes = size;
     } else {
       if (from->key.empty() || from->key.back() == '/')
         return report(verb,
@@ -232,10 +226,12 @@ int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std
         path = (fs::path(path) / from->key.substr(slash == std::string::npos ? 0 : slash + 1)).string();
       }
       progress_display pd(sched.counters(), 0, 1, show);
-      auto down = eng.run(sched.download(from->bucket, from->key, path));
+      auto down = eng.run((*remote)->read_to_file(from->key, path));
       pd.stop();
-      if (!down) return report(std::string(verb) + " " + src + " " + dst, down.error());
-      r.totals = *down;
+      if (!down) return report(context, down.error());
+      if (down->state != store::read_state::value)
+        return report(context, fail(errc::not_found, src + ": no such key"));
+      r.totals.bytes = down->size;
     }
     return finish(g, f, verb, r, 0, secs(), src + " -> " + dst);
   }
@@ -248,9 +244,6 @@ int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std
   fo.create_root = from->remote;  // a download may create its directory; an upload's source must exist
   auto local = store::open_file_store(local_root, fo);
   if (!local) return report(verb, local.error());
-  auto remote = store::open_s3_store(s->sched, {from->remote ? from->bucket : to->bucket, "",
-                                                store::conditional_writes::assume_unsupported});
-  if (!remote) return report(verb, remote.error());
   store::store& source = from->remote ? **remote : **local;
   store::store& destination = from->remote ? **local : **remote;
   const std::string src_prefix = from->remote ? from->key : "";
@@ -263,8 +256,7 @@ int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std
   o.delete_extra = f.delete_extra;
   o.size_only = f.size_only;
   o.concurrency = f.concurrency;
-  o.write.content_type = put.content_type;
-  o.write.metadata = put.metadata;
+  o.write = w;
   if (f.dry_run && !f.json)
     o.on_action = [&](const objects::tree_action& a) {
       const char* what = a.kind == objects::action_kind::copy   ? "copy"

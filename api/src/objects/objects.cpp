@@ -1,6 +1,9 @@
 #include <sluice/objects/objects.hpp>
 
+#include <sluice/engine/integrity/recorded_hash.hpp>
 #include <sluice/engine/s3/uri.hpp>
+
+#include <algorithm>
 
 namespace sluice::objects {
 
@@ -51,6 +54,68 @@ awaitable<result<remove_stats>> remove(store::store& s, std::string_view key, bo
   SLUICE_CO_TRY(store::remove_stats r, co_await s.remove_prefix(key));
   out.deleted = r.removed;
   out.failures = std::move(r.failures);
+  co_return out;
+}
+
+awaitable<result<streamed_value>> stream_value(store::store& s, std::string_view key, uint64_t chunk,
+                                               const chunk_callback& on_chunk) {
+  if (chunk == 0)
+    co_return fail(errc::invalid_argument, s.describe(key) + ": a chunk must hold at least one byte");
+  store::read_options ro;
+  ro.range = store::byte_range::at(0, chunk);
+  SLUICE_CO_TRY(store::read_result first, co_await s.read(key, ro));
+  if (first.state != store::read_state::value)
+    co_return fail(errc::not_found, s.describe(key) + ": no such key");
+
+  streamed_value out;
+  out.gen = first.gen;
+  const uint64_t size = first.size;
+  // A recorded hash that does not parse cannot match: reported as integrity, as whole reads do.
+  const bool has_record = !first.recorded_xxh3.empty();
+  std::optional<integrity::recorded_hash> recorded;
+  if (has_record) recorded = integrity::parse_recorded(first.recorded_xxh3);
+  integrity::content_hasher hasher(recorded ? recorded->part_size : 0);
+  auto deliver = [&](const store::read_result& r, uint64_t want) -> result<void> {
+    const auto bytes = r.bytes.span();
+    if (bytes.size() != want)
+      return fail(errc::truncated_response, s.describe(key) + ": asked for " + std::to_string(want) +
+                                                " bytes at " + std::to_string(out.bytes) + ", got " +
+                                                std::to_string(bytes.size()));
+    if (bytes.empty()) return {};
+    if (recorded) hasher.update(bytes);
+    SLUICE_TRY_VOID(on_chunk(bytes, out.bytes));
+    out.bytes += bytes.size();
+    return {};
+  };
+  SLUICE_CO_TRY_VOID(deliver(first, std::min(chunk, size)));
+
+  // The rest, pinned to the first read's generation.
+  auto changed = [&] {
+    return fail(errc::precondition_failed,
+                s.describe(key) + ": the value changed (replaced or removed) after " +
+                    std::to_string(out.bytes) + " of its " + std::to_string(size) +
+                    " bytes were read; the rest of the old version is gone, so the read stops here");
+  };
+  ro.if_equal = out.gen;
+  while (out.bytes < size) {
+    const uint64_t want = std::min(chunk, size - out.bytes);
+    ro.range = store::byte_range::at(out.bytes, want);
+    auto r = co_await s.read(key, ro);
+    if (!r && r.error().code == condition::precondition_failed) co_return changed();
+    if (!r) co_return r.error();
+    // Missing, or another generation from a driver that ignored if_equal: changed all the same.
+    if (r->state != store::read_state::value || r->gen != out.gen) co_return changed();
+    SLUICE_CO_TRY_VOID(deliver(*r, want));
+  }
+  if (has_record) {
+    if (!recorded || hasher.digest() != recorded->value)
+      co_return fail(errc::integrity_mismatch, s.describe(key) +
+                                                   ": data integrity error: the content does not match "
+                                                   "the recorded XXH3 '" +
+                                                   first.recorded_xxh3 +
+                                                   "' (its bytes were already delivered)");
+    out.verified = true;
+  }
   co_return out;
 }
 

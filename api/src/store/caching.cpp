@@ -323,12 +323,12 @@ class caching_store final : public store {
     co_return g;
   }
 
-  awaitable<result<generation>> copy_from(store& src, std::string_view src_key,
-                                          std::string_view key) override {
+  awaitable<result<generation>> copy_from(store& src, std::string_view src_key, std::string_view key,
+                                          const write_options& opts) override {
     // From another adapter: straight from its inner store, which a direct copy may recognise.
     store* from = &src;
     if (auto* other = dynamic_cast<caching_store*>(&src)) from = other->inner_.get();
-    auto g = co_await inner_->copy_from(*from, src_key, key);
+    auto g = co_await inner_->copy_from(*from, src_key, key, opts);
     if (!g) {
       failed(key, g.error());
       co_return g;

@@ -189,12 +189,13 @@ class file_store final : public store {
     co_return copy_in(src, dst, write_always, true);
   }
 
-  awaitable<result<generation>> copy_from(store& src, std::string_view src_key,
-                                          std::string_view key) override {
+  awaitable<result<generation>> copy_from(store& src, std::string_view src_key, std::string_view key,
+                                          const write_options& opts) override {
     auto from = src.local_path(src_key);
-    if (!from) co_return co_await store::copy_from(src, src_key, key);
+    if (!from) co_return co_await store::copy_from(src, src_key, key, opts);
     SLUICE_CO_TRY(std::string dst, path_of(key));
-    co_return copy_in(*from, dst, write_always, true);
+    SLUICE_CO_TRY_VOID(check_supported(dst, opts));
+    co_return copy_in(*from, dst, opts, true);
   }
 
   awaitable<result<generation>> move(std::string_view from, std::string_view to) override {

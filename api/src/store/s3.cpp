@@ -31,6 +31,19 @@ bool is(const error& e, s3::errc code) {
   return e.code == make_error_code(code);
 }
 
+// Runs body(client) on context i of the scheduler's engine, with that
+// context's client, and completes on the caller's executor. The caller's
+// cancellation ends it with errc::cancelled (`what` names it), not an exception.
+template <class T, class Body>
+awaitable<T> on_context(transfer::scheduler& sched, unsigned i, Body& body, std::string_view what) {
+  try {
+    co_return co_await asio::co_spawn(sched.owner().context(i), body(sched.client(i)), asio::use_awaitable);
+  } catch (const boost::system::system_error& e) {
+    if (e.code() != asio::error::operation_aborted) throw;
+  }
+  co_return fail(errc::cancelled, std::string(what) + ": cancelled");
+}
+
 // What the conditional-write probe learned (or what the options assume).
 struct condition_support {
   bool create = false;
@@ -196,14 +209,22 @@ class s3_store final : public store {
     co_return co_await etag_of(to);
   }
 
-  awaitable<result<generation>> copy_from(store& src, std::string_view src_key,
-                                          std::string_view key) override {
+  awaitable<result<generation>> copy_from(store& src, std::string_view src_key, std::string_view key,
+                                          const write_options& opts) override {
     auto* other = dynamic_cast<s3_store*>(&src);
-    if (!other || other->sched_ != sched_) co_return co_await store::copy_from(src, src_key, key);
+    if (!other || other->sched_ != sched_) co_return co_await store::copy_from(src, src_key, key, opts);
     SLUICE_CO_TRY(std::string from, other->full_key(src_key));
     SLUICE_CO_TRY(std::string to, full_key(key));
+    if (opts.if_equal || opts.must_not_exist)
+      co_return fail(errc::unsupported, describe(key) +
+                                            ": not copied: S3 servers do not honour conditions on the "
+                                            "destination of a CopyObject");
+    // New content type or metadata: REPLACE (the client keeps the source's recorded XXH3).
+    const bool replace = !opts.content_type.empty() || !opts.metadata.empty();
+    SLUICE_CO_TRY(s3::put_options put, co_await put_options_for(key, opts));
+    const auto directive = replace ? s3::metadata_directive::replace : s3::metadata_directive::copy;
     auto body = [&](s3::client& c) -> awaitable<result<std::string>> {
-      co_return co_await c.copy_object(other->bucket_, from, bucket_, to);
+      co_return co_await c.copy_object(other->bucket_, from, bucket_, to, directive, put);
     };
     auto r = co_await on_engine<result<std::string>>(body);
     if (!r && is(r.error(), s3::errc::no_such_key))
@@ -236,7 +257,8 @@ class s3_store final : public store {
     SLUICE_CO_TRY(s3::put_options put, co_await put_options_for(key, opts));
     auto r = co_await sched_->upload(path, bucket_, full, put);
     if (!r) co_return written_error(key, r.error());
-    co_return co_await etag_of(key);
+    if (!r->etag.empty()) co_return generation{unquoted(r->etag)};
+    co_return co_await etag_of(key);  // a server that sent no ETag
   }
 
   awaitable<result<read_result>> read_to_file(std::string_view key, std::string_view path) override {
@@ -302,6 +324,7 @@ class s3_store final : public store {
   static void fill(read_result& r, const s3::object_info& info) {
     r.size = info.size;
     r.content_type = info.content_type;
+    r.last_modified = info.last_modified;
     r.metadata = info.metadata;
     if (auto it = r.metadata.find(std::string(integrity::metadata_key)); it != r.metadata.end()) {
       r.recorded_xxh3 = it->second;
@@ -319,15 +342,9 @@ class s3_store final : public store {
   // Runs body(client) on an engine context; completes on the caller's executor.
   template <class T, class Body>
   awaitable<T> on_engine(Body& body) {
-    const unsigned n = sched_->contexts();
-    const unsigned i = next_.fetch_add(1, std::memory_order_relaxed) % n;
-    try {
-      co_return co_await asio::co_spawn(sched_->owner().context(i), body(sched_->client(i)),
-                                        asio::use_awaitable);
-    } catch (const boost::system::system_error& e) {
-      if (e.code() != asio::error::operation_aborted) throw;
-    }
-    co_return fail(errc::cancelled, "s3://" + bucket_ + "/" + prefix_ + ": cancelled");
+    const unsigned i = next_.fetch_add(1, std::memory_order_relaxed) % sched_->contexts();
+    const std::string what = "s3://" + bucket_ + "/" + prefix_;
+    co_return co_await on_context<T>(*sched_, i, body, what);
   }
 
   awaitable<result<generation>> etag_of(std::string_view key) {
@@ -453,6 +470,53 @@ result<std::shared_ptr<store>> open_s3_store(std::shared_ptr<transfer::scheduler
 
 awaitable<result<feature_set>> probe(store& s) {
   co_return co_await s.probe_features();
+}
+
+namespace {
+
+// A bucket name S3 accepts, or invalid_argument saying what `operation` was refused and why.
+result<void> check_bucket_name(std::string_view name, std::string_view operation) {
+  auto ok = s3::validate_bucket_name(name);
+  if (!ok) return fail(errc::invalid_argument, std::string(operation) + ": " + ok.error().message);
+  return {};
+}
+
+}  // namespace
+
+awaitable<result<std::vector<bucket_info>>> list_buckets(transfer::scheduler& sched) {
+  auto body = [&](s3::client& c) -> awaitable<result<std::vector<s3::bucket_entry>>> {
+    co_return co_await c.list_buckets();
+  };
+  SLUICE_CO_TRY(std::vector<s3::bucket_entry> found,
+                co_await on_context<result<std::vector<s3::bucket_entry>>>(sched, 0, body, "list buckets"));
+  std::vector<bucket_info> out;
+  out.reserve(found.size());
+  for (auto& b : found) out.push_back({std::move(b.name), std::move(b.creation_date)});
+  co_return out;
+}
+
+awaitable<result<bool>> bucket_exists(transfer::scheduler& sched, std::string_view name) {
+  SLUICE_CO_TRY_VOID(check_bucket_name(name, "cannot look up the bucket"));
+  auto body = [&](s3::client& c) -> awaitable<result<void>> { co_return co_await c.head_bucket(name); };
+  const std::string what = "s3://" + std::string(name);
+  auto r = co_await on_context<result<void>>(sched, 0, body, what);
+  if (r) co_return true;
+  if (is(r.error(), s3::errc::no_such_bucket)) co_return false;
+  co_return r.error();
+}
+
+awaitable<result<void>> create_bucket(transfer::scheduler& sched, std::string_view name) {
+  SLUICE_CO_TRY_VOID(check_bucket_name(name, "cannot create the bucket"));
+  auto body = [&](s3::client& c) -> awaitable<result<void>> { co_return co_await c.create_bucket(name); };
+  const std::string what = "s3://" + std::string(name);
+  co_return co_await on_context<result<void>>(sched, 0, body, what);
+}
+
+awaitable<result<void>> remove_bucket(transfer::scheduler& sched, std::string_view name) {
+  SLUICE_CO_TRY_VOID(check_bucket_name(name, "cannot remove the bucket"));
+  auto body = [&](s3::client& c) -> awaitable<result<void>> { co_return co_await c.delete_bucket(name); };
+  const std::string what = "s3://" + std::string(name);
+  co_return co_await on_context<result<void>>(sched, 0, body, what);
 }
 
 }  // namespace sluice::store

@@ -64,7 +64,8 @@ awaitable<result<feature_set>> store::probe_features() {
   co_return features();
 }
 
-awaitable<result<generation>> store::copy_from(store& src, std::string_view src_key, std::string_view key) {
+awaitable<result<generation>> store::copy_from(store& src, std::string_view src_key, std::string_view key,
+                                               const write_options& /*opts*/) {
   co_return fail(errc::unsupported, "no direct copy from " + src.describe(src_key) + " to " + describe(key));
 }
 

@@ -55,7 +55,8 @@ awaitable<result<stats>> pipeline::upload_on(unsigned c, std::string_view path_i
     SLUICE_CO_TRY(pooled_buffer buf, co_await pool_->acquire(static_cast<std::size_t>(size)));
     SLUICE_CO_TRY_VOID(co_await file->read_at(0, buf.span()));
     SLUICE_CO_TRY(admission_limit::ticket slot, co_await admission_.enter());
-    SLUICE_CO_TRY_VOID(co_await cl.put_object(bucket, key, buf.span(), put_in));
+    SLUICE_CO_TRY(s3::put_result put, co_await cl.put_object(bucket, key, buf.span(), put_in));
+    st.etag = std::move(put.etag);
     st.bytes = size;
     st.objects = 1;
     st.requests = 1;
@@ -114,7 +115,8 @@ awaitable<result<stats>> pipeline::upload_on(unsigned c, std::string_view path_i
       co_return fail(errc::io_error, "'" + path + "' changed while it was being uploaded");
     co_return std::span<const std::byte>(holder.span());
   };
-  SLUICE_CO_TRY_VOID(co_await send_multipart(c, bucket, key, put, parts, workers, spread, from_file, &order));
+  SLUICE_CO_TRY(st.etag,
+                co_await send_multipart(c, bucket, key, put, parts, workers, spread, from_file, &order));
   st.bytes = size;
   st.objects = 1;
   st.requests = parts + 2;

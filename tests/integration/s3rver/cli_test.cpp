@@ -517,6 +517,162 @@ TEST(CliVerbs, ls_and_rm_r_cover_more_than_one_page) {
   EXPECT_EQ(f.keys(), std::set<std::string>{"other"});
 }
 
+// `mb`, `rb` and the bucket listing go through the store layer's bucket functions.
+TEST(CliVerbs, mb_then_rb_round_trips_and_the_bucket_listing_follows) {
+  cli_fixture f;
+  auto listed = [&] {
+    auto ls = sluice({"ls"}, f.env);
+    EXPECT_EQ(ls.exit_code, 0) << describe(ls);
+    auto lines = lines_of(ls.out);
+    return std::count_if(lines.begin(), lines.end(), [&](auto& l) { return l.ends_with("  " + f.bucket); });
+  };
+  EXPECT_EQ(listed(), 0);
+  auto mb = sluice({"mb", f.url()}, f.env);
+  ASSERT_EQ(mb.exit_code, 0) << describe(mb);
+  EXPECT_EQ(mb.out, "made bucket " + f.url() + "\n");
+  EXPECT_EQ(listed(), 1);
+
+  auto again = sluice({"mb", f.url()}, f.env);
+  expect_one_line_failure(again);
+  EXPECT_EQ(again.exit_code, 1) << describe(again);
+  EXPECT_NE(again.err.find("mb " + f.url()), std::string::npos) << again.err;
+
+  auto rb = sluice({"rb", f.url()}, f.env);
+  ASSERT_EQ(rb.exit_code, 0) << describe(rb);
+  EXPECT_EQ(rb.out, "removed bucket " + f.url() + "\n");
+  EXPECT_EQ(listed(), 0);
+  EXPECT_FALSE(f.client.run(f.client->head_bucket(f.bucket))) << "the bucket still exists";
+
+  auto gone = sluice({"rb", f.url()}, f.env);
+  expect_one_line_failure(gone);
+  EXPECT_EQ(gone.exit_code, 1) << describe(gone);
+  EXPECT_NE(gone.err.find("NoSuchBucket"), std::string::npos) << gone.err;
+}
+
+// `stat` reads through store::stat and prints what HEAD says, in the documented format: the
+// recorded hash (kept apart from user metadata by the store) among the metadata, names in order.
+TEST(CliVerbs, stat_prints_every_field_of_the_object_in_the_documented_format) {
+  cli_fixture f;
+  f.make_bucket();
+  s3::put_options put;
+  put.content_type = "text/csv";
+  put.metadata["zeta"] = "last";
+  put.metadata["alpha"] = "first";
+  auto p = f.client.run(f.client->put_object(f.bucket, "dir/table.csv", as_span(test_bytes(4000, 8)), put));
+  ASSERT_TRUE(p) << p.error().describe();
+  auto head = f.client.run(f.client->head_object(f.bucket, "dir/table.csv"));
+  ASSERT_TRUE(head) << head.error().describe();
+  ASSERT_FALSE(head->last_modified.empty());
+
+  auto st = sluice({"stat", f.url("dir/table.csv")}, f.env);
+  ASSERT_EQ(st.exit_code, 0) << describe(st);
+  EXPECT_EQ(st.err, "");
+  std::string expected = "url            " + f.url("dir/table.csv") +
+                         "\nsize           4000\netag           " + head->etag + "\nlast-modified  " +
+                         head->last_modified + "\ncontent-type   text/csv\n";
+  for (auto& [k, v] : head->metadata) {
+    char line[256];
+    std::snprintf(line, sizeof line, "meta %-9s %s\n", k.c_str(), v.c_str());
+    expected += line;
+  }
+  EXPECT_EQ(st.out, expected);
+  EXPECT_EQ(recorded_hash_in(st.out), integrity::to_hex(p->xxh3)) << st.out;
+}
+
+// Above min(64 MiB, --memory-budget) cat streams ranged reads of at most half the budget, each pinned
+// to the first one's ETag; the composite hash of a multipart object is still checked over the stream.
+TEST(CliVerbs, cat_streams_an_object_larger_than_its_memory_budget_byte_exact) {
+  cli_fixture f;
+  f.make_bucket();
+  auto data = test_bytes(12 * 1024 * 1024 + 777, 73);
+  write_file(f.dir / "big.bin", as_span(data));
+  auto up = sluice(
+      {"cp", "--multipart-threshold", "6MiB", "--part-size", "5MiB", f.dir / "big.bin", f.url("big.bin")},
+      f.env);
+  ASSERT_EQ(up.exit_code, 0) << describe(up);
+
+  auto cat = sluice({"cat", "--part-size", "1MiB", "--memory-budget", "4MiB", f.url("big.bin")}, f.env);
+  ASSERT_EQ(cat.exit_code, 0) << cat.err;
+  EXPECT_EQ(cat.err, "");
+  ASSERT_EQ(cat.out.size(), data.size());
+  EXPECT_TRUE(cat.out == as_string(data)) << "cat output differs from the uploaded bytes";
+
+  // A single-PUT object (whole-content hash), with a last range shorter than the others.
+  auto small_parts = test_bytes(3 * 1024 * 1024 + 4321, 74);
+  auto p = f.client.run(f.client->put_object(f.bucket, "whole.bin", as_span(small_parts)));
+  ASSERT_TRUE(p) << p.error().describe();
+  auto cat2 = sluice({"cat", "--part-size", "256KiB", "--memory-budget", "1MiB", f.url("whole.bin")}, f.env);
+  ASSERT_EQ(cat2.exit_code, 0) << cat2.err;
+  EXPECT_TRUE(cat2.out == as_string(small_parts)) << "cat output differs from the stored bytes";
+}
+
+// The streamed path cannot check the hash before writing; it still fails the command at the end.
+TEST(CliErrors, cat_of_a_streamed_object_with_a_wrong_recorded_hash_fails_at_the_end) {
+  cli_fixture f;
+  f.make_bucket();
+  s3::put_options put;
+  put.metadata["sluice-xxh3"] = "0123456789abcdef";
+  auto body = test_bytes(3 * 1024 * 1024, 75);
+  auto p = f.client.run(f.client->put_object(f.bucket, "bad.bin", as_span(body), put));
+  ASSERT_TRUE(p) << p.error().describe();
+  auto cat = sluice({"cat", "--part-size", "256KiB", "--memory-budget", "1MiB", f.url("bad.bin")}, f.env);
+  expect_one_line_failure(cat);
+  EXPECT_EQ(cat.exit_code, 1) << describe(cat);
+  EXPECT_NE(lowercase(cat.err).find("integrity"), std::string::npos) << cat.err;
+}
+
+// A failed write to standard output (here a full device) is an error, on both cat paths.
+TEST(CliErrors, cat_into_a_full_stdout_fails) {
+  cli_fixture f;
+  f.make_bucket();
+  auto p = f.client.run(f.client->put_object(f.bucket, "obj", as_span(test_bytes(3 * 1024 * 1024, 76))));
+  ASSERT_TRUE(p) << p.error().describe();
+  for (std::vector<std::string> flags :
+       {std::vector<std::string>{},
+        std::vector<std::string>{"--part-size", "256KiB", "--memory-budget", "1MiB"}}) {
+    std::vector<std::string> argv{"/bin/sh", "-c", "exec \"$0\" \"$@\" > /dev/full", SLUICE_CLI_PATH, "cat"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    argv.push_back(f.url("obj"));
+    auto r = run_command(argv, f.env, "", std::chrono::seconds(120));
+    SCOPED_TRACE(flags.empty() ? "read whole" : "streamed");
+    expect_one_line_failure(r);
+    EXPECT_EQ(r.exit_code, 1) << describe(r);
+    EXPECT_NE(r.err.find("standard output"), std::string::npos) << r.err;
+  }
+}
+
+// A server-side copy with a new content type replaces it, and keeps the recorded hash.
+TEST(CliVerbs, cp_s3_to_s3_with_a_content_type_replaces_it) {
+  cli_fixture f;
+  f.make_bucket();
+  auto p = f.client.run(f.client->put_object(f.bucket, "src.txt", as_span(test_bytes(1000, 77))));
+  ASSERT_TRUE(p) << p.error().describe();
+  auto r = sluice({"cp", "--content-type", "text/plain", f.url("src.txt"), f.url("dst.txt")}, f.env);
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(r.out, "copied " + f.url("src.txt") + " -> " + f.url("dst.txt") + " (server-side)\n");
+  auto head = f.client.run(f.client->head_object(f.bucket, "dst.txt"));
+  ASSERT_TRUE(head) << head.error().describe();
+  EXPECT_EQ(head->content_type, "text/plain");
+  EXPECT_EQ(head->metadata["sluice-xxh3"], integrity::to_hex(p->xxh3));
+}
+
+// --json for one object: one object, its bytes, no failures, both ways.
+TEST(CliVerbs, cp_json_of_one_object_reports_it) {
+  cli_fixture f;
+  f.make_bucket();
+  auto data = test_bytes(123456, 78);
+  write_file(f.dir / "one.bin", as_span(data));
+  auto up = sluice({"cp", "--json", f.dir / "one.bin", f.url("one.bin")}, f.env);
+  ASSERT_EQ(up.exit_code, 0) << describe(up);
+  EXPECT_TRUE(up.out.starts_with("{\"verb\":\"cp\",\"objects\":1,\"bytes\":123456,\"skipped\":0,")) << up.out;
+  EXPECT_TRUE(up.out.ends_with("\"failures\":[]}\n")) << up.out;
+  auto down = sluice({"cp", "--json", f.url("one.bin"), f.dir / "back.bin"}, f.env);
+  ASSERT_EQ(down.exit_code, 0) << describe(down);
+  EXPECT_TRUE(down.out.starts_with("{\"verb\":\"cp\",\"objects\":1,\"bytes\":123456,\"skipped\":0,"))
+      << down.out;
+  EXPECT_TRUE(read_file(f.dir / "back.bin") == as_string(data));
+}
+
 // ---- prefix safety ------------------------------------------------------------------------------
 
 TEST(CliPrefixSafety, rm_r_removes_the_key_and_keys_under_it_but_not_siblings_sharing_its_start) {
@@ -539,6 +695,7 @@ TEST(CliErrors, cat_of_a_missing_key_fails_with_one_line_and_no_output) {
   f.make_bucket();
   auto r = sluice({"cat", f.url("no/such/key")}, f.env);
   expect_one_line_failure(r);
+  EXPECT_EQ(r.exit_code, 1) << describe(r);
   EXPECT_TRUE(mentions_no_such_key(r.err)) << r.err;
   EXPECT_NE(r.err.find(f.url("no/such/key")), std::string::npos) << r.err;
   EXPECT_EQ(r.out, "");
@@ -757,6 +914,8 @@ TEST(CliUsage, bad_arguments_fail_with_a_message_before_any_request) {
       {{"rm", "s3://bucket"}, "-r"},
       {{"rm", dir / "f"}, dir / "f"},
       {{"mb", "s3://bucket/key"}, "s3://bucket/key"},
+      {{"rb", "s3://Bad_Bucket"}, "Bad_Bucket"},
+      {{"cat", "--memory-budget", "4KiB", "--part-size", "1KiB", "s3://bucket/k"}, "at least 8KiB"},
   };
   for (const auto& c : cases) {
     std::vector<std::string> args{"--endpoint-url", port.url()};

@@ -9,8 +9,12 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sluice::objects {
@@ -43,5 +47,25 @@ struct remove_stats {
 // single remove of a missing key is a not_found error (a user removing one
 // object wants to know it was not there).
 boost::asio::awaitable<result<remove_stats>> remove(store::store& s, std::string_view key, bool recursive);
+
+// Reads one value in successive ranged reads of at most `chunk` bytes, so a
+// value of any size passes through bounded memory (`cat` of a large object).
+// Every read after the first carries if_equal = the first read's generation:
+// a value replaced or removed part-way fails with precondition_failed rather
+// than delivering a mix of two versions (what was delivered stays delivered).
+// `on_chunk` gets the bytes in order, on the caller's executor; an error it
+// returns stops the read and becomes the result. A value carrying a recorded
+// XXH3 (read_result::recorded_xxh3) is hashed as it passes and checked at the
+// end: a mismatch is `integrity`, after the bytes were delivered. Errors:
+// not_found when the key is missing, invalid_argument for chunk 0, and the
+// store's own (a chunk must fit the store's read budget).
+using chunk_callback = std::function<result<void>(std::span<const std::byte> bytes, uint64_t offset)>;
+struct streamed_value {
+  uint64_t bytes = 0;
+  store::generation gen;
+  bool verified = false;  // a recorded XXH3 was checked over every byte
+};
+boost::asio::awaitable<result<streamed_value>> stream_value(store::store& s, std::string_view key,
+                                                            uint64_t chunk, const chunk_callback& on_chunk);
 
 }  // namespace sluice::objects

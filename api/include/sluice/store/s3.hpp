@@ -20,6 +20,8 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace sluice::store {
 
@@ -44,5 +46,22 @@ result<std::shared_ptr<store>> open_s3_store(std::shared_ptr<transfer::scheduler
 // Runs the conditional-write probe of an S3 store now (a no-op for other
 // drivers and for a store already probed) and returns its features.
 boost::asio::awaitable<result<feature_set>> probe(store& s);
+
+// Buckets, over the scheduler's clients (on its engine; they complete on the
+// caller's executor and honour its cancellation slot: errc::cancelled). A name
+// that breaks S3's bucket naming rules is invalid_argument, naming the rule,
+// before any request is sent. The server's errors pass through (NoSuchBucket
+// -> not_found, BucketNotEmpty, BucketAlreadyOwnedByYou ...). The scheduler
+// and `name` are borrowed until completion.
+struct bucket_info {
+  std::string name;
+  std::string creation_date;  // as the server sends it (ISO 8601)
+};
+boost::asio::awaitable<result<std::vector<bucket_info>>> list_buckets(transfer::scheduler& sched);
+// Whether the bucket exists (and is reachable with these credentials): false on NoSuchBucket.
+boost::asio::awaitable<result<bool>> bucket_exists(transfer::scheduler& sched, std::string_view name);
+boost::asio::awaitable<result<void>> create_bucket(transfer::scheduler& sched, std::string_view name);
+// Removes an empty bucket (a bucket with objects is the server's BucketNotEmpty).
+boost::asio::awaitable<result<void>> remove_bucket(transfer::scheduler& sched, std::string_view name);
 
 }  // namespace sluice::store

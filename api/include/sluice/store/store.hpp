@@ -97,6 +97,7 @@ struct read_result {
   uint64_t size = 0;   // the whole value's size (value, unchanged)
   std::string content_type;
   std::map<std::string, std::string> metadata;  // user metadata, names lowercased
+  std::string last_modified;                    // as the driver reports it (S3: the HTTP date); may be empty
   bool verified = false;                        // a recorded hash covering the bytes was checked
   // The XXH3 sluice recorded when it wrote the value ("<hex>" or
   // "<hex>/<part size>", see integrity/recorded_hash.hpp), where the driver
@@ -204,10 +205,14 @@ class store {
   // Copies `src_key` of another store into `key` of this one without moving
   // the bytes through this process where the two allow it (S3 stores on one
   // scheduler: a server-side copy, also across buckets; local directories:
-  // an in-kernel copy). Errors: unsupported when they do not (the caller then
-  // reads and writes), not_found when the source is missing.
+  // an in-kernel copy). A content type or metadata in `opts` replaces the
+  // source's (S3: the REPLACE directive, sluice's recorded XXH3 kept); empty,
+  // the copy keeps the source's. Errors: unsupported when the pair cannot copy
+  // directly or honour `opts` (the caller then reads and writes), not_found
+  // when the source is missing.
   virtual boost::asio::awaitable<result<generation>> copy_from(store& src, std::string_view src_key,
-                                                               std::string_view key);
+                                                               std::string_view key,
+                                                               const write_options& opts = write_always);
 
   // Size, generation and metadata of a value without its bytes; nullopt when missing.
   virtual boost::asio::awaitable<result<std::optional<read_result>>> stat(std::string_view key) = 0;

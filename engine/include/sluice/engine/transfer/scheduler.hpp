@@ -77,7 +77,7 @@ struct stats {
   uint64_t refetched_parts = 0;  // parts fetched again after an integrity mismatch
   uint64_t reread_parts = 0;     // uploads: parts read from the file a second time (no memory to keep them)
   bool verified = false;         // a recorded hash was checked (single objects)
-  std::string etag;              // single downloads: the object's ETag (unquoted), when the server sent one
+  std::string etag;              // single downloads and uploads: the object's ETag, when the server sent one
 };
 
 // Called in object order with consecutive stretches of the object.
