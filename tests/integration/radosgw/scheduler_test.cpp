@@ -1,7 +1,7 @@
 // The scheduler for library callers, against radosgw (exact ranges, strict
 // conditions): one admission limit over concurrent transfers, uploads that
 // read their file once, several ranges in one call, uploads from a chain.
-#include "s3_test_client.hpp"
+#include "s3_store_fixture.hpp"
 
 #include <sluice/engine/s3/error.hpp>
 #include <sluice/engine/transfer/scheduler.hpp>
@@ -32,15 +32,7 @@ class RadosgwScheduler : public ::testing::Test {
     ASSERT_TRUE(mb) << mb.error().describe();
   }
   void TearDown() override {
-    if (sched_) {
-      auto page = eng_.run(sched_->client().list_all(bucket_, ""));
-      if (page && !page->objects.empty()) {
-        std::vector<std::string> keys;
-        for (auto& o : page->objects) keys.push_back(o.key);
-        (void)eng_.run(sched_->client().delete_objects(bucket_, keys));
-      }
-      (void)eng_.run(sched_->client().delete_bucket(bucket_));
-    }
+    if (sched_) empty_and_remove_bucket(eng_, *sched_, bucket_);
     remove_tree(dir_);
   }
   void make(transfer::options t) {

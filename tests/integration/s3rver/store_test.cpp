@@ -52,27 +52,7 @@ TEST_F(S3rverStore, the_probe_finds_no_conditional_writes) {
 // objects::stream_value over S3: ranged reads pinned to the first one's ETag. s3rver ignores
 // If-Match on GET, so the driver's own ETag check must catch a replacement between two reads.
 TEST_F(S3rverStore, stream_value_stops_when_the_value_is_replaced_between_ranged_reads) {
-  auto& f = fixture();
-  auto old_value = test_bytes(3 << 20, 1), new_value = test_bytes(3 << 20, 2);
-  ASSERT_TRUE(f.run(f.s->write("streamed", old_value)));
-  s3_test_client other(server_->server());
-  std::vector<std::byte> got;
-  unsigned chunks = 0;
-  objects::chunk_callback replace_after_first = [&](std::span<const std::byte> b, uint64_t) -> result<void> {
-    got.insert(got.end(), b.begin(), b.end());
-    if (++chunks == 1) {
-      // Another writer, on its own engine (this callback runs on the store's caller's thread).
-      auto p = other.run(other->put_object(s3_->bucket(), "tree/of values/streamed", as_span(new_value)));
-      if (!p) return p.error();
-    }
-    return {};
-  };
-  auto r = f.run(objects::stream_value(*f.s, "streamed", 1 << 20, replace_after_first));
-  ASSERT_FALSE(r) << "a stream across two versions succeeded";
-  EXPECT_TRUE(r.error().code == condition::precondition_failed) << r.error().describe();
-  EXPECT_EQ(chunks, 1u);
-  ASSERT_EQ(got.size(), std::size_t(1) << 20);
-  EXPECT_TRUE(std::equal(got.begin(), got.end(), old_value.begin()));
+  check_stream_stops_when_replaced(*s3_, server_->server());
 }
 
 // The recorded XXH3 (whole, and composite for a multipart value) is checked over the stream.
