@@ -103,9 +103,24 @@ void fill_random(std::span<std::byte> out, uint64_t seed) {
   for (; i < out.size(); ++i) out[i] = static_cast<std::byte>(rng());
 }
 
+std::string printable(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c != 0x7f) {
+      out += ch;
+      continue;
+    }
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "\\x%02x", c);
+    out += buf;
+  }
+  return out;
+}
+
 int report(std::string_view context, const error& e) {
-  std::fprintf(stderr, "sluice: %.*s: %s\n", static_cast<int>(context.size()), context.data(),
-               e.describe().c_str());
+  std::fprintf(stderr, "sluice: %s: %s\n", printable(context).c_str(), printable(e.describe()).c_str());
   return 1;
 }
 

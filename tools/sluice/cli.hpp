@@ -51,6 +51,10 @@ std::string format_rate(double bytes, double seconds);
 void fill_random(std::span<std::byte> out, uint64_t seed);
 
 // Prints "sluice: <context>: <error>" on stderr; returns the exit status (1).
+// `s` with control characters (bytes below 0x20, and 0x7f) shown as \xHH: a key
+// or an error quoting one can carry terminal escape sequences, and a terminal
+// must never run them.
+std::string printable(std::string_view s);
 int report(std::string_view context, const error& e);
 
 // The `demo` verb: the README's main job against an endpoint.

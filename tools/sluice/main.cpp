@@ -45,10 +45,10 @@ int cmd_ls(const cli::global_options& g, const std::string& url, bool recursive)
   if (!bucket) return cli::report("ls", bucket.error());
   // Printed page by page as the listing streams.
   store::list_callback print = [](store::list_page& page) -> result<bool> {
-    for (auto& p : page.prefixes) std::printf("%32s %s\n", "PRE", p.c_str());
+    for (auto& p : page.prefixes) std::printf("%32s %s\n", "PRE", cli::printable(p).c_str());
     for (auto& o : page.entries)
       std::printf("%-20s %12llu %s\n", o.last_modified.c_str(), static_cast<unsigned long long>(o.size),
-                  o.key.c_str());
+                  cli::printable(o.key).c_str());
     return true;
   };
   auto listed = s->eng->run(objects::list(**bucket, loc.key, recursive, print));
@@ -96,7 +96,8 @@ int cmd_rm(const cli::global_options& g, const std::string& url, bool recursive)
   if (!bucket) return cli::report("rm", bucket.error());
   auto r = s->eng->run(objects::remove(**bucket, loc->key, recursive));
   if (!r) return cli::report("rm " + url, r.error());
-  for (auto& f : r->failures) std::fprintf(stderr, "sluice: rm: %s\n", f.err.describe().c_str());
+  for (auto& f : r->failures)
+    std::fprintf(stderr, "sluice: rm: %s\n", cli::printable(f.err.describe()).c_str());
   if (!g.quiet)
     std::printf("removed %llu object%s\n", static_cast<unsigned long long>(r->deleted),
                 r->deleted == 1 ? "" : "s");

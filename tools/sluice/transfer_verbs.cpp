@@ -98,8 +98,8 @@ std::string json_escape(std::string_view s) {
 int finish(const global_options& g, const transfer_flags& f, std::string_view verb,
            const transfer::batch_result& r, uint64_t skipped, double secs, const std::string& single = {}) {
   for (const auto& fl : r.failures)
-    std::fprintf(stderr, "sluice: %.*s: %s: %s\n", int(verb.size()), verb.data(), fl.key.c_str(),
-                 fl.err.describe().c_str());
+    std::fprintf(stderr, "sluice: %.*s: %s: %s\n", int(verb.size()), verb.data(), printable(fl.key).c_str(),
+                 printable(fl.err.describe()).c_str());
   if (f.json) {
     std::printf(
         "{\"verb\":\"%.*s\",\"objects\":%llu,\"bytes\":%llu,\"skipped\":%llu,\"seconds\":%.3f,"
@@ -262,7 +262,7 @@ int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std
       const char* what = a.kind == objects::action_kind::copy   ? "copy"
                          : a.kind == objects::action_kind::skip ? "skip"
                                                                 : "delete";
-      std::printf("(dryrun) %s %s (%s)\n", what, a.key.c_str(), a.reason.c_str());
+      std::printf("(dryrun) %s %s (%s)\n", what, printable(a.key).c_str(), printable(a.reason).c_str());
     };
   // Totals for the progress line: one listing pass before the copy, only on a terminal.
   uint64_t total = 0, total_objects = 0;

@@ -72,9 +72,27 @@ std::string endpoint::to_string() const {
   return out;
 }
 
+namespace {
+
+// The endpoint as an error may quote it: user information (credentials typed
+// into the URL) and a query (a presigned signature) are replaced by "***".
+std::string redacted(std::string_view url) {
+  std::string out(url);
+  const std::size_t sep = out.find("://");
+  const std::size_t from = sep == std::string::npos ? 0 : sep + 3;
+  const std::size_t end = std::min(out.find_first_of("/?#", from), out.size());
+  const std::size_t at = out.rfind('@', end == 0 ? 0 : end - 1);
+  if (at != std::string::npos && at >= from) out.replace(from, at - from, "***");
+  if (const std::size_t q = out.find('?'); q != std::string::npos)
+    out.replace(q + 1, std::string::npos, "***");
+  return out;
+}
+
+}  // namespace
+
 result<endpoint> parse_endpoint(std::string_view url) {
   const auto bad = [&](std::string_view why) {
-    return invalid("invalid endpoint " + quoted(url) + ": " + std::string(why));
+    return invalid("invalid endpoint " + quoted(redacted(url)) + ": " + std::string(why));
   };
   if (url.empty())
     return invalid("invalid endpoint \"\": it is empty; expected e.g. https://s3.amazonaws.com");

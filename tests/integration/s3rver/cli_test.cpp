@@ -324,6 +324,23 @@ TEST(CliVerbs, ls_shows_sub_prefixes_as_pre_and_recursive_lists_every_key) {
       << all.out;
 }
 
+TEST(CliVerbs, keys_with_terminal_escapes_are_printed_escaped) {
+  cli_fixture f;
+  f.make_bucket();
+  // OSC "set the window title", then "clear the screen", inside a key.
+  const std::string key = "evil\x1b]0;pwned\x07\x1b[2Jname";
+  f.put(key, "x");
+  auto ls = sluice({"ls", f.url()}, f.env);
+  ASSERT_EQ(ls.exit_code, 0) << describe(ls);
+  EXPECT_EQ(ls.out.find('\x1b'), std::string::npos) << ls.out;
+  EXPECT_EQ(ls.out.find('\x07'), std::string::npos) << ls.out;
+  EXPECT_NE(ls.out.find("evil\\x1b]0;pwned\\x07\\x1b[2Jname"), std::string::npos) << ls.out;
+  // An error quoting the key is escaped too.
+  auto cat = sluice({"cat", f.url(key + "-missing")}, f.env);
+  EXPECT_NE(cat.exit_code, 0);
+  EXPECT_EQ(cat.err.find('\x1b'), std::string::npos) << cat.err;
+}
+
 TEST(CliVerbs, cp_down_writes_the_exact_bytes_to_a_file_or_into_a_directory) {
   cli_fixture f;
   f.make_bucket();
