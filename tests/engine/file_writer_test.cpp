@@ -16,6 +16,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -623,6 +624,42 @@ TEST_F(FileWriterTest, works_from_coroutines_on_engine_contexts) {
   auto r = eng.run(download_on_engine(target, &src));
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_TRUE(same_bytes(read_all(target), src.span()));
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(FileWriterTest, a_symlink_fifo_device_or_directory_at_the_destination_is_refused_not_replaced) {
+  // A link to a file, a FIFO, a directory, and (as root: the case that would
+  // replace /dev/null) a character device.
+  std::ofstream(dir_ / "target") << "keep me";
+  fs::create_symlink(dir_ / "target", dir_ / "link");
+  ASSERT_EQ(::mkfifo((dir_ / "fifo").c_str(), 0600), 0);
+  fs::create_directory(dir_ / "dir");
+  std::vector<std::pair<std::string, std::string>> cases = {
+      {"link", "symbolic link"}, {"fifo", "FIFO"}, {"dir", "directory"}};
+  if (::geteuid() == 0 && ::mknod((dir_ / "null").c_str(), S_IFCHR | 0666, ::makedev(1, 3)) == 0)
+    cases.emplace_back("null", "character device");
+  for (const auto& [name, what] : cases) {
+    auto w = file_writer::create(ioc_.get_executor(), (dir_ / name).string(), 4);
+    ASSERT_FALSE(w) << name;
+    EXPECT_EQ(w.error().code, sluice::errc::invalid_argument) << w.error().describe();
+    EXPECT_NE(w.error().describe().find(what), std::string::npos) << w.error().describe();
+    EXPECT_FALSE(fs::is_regular_file(fs::symlink_status(dir_ / name))) << name << " was replaced";
+  }
+  EXPECT_EQ(read_all(dir_ / "target").size(), 7u);
+
+  // Something that appears while the parts come is caught at commit.
+  auto w = file_writer::create(ioc_.get_executor(), (dir_ / "late").string(), 4);
+  ASSERT_TRUE(w) << w.error().describe();
+  fs::create_symlink(dir_ / "target", dir_ / "late");
+  std::optional<result<void>> committed;
+  asio::co_spawn(ioc_, commit_into(w->get(), &committed), asio::detached);
+  ioc_.run();
+  ASSERT_TRUE(committed.has_value());
+  ASSERT_FALSE(*committed);
+  EXPECT_TRUE(fs::is_symlink(fs::symlink_status(dir_ / "late")));
 }
 
 }  // namespace

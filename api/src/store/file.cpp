@@ -1,6 +1,8 @@
 // The local directory driver (see file.hpp for its guarantees).
 #include <sluice/store/file.hpp>
 
+#include <sluice/engine/cache/file_writer.hpp>
+
 #include "store/local_files.hpp"
 
 #include <dirent.h>
@@ -247,6 +249,7 @@ class file_store final : public store {
     if (in.fd < 0) co_return os_fail("cannot open", src, errno);
     if (::fstat(in.fd, &sb) != 0) co_return os_fail("cannot stat", src, errno);
     if (!S_ISREG(sb.st_mode)) co_return r;
+    SLUICE_CO_TRY_VOID(cache::check_destination(path));
     SLUICE_CO_TRY(temp_file tmp, temp_file::create(path, false));
     SLUICE_CO_TRY_VOID(tmp.copy_from(in.fd, src));
     SLUICE_CO_TRY_VOID(tmp.sync());

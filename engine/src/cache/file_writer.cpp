@@ -83,6 +83,24 @@ result<std::optional<io_backend>> detail::backend_from_environment() {
               "SLUICE_IO_BACKEND=" + std::string(s) + " is not one of: io_uring, pwrite (or unset)");
 }
 
+result<void> check_destination(const std::string& path) {
+  struct stat sb {};
+  if (::lstat(path.c_str(), &sb) != 0) {
+    if (errno == ENOENT) return {};
+    return os_fail("cannot inspect the destination", path, errno);
+  }
+  if (S_ISREG(sb.st_mode)) return {};
+  const char* what = S_ISLNK(sb.st_mode)    ? "a symbolic link"
+                     : S_ISDIR(sb.st_mode)  ? "a directory"
+                     : S_ISFIFO(sb.st_mode) ? "a FIFO"
+                     : S_ISCHR(sb.st_mode)  ? "a character device"
+                     : S_ISBLK(sb.st_mode)  ? "a block device"
+                     : S_ISSOCK(sb.st_mode) ? "a socket"
+                                            : "not a regular file";
+  return fail(errc::invalid_argument,
+              "'" + path + "' is " + what + "; sluice writes only regular files and does not replace it");
+}
+
 const char* to_string(io_backend b) noexcept {
   return b == io_backend::io_uring ? "io_uring" : "pwrite";
 }
@@ -130,6 +148,7 @@ result<std::unique_ptr<file_writer>> file_writer::create(asio::any_io_executor e
     }
   }
 
+  SLUICE_TRY_VOID(check_destination(final_path));
   std::unique_ptr<file_writer> w(new file_writer(std::move(final_path), size));
   w->backend_ = backend;
   w->ring_ = ring;
@@ -301,6 +320,8 @@ asio::awaitable<result<void>> file_writer::commit() {
     co_return errno_error(static_cast<int>(-r),
                           "fsync " + temp_path_ + ": " + errno_text(static_cast<int>(-r)));
   if (closed_) co_return fail(errc::invalid_argument, "commit of " + final_path_ + " abandoned during fsync");
+  // Checked again: something may have appeared there while the parts came.
+  SLUICE_CO_TRY_VOID(check_destination(final_path_));
   if (::rename(temp_path_.c_str(), final_path_.c_str()) != 0) {
     int e = errno;
     co_return errno_error(e, "rename " + temp_path_ + " to " + final_path_ + ": " + errno_text(e));

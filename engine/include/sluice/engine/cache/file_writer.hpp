@@ -40,6 +40,13 @@ struct writer_options {
   bool sync_directory = true;
 };
 
+// What may stand at a download's destination: nothing, or a regular file
+// (replaced at commit). A symbolic link, FIFO, device, socket or directory is
+// refused with invalid_argument naming what it is: renaming over it would
+// replace /dev/null (as root), or a link instead of writing where it points.
+// file_writer checks at create() and again at commit().
+result<void> check_destination(const std::string& path);
+
 // fsync a directory (best effort: some file systems refuse it).
 void sync_directory(const std::string& dir) noexcept;
 
