@@ -14,6 +14,7 @@
 #include <chrono>
 #include <mutex>
 #include <random>
+#include <unordered_set>
 
 namespace sluice::store {
 
@@ -21,6 +22,23 @@ namespace {
 
 namespace asio = boost::asio;
 using asio::awaitable;
+
+// The continuation of a truncated listing. A server that sends no token, or
+// one it sent before, would have the listing end early or loop forever:
+// both are errors.
+struct listing_tokens {
+  std::string bucket, prefix;
+  std::unordered_set<std::string> seen;
+  result<void> next(s3::list_page& page, s3::list_request& req) {
+    if (page.next_continuation_token.empty() || !seen.insert(page.next_continuation_token).second)
+      return fail(errc::malformed_response,
+                  "LIST " + s3::object_url(bucket, prefix) + ": a truncated listing " +
+                      (page.next_continuation_token.empty() ? "without a continuation token"
+                                                            : "repeated an earlier continuation token"));
+    req.continuation_token = std::move(page.next_continuation_token);
+    return {};
+  }
+};
 
 std::string unquoted(std::string etag) {
   if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') etag = etag.substr(1, etag.size() - 2);
@@ -147,6 +165,7 @@ class s3_store final : public store {
       // Page by page: list, keep what `covers` allows, delete that page.
       s3::list_request req;
       req.prefix = full;
+      listing_tokens tokens{bucket_, full};
       for (;;) {
         SLUICE_CO_TRY(s3::list_page page, co_await c.list_objects_v2(bucket_, req));
         std::vector<std::string> keys;
@@ -159,8 +178,8 @@ class s3_store final : public store {
             st.failures.push_back({strip(f.key), fail(errc::io_error, describe(strip(f.key)) + ": " + f.code +
                                                                           " " + f.message)});
         }
-        if (!page.truncated || page.next_continuation_token.empty()) co_return result<void>{};
-        req.continuation_token = page.next_continuation_token;
+        if (!page.truncated) co_return result<void>{};
+        SLUICE_CO_TRY_VOID(tokens.next(page, req));
       }
     };
     SLUICE_CO_TRY_VOID(co_await on_engine<result<void>>(body));
@@ -174,6 +193,7 @@ class s3_store final : public store {
     req.delimiter = opts.delimiter;
     if (!opts.start_after.empty()) req.start_after = prefix_ + opts.start_after;
     auto body = [&](s3::client& c) -> awaitable<result<void>> {
+      listing_tokens tokens{bucket_, req.prefix};
       for (;;) {
         SLUICE_CO_TRY(s3::list_page page, co_await c.list_objects_v2(bucket_, req));
         list_page out;
@@ -182,13 +202,12 @@ class s3_store final : public store {
           out.entries.push_back(
               {strip(o.key), o.size, generation{unquoted(o.etag)}, std::move(o.last_modified)});
         for (auto& p : page.common_prefixes) out.prefixes.push_back(strip(p));
-        const bool last = !page.truncated || page.next_continuation_token.empty();
         if (!out.entries.empty() || !out.prefixes.empty()) {
           SLUICE_CO_TRY(bool more, on_page(out));
           if (!more) co_return result<void>{};
         }
-        if (last) co_return result<void>{};
-        req.continuation_token = page.next_continuation_token;
+        if (!page.truncated) co_return result<void>{};
+        SLUICE_CO_TRY_VOID(tokens.next(page, req));
         req.start_after.clear();
       }
     };

@@ -36,8 +36,10 @@ using boost::system::error_code;
 namespace {
 
 constexpr auto tok = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t io_slice = 1 << 20;        // bytes per deadline refresh
-constexpr std::size_t error_body_cap = 1 << 20;  // S3 error documents are tiny
+constexpr std::size_t io_slice = 1 << 20;  // bytes per deadline refresh
+// S3 error documents are tiny: past this, an error answer's body is not read
+// on (the connection is dropped), so an endless one cannot hold a request.
+constexpr std::size_t error_body_cap = 1 << 20;
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
@@ -202,6 +204,11 @@ awaitable<result<response>> exchange(Stream& stream, connection& conn, const req
       }
       resp.body_bytes += n;
       remaining -= n;
+      if (!success && remaining > 0 && err.size() >= error_body_cap) {
+        // An error document past the cap: keep what was read, drop the connection.
+        st.reusable = false;
+        co_return resp;
+      }
     }
     st.reusable = parser.keep_alive();
   } else if (!no_body) {
@@ -231,6 +238,10 @@ awaitable<result<response>> exchange(Stream& stream, connection& conn, const req
         err.append(reinterpret_cast<const char*>(dst.data()), std::min(filled, error_body_cap - err.size()));
       }
       resp.body_bytes += filled;
+      if (!success && !parser.is_done() && err.size() >= error_body_cap) {
+        st.reusable = false;  // as above
+        co_return resp;
+      }
     }
     st.reusable = parser.keep_alive();
   } else {

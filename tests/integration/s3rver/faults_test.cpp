@@ -7,7 +7,9 @@
 #include "s3_test_client.hpp"
 
 #include <sluice/engine/s3/error.hpp>
+#include <sluice/engine/transfer/scheduler.hpp>
 #include <sluice/objects/objects.hpp>
+#include <sluice/store/s3.hpp>
 
 #include <gtest/gtest.h>
 
@@ -251,6 +253,22 @@ TEST(FaultsTransport, body_that_stalls_midway_is_an_idle_timeout) {
   expect_no_secret(got.error(), server);
 }
 
+TEST(FaultsTransport, an_error_answer_with_a_huge_body_is_cut_at_the_cap_not_read_on) {
+  // A 503 announcing 10 GB, 3 MiB of it sent, then nothing: reading on would
+  // wait for the idle deadline (and an endless body would be read forever).
+  std::string body(3 << 20, 'e');
+  fault_proxy server(
+      {{http_answer(503, "Service Unavailable", body, 10'000'000'000ull), reply::then::stall}});
+  fault_client c(server.endpoint_url(), {.max_attempts = 1});
+  stopwatch sw;
+  auto got = c.run(c->get_object_bytes(bucket, key));
+  EXPECT_LT(sw.elapsed(), 900ms);  // before the idle deadline of 1 s
+  ASSERT_FALSE(got);
+  EXPECT_NE(got.error().code, errc::timeout) << got.error().describe();
+  EXPECT_EQ(got.error().http_status, 503) << got.error().describe();
+  expect_no_secret(got.error(), server);
+}
+
 TEST(FaultsTransport, request_after_idle_timeout_does_not_reuse_the_stalled_connection) {
   // The first connection stays open and stalled: reusing it would wait for an answer that never comes.
   fault_proxy server({{http_answer(200, "OK", std::string(100, 'x'), 1000), reply::then::stall},
@@ -449,7 +467,8 @@ TEST(FaultsIntegrity, two_corrupted_gets_are_integrity_mismatch) {
   expect_no_secret(got.error(), store.proxy);
 }
 
-// A persistent corruption through the scheduler's file path: Transfer.persistent_corruption_* (transfer_test.cpp).
+// A persistent corruption through the scheduler's file path: Transfer.persistent_corruption_*
+// (transfer_test.cpp).
 
 // ---- zero-copy accounting --------------------------------------------------------------------
 
@@ -480,3 +499,49 @@ TEST(FaultsZeroCopy, large_get_into_a_span_reads_straight_from_the_socket) {
   EXPECT_LE(copied, 64u << 10);  // only what arrived together with the header
   EXPECT_EQ(direct + copied, size);
 }
+
+namespace {
+
+// A ListObjectsV2 page with one key, truncated, continuing with `token`.
+std::string truncated_listing(std::string_view key, std::string_view token) {
+  return http_answer(200, "OK",
+                     "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListBucketResult><Name>" + bucket +
+                         "</Name><Prefix></Prefix><KeyCount>1</KeyCount><MaxKeys>1000</MaxKeys>"
+                         "<IsTruncated>true</IsTruncated><NextContinuationToken>" +
+                         std::string(token) + "</NextContinuationToken><Contents><Key>" + std::string(key) +
+                         "</Key><Size>1</Size><ETag>\"e\"</ETag><LastModified>2026-01-01T00:00:00.000Z"
+                         "</LastModified></Contents></ListBucketResult>");
+}
+
+TEST(FaultsListing, a_store_listing_whose_tokens_cycle_or_vanish_is_an_error_not_a_loop_or_a_short_list) {
+  for (const auto& [second_token, why] : std::vector<std::pair<std::string, std::string>>{
+           {"t1", "repeated an earlier continuation token"}, {"", "truncated listing without"}}) {
+    // Page 1 continues with t1, page 2 with `second_token`, and every later page with t1 again.
+    fault_proxy server({{truncated_listing("a", "t1"), reply::then::keep_open},
+                        {truncated_listing("b", second_token), reply::then::keep_open},
+                        {truncated_listing("c", "t1"), reply::then::keep_open}});
+    engine eng(engine::options{1});
+    s3::client_options o;
+    o.config.endpoint_url = server.endpoint_url();
+    o.config.region = "us-east-1";
+    o.config.creds = {std::string(fake_access_key), std::string(fake_secret), ""};
+    o.config.path_style = true;
+    o.retry.max_attempts = 1;
+    auto sched = transfer::scheduler::create(eng, o, {});
+    ASSERT_TRUE(sched) << sched.error().describe();
+    auto st = store::open_s3_store(*sched, {bucket, "", store::conditional_writes::assume_unsupported});
+    ASSERT_TRUE(st) << st.error().describe();
+    std::vector<std::string> keys;
+    store::list_callback cb = [&](store::list_page& p) -> result<bool> {
+      for (auto& e : p.entries) keys.push_back(e.key);
+      return true;
+    };
+    auto listed = eng.run((*st)->list("", store::list_all, cb));
+    ASSERT_FALSE(listed) << "listed " << keys.size() << " keys";
+    EXPECT_EQ(listed.error().code, errc::malformed_response) << listed.error().describe();
+    EXPECT_NE(listed.error().describe().find(why), std::string::npos) << listed.error().describe();
+    EXPECT_LE(server.requests(), 3);
+  }
+}
+
+}  // namespace
