@@ -265,6 +265,11 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
     } else {
       e.message += e.code.message();
     }
+    // A redirect is not followed (the request is signed for this host): say where it points.
+    if (r.status >= 300 && r.status < 400) {
+      if (auto where = r.header("location"); !where.empty())
+        e.message += "; the server redirects to " + std::string(where);
+    }
     return e;
   }
 

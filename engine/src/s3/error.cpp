@@ -174,6 +174,7 @@ bool is_retryable(const error& e) noexcept {
       case sluice::errc::timeout:
       case sluice::errc::connection_failed:
       case sluice::errc::truncated_response:
+      case sluice::errc::malformed_response:  // a garbled answer (bad status line, framing) may be one-off
         return true;
       case sluice::errc::tls_verification:  // a bad certificate stays bad
       case sluice::errc::cancelled:         // the owner no longer wants the result

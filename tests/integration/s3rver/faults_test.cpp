@@ -215,7 +215,7 @@ TEST(FaultsTransport, chunked_body_cut_short_is_truncated_response) {
   expect_no_secret(got.error(), server);
 }
 
-TEST(FaultsTransport, non_http_garbage_is_malformed_response_and_not_retried) {
+TEST(FaultsTransport, non_http_garbage_is_malformed_response_after_the_retries) {
   fault_proxy server({{"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\nProtocol mismatch.\r\n\r\n", reply::then::close}});
   fault_client c(server.endpoint_url());
   stopwatch sw;
@@ -223,8 +223,37 @@ TEST(FaultsTransport, non_http_garbage_is_malformed_response_and_not_retried) {
   EXPECT_LT(sw.elapsed(), budget);
   ASSERT_FALSE(got);
   EXPECT_EQ(got.error().code, errc::malformed_response) << got.error().describe();
-  EXPECT_EQ(server.requests(), 1);
+  EXPECT_EQ(server.requests(), 3);
+  EXPECT_TRUE(contains(got.error().message, "after 3 attempts")) << got.error().message;
   expect_no_secret(got.error(), server);
+}
+
+TEST(FaultsTransport, one_garbled_answer_is_retried_and_the_next_one_used) {
+  for (const std::string& garbled :
+       {std::string("HTTP/1.1 2OO OK\r\nContent-Length: 5\r\n\r\nhello"),
+        std::string("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!")}) {
+    fault_proxy server(
+        {{garbled, reply::then::close}, {http_answer(200, "OK", "fine!"), reply::then::keep_open}});
+    fault_client c(server.endpoint_url());
+    auto got = c.run(c->get_object_bytes(bucket, key));
+    ASSERT_TRUE(got) << got.error().describe();
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(got->data.data()), got->data.size()), "fine!");
+    EXPECT_EQ(server.requests(), 2);
+  }
+}
+
+TEST(FaultsTransport, a_redirect_is_not_followed_and_its_location_is_named) {
+  fault_proxy server(
+      {{http_answer(307, "Temporary Redirect", "", std::nullopt,
+                    {{"Location", "http://elsewhere.example:9000/faults-bucket/dir/object.bin"}}),
+        reply::then::keep_open}});
+  fault_client c(server.endpoint_url());
+  auto got = c.run(c->get_object_bytes(bucket, key));
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().http_status, 307);
+  EXPECT_TRUE(contains(got.error().message, "redirects to http://elsewhere.example:9000/"))
+      << got.error().message;
+  EXPECT_EQ(server.requests(), 1);
 }
 
 TEST(FaultsTransport, header_that_never_ends_is_a_first_byte_timeout) {
