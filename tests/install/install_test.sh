@@ -146,7 +146,7 @@ if grep -rlF -e "$src" -e "$build" "$prefix/$cmakedir" "$prefix/$libdir/pkgconfi
   show "$logs/leaks.txt"
   fail "installed package files name the source or build tree ($src)"
 fi
-if grep -nE 'GTest|gtest|benchmark|simdjson|SIMDJSON|CLI11' "$prefix/$cmakedir"/*.cmake "$prefix/$libdir/pkgconfig/sluice.pc" |
+if grep -nE 'GTest|gtest|benchmark|CLI11' "$prefix/$cmakedir"/*.cmake "$prefix/$libdir/pkgconfig/sluice.pc" |
      grep -vE '^[^:]*:[0-9]+:[[:space:]]*#' >"$logs/extra-deps.txt"; then  # comments may name them
   show "$logs/extra-deps.txt"
   fail "the installed package requires a test/CLI/benchmark-only dependency"
@@ -281,13 +281,15 @@ pc_flags=$("${pc[@]}" --cflags --libs --static sluice 2>"$logs/pc.log") || { sho
 [[ $pc_flags != *"$src"* ]] || fail "pkg-config flags name the source tree: $pc_flags"
 mkdir -p "$tmp/pc"
 cat >"$tmp/pc/consumer.cpp" <<'EOF'
-// Uses all three libraries: sluice_engine_core (URL parsing, XXH3), sluice_api (objects::covers) and
-// sluice_engine (the engine, a transfer scheduler with its S3 clients, a coroutine). No request is sent.
+// Uses all three libraries: sluice_engine_core (URL parsing, XXH3), sluice_api (objects::covers, Zarr
+// metadata through simdjson and Boost.JSON) and sluice_engine (the engine, a transfer scheduler with its
+// S3 clients, a coroutine). No request is sent.
 #include <sluice/engine/integrity/xxh3.hpp>
 #include <sluice/engine/runtime/engine.hpp>
 #include <sluice/engine/s3/uri.hpp>
 #include <sluice/engine/transfer/scheduler.hpp>
 #include <sluice/objects/objects.hpp>
+#include <sluice/zarr/metadata.hpp>
 
 #include <cstdio>
 
@@ -296,6 +298,10 @@ int main() {
   auto url = s3::parse_s3_url("s3://bucket/some/key");
   if (!url || url->key != "some/key") return 1;
   if (!objects::covers("data/exp", "data/exp/x") || objects::covers("data/exp", "data/experiment2/x")) return 1;
+  auto group = zarr::parse_group_metadata(R"({"zarr_format": 3, "node_type": "group", "attributes": {"a": 1}})",
+                                          "zarr.json");
+  if (!group || zarr::write_metadata(*group).value() != R"({"zarr_format":3,"node_type":"group","attributes":{"a":1}})")
+    return 1;
   engine eng(engine::options{1});
   s3::client_options opts;
   opts.config.endpoint_url = "http://127.0.0.1:9";
