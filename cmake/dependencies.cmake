@@ -35,6 +35,11 @@ sluice_pkg(LIBURING liburing liburing-dev)
 sluice_pkg(ZSTD libzstd libzstd-dev)
 sluice_pkg(XXHASH libxxhash libxxhash-dev)
 sluice_pkg(SIMDJSON simdjson libsimdjson-dev)
+# The Zarr v3 codecs (engine/codec): gzip through zlib, blosc through c-blosc 1.x,
+# CRC-32C through ISA-L (hardware-accelerated).
+sluice_pkg(LIBZ zlib zlib1g-dev)  # not ZLIB: FindZLIB owns the ZLIB_* variables
+sluice_pkg(BLOSC blosc libblosc-dev)
+sluice_pkg(ISAL libisal libisal-dev)
 
 find_package(pugixml QUIET)
 if(NOT pugixml_FOUND)

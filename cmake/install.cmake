@@ -12,8 +12,8 @@
 #   lib/pkgconfig/sluice.pc                        pkg-config --cflags --libs --static sluice
 #
 # A consumer needs the libraries' own dependencies (Boost headers, OpenSSL, Threads, liburing, libzstd,
-# libxxhash, pugixml, simdjson) but none of what only the CLI, the tests or the benchmarks use (CLI11,
-# GoogleTest, Google Benchmark). tests/install/ checks all of this against a fresh prefix.
+# libxxhash, zlib, c-blosc, ISA-L, pugixml, simdjson) but none of what only the CLI, the tests or the
+# benchmarks use (CLI11, GoogleTest, Google Benchmark). tests/install/ checks all of this against a fresh prefix.
 include(CMakePackageConfigHelpers)
 
 set(SLUICE_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/sluice

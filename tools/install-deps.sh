@@ -14,6 +14,8 @@ debian_packages=(
   libboost1.81-dev libssl-dev liburing-dev libsimdjson-dev libzstd-dev
   libxxhash-dev libpugixml-dev libcli11-dev libgtest-dev libgmock-dev googletest
   libbenchmark-dev
+  # Zarr v3 codecs (engine/codec): gzip, blosc, hardware CRC-32C
+  zlib1g-dev libblosc-dev libisal-dev
   # test servers and peers
   radosgw ceph-mon ceph-osd ceph-common python3-botocore awscli openssl curl
   # macro benchmark (bench/macro/run.sh): object server, ceilings, peers, hashing

@@ -283,7 +283,11 @@ mkdir -p "$tmp/pc"
 cat >"$tmp/pc/consumer.cpp" <<'EOF'
 // Uses all three libraries: sluice_engine_core (URL parsing, XXH3), sluice_api (objects::covers, Zarr
 // metadata through simdjson and Boost.JSON) and sluice_engine (the engine, a transfer scheduler with its
-// S3 clients, a coroutine). No request is sent.
+// S3 clients, a coroutine, the codecs with their zlib, c-blosc and ISA-L). No request is sent.
+#include <sluice/engine/codec/blosc.hpp>
+#include <sluice/engine/codec/crc32c.hpp>
+#include <sluice/engine/codec/gzip.hpp>
+#include <sluice/engine/codec/zstd.hpp>
 #include <sluice/engine/integrity/xxh3.hpp>
 #include <sluice/engine/runtime/engine.hpp>
 #include <sluice/engine/s3/uri.hpp>
@@ -292,9 +296,23 @@ cat >"$tmp/pc/consumer.cpp" <<'EOF'
 #include <sluice/zarr/metadata.hpp>
 
 #include <cstdio>
+#include <cstring>
+#include <vector>
 
 int main() {
   using namespace sluice;
+  const char check[] = "123456789";
+  if (codec::crc32c(std::as_bytes(std::span(check, 9))) != 0xE3069283u) return 1;
+  std::vector<std::byte> chunk(4096, std::byte{7});
+  auto zstd = codec::make_zstd_codec({});
+  auto gzip = codec::make_gzip_codec({});
+  auto blosc = codec::make_blosc_codec({});
+  if (!zstd || !gzip || !blosc) return 1;
+  for (const auto* c : {zstd->get(), gzip->get(), blosc->get()}) {
+    std::vector<std::byte> packed(c->max_encoded_size(chunk.size())), back(chunk.size());
+    auto n = c->encode(chunk, packed, "consumer");
+    if (!n || !c->decode(std::span(packed).first(*n), back, "consumer") || back != chunk) return 1;
+  }
   auto url = s3::parse_s3_url("s3://bucket/some/key");
   if (!url || url->key != "some/key") return 1;
   if (!objects::covers("data/exp", "data/exp/x") || objects::covers("data/exp", "data/experiment2/x")) return 1;
@@ -312,7 +330,7 @@ int main() {
     return 1;
   }
   int answer = eng.run([]() -> asio::awaitable<int> { co_return 42; }());
-  std::printf("pkg-config consumer ok: bucket %s, xxh3(key) %s, %u context(s), coroutine %d\n",
+  std::printf("pkg-config consumer ok: bucket %s, xxh3(key) %s, %u context(s), coroutine %d, codecs zstd gzip blosc crc32c\n",
               url->bucket.c_str(), integrity::to_hex(integrity::xxh3(url->key)).c_str(), (*sched)->contexts(),
               answer);
   return answer == 42 ? 0 : 1;

@@ -19,13 +19,13 @@ namespace s3 = sluice::s3;
 TEST(ResultError, sluice_category_has_its_name_and_a_message_per_value) {
   EXPECT_STREQ(sluice::sluice_category().name(), "sluice");
   std::set<std::string> messages;
-  for (int v = 0; v <= static_cast<int>(sluice::errc::no_space); ++v) {
+  for (int v = 0; v <= static_cast<int>(sluice::errc::corrupt_data); ++v) {
     std::string m = sluice::sluice_category().message(v);
     EXPECT_FALSE(m.empty()) << v;
     EXPECT_EQ(m.find("unknown"), std::string::npos) << v;
     messages.insert(m);
   }
-  EXPECT_EQ(messages.size(), static_cast<size_t>(sluice::errc::no_space) + 1) << "messages must differ";
+  EXPECT_EQ(messages.size(), static_cast<size_t>(sluice::errc::corrupt_data) + 1) << "messages must differ";
   EXPECT_NE(sluice::sluice_category().message(999).find("999"), std::string::npos);
 }
 
@@ -243,11 +243,13 @@ TEST(ErrorConditions, client_codes_map_one_to_one) {
   EXPECT_TRUE(std::error_code(e::errc::cancelled) == condition::cancelled);
   EXPECT_TRUE(std::error_code(e::errc::timeout) == condition::timeout);
   EXPECT_TRUE(std::error_code(e::errc::integrity_mismatch) == condition::integrity);
+  EXPECT_TRUE(std::error_code(e::errc::corrupt_data) == condition::integrity);
   EXPECT_TRUE(std::error_code(e::errc::no_space) == condition::no_space);
   EXPECT_TRUE(std::error_code(e::errc::permission_denied) == condition::permission_denied);
   EXPECT_TRUE(std::error_code(e::errc::invalid_argument) == condition::invalid_argument);
   EXPECT_FALSE(std::error_code(e::errc::io_error) == condition::no_space);
   EXPECT_FALSE(std::error_code(e::errc::unsupported) == condition::precondition_failed);
+  EXPECT_FALSE(std::error_code(e::errc::corrupt_data) == condition::invalid_argument);
 }
 
 TEST(ErrorConditions, errno_values_keep_their_number_and_map_onto_conditions) {

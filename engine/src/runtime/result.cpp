@@ -33,7 +33,7 @@ class sluice_category_impl final : public std::error_category {
       case errc::tls_verification:
         return "TLS certificate verification failed";
       case errc::integrity_mismatch:
-        return "integrity check failed: data does not match its XXH3";
+        return "integrity check failed: data does not match its recorded hash";
       case errc::io_error:
         return "local I/O error";
       case errc::cancelled:
@@ -50,6 +50,8 @@ class sluice_category_impl final : public std::error_category {
         return "permission denied";
       case errc::no_space:
         return "no space left";
+      case errc::corrupt_data:
+        return "corrupt data: the bytes do not decode";
     }
     return "unknown sluice error " + std::to_string(value);
   }
@@ -69,6 +71,7 @@ class sluice_category_impl final : public std::error_category {
       case errc::timeout:
         return c == condition::timeout;
       case errc::integrity_mismatch:
+      case errc::corrupt_data:  // damaged bytes, found by their decoder rather than by a hash
         return c == condition::integrity;
       case errc::permission_denied:
         return c == condition::permission_denied;

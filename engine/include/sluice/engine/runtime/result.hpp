@@ -24,7 +24,7 @@ enum class errc {
   timeout = 5,               // connect, first-byte, idle or overall deadline passed
   connection_failed = 6,     // resolve/connect/TLS handshake/reset
   tls_verification = 7,      // the server's certificate did not verify
-  integrity_mismatch = 8,    // the bytes read do not match the recorded XXH3
+  integrity_mismatch = 8,    // the bytes read do not match their recorded hash (XXH3, CRC-32C)
   io_error = 9,              // local file system failure
   cancelled = 10,            // the operation was cancelled by its owner
   too_large = 11,            // a response or object exceeds what the caller allows
@@ -33,6 +33,7 @@ enum class errc {
   unsupported = 14,          // the store or server cannot honour what was asked (a condition, say)
   permission_denied = 15,    // the file system refused access (EACCES, EPERM, EROFS)
   no_space = 16,             // the file system is full (ENOSPC, EDQUOT)
+  corrupt_data = 17,         // stored bytes do not decode: a truncated or damaged compressed frame
 };
 
 // What a program branches on, whichever layer failed: every sluice::errc, every
@@ -45,7 +46,7 @@ enum class condition {
   unsupported = 3,          // the driver or server cannot honour the request
   cancelled = 4,
   timeout = 5,
-  integrity = 6,          // the bytes do not match their recorded hash
+  integrity = 6,          // the bytes do not match their recorded hash, or do not decode
   permission_denied = 7,  // credentials refused, or the file system refused access
   no_space = 8,           // the local file system is full
   invalid_argument = 9,   // a malformed key, range, URL or option
