@@ -1,0 +1,89 @@
+// Zarr v3 arrays on any store: create, open, and read or write selections in
+// C order and native byte order, chunk by chunk, concurrently.
+//
+// An array lives at `path` under a store (its zarr.json at path/zarr.json, its
+// chunks at path/<chunk key>). Chunks are fetched and decoded only where a
+// selection touches them; a chunk that is missing reads as the fill value, and
+// a chunk written equal to the fill value everywhere is removed instead of
+// stored (zarr-python's write_empty_chunks=False). Codecs: transpose, bytes
+// (either endianness), zstd, gzip, blosc and crc32c, in any order the spec
+// allows. Not yet: sharding_indexed (opening such an array is
+// zarr::errc::unsupported, naming it).
+//
+// Thread safety: an array object is immutable after open/create; its reads may
+// run concurrently. Concurrent writes to one chunk from two calls race (the
+// last write wins); writes to different chunks do not interfere.
+#pragma once
+
+#include <sluice/store/store.hpp>
+#include <sluice/zarr/metadata.hpp>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace sluice::zarr {
+
+// One dimension of a selection: start:stop:step (stop nullopt = the end), or a
+// single index (`at`), which drops the dimension from the result's shape.
+struct slice {
+  std::uint64_t start = 0;
+  std::optional<std::uint64_t> stop;
+  std::uint64_t step = 1;
+  bool single = false;
+
+  static slice all() { return {}; }
+  static slice at(std::uint64_t i) { return {i, i + 1, 1, true}; }
+  static slice range(std::uint64_t start, std::uint64_t stop, std::uint64_t step = 1) {
+    return {start, stop, step, false};
+  }
+};
+// One slice per dimension; empty = the whole array.
+using selection = std::vector<slice>;
+
+class chunk_codecs;  // private: src/zarr/codec_chain.hpp
+
+class array {
+ public:
+  // Writes path/zarr.json (validated first) and returns the array. An
+  // existing array or group there is replaced (its chunks are not removed).
+  static boost::asio::awaitable<result<array>> create(std::shared_ptr<store::store> st, std::string path,
+                                                      array_metadata metadata);
+  // Reads path/zarr.json. Errors: not_found (condition) when there is none;
+  // zarr::errc::invalid_metadata / unsupported from the document.
+  static boost::asio::awaitable<result<array>> open(std::shared_ptr<store::store> st, std::string path);
+
+  const array_metadata& metadata() const noexcept { return *meta_; }
+  const std::string& path() const noexcept { return path_; }
+
+  // The shape a selection reads into or writes from (single dimensions
+  // dropped). Errors: invalid_argument for a rank mismatch, a step of 0, or a
+  // start, stop or index outside the array, naming the dimension.
+  result<std::vector<std::uint64_t>> shape_of(const selection& sel) const;
+
+  // Reads the selection into `out` (exactly its elements, C order, native
+  // byte order). `concurrency` chunks are fetched and decoded at once.
+  boost::asio::awaitable<result<void>> read(const selection& sel, std::span<std::byte> out,
+                                            unsigned concurrency);
+  // Writes `in` (the selection's elements, C order, native byte order). A
+  // chunk the selection covers whole is encoded without reading it; others
+  // are read, modified and written back.
+  boost::asio::awaitable<result<void>> write(const selection& sel, std::span<const std::byte> in,
+                                             unsigned concurrency);
+
+  // The key of a chunk, relative to the store (path + "/" + chunk key).
+  std::string chunk_key(std::span<const std::uint64_t> chunk_index) const;
+
+ private:
+  std::shared_ptr<store::store> store_;
+  std::string path_;
+  std::shared_ptr<const array_metadata> meta_;
+  std::shared_ptr<const chunk_codecs> codecs_;
+};
+
+}  // namespace sluice::zarr

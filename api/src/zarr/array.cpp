@@ -1,0 +1,353 @@
+#include <sluice/zarr/array.hpp>
+
+#include "zarr/codec_chain.hpp"
+
+#include <sluice/engine/codec/endian.hpp>
+#include <sluice/engine/runtime/concurrently.hpp>
+#include <sluice/zarr/error.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+namespace sluice::zarr {
+
+namespace asio = boost::asio;
+
+namespace {
+
+std::string join(std::string_view path, std::string_view name) {
+  if (path.empty()) return std::string(name);
+  return std::string(path) + "/" + std::string(name);
+}
+
+// A selection resolved against a shape: per dimension the first index, the
+// count and the step.
+struct resolved_dim {
+  std::uint64_t start = 0, count = 0, step = 1;
+};
+
+result<std::vector<resolved_dim>> resolve(const selection& sel, std::span<const std::uint64_t> shape) {
+  std::vector<resolved_dim> out(shape.size());
+  if (sel.empty()) {
+    for (std::size_t d = 0; d < shape.size(); ++d) out[d] = {0, shape[d], 1};
+    return out;
+  }
+  if (sel.size() != shape.size())
+    return fail(sluice::errc::invalid_argument, "a selection of " + std::to_string(sel.size()) +
+                                                    " dimensions for an array of " +
+                                                    std::to_string(shape.size()));
+  for (std::size_t d = 0; d < shape.size(); ++d) {
+    const slice& s = sel[d];
+    const std::string dim = "dimension " + std::to_string(d);
+    if (s.step == 0) return fail(sluice::errc::invalid_argument, dim + ": a step of 0");
+    const std::uint64_t stop = s.stop.value_or(shape[d]);
+    if (s.single && s.start >= shape[d])
+      return fail(sluice::errc::invalid_argument,
+                  dim + ": index " + std::to_string(s.start) + " is outside 0.." + std::to_string(shape[d]));
+    if (stop > shape[d] || s.start > stop)
+      return fail(sluice::errc::invalid_argument, dim + ": " + std::to_string(s.start) + ":" +
+                                                      std::to_string(stop) +
+                                                      " is outside 0:" + std::to_string(shape[d]));
+    out[d] = {s.start, (stop - s.start + s.step - 1) / s.step, s.step};
+  }
+  return out;
+}
+
+// C-order strides in elements.
+std::vector<std::uint64_t> strides_of(std::span<const std::uint64_t> shape) {
+  std::vector<std::uint64_t> st(shape.size(), 1);
+  for (std::size_t d = shape.size(); d-- > 1;) st[d - 1] = st[d] * shape[d];
+  return st;
+}
+
+// What one chunk contributes: per dimension, the first selected position
+// inside the chunk, how many, the step, and where they go in the selection.
+struct chunk_part {
+  std::vector<std::uint64_t> index;     // the chunk's grid index
+  std::vector<std::uint64_t> in_chunk;  // first position inside the chunk
+  std::vector<std::uint64_t> in_sel;    // first position in the selection
+  std::vector<std::uint64_t> count;
+  bool whole = false;  // covers every in-bounds element of the chunk
+};
+
+// Copies `count` elements per dimension between a chunk buffer (C order,
+// `chunk_shape`) and a selection buffer (C order, `sel_shape`): chunk
+// positions in_chunk + k*step, selection positions in_sel + k.
+void copy_region(std::byte* chunk, std::span<const std::uint64_t> chunk_strides, std::byte* sel,
+                 std::span<const std::uint64_t> sel_strides, const chunk_part& p,
+                 std::span<const resolved_dim> dims, std::size_t esize, bool to_chunk) {
+  const std::size_t rank = p.count.size();
+  if (rank == 0) {
+    if (to_chunk)
+      std::memcpy(chunk, sel, esize);
+    else
+      std::memcpy(sel, chunk, esize);
+    return;
+  }
+  std::vector<std::uint64_t> k(rank, 0);
+  const std::size_t last = rank - 1;
+  const bool contiguous = dims[last].step == 1;
+  for (;;) {
+    std::uint64_t c_off = 0, s_off = 0;
+    for (std::size_t d = 0; d < last; ++d) {
+      c_off += (p.in_chunk[d] + k[d] * dims[d].step) * chunk_strides[d];
+      s_off += (p.in_sel[d] + k[d]) * sel_strides[d];
+    }
+    c_off += p.in_chunk[last];
+    s_off += p.in_sel[last];
+    if (contiguous) {
+      const std::size_t n = static_cast<std::size_t>(p.count[last]) * esize;
+      if (to_chunk)
+        std::memcpy(chunk + c_off * esize, sel + s_off * esize, n);
+      else
+        std::memcpy(sel + s_off * esize, chunk + c_off * esize, n);
+    } else {
+      for (std::uint64_t j = 0; j < p.count[last]; ++j) {
+        std::byte* c = chunk + (c_off + j * dims[last].step) * esize;
+        std::byte* s = sel + (s_off + j) * esize;
+        if (to_chunk)
+          std::memcpy(c, s, esize);
+        else
+          std::memcpy(s, c, esize);
+      }
+    }
+    std::size_t d = last;
+    for (;;) {
+      if (d == 0) return;
+      --d;
+      if (++k[d] < p.count[d]) break;
+      k[d] = 0;
+    }
+  }
+}
+
+// The chunks a selection touches and what each contributes.
+std::vector<chunk_part> plan(const array_metadata& m, std::span<const resolved_dim> dims) {
+  const std::size_t rank = dims.size();
+  const auto& cs = m.chunk_grid.chunk_shape;
+  std::vector<chunk_part> parts;
+  for (const auto& d : dims)
+    if (d.count == 0) return parts;
+  // Per dimension, the chunks touched and each one's slice of the selection.
+  struct span_in_dim {
+    std::uint64_t chunk, in_chunk, in_sel, count;
+    bool whole;
+  };
+  std::vector<std::vector<span_in_dim>> per_dim(rank);
+  for (std::size_t d = 0; d < rank; ++d) {
+    const auto& r = dims[d];
+    std::uint64_t k = 0;
+    while (k < r.count) {
+      const std::uint64_t pos = r.start + k * r.step;
+      const std::uint64_t c = pos / cs[d];
+      const std::uint64_t chunk_end = std::min((c + 1) * cs[d], m.shape[d]);
+      const std::uint64_t n = std::min(r.count - k, (chunk_end - pos + r.step - 1) / r.step);
+      const bool whole = r.step == 1 && pos == c * cs[d] && pos + n == chunk_end;
+      per_dim[d].push_back({c, pos - c * cs[d], k, n, whole});
+      k += n;
+    }
+  }
+  std::vector<std::size_t> at(rank, 0);
+  for (;;) {
+    chunk_part p;
+    p.whole = true;
+    for (std::size_t d = 0; d < rank; ++d) {
+      const auto& s = per_dim[d][at[d]];
+      p.index.push_back(s.chunk);
+      p.in_chunk.push_back(s.in_chunk);
+      p.in_sel.push_back(s.in_sel);
+      p.count.push_back(s.count);
+      p.whole = p.whole && s.whole;
+    }
+    parts.push_back(std::move(p));
+    std::size_t d = rank;
+    for (;;) {
+      if (d == 0) return parts;
+      --d;
+      if (++at[d] < per_dim[d].size()) break;
+      at[d] = 0;
+    }
+  }
+}
+
+void fill_with(std::span<std::byte> buf, const fill_value& f) {
+  const std::size_t n = f.size();
+  bool zero = std::all_of(f.bytes().begin(), f.bytes().end(), [](std::byte b) { return b == std::byte{0}; });
+  if (zero) {
+    std::memset(buf.data(), 0, buf.size());
+    return;
+  }
+  for (std::size_t i = 0; i + n <= buf.size(); i += n) std::memcpy(buf.data() + i, f.bytes().data(), n);
+}
+
+bool all_fill(std::span<const std::byte> buf, const fill_value& f) {
+  const std::size_t n = f.size();
+  for (std::size_t i = 0; i + n <= buf.size(); i += n)
+    if (std::memcmp(buf.data() + i, f.bytes().data(), n) != 0) return false;
+  return true;
+}
+
+// The fill value in native byte order (it is kept little-endian).
+fill_value native_fill(const array_metadata& m) {
+  if (codec::native_is_little || element_size(m.dtype) == 1) return m.fill;
+  std::array<std::byte, 16> b{};
+  std::memcpy(b.data(), m.fill.bytes().data(), m.fill.size());
+  codec::swap_bytes(std::span<std::byte>(b.data(), m.fill.size()),
+                    is_complex(m.dtype) ? m.fill.size() / 2 : m.fill.size());
+  return *fill_value::from_bytes(m.dtype, std::span<const std::byte>(b.data(), m.fill.size()));
+}
+
+}  // namespace
+
+std::string array::chunk_key(std::span<const std::uint64_t> chunk_index) const {
+  return join(path_, meta_->chunk_key.key(chunk_index));
+}
+
+asio::awaitable<result<array>> array::create(std::shared_ptr<store::store> st, std::string path,
+                                             array_metadata metadata) {
+  const std::string doc_key = join(path, "zarr.json");
+  SLUICE_CO_TRY(std::string doc, write_metadata(metadata, doc_key));
+  SLUICE_CO_TRY(auto codecs, chunk_codecs::make(metadata, doc_key));
+  std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(doc.data()), doc.size());
+  SLUICE_CO_TRY_VOID(co_await st->write(doc_key, bytes));
+  array a;
+  a.store_ = std::move(st);
+  a.path_ = std::move(path);
+  a.meta_ = std::make_shared<const array_metadata>(std::move(metadata));
+  a.codecs_ = std::move(codecs);
+  co_return a;
+}
+
+asio::awaitable<result<array>> array::open(std::shared_ptr<store::store> st, std::string path) {
+  const std::string doc_key = join(path, "zarr.json");
+  SLUICE_CO_TRY(store::read_result got, co_await st->read(doc_key));
+  if (got.state != store::read_state::value)
+    co_return fail(sluice::errc::not_found, st->describe(doc_key) + ": no array here (no zarr.json)");
+  std::string_view text(reinterpret_cast<const char*>(got.bytes.data()), got.bytes.size());
+  SLUICE_CO_TRY(array_metadata m, parse_array_metadata(text, st->describe(doc_key)));
+  SLUICE_CO_TRY(auto codecs, chunk_codecs::make(m, st->describe(doc_key)));
+  array a;
+  a.store_ = std::move(st);
+  a.path_ = std::move(path);
+  a.meta_ = std::make_shared<const array_metadata>(std::move(m));
+  a.codecs_ = std::move(codecs);
+  co_return a;
+}
+
+result<std::vector<std::uint64_t>> array::shape_of(const selection& sel) const {
+  SLUICE_TRY(auto dims, resolve(sel, meta_->shape));
+  std::vector<std::uint64_t> shape;
+  for (std::size_t d = 0; d < dims.size(); ++d)
+    if (sel.empty() || !sel[d].single) shape.push_back(dims[d].count);
+  return shape;
+}
+
+asio::awaitable<result<void>> array::read(const selection& sel, std::span<std::byte> out,
+                                          unsigned concurrency) {
+  const array_metadata& m = *meta_;
+  const std::size_t esize = element_size(m.dtype);
+  SLUICE_CO_TRY(auto dims, resolve(sel, m.shape));
+  std::vector<std::uint64_t> sel_shape;
+  std::uint64_t elements = 1;
+  for (const auto& d : dims) {
+    sel_shape.push_back(d.count);
+    elements *= d.count;
+  }
+  if (out.size() != elements * esize)
+    co_return fail(sluice::errc::invalid_argument, "the selection holds " + std::to_string(elements * esize) +
+                                                       " bytes; the destination " +
+                                                       std::to_string(out.size()));
+  const auto parts = plan(m, dims);
+  const auto chunk_strides = strides_of(m.chunk_grid.chunk_shape);
+  const auto sel_strides = strides_of(sel_shape);
+  const std::size_t chunk_bytes = static_cast<std::size_t>(m.chunk_element_count() * esize);
+  const fill_value fill = native_fill(m);
+  std::size_t next = 0;
+  std::optional<error> failed;
+  co_await run_concurrently(
+      std::max(1u, std::min<unsigned>(concurrency, static_cast<unsigned>(parts.size()))),
+      [&](unsigned) -> asio::awaitable<void> {
+        std::vector<std::byte> chunk(chunk_bytes);
+        while (!failed && next < parts.size()) {
+          const chunk_part& p = parts[next++];
+          const std::string key = chunk_key(p.index);
+          auto got = co_await store_->read(key);
+          if (!got) {
+            if (!failed) failed = got.error();
+            continue;
+          }
+          if (got->state != store::read_state::value) {
+            fill_with(chunk, fill);
+          } else if (auto d = codecs_->decode(got->bytes.span(), chunk, store_->describe(key)); !d) {
+            if (!failed) failed = d.error();
+            continue;
+          }
+          copy_region(chunk.data(), chunk_strides, out.data(), sel_strides, p, dims, esize, false);
+        }
+      });
+  if (failed) co_return *failed;
+  co_return result<void>{};
+}
+
+asio::awaitable<result<void>> array::write(const selection& sel, std::span<const std::byte> in,
+                                           unsigned concurrency) {
+  const array_metadata& m = *meta_;
+  const std::size_t esize = element_size(m.dtype);
+  SLUICE_CO_TRY(auto dims, resolve(sel, m.shape));
+  std::vector<std::uint64_t> sel_shape;
+  std::uint64_t elements = 1;
+  for (const auto& d : dims) {
+    sel_shape.push_back(d.count);
+    elements *= d.count;
+  }
+  if (in.size() != elements * esize)
+    co_return fail(sluice::errc::invalid_argument, "the selection holds " + std::to_string(elements * esize) +
+                                                       " bytes; the source " + std::to_string(in.size()));
+  const auto parts = plan(m, dims);
+  const auto chunk_strides = strides_of(m.chunk_grid.chunk_shape);
+  const auto sel_strides = strides_of(sel_shape);
+  const std::size_t chunk_bytes = static_cast<std::size_t>(m.chunk_element_count() * esize);
+  const fill_value fill = native_fill(m);
+  std::size_t next = 0;
+  std::optional<error> failed;
+  auto* src = const_cast<std::byte*>(in.data());  // only read from (copy_region to_chunk)
+  co_await run_concurrently(
+      std::max(1u, std::min<unsigned>(concurrency, static_cast<unsigned>(parts.size()))),
+      [&](unsigned) -> asio::awaitable<void> {
+        std::vector<std::byte> chunk(chunk_bytes);
+        while (!failed && next < parts.size()) {
+          const chunk_part& p = parts[next++];
+          const std::string key = chunk_key(p.index);
+          result<void> step{};
+          if (p.whole) {
+            fill_with(chunk, fill);  // the overhang past the array's edge
+          } else {
+            auto got = co_await store_->read(key);
+            if (!got)
+              step = got.error();
+            else if (got->state != store::read_state::value)
+              fill_with(chunk, fill);
+            else
+              step = codecs_->decode(got->bytes.span(), chunk, store_->describe(key));
+          }
+          if (step) {
+            copy_region(chunk.data(), chunk_strides, src, sel_strides, p, dims, esize, true);
+            if (all_fill(chunk, fill)) {
+              auto r = co_await store_->remove(key);
+              if (!r) step = r.error();
+            } else if (auto encoded = codecs_->encode(chunk, store_->describe(key)); !encoded) {
+              step = encoded.error();
+            } else {
+              auto w = co_await store_->write(key, *encoded);
+              if (!w) step = w.error();
+            }
+          }
+          if (!step && !failed) failed = step.error();
+        }
+      });
+  if (failed) co_return *failed;
+  co_return result<void>{};
+}
+
+}  // namespace sluice::zarr

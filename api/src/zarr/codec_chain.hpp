@@ -1,0 +1,68 @@
+// An array's codecs list made executable (private to src/zarr): chunk bytes in
+// C order and native byte order <-> the bytes stored under a chunk key.
+#pragma once
+
+#include <sluice/engine/codec/bytes_codec.hpp>
+#include <sluice/zarr/metadata.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace sluice::zarr {
+
+class chunk_codecs {
+ public:
+  // Builds the chain from `m.codecs`. Errors (naming `path` and the codec):
+  // invalid_metadata for a configuration the spec forbids, unsupported for
+  // sharding_indexed and for codecs sluice does not implement.
+  static result<std::shared_ptr<const chunk_codecs>> make(const array_metadata& m, std::string_view path);
+
+  // Encodes one whole chunk (chunk_shape elements, C order, native byte order).
+  result<std::vector<std::byte>> encode(std::span<const std::byte> chunk, std::string_view key) const;
+  // Decodes stored bytes into `chunk` (exactly the chunk's byte size).
+  result<void> decode(std::span<const std::byte> stored, std::span<std::byte> chunk,
+                      std::string_view key) const;
+
+ private:
+  struct transpose_step {
+    std::vector<unsigned> order;
+    std::vector<std::uint64_t> in_shape;  // the shape this step receives when encoding
+  };
+  std::size_t element_size_ = 1;
+  std::size_t swap_unit_ = 1;  // bytes swapped as one number (a complex's half)
+  bool swap_ = false;          // the stored byte order is not the native one
+  std::uint64_t chunk_bytes_ = 0;
+  std::vector<std::uint64_t> chunk_shape_;  // what the array -> bytes codec receives (after transposes)
+  std::vector<transpose_step> transposes_;  // in encode order
+  std::vector<std::unique_ptr<codec::bytes_codec>> bytes_;  // in encode order
+
+  // sharding_indexed as the array -> bytes codec: the chunk is a shard of
+  // inner chunks, each encoded by `inner_`, with an index of (offset, nbytes)
+  // little-endian pairs (2^64-1 twice: not stored), at the end or the start,
+  // followed by its CRC-32C when the index codecs say so.
+  struct sharding {
+    std::shared_ptr<const chunk_codecs> inner;
+    std::vector<std::uint64_t> inner_shape;
+    std::vector<std::uint64_t> per_shard;  // inner chunks along each dimension
+    std::uint64_t inner_count = 0;
+    bool index_at_start = false;
+    bool index_crc = false;
+    std::vector<std::byte> fill;  // one element, native byte order
+  };
+  std::optional<sharding> shard_;
+
+  // `reader`: the sharding codec's configuration reader (private to the .cpp).
+  static result<sharding> make_sharding(const array_metadata& m,
+                                        const std::vector<std::uint64_t>& shard_shape, const void* reader);
+
+  result<std::vector<std::byte>> encode_shard(std::span<const std::byte> chunk, std::string_view key) const;
+  result<void> decode_shard(std::span<const std::byte> stored, std::span<std::byte> chunk,
+                            std::string_view key) const;
+};
+
+}  // namespace sluice::zarr
