@@ -198,6 +198,40 @@ fill_value native_fill(const array_metadata& m) {
   return *fill_value::from_bytes(m.dtype, std::span<const std::byte>(b.data(), m.fill.size()));
 }
 
+// What read and write share: the selection resolved, the chunks it touches,
+// the strides of a chunk and of the caller's buffer (which must hold exactly
+// the selection: `bytes`), and the fill value in native byte order.
+struct prepared {
+  std::vector<resolved_dim> dims;
+  std::vector<chunk_part> parts;
+  std::vector<std::uint64_t> chunk_strides, sel_strides;
+  std::size_t esize = 0, chunk_bytes = 0;
+  fill_value fill;
+};
+
+result<prepared> prepare(const array_metadata& m, const selection& sel, std::size_t bytes,
+                         std::string_view role) {
+  prepared p;
+  p.esize = element_size(m.dtype);
+  SLUICE_TRY(p.dims, resolve(sel, m.shape));
+  std::vector<std::uint64_t> sel_shape;
+  std::uint64_t elements = 1;
+  for (const auto& d : p.dims) {
+    sel_shape.push_back(d.count);
+    elements *= d.count;
+  }
+  if (bytes != elements * p.esize)
+    return fail(sluice::errc::invalid_argument, "the selection holds " + std::to_string(elements * p.esize) +
+                                                    " bytes; the " + std::string(role) + " " +
+                                                    std::to_string(bytes));
+  p.parts = plan(m, p.dims);
+  p.chunk_strides = strides_of(m.chunk_grid.chunk_shape);
+  p.sel_strides = strides_of(sel_shape);
+  p.chunk_bytes = static_cast<std::size_t>(m.chunk_element_count() * p.esize);
+  p.fill = native_fill(m);
+  return p;
+}
+
 }  // namespace
 
 std::string array::chunk_key(std::span<const std::uint64_t> chunk_index) const {
@@ -245,32 +279,15 @@ result<std::vector<std::uint64_t>> array::shape_of(const selection& sel) const {
 
 asio::awaitable<result<void>> array::read(const selection& sel, std::span<std::byte> out,
                                           unsigned concurrency) {
-  const array_metadata& m = *meta_;
-  const std::size_t esize = element_size(m.dtype);
-  SLUICE_CO_TRY(auto dims, resolve(sel, m.shape));
-  std::vector<std::uint64_t> sel_shape;
-  std::uint64_t elements = 1;
-  for (const auto& d : dims) {
-    sel_shape.push_back(d.count);
-    elements *= d.count;
-  }
-  if (out.size() != elements * esize)
-    co_return fail(sluice::errc::invalid_argument, "the selection holds " + std::to_string(elements * esize) +
-                                                       " bytes; the destination " +
-                                                       std::to_string(out.size()));
-  const auto parts = plan(m, dims);
-  const auto chunk_strides = strides_of(m.chunk_grid.chunk_shape);
-  const auto sel_strides = strides_of(sel_shape);
-  const std::size_t chunk_bytes = static_cast<std::size_t>(m.chunk_element_count() * esize);
-  const fill_value fill = native_fill(m);
+  SLUICE_CO_TRY(const prepared job, prepare(*meta_, sel, out.size(), "destination"));
   std::size_t next = 0;
   std::optional<error> failed;
   co_await run_concurrently(
-      std::max(1u, std::min<unsigned>(concurrency, static_cast<unsigned>(parts.size()))),
+      std::max(1u, std::min<unsigned>(concurrency, static_cast<unsigned>(job.parts.size()))),
       [&](unsigned) -> asio::awaitable<void> {
-        std::vector<std::byte> chunk(chunk_bytes);
-        while (!failed && next < parts.size()) {
-          const chunk_part& p = parts[next++];
+        std::vector<std::byte> chunk(job.chunk_bytes);
+        while (!failed && next < job.parts.size()) {
+          const chunk_part& p = job.parts[next++];
           const std::string key = chunk_key(p.index);
           auto got = co_await store_->read(key);
           if (!got) {
@@ -278,12 +295,13 @@ asio::awaitable<result<void>> array::read(const selection& sel, std::span<std::b
             continue;
           }
           if (got->state != store::read_state::value) {
-            fill_with(chunk, fill);
+            fill_with(chunk, job.fill);
           } else if (auto d = codecs_->decode(got->bytes.span(), chunk, store_->describe(key)); !d) {
             if (!failed) failed = d.error();
             continue;
           }
-          copy_region(chunk.data(), chunk_strides, out.data(), sel_strides, p, dims, esize, false);
+          copy_region(chunk.data(), job.chunk_strides, out.data(), job.sel_strides, p, job.dims, job.esize,
+                      false);
         }
       });
   if (failed) co_return *failed;
@@ -292,48 +310,32 @@ asio::awaitable<result<void>> array::read(const selection& sel, std::span<std::b
 
 asio::awaitable<result<void>> array::write(const selection& sel, std::span<const std::byte> in,
                                            unsigned concurrency) {
-  const array_metadata& m = *meta_;
-  const std::size_t esize = element_size(m.dtype);
-  SLUICE_CO_TRY(auto dims, resolve(sel, m.shape));
-  std::vector<std::uint64_t> sel_shape;
-  std::uint64_t elements = 1;
-  for (const auto& d : dims) {
-    sel_shape.push_back(d.count);
-    elements *= d.count;
-  }
-  if (in.size() != elements * esize)
-    co_return fail(sluice::errc::invalid_argument, "the selection holds " + std::to_string(elements * esize) +
-                                                       " bytes; the source " + std::to_string(in.size()));
-  const auto parts = plan(m, dims);
-  const auto chunk_strides = strides_of(m.chunk_grid.chunk_shape);
-  const auto sel_strides = strides_of(sel_shape);
-  const std::size_t chunk_bytes = static_cast<std::size_t>(m.chunk_element_count() * esize);
-  const fill_value fill = native_fill(m);
+  SLUICE_CO_TRY(const prepared job, prepare(*meta_, sel, in.size(), "source"));
   std::size_t next = 0;
   std::optional<error> failed;
   auto* src = const_cast<std::byte*>(in.data());  // only read from (copy_region to_chunk)
   co_await run_concurrently(
-      std::max(1u, std::min<unsigned>(concurrency, static_cast<unsigned>(parts.size()))),
+      std::max(1u, std::min<unsigned>(concurrency, static_cast<unsigned>(job.parts.size()))),
       [&](unsigned) -> asio::awaitable<void> {
-        std::vector<std::byte> chunk(chunk_bytes);
-        while (!failed && next < parts.size()) {
-          const chunk_part& p = parts[next++];
+        std::vector<std::byte> chunk(job.chunk_bytes);
+        while (!failed && next < job.parts.size()) {
+          const chunk_part& p = job.parts[next++];
           const std::string key = chunk_key(p.index);
           result<void> step{};
           if (p.whole) {
-            fill_with(chunk, fill);  // the overhang past the array's edge
+            fill_with(chunk, job.fill);  // the overhang past the array's edge
           } else {
             auto got = co_await store_->read(key);
             if (!got)
               step = got.error();
             else if (got->state != store::read_state::value)
-              fill_with(chunk, fill);
+              fill_with(chunk, job.fill);
             else
               step = codecs_->decode(got->bytes.span(), chunk, store_->describe(key));
           }
           if (step) {
-            copy_region(chunk.data(), chunk_strides, src, sel_strides, p, dims, esize, true);
-            if (all_fill(chunk, fill)) {
+            copy_region(chunk.data(), job.chunk_strides, src, job.sel_strides, p, job.dims, job.esize, true);
+            if (all_fill(chunk, job.fill)) {
               auto r = co_await store_->remove(key);
               if (!r) step = r.error();
             } else if (auto encoded = codecs_->encode(chunk, store_->describe(key)); !encoded) {
