@@ -253,3 +253,39 @@ TEST(CliArray, local_directory_urls_round_trip_every_dtype) {
 }
 
 }  // namespace
+
+namespace {
+
+// A big-endian, Fortran-order .npy (as another writer may make it) goes up as an ordinary array and
+// comes back in C order, little-endian; --fill NaN needs no JSON quotes.
+TEST(CliArray, big_endian_fortran_npy_comes_back_in_c_order) {
+  temp_dir dir;
+  const std::map<std::string, std::string> env;
+  // a[i][j] = 10 i + j as int16, shape (2, 3), stored column by column, each element big-endian.
+  std::string dict = "{'descr': '>i2', 'fortran_order': True, 'shape': (2, 3), }";
+  dict.append((10 + dict.size() + 1 + 63) / 64 * 64 - 10 - dict.size() - 1, ' ');
+  dict += '\n';
+  std::string file = std::string("\x93NUMPY\x01\x00", 8) + static_cast<char>(dict.size()) + '\0' + dict;
+  for (std::int16_t v : {0, 10, 1, 11, 2, 12}) {
+    file += static_cast<char>(v >> 8);
+    file += static_cast<char>(v & 0xff);
+  }
+  std::ofstream(dir / "f.npy", std::ios::binary) << file;
+  auto put =
+      sluice({"array", "put", dir / "f.npy", dir / "a.zarr/x", "--chunks", "1,2", "--fill", "-5"}, env);
+  ASSERT_EQ(put.exit_code, 0) << describe(put);
+  auto get = sluice({"array", "get", dir / "a.zarr/x", "-o", dir / "c.npy"}, env);
+  ASSERT_EQ(get.exit_code, 0) << describe(get);
+  EXPECT_EQ(read_file(dir / "c.npy"),
+            npy_of(zarr::data_type::int16, {2, 3}, std::vector<std::int16_t>{0, 1, 2, 10, 11, 12}));
+
+  const std::vector<float> f{1, 2};
+  ASSERT_TRUE(
+      npy::write_file(dir / "g.npy", zarr::data_type::float32, std::vector<std::uint64_t>{2}, bytes_of(f)));
+  auto nan = sluice({"array", "put", dir / "g.npy", dir / "a.zarr/nan", "--fill", "NaN"}, env);
+  ASSERT_EQ(nan.exit_code, 0) << describe(nan);
+  auto info = sluice({"array", "info", dir / "a.zarr/nan"}, env);
+  EXPECT_NE(info.out.find("fill value   \"NaN\""), std::string::npos) << info.out;
+}
+
+}  // namespace
