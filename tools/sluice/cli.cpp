@@ -34,8 +34,9 @@ result<session> open_session(const global_options& g, const transfer::options& t
   return s;
 }
 
-result<std::shared_ptr<store::store>> bucket_store(session& s, const std::string& bucket) {
-  return store::open_s3_store(s.sched, {bucket, "", store::conditional_writes::assume_unsupported});
+result<std::shared_ptr<store::store>> bucket_store(session& s, const std::string& bucket,
+                                                   const std::string& prefix) {
+  return store::open_s3_store(s.sched, {bucket, prefix, store::conditional_writes::assume_unsupported});
 }
 
 result<uint64_t> parse_size(std::string_view text) {

@@ -33,8 +33,10 @@ struct session {
   s3::client_options client_options;  // as resolved (the demo's second scheduler, its endpoint line)
   std::shared_ptr<transfer::scheduler> sched;
 };
-// The bucket as a store (no prefix; conditional writes never used by the CLI).
-result<std::shared_ptr<store::store>> bucket_store(session& s, const std::string& bucket);
+// The bucket as a store (keys under `prefix`, "" for the whole bucket;
+// conditional writes never used by the CLI).
+result<std::shared_ptr<store::store>> bucket_store(session& s, const std::string& bucket,
+                                                   const std::string& prefix = "");
 // `threads`: the engine's I/O threads (0: one per core, for transfers); `t`:
 // the scheduler's part size, memory budget and concurrency.
 result<session> open_session(const global_options& g, const transfer::options& t = transfer::options{},
@@ -102,5 +104,21 @@ struct bench_options {
   bool json = false;
 };
 int run_bench(const global_options& g, const bench_options& b);
+
+// The `array` verbs (array_verbs.cpp): Zarr v3 arrays from and to .npy files.
+struct array_options {
+  std::string verb;    // "put", "get" or "info"
+  std::string file;    // put: the .npy to write
+  std::string url;     // s3://bucket/path or a local directory
+  std::string output;  // get: the .npy to write
+  std::string select;  // get: "0:10,:,5"; empty: everything
+  std::string chunks, shards, codec = "zstd:3", dims, fill;
+  bool fill_given = false;
+  bool crc32c = false;
+  bool json = false;               // info
+  std::vector<std::string> attrs;  // KEY=JSON
+};
+// Usage errors (bad --select, --chunks, ...) exit 2 before any request is sent.
+int cmd_array(const global_options& g, const array_options& o);
 
 }  // namespace sluice::cli

@@ -296,6 +296,31 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 4096));
   dm->add_flag("--keep", demo.keep, "Keep the objects afterwards");
 
+  cli::array_options arr;
+  auto* ar =
+      app.add_subcommand("array", "Zarr v3 arrays: write a .npy as an array, read a selection, describe");
+  ar->require_subcommand(1);
+  auto* ap = ar->add_subcommand("put", "Write a .npy file as a Zarr v3 array");
+  ap->add_option("file", arr.file, "the .npy file")->required();
+  ap->add_option("url", arr.url, "s3://bucket/path or a local directory (a .zarr segment is the store root)")
+      ->required();
+  ap->add_option("--chunks", arr.chunks, "Chunk shape C0,C1,... (default: one chunk)");
+  ap->add_option("--shards", arr.shards, "Shard shape S0,S1,... (sharding_indexed; inner chunks = --chunks)");
+  ap->add_option("--codec", arr.codec,
+                 "zstd[:LEVEL] | gzip[:LEVEL] | blosc[:CNAME[:LEVEL]] | none (default zstd:3)");
+  ap->add_flag("--crc32c", arr.crc32c, "Append a CRC-32C to each chunk");
+  ap->add_option("--dims", arr.dims, "Dimension names NAME,...");
+  ap->add_option("--attr", arr.attrs, "Attribute KEY=JSON (repeatable)");
+  auto* fill_opt =
+      ap->add_option("--fill", arr.fill, "Fill value (JSON, or NaN, Infinity, -Infinity, 0x...)");
+  auto* ag = ar->add_subcommand("get", "Read an array (or a selection of it) into a .npy file");
+  ag->add_option("url", arr.url, "s3://bucket/path or a local directory")->required();
+  ag->add_option("--select", arr.select, "Per dimension start:stop[:step], ':' or an index, e.g. 0:10,:,5");
+  ag->add_option("-o,--output", arr.output, "The .npy file to write")->required();
+  auto* ai = ar->add_subcommand("info", "Describe an array, or a group and the nodes under it");
+  ai->add_option("url", arr.url, "s3://bucket/path or a local directory")->required();
+  ai->add_flag("--json", arr.json, "Print one JSON object");
+
   // CLI11 would report "a subcommand is required" for a mistyped verb; name it.
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
@@ -304,13 +329,14 @@ int main(int argc, char** argv) {
       if (a == "--endpoint-url" || a == "--region" || a == "--profile" || a == "--ca-bundle") ++i;
       continue;
     }
-    static const std::set<std::string_view> verbs{"ls",  "cp", "sync", "rm",   "stat",
-                                                  "cat", "mb", "rb",   "demo", "bench"};
+    static const std::set<std::string_view> verbs{"ls", "cp", "sync", "rm",    "stat", "cat",
+                                                  "mb", "rb", "demo", "bench", "array"};
     if (!verbs.contains(a)) {
-      std::fprintf(stderr,
-                   "sluice: unknown verb '%s' (verbs: ls, cp, sync, rm, stat, cat, mb, rb, demo, bench; see "
-                   "sluice --help)\n",
-                   argv[i]);
+      std::fprintf(
+          stderr,
+          "sluice: unknown verb '%s' (verbs: ls, cp, sync, rm, stat, cat, mb, rb, demo, bench, array; see "
+          "sluice --help)\n",
+          argv[i]);
       return 2;
     }
     break;
@@ -378,6 +404,11 @@ int main(int argc, char** argv) {
       if (from->remote && to->remote) return cmd_copy_remote(g, src, dst, *from, *to, put);
     }
     return cli::cmd_copy_or_sync(g, tf, src, dst, bool(*sy), put);
+  }
+  if (*ar) {
+    arr.verb = *ap ? "put" : *ag ? "get" : "info";
+    arr.fill_given = fill_opt->count() > 0;
+    return cli::cmd_array(g, arr);
   }
   if (*rm) return cmd_rm(g, url, recursive);
   if (*st) return cmd_stat(g, url);

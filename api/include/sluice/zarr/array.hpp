@@ -6,9 +6,8 @@
 // selection touches them; a chunk that is missing reads as the fill value, and
 // a chunk written equal to the fill value everywhere is removed instead of
 // stored (zarr-python's write_empty_chunks=False). Codecs: transpose, bytes
-// (either endianness), zstd, gzip, blosc and crc32c, in any order the spec
-// allows. Not yet: sharding_indexed (opening such an array is
-// zarr::errc::unsupported, naming it).
+// (either endianness), zstd, gzip, blosc, crc32c and sharding_indexed (a shard
+// is read and written whole; docs/arrays.md).
 //
 // Thread safety: an array object is immutable after open/create; its reads may
 // run concurrently. Concurrent writes to one chunk from two calls race (the
