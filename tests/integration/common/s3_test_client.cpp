@@ -10,10 +10,13 @@ s3_test_client::s3_test_client(const s3_server& server, const client_tweaks& twe
   s3::client_options o;
   o.config.endpoint_url = server.endpoint_url;
   o.config.region = server.region.empty() ? "us-east-1" : server.region;
-  o.config.creds = {server.access_key, tweaks.secret_override.empty() ? server.secret_key : tweaks.secret_override, ""};
+  o.config.creds = {server.access_key,
+                    tweaks.secret_override.empty() ? server.secret_key : tweaks.secret_override, ""};
   o.config.path_style = tweaks.path_style;
-  if (!tweaks.ca_file.empty()) o.config.ca_bundle = tweaks.ca_file;
-  else if (tweaks.use_server_ca) o.config.ca_bundle = server.ca_file;
+  if (!tweaks.ca_file.empty())
+    o.config.ca_bundle = tweaks.ca_file;
+  else if (tweaks.use_server_ca)
+    o.config.ca_bundle = server.ca_file;
   o.http.tls.verify = tweaks.verify_tls;
   // Tests want failures fast, not after two minutes of retries.
   o.retry.max_attempts = 3;
@@ -34,7 +37,9 @@ std::vector<std::byte> test_bytes(std::size_t n, uint64_t seed) {
   return v;
 }
 
-std::span<const std::byte> as_span(const std::vector<std::byte>& v) { return {v.data(), v.size()}; }
+std::span<const std::byte> as_span(const std::vector<std::byte>& v) {
+  return {v.data(), v.size()};
+}
 
 std::map<std::string, std::string> cli_environment(const s3_server& server) {
   std::map<std::string, std::string> env{{"AWS_ACCESS_KEY_ID", server.access_key},
@@ -46,6 +51,17 @@ std::map<std::string, std::string> cli_environment(const s3_server& server) {
   env["AWS_CONFIG_FILE"] = "/dev/null";
   env["AWS_SHARED_CREDENTIALS_FILE"] = "/dev/null";
   return env;
+}
+
+command_result run_sluice(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+                          const std::string& stdin_data) {
+  std::vector<std::string> argv{SLUICE_CLI_PATH};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv, env, stdin_data, std::chrono::seconds(120));
+}
+
+std::string describe(const command_result& r) {
+  return "exit " + std::to_string(r.exit_code) + "\n--- stdout:\n" + r.out + "\n--- stderr:\n" + r.err;
 }
 
 }  // namespace sluice::testing

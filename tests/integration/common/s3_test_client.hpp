@@ -16,7 +16,7 @@ namespace sluice::testing {
 struct client_tweaks {
   std::string secret_override;  // a wrong secret for signature tests
   bool verify_tls = true;
-  std::string ca_file;          // overrides the server's CA
+  std::string ca_file;  // overrides the server's CA
   bool use_server_ca = true;
   bool path_style = true;
 };
@@ -47,5 +47,12 @@ std::span<const std::byte> as_span(const std::vector<std::byte>& v);
 // The environment the sluice CLI (or another client) needs for `server`: the
 // keys, the region, and nothing inherited from AWS_* variables.
 std::map<std::string, std::string> cli_environment(const s3_server& server);
+
+// Runs the built `sluice` CLI with `args` in the environment `env` (and
+// `stdin_data` on its standard input), for at most 120 s.
+command_result run_sluice(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+                          const std::string& stdin_data = "");
+// "exit N" and both output streams, for assertion messages.
+std::string describe(const command_result& r);
 
 }  // namespace sluice::testing

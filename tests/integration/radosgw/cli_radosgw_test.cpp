@@ -15,16 +15,6 @@ using namespace sluice::testing;
 
 namespace {
 
-command_result sluice(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
-  std::vector<std::string> argv{SLUICE_CLI_PATH};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return run_command(argv, env, "", std::chrono::seconds(120));
-}
-
-std::string describe(const command_result& r) {
-  return "exit " + std::to_string(r.exit_code) + "\n--- stdout:\n" + r.out + "\n--- stderr:\n" + r.err;
-}
-
 std::size_t line_count(const std::string& text) {
   return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) +
          (!text.empty() && text.back() != '\n' ? 1 : 0);
@@ -108,7 +98,7 @@ TEST(CliRadosgw, wrong_secret_fails_with_signature_does_not_match_without_printi
   auto env = cli_environment(f.server);
   env["AWS_SECRET_ACCESS_KEY"] = wrong_secret;
 
-  auto ls = sluice({"ls", f.url()}, env);
+  auto ls = run_sluice({"ls", f.url()}, env);
   expect_one_line_failure(ls, {wrong_secret, f.server.secret_key});
   EXPECT_NE(ls.err.find("SignatureDoesNotMatch"), std::string::npos) << ls.err;
   EXPECT_EQ(ls.out, "");
@@ -116,13 +106,13 @@ TEST(CliRadosgw, wrong_secret_fails_with_signature_does_not_match_without_printi
   // A signed body (PUT) is refused the same way and nothing is stored.
   temp_dir dir;
   write_text(dir / "f.txt", "new object");
-  auto up = sluice({"cp", dir / "f.txt", f.url("new")}, env);
+  auto up = run_sluice({"cp", dir / "f.txt", f.url("new")}, env);
   expect_one_line_failure(up, {wrong_secret, f.server.secret_key});
   EXPECT_NE(up.err.find("SignatureDoesNotMatch"), std::string::npos) << up.err;
   EXPECT_EQ(f.keys(), std::set<std::string>{"object"});
 
   // The right secret through the same path works: the failure above was the signature.
-  auto ok = sluice({"ls", f.url()}, cli_environment(f.server));
+  auto ok = run_sluice({"ls", f.url()}, cli_environment(f.server));
   ASSERT_EQ(ok.exit_code, 0) << describe(ok);
   EXPECT_NE(ok.out.find("object"), std::string::npos) << ok.out;
 }
@@ -154,14 +144,14 @@ TEST(CliRadosgw, profile_from_config_files_supplies_keys_and_endpoint) {
   f.put("listed-through-profile", "x");
   auto files = write_profile(f.server, f.server.secret_key);
 
-  auto r = sluice({"--profile", "p1", "ls", f.url()}, files.env());
+  auto r = run_sluice({"--profile", "p1", "ls", f.url()}, files.env());
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_NE(r.out.find("listed-through-profile"), std::string::npos) << r.out;
 
   // AWS_PROFILE names it as well as --profile does.
   auto env = files.env();
   env["AWS_PROFILE"] = "p1";
-  auto by_env = sluice({"cat", f.url("listed-through-profile")}, env);
+  auto by_env = run_sluice({"cat", f.url("listed-through-profile")}, env);
   ASSERT_EQ(by_env.exit_code, 0) << describe(by_env);
   EXPECT_EQ(by_env.out, "x");
 }
@@ -170,7 +160,7 @@ TEST(CliRadosgw, unknown_profile_fails_naming_it) {
   rgw_fixture f;
   ASSERT_TRUE(f.start());
   auto files = write_profile(f.server, f.server.secret_key);
-  auto r = sluice({"--profile", "nope", "ls", f.url()}, files.env());
+  auto r = run_sluice({"--profile", "nope", "ls", f.url()}, files.env());
   expect_one_line_failure(r, {f.server.secret_key});
   EXPECT_NE(r.err.find("'nope'"), std::string::npos) << r.err;
   EXPECT_EQ(r.out, "");
@@ -180,7 +170,7 @@ TEST(CliRadosgw, profile_with_a_wrong_secret_fails_without_printing_it) {
   rgw_fixture f;
   ASSERT_TRUE(f.start());
   auto files = write_profile(f.server, wrong_secret);
-  auto r = sluice({"--profile", "p1", "ls", f.url()}, files.env());
+  auto r = run_sluice({"--profile", "p1", "ls", f.url()}, files.env());
   expect_one_line_failure(r, {wrong_secret, f.server.secret_key});
   EXPECT_NE(r.err.find("SignatureDoesNotMatch"), std::string::npos) << r.err;
 }
@@ -191,7 +181,7 @@ TEST(CliRadosgw, rm_r_removes_the_prefix_but_not_siblings_sharing_its_start) {
   for (const char* k : {"data/exp", "data/exp/a", "data/exp/b/c", "data/experiment2/x", "data/exp-old"})
     f.put(k, k);
   ASSERT_EQ(f.keys().size(), 5u);
-  auto r = sluice({"rm", "-r", f.url("data/exp")}, cli_environment(f.server));
+  auto r = run_sluice({"rm", "-r", f.url("data/exp")}, cli_environment(f.server));
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(r.out, "removed 3 objects\n");
   EXPECT_EQ(f.keys(), (std::set<std::string>{"data/experiment2/x", "data/exp-old"}));
@@ -207,7 +197,7 @@ TEST(CliRadosgw, multipart_upload_round_trips_through_cp_and_cat) {
   write_text(dir / "big.bin", as_string(data));
   auto env = cli_environment(f.server);
 
-  auto up = sluice(
+  auto up = run_sluice(
       {"cp", "--multipart-threshold", "6MiB", "--part-size", "5MiB", dir / "big.bin", f.url("big")}, env);
   ASSERT_EQ(up.exit_code, 0) << describe(up);
   auto head = f.client->run((*f.client)->head_object(f.bucket, "big"));
@@ -215,19 +205,19 @@ TEST(CliRadosgw, multipart_upload_round_trips_through_cp_and_cat) {
   EXPECT_TRUE(head->etag.ends_with("-3")) << "not a 3-part upload: ETag " << head->etag;
   EXPECT_TRUE(head->metadata["sluice-xxh3"].ends_with("/5242880")) << head->metadata["sluice-xxh3"];
 
-  auto st = sluice({"stat", f.url("big")}, env);
+  auto st = run_sluice({"stat", f.url("big")}, env);
   ASSERT_EQ(st.exit_code, 0) << describe(st);
   EXPECT_NE(st.out.find("meta sluice-xxh3 " + head->metadata["sluice-xxh3"]), std::string::npos) << st.out;
 
-  auto down = sluice({"cp", f.url("big"), dir / "big.out"}, env);
+  auto down = run_sluice({"cp", f.url("big"), dir / "big.out"}, env);
   ASSERT_EQ(down.exit_code, 0) << describe(down);
   EXPECT_TRUE(read_file(dir / "big.out") == as_string(data));
-  auto cat = sluice({"cat", f.url("big")}, env);
+  auto cat = run_sluice({"cat", f.url("big")}, env);
   ASSERT_EQ(cat.exit_code, 0) << cat.err;
   EXPECT_TRUE(cat.out == as_string(data));
   // Above the budget: ranged reads pinned to the multipart ETag ("...-3") with If-Match, which
   // radosgw checks, and the composite hash checked over the stream.
-  auto streamed = sluice({"cat", "--part-size", "1MiB", "--memory-budget", "4MiB", f.url("big")}, env);
+  auto streamed = run_sluice({"cat", "--part-size", "1MiB", "--memory-budget", "4MiB", f.url("big")}, env);
   ASSERT_EQ(streamed.exit_code, 0) << streamed.err;
   EXPECT_EQ(streamed.err, "");
   EXPECT_TRUE(streamed.out == as_string(data));
@@ -238,8 +228,9 @@ TEST(CliRadosgw, part_size_below_the_s3_minimum_is_refused) {
   ASSERT_TRUE(f.start());
   temp_dir dir;
   write_text(dir / "f.bin", as_string(test_bytes(7 * 1024 * 1024, 1)));
-  auto r = sluice({"cp", "--multipart-threshold", "6MiB", "--part-size", "4MiB", dir / "f.bin", f.url("f")},
-                  cli_environment(f.server));
+  auto r =
+      run_sluice({"cp", "--multipart-threshold", "6MiB", "--part-size", "4MiB", dir / "f.bin", f.url("f")},
+                 cli_environment(f.server));
   EXPECT_NE(r.exit_code, 0) << describe(r);
   EXPECT_NE(r.err.find("--part-size"), std::string::npos) << r.err;
   EXPECT_TRUE(f.keys().empty());

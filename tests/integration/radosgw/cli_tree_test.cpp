@@ -14,17 +14,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-command_result sluice_cli(const std::vector<std::string>& args,
-                          const std::map<std::string, std::string>& env) {
-  std::vector<std::string> argv{SLUICE_CLI_PATH};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return run_command(argv, env, "", std::chrono::seconds(120));
-}
-
-std::string describe(const command_result& r) {
-  return "exit " + std::to_string(r.exit_code) + "\n--- stdout:\n" + r.out + "\n--- stderr:\n" + r.err;
-}
-
 void write_bytes(const fs::path& p, const std::vector<std::byte>& v) {
   fs::create_directories(p.parent_path());
   std::ofstream f(p, std::ios::binary | std::ios::trunc);
@@ -95,10 +84,10 @@ TEST_F(CliTree, cp_r_up_and_down_reproduces_the_tree_byte_for_byte) {
   write_bytes(src / "a.txt", test_bytes(10, 1));
   write_bytes(src / "deep/er/b.bin", test_bytes((9 << 20) + 7, 2));  // more than one part
   write_bytes(src / "with space/c", test_bytes(0, 3));
-  auto up = sluice_cli({"cp", "-r", src.string(), url("up")}, env_);
+  auto up = run_sluice({"cp", "-r", src.string(), url("up")}, env_);
   ASSERT_EQ(up.exit_code, 0) << describe(up);
   EXPECT_EQ(keys(), (std::set<std::string>{"up/a.txt", "up/deep/er/b.bin", "up/with space/c"}));
-  auto down = sluice_cli({"cp", "-r", url("up"), (dir_ / "down").string()}, env_);
+  auto down = run_sluice({"cp", "-r", url("up"), (dir_ / "down").string()}, env_);
   ASSERT_EQ(down.exit_code, 0) << describe(down);
   EXPECT_EQ(tree_of(dir_ / "down"), tree_of(src));
 }
@@ -108,7 +97,7 @@ TEST_F(CliTree, symlinks_in_the_source_are_not_followed_out_of_it) {
   write_bytes(src / "real.txt", test_bytes(5, 1));
   write_bytes(dir_ / "secret.txt", test_bytes(5, 9));
   fs::create_symlink(dir_ / "secret.txt", src / "link.txt");
-  auto up = sluice_cli({"cp", "-r", src.string(), url("pfx")}, env_);
+  auto up = run_sluice({"cp", "-r", src.string(), url("pfx")}, env_);
   ASSERT_EQ(up.exit_code, 0) << describe(up);
   EXPECT_EQ(keys(), std::set<std::string>{"pfx/real.txt"}) << "no key named after the link or its target";
 }
@@ -117,20 +106,20 @@ TEST_F(CliTree, a_second_sync_copies_nothing_and_a_changed_file_goes_again) {
   const fs::path src = dir_ / "src";
   write_bytes(src / "x", test_bytes(1000, 1));
   write_bytes(src / "y/z", test_bytes(2000, 2));
-  auto first = sluice_cli({"sync", src.string(), url("s"), "--json"}, env_);
+  auto first = run_sluice({"sync", src.string(), url("s"), "--json"}, env_);
   ASSERT_EQ(first.exit_code, 0) << describe(first);
   EXPECT_NE(first.out.find("\"objects\":2"), std::string::npos) << first.out;
-  auto second = sluice_cli({"sync", src.string(), url("s"), "--json"}, env_);
+  auto second = run_sluice({"sync", src.string(), url("s"), "--json"}, env_);
   ASSERT_EQ(second.exit_code, 0) << describe(second);
   EXPECT_NE(second.out.find("\"objects\":0"), std::string::npos) << second.out;
   EXPECT_NE(second.out.find("\"skipped\":2"), std::string::npos) << second.out;
   write_bytes(src / "x", test_bytes(1000, 7));  // same size, other bytes
-  auto third = sluice_cli({"sync", src.string(), url("s"), "--json"}, env_);
+  auto third = run_sluice({"sync", src.string(), url("s"), "--json"}, env_);
   ASSERT_EQ(third.exit_code, 0) << describe(third);
   EXPECT_NE(third.out.find("\"objects\":1"), std::string::npos) << third.out;
   // And back down: a second download sync also skips what is already there.
-  ASSERT_EQ(sluice_cli({"sync", url("s"), (dir_ / "back").string()}, env_).exit_code, 0);
-  auto again = sluice_cli({"sync", url("s"), (dir_ / "back").string(), "--json"}, env_);
+  ASSERT_EQ(run_sluice({"sync", url("s"), (dir_ / "back").string()}, env_).exit_code, 0);
+  auto again = run_sluice({"sync", url("s"), (dir_ / "back").string(), "--json"}, env_);
   EXPECT_NE(again.out.find("\"objects\":0"), std::string::npos) << again.out;
   EXPECT_EQ(tree_of(dir_ / "back"), tree_of(src));
 }
@@ -142,7 +131,7 @@ TEST_F(CliTree, folder_markers_are_skipped_and_escaping_keys_refused_without_wri
   put("pfx/../escape.txt", "must never land outside");
   put("pfx/a//b.txt", "empty segment");
   const fs::path down = dir_ / "nested" / "down";
-  auto r = sluice_cli({"cp", "-r", url("pfx"), down.string()}, env_);
+  auto r = run_sluice({"cp", "-r", url("pfx"), down.string()}, env_);
   EXPECT_EQ(r.exit_code, 1) << "refused keys are failures: " << describe(r);
   EXPECT_NE(r.err.find("escape.txt"), std::string::npos) << describe(r);
   EXPECT_EQ(r.err.find("sub/"), std::string::npos) << "folder markers are not failures: " << describe(r);
@@ -157,12 +146,12 @@ TEST_F(CliTree, sync_delete_removes_only_what_the_source_lacks_and_dryrun_change
   put("d/keep.txt", "old");
   put("d/gone.txt", "not in the source");
   put("d-sibling/x", "outside the prefix");
-  auto plan = sluice_cli({"sync", "--delete", "--dryrun", src.string(), url("d")}, env_);
+  auto plan = run_sluice({"sync", "--delete", "--dryrun", src.string(), url("d")}, env_);
   ASSERT_EQ(plan.exit_code, 0) << describe(plan);
   EXPECT_NE(plan.out.find("delete gone.txt"), std::string::npos) << describe(plan);
   EXPECT_EQ(keys(), (std::set<std::string>{"d/keep.txt", "d/gone.txt", "d-sibling/x"}))
       << "a dry run changes nothing";
-  auto done = sluice_cli({"sync", "--delete", src.string(), url("d")}, env_);
+  auto done = run_sluice({"sync", "--delete", src.string(), url("d")}, env_);
   ASSERT_EQ(done.exit_code, 0) << describe(done);
   EXPECT_EQ(keys(), (std::set<std::string>{"d/keep.txt", "d-sibling/x"}));
 }

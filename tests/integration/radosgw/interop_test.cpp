@@ -10,22 +10,12 @@ using namespace sluice::testing;
 
 namespace {
 
-command_result sluice(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
-  std::vector<std::string> argv{SLUICE_CLI_PATH};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return run_command(argv, env, "", std::chrono::seconds(120));
-}
-
 command_result aws(const s3_server& server, std::vector<std::string> args) {
   std::vector<std::string> argv{"aws"};
   argv.insert(argv.end(), args.begin(), args.end());
   argv.push_back("--endpoint-url");
   argv.push_back(server.endpoint_url);
   return run_command(argv, aws_cli_environment(server), "", std::chrono::seconds(180));
-}
-
-std::string describe(const command_result& r) {
-  return "exit " + std::to_string(r.exit_code) + "\n--- stdout:\n" + r.out + "\n--- stderr:\n" + r.err;
 }
 
 // The interop tests are the point of this file: a missing `aws` is a failure, not a skip.
@@ -89,9 +79,9 @@ TEST(Interop, aws_cli_reads_objects_written_by_sluice) {
   for (std::size_t i = 0; i < by_cli.size(); ++i) {
     std::string local = dir / ("up" + std::to_string(i));
     write_bytes(local, by_cli[i].data);
-    auto r = sluice({"cp", "--multipart-threshold", "6MiB", "--part-size", "5MiB", local,
-                     "s3://" + bucket + "/" + by_cli[i].key},
-                    env);
+    auto r = run_sluice({"cp", "--multipart-threshold", "6MiB", "--part-size", "5MiB", local,
+                         "s3://" + bucket + "/" + by_cli[i].key},
+                        env);
     ASSERT_EQ(r.exit_code, 0) << by_cli[i].key << "\n" << describe(r);
   }
   // Through the library API: a key with spaces, non-ASCII characters and reserved characters.
@@ -153,20 +143,20 @@ TEST(Interop, sluice_reads_objects_written_by_aws_cli) {
     SCOPED_TRACE(objects[i].key);
     std::string url = "s3://" + bucket + "/" + objects[i].key;
     std::string local = dir / ("sluice-down" + std::to_string(i));
-    auto down = sluice({"cp", url, local}, env);
+    auto down = run_sluice({"cp", url, local}, env);
     ASSERT_EQ(down.exit_code, 0) << describe(down);
     auto got = read_file(local);
     EXPECT_EQ(got.size(), objects[i].data.size());
     EXPECT_TRUE(got == objects[i].data) << "sluice cp read different bytes";
 
-    auto cat = sluice({"cat", url}, env);
+    auto cat = run_sluice({"cat", url}, env);
     ASSERT_EQ(cat.exit_code, 0) << cat.err;
     EXPECT_EQ(cat.out.size(), objects[i].data.size());
     EXPECT_TRUE(cat.out == objects[i].data) << "sluice cat read different bytes";
   }
 
   // Listing agrees on the keys aws wrote, the non-ASCII one included.
-  auto ls = sluice({"ls", "-r", "s3://" + bucket}, env);
+  auto ls = run_sluice({"ls", "-r", "s3://" + bucket}, env);
   ASSERT_EQ(ls.exit_code, 0) << describe(ls);
   for (auto& o : objects) EXPECT_NE(ls.out.find(o.key), std::string::npos) << o.key << "\n" << ls.out;
 }

@@ -22,16 +22,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-command_result sluice(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
-  std::vector<std::string> argv{SLUICE_CLI_PATH};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return run_command(argv, env, "", std::chrono::seconds(120));
-}
-
-std::string describe(const command_result& r) {
-  return "exit " + std::to_string(r.exit_code) + "\n--- stdout:\n" + r.out + "\n--- stderr:\n" + r.err;
-}
-
 std::size_t line_count(const std::string& text) {
   std::istringstream in(text);
   std::size_t n = 0;
@@ -113,9 +103,9 @@ TEST(CliArray, put_sharded_then_info_and_get_whole_and_selections) {
   array_fixture f;
   const std::string url = f.url("data/era5.zarr/surface/t2m");
   auto put =
-      sluice({"array", "put", f.npy_path, url, "--chunks", "2,5", "--shards", "4,10", "--codec", "zstd:5",
-              "--crc32c", "--dims", "y,x", "--attr", "units=\"K\"", "--attr", "scale=2", "--fill", "-1"},
-             f.env);
+      run_sluice({"array", "put", f.npy_path, url, "--chunks", "2,5", "--shards", "4,10", "--codec", "zstd:5",
+                  "--crc32c", "--dims", "y,x", "--attr", "units=\"K\"", "--attr", "scale=2", "--fill", "-1"},
+                 f.env);
   ASSERT_EQ(put.exit_code, 0) << describe(put);
   EXPECT_EQ(put.err, "");
   // Parent groups got their zarr.json; two shards of 4 x 10 (the second one ragged).
@@ -126,14 +116,14 @@ TEST(CliArray, put_sharded_then_info_and_get_whole_and_selections) {
     EXPECT_TRUE(keys.contains(k)) << k;
   EXPECT_EQ(keys.size(), 5u);
 
-  auto info = sluice({"array", "info", url}, f.env);
+  auto info = run_sluice({"array", "info", url}, f.env);
   ASSERT_EQ(info.exit_code, 0) << describe(info);
   for (const char* text :
        {"array ", "[6, 10]", "float32", "chunk shape  [2, 5]", "shard shape  [4, 10]", "sharding_indexed",
         "zstd(", "level=5", "crc32c", "\"y\"", "-1", "\"units\":\"K\""})
     EXPECT_NE(info.out.find(text), std::string::npos) << text << "\n" << info.out;
 
-  auto js = sluice({"array", "info", url, "--json"}, f.env);
+  auto js = run_sluice({"array", "info", url, "--json"}, f.env);
   ASSERT_EQ(js.exit_code, 0) << describe(js);
   boost::system::error_code ec;
   auto doc = boost::json::parse(js.out, ec);
@@ -149,19 +139,19 @@ TEST(CliArray, put_sharded_then_info_and_get_whole_and_selections) {
   EXPECT_EQ(o.at("attributes").at("scale"), 2);
 
   // The whole array comes back byte for byte as the .npy that went up.
-  auto whole = sluice({"array", "get", url, "-o", f.dir / "whole.npy"}, f.env);
+  auto whole = run_sluice({"array", "get", url, "-o", f.dir / "whole.npy"}, f.env);
   ASSERT_EQ(whole.exit_code, 0) << describe(whole);
   EXPECT_EQ(read_file(f.dir / "whole.npy"), read_file(f.npy_path));
 
   // Rows 1 and 3 of column 3; the last row, every third column; rows 4: (the ragged shard).
-  auto sel = sluice({"array", "get", url, "--select", "1:5:2,3", "-o", f.dir / "s1.npy"}, f.env);
+  auto sel = run_sluice({"array", "get", url, "--select", "1:5:2,3", "-o", f.dir / "s1.npy"}, f.env);
   ASSERT_EQ(sel.exit_code, 0) << describe(sel);
   EXPECT_EQ(read_file(f.dir / "s1.npy"), npy_of(zarr::data_type::float32, {2}, std::vector<float>{13, 33}));
-  auto sel2 = sluice({"array", "get", url, "--select", "-1, ::3", "-o", f.dir / "s2.npy"}, f.env);
+  auto sel2 = run_sluice({"array", "get", url, "--select", "-1, ::3", "-o", f.dir / "s2.npy"}, f.env);
   ASSERT_EQ(sel2.exit_code, 0) << describe(sel2);
   EXPECT_EQ(read_file(f.dir / "s2.npy"),
             npy_of(zarr::data_type::float32, {4}, std::vector<float>{50, 53, 56, 59}));
-  auto sel3 = sluice({"array", "get", url, "--select", "4:", "-o", f.dir / "s3.npy"}, f.env);
+  auto sel3 = run_sluice({"array", "get", url, "--select", "4:", "-o", f.dir / "s3.npy"}, f.env);
   ASSERT_EQ(sel3.exit_code, 0) << describe(sel3);
   EXPECT_EQ(read_file(f.dir / "s3.npy"), npy_of(zarr::data_type::float32, {2, 10},
                                                 std::vector<float>(f.values.begin() + 40, f.values.end())));
@@ -171,10 +161,10 @@ TEST(CliArray, info_on_the_root_group_lists_the_groups_and_arrays_below_it) {
   array_fixture f;
   for (const char* name : {"era5.zarr/a", "era5.zarr/g/b"}) {
     auto put =
-        sluice({"array", "put", f.npy_path, f.url(name), "--chunks", "3,5", "--codec", "gzip:1"}, f.env);
+        run_sluice({"array", "put", f.npy_path, f.url(name), "--chunks", "3,5", "--codec", "gzip:1"}, f.env);
     ASSERT_EQ(put.exit_code, 0) << describe(put);
   }
-  auto info = sluice({"array", "info", f.url("era5.zarr")}, f.env);
+  auto info = run_sluice({"array", "info", f.url("era5.zarr")}, f.env);
   ASSERT_EQ(info.exit_code, 0) << describe(info);
   for (const std::string& text :
        {"group " + f.url("era5.zarr") + "\n", "array " + f.url("era5.zarr/a") + "\n",
@@ -188,26 +178,27 @@ TEST(CliArray, bad_select_chunks_and_codec_are_usage_errors) {
   const std::string url = f.url("x.zarr/a");
   for (const char* chunks : {"0,5", "2,x", "2", "2,5,5", "2,,5"}) {
     SCOPED_TRACE(chunks);
-    expect_failure(sluice({"array", "put", f.npy_path, url, "--chunks", chunks}, f.env), 2);
+    expect_failure(run_sluice({"array", "put", f.npy_path, url, "--chunks", chunks}, f.env), 2);
   }
-  expect_failure(sluice({"array", "put", f.npy_path, url, "--chunks", "2,5", "--shards", "3,10"}, f.env), 2);
-  expect_failure(sluice({"array", "put", f.npy_path, url, "--codec", "lzma"}, f.env), 2);
-  expect_failure(sluice({"array", "put", f.npy_path, url, "--codec", "zstd:99"}, f.env), 2);
-  expect_failure(sluice({"array", "put", f.npy_path, url, "--attr", "units=K"}, f.env), 2);
-  expect_failure(sluice({"array", "put", f.npy_path, url, "--dims", "y"}, f.env), 2);
-  expect_failure(sluice({"array", "put", f.npy_path, url, "--fill", "abc"}, f.env), 2);
+  expect_failure(run_sluice({"array", "put", f.npy_path, url, "--chunks", "2,5", "--shards", "3,10"}, f.env),
+                 2);
+  expect_failure(run_sluice({"array", "put", f.npy_path, url, "--codec", "lzma"}, f.env), 2);
+  expect_failure(run_sluice({"array", "put", f.npy_path, url, "--codec", "zstd:99"}, f.env), 2);
+  expect_failure(run_sluice({"array", "put", f.npy_path, url, "--attr", "units=K"}, f.env), 2);
+  expect_failure(run_sluice({"array", "put", f.npy_path, url, "--dims", "y"}, f.env), 2);
+  expect_failure(run_sluice({"array", "put", f.npy_path, url, "--fill", "abc"}, f.env), 2);
   EXPECT_TRUE(f.keys().empty()) << "a usage error wrote something";
 
-  ASSERT_EQ(sluice({"array", "put", f.npy_path, url, "--chunks", "2,5"}, f.env).exit_code, 0);
+  ASSERT_EQ(run_sluice({"array", "put", f.npy_path, url, "--chunks", "2,5"}, f.env).exit_code, 0);
   for (const char* select : {"1:2:3:4", "a", "0:5:0", "0:5:-1", "1,,2", "1,2,3", "6,0", "0,-11"}) {
     SCOPED_TRACE(select);
-    expect_failure(sluice({"array", "get", url, "--select", select, "-o", f.dir / "o.npy"}, f.env), 2);
+    expect_failure(run_sluice({"array", "get", url, "--select", select, "-o", f.dir / "o.npy"}, f.env), 2);
   }
   EXPECT_FALSE(fs::exists(f.dir / "o.npy"));
   // Runtime errors: no array there, a file that is not .npy.
-  expect_failure(sluice({"array", "get", f.url("x.zarr/none"), "-o", f.dir / "o.npy"}, f.env), 1);
+  expect_failure(run_sluice({"array", "get", f.url("x.zarr/none"), "-o", f.dir / "o.npy"}, f.env), 1);
   std::ofstream(f.dir / "not.npy") << "hello";
-  expect_failure(sluice({"array", "put", f.dir / "not.npy", f.url("x.zarr/b")}, f.env), 1);
+  expect_failure(run_sluice({"array", "put", f.dir / "not.npy", f.url("x.zarr/b")}, f.env), 1);
 }
 
 TEST(CliArray, local_directory_urls_round_trip_every_dtype) {
@@ -232,18 +223,18 @@ TEST(CliArray, local_directory_urls_round_trip_every_dtype) {
     // Inside a .zarr hierarchy, and as an array of its own (no .zarr segment).
     for (const std::string& target :
          {dir / ("local.zarr/arr" + std::to_string(n)), dir / ("plain" + std::to_string(n))}) {
-      auto put = sluice({"array", "put", in, target, "--chunks", "3,2", "--codec", codec}, env);
+      auto put = run_sluice({"array", "put", in, target, "--chunks", "3,2", "--codec", codec}, env);
       ASSERT_EQ(put.exit_code, 0) << describe(put);
       EXPECT_TRUE(fs::exists(target + "/zarr.json"));
       const std::string out = dir / "out.npy";
-      auto get = sluice({"array", "get", target + "/", "-o", out}, env);
+      auto get = run_sluice({"array", "get", target + "/", "-o", out}, env);
       ASSERT_EQ(get.exit_code, 0) << describe(get);
       EXPECT_EQ(read_file(out), read_file(in));
     }
     ++n;
   }
   EXPECT_TRUE(fs::exists(dir / "local.zarr/zarr.json")) << "the root group has no zarr.json";
-  auto info = sluice({"array", "info", dir / "local.zarr", "--json"}, env);
+  auto info = run_sluice({"array", "info", dir / "local.zarr", "--json"}, env);
   ASSERT_EQ(info.exit_code, 0) << describe(info);
   boost::system::error_code ec;
   auto doc = boost::json::parse(info.out, ec);
@@ -272,9 +263,9 @@ TEST(CliArray, big_endian_fortran_npy_comes_back_in_c_order) {
   }
   std::ofstream(dir / "f.npy", std::ios::binary) << file;
   auto put =
-      sluice({"array", "put", dir / "f.npy", dir / "a.zarr/x", "--chunks", "1,2", "--fill", "-5"}, env);
+      run_sluice({"array", "put", dir / "f.npy", dir / "a.zarr/x", "--chunks", "1,2", "--fill", "-5"}, env);
   ASSERT_EQ(put.exit_code, 0) << describe(put);
-  auto get = sluice({"array", "get", dir / "a.zarr/x", "-o", dir / "c.npy"}, env);
+  auto get = run_sluice({"array", "get", dir / "a.zarr/x", "-o", dir / "c.npy"}, env);
   ASSERT_EQ(get.exit_code, 0) << describe(get);
   EXPECT_EQ(read_file(dir / "c.npy"),
             npy_of(zarr::data_type::int16, {2, 3}, std::vector<std::int16_t>{0, 1, 2, 10, 11, 12}));
@@ -282,9 +273,9 @@ TEST(CliArray, big_endian_fortran_npy_comes_back_in_c_order) {
   const std::vector<float> f{1, 2};
   ASSERT_TRUE(
       npy::write_file(dir / "g.npy", zarr::data_type::float32, std::vector<std::uint64_t>{2}, bytes_of(f)));
-  auto nan = sluice({"array", "put", dir / "g.npy", dir / "a.zarr/nan", "--fill", "NaN"}, env);
+  auto nan = run_sluice({"array", "put", dir / "g.npy", dir / "a.zarr/nan", "--fill", "NaN"}, env);
   ASSERT_EQ(nan.exit_code, 0) << describe(nan);
-  auto info = sluice({"array", "info", dir / "a.zarr/nan"}, env);
+  auto info = run_sluice({"array", "info", dir / "a.zarr/nan"}, env);
   EXPECT_NE(info.out.find("fill value   \"NaN\""), std::string::npos) << info.out;
 }
 

@@ -34,17 +34,6 @@ std::map<std::string, std::string> env_for(const s3_server& server) {
   return env;
 }
 
-command_result sluice(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
-                      const std::string& stdin_data = "") {
-  std::vector<std::string> argv{SLUICE_CLI_PATH};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return run_command(argv, env, stdin_data, std::chrono::seconds(120));
-}
-
-std::string describe(const command_result& r) {
-  return "exit " + std::to_string(r.exit_code) + "\n--- stdout:\n" + r.out + "\n--- stderr:\n" + r.err;
-}
-
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;
   std::istringstream in(text);
@@ -207,14 +196,14 @@ struct cli_fixture {
 
 TEST(CliVerbs, mb_creates_a_bucket_that_ls_lists) {
   cli_fixture f;
-  auto r = sluice({"mb", f.url()}, f.env);
+  auto r = run_sluice({"mb", f.url()}, f.env);
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(r.out, "made bucket " + f.url() + "\n");
   EXPECT_EQ(r.err, "");
   auto head = f.client.run(f.client->head_bucket(f.bucket));
   EXPECT_TRUE(head) << head.error().describe();
 
-  auto ls = sluice({"ls"}, f.env);
+  auto ls = run_sluice({"ls"}, f.env);
   ASSERT_EQ(ls.exit_code, 0) << describe(ls);
   auto lines = lines_of(ls.out);
   EXPECT_EQ(std::count_if(lines.begin(), lines.end(), [&](auto& l) { return l.ends_with("  " + f.bucket); }),
@@ -224,7 +213,7 @@ TEST(CliVerbs, mb_creates_a_bucket_that_ls_lists) {
 
 TEST(CliVerbs, quiet_success_prints_nothing) {
   cli_fixture f;
-  auto r = sluice({"-q", "mb", f.url()}, f.env);
+  auto r = run_sluice({"-q", "mb", f.url()}, f.env);
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(r.out, "");
   EXPECT_EQ(r.err, "");
@@ -237,7 +226,7 @@ TEST(CliVerbs, cp_small_file_up_then_stat_and_cat_return_it_exactly) {
   auto data = test_bytes(300 * 1024 + 7, 11);
   write_file(f.dir / "small.bin", as_span(data));
 
-  auto up = sluice({"cp", f.dir / "small.bin", f.url("in/small.bin")}, f.env);
+  auto up = run_sluice({"cp", f.dir / "small.bin", f.url("in/small.bin")}, f.env);
   ASSERT_EQ(up.exit_code, 0) << describe(up);
   EXPECT_EQ(up.err, "");
   EXPECT_NE(up.out.find("copied"), std::string::npos) << up.out;
@@ -246,7 +235,7 @@ TEST(CliVerbs, cp_small_file_up_then_stat_and_cat_return_it_exactly) {
   ASSERT_TRUE(stored) << stored.error().describe();
   EXPECT_TRUE(std::equal(stored->data.span().begin(), stored->data.span().end(), data.begin(), data.end()));
 
-  auto st = sluice({"stat", f.url("in/small.bin")}, f.env);
+  auto st = run_sluice({"stat", f.url("in/small.bin")}, f.env);
   ASSERT_EQ(st.exit_code, 0) << describe(st);
   EXPECT_EQ(stat_field(st.out, "size"), std::to_string(data.size())) << st.out;
   EXPECT_EQ(stat_field(st.out, "url"), f.url("in/small.bin")) << st.out;
@@ -255,7 +244,7 @@ TEST(CliVerbs, cp_small_file_up_then_stat_and_cat_return_it_exactly) {
                 static_cast<unsigned long long>(integrity::xxh3(as_span(data))));
   EXPECT_EQ(recorded_hash_in(st.out), whole) << st.out;
 
-  auto cat = sluice({"cat", f.url("in/small.bin")}, f.env);
+  auto cat = run_sluice({"cat", f.url("in/small.bin")}, f.env);
   ASSERT_EQ(cat.exit_code, 0) << cat.err;
   EXPECT_EQ(cat.err, "");
   EXPECT_EQ(cat.out.size(), data.size());
@@ -266,7 +255,7 @@ TEST(CliVerbs, cp_to_a_key_ending_in_slash_uses_the_file_name) {
   cli_fixture f;
   f.make_bucket();
   write_file(f.dir / "named.txt", as_span(test_bytes(100, 3)));
-  auto up = sluice({"cp", f.dir / "named.txt", f.url("dir/")}, f.env);
+  auto up = run_sluice({"cp", f.dir / "named.txt", f.url("dir/")}, f.env);
   ASSERT_EQ(up.exit_code, 0) << describe(up);
   EXPECT_EQ(f.keys(), std::set<std::string>{"dir/named.txt"});
 }
@@ -277,12 +266,12 @@ TEST(CliVerbs, cp_multipart_upload_records_the_composite_hash) {
   auto data = test_bytes(12 * 1024 * 1024 + 12345, 21);
   write_file(f.dir / "big.bin", as_span(data));
 
-  auto up = sluice(
+  auto up = run_sluice(
       {"cp", "--multipart-threshold", "6MiB", "--part-size", "5MiB", f.dir / "big.bin", f.url("big.bin")},
       f.env);
   ASSERT_EQ(up.exit_code, 0) << describe(up);
 
-  auto st = sluice({"stat", f.url("big.bin")}, f.env);
+  auto st = run_sluice({"stat", f.url("big.bin")}, f.env);
   ASSERT_EQ(st.exit_code, 0) << describe(st);
   EXPECT_EQ(stat_field(st.out, "size"), std::to_string(data.size())) << st.out;
   EXPECT_EQ(recorded_hash_in(st.out), expected_composite(as_span(data), 5 * 1024 * 1024)) << st.out;
@@ -292,10 +281,10 @@ TEST(CliVerbs, cp_multipart_upload_records_the_composite_hash) {
   EXPECT_EQ(log.find("partNumber=4"), std::string::npos) << f.server.log_tail();
 
   // Both read paths verify the composite and return the bytes.
-  auto cat = sluice({"cat", f.url("big.bin")}, f.env);
+  auto cat = run_sluice({"cat", f.url("big.bin")}, f.env);
   ASSERT_EQ(cat.exit_code, 0) << cat.err;
   EXPECT_TRUE(cat.out == as_string(data)) << "cat output differs from the uploaded bytes";
-  auto down = sluice({"cp", f.url("big.bin"), f.dir / "big.out"}, f.env);
+  auto down = run_sluice({"cp", f.url("big.bin"), f.dir / "big.out"}, f.env);
   ASSERT_EQ(down.exit_code, 0) << describe(down);
   EXPECT_TRUE(read_file(f.dir / "big.out") == as_string(data));
 }
@@ -309,15 +298,15 @@ TEST(CliVerbs, ls_shows_sub_prefixes_as_pre_and_recursive_lists_every_key) {
   f.put("a/b/3", "333");
   f.put("c/4", "4444");
 
-  auto top = sluice({"ls", f.url()}, f.env);
+  auto top = run_sluice({"ls", f.url()}, f.env);
   ASSERT_EQ(top.exit_code, 0) << describe(top);
   EXPECT_EQ(parse_listing(top.out), (std::set<std::string>{"PRE a/", "PRE c/", "top.txt 5"})) << top.out;
 
-  auto sub = sluice({"ls", f.url("a/")}, f.env);
+  auto sub = run_sluice({"ls", f.url("a/")}, f.env);
   ASSERT_EQ(sub.exit_code, 0) << describe(sub);
   EXPECT_EQ(parse_listing(sub.out), (std::set<std::string>{"PRE a/b/", "a/1 1", "a/2 2"})) << sub.out;
 
-  auto all = sluice({"ls", "-r", f.url()}, f.env);
+  auto all = run_sluice({"ls", "-r", f.url()}, f.env);
   ASSERT_EQ(all.exit_code, 0) << describe(all);
   EXPECT_EQ(parse_listing(all.out),
             (std::set<std::string>{"top.txt 5", "a/1 1", "a/2 2", "a/b/3 3", "c/4 4"}))
@@ -330,13 +319,13 @@ TEST(CliVerbs, keys_with_terminal_escapes_are_printed_escaped) {
   // OSC "set the window title", then "clear the screen", inside a key.
   const std::string key = "evil\x1b]0;pwned\x07\x1b[2Jname";
   f.put(key, "x");
-  auto ls = sluice({"ls", f.url()}, f.env);
+  auto ls = run_sluice({"ls", f.url()}, f.env);
   ASSERT_EQ(ls.exit_code, 0) << describe(ls);
   EXPECT_EQ(ls.out.find('\x1b'), std::string::npos) << ls.out;
   EXPECT_EQ(ls.out.find('\x07'), std::string::npos) << ls.out;
   EXPECT_NE(ls.out.find("evil\\x1b]0;pwned\\x07\\x1b[2Jname"), std::string::npos) << ls.out;
   // An error quoting the key is escaped too.
-  auto cat = sluice({"cat", f.url(key + "-missing")}, f.env);
+  auto cat = run_sluice({"cat", f.url(key + "-missing")}, f.env);
   EXPECT_NE(cat.exit_code, 0);
   EXPECT_EQ(cat.err.find('\x1b'), std::string::npos) << cat.err;
 }
@@ -348,12 +337,12 @@ TEST(CliVerbs, cp_down_writes_the_exact_bytes_to_a_file_or_into_a_directory) {
   auto p = f.client.run(f.client->put_object(f.bucket, "deep/path/obj.bin", as_span(data)));
   ASSERT_TRUE(p) << p.error().describe();
 
-  auto to_file = sluice({"cp", f.url("deep/path/obj.bin"), f.dir / "copy.bin"}, f.env);
+  auto to_file = run_sluice({"cp", f.url("deep/path/obj.bin"), f.dir / "copy.bin"}, f.env);
   ASSERT_EQ(to_file.exit_code, 0) << describe(to_file);
   EXPECT_TRUE(read_file(f.dir / "copy.bin") == as_string(data));
 
   fs::create_directory(f.dir / "into");
-  auto to_dir = sluice({"cp", f.url("deep/path/obj.bin"), f.dir / "into"}, f.env);
+  auto to_dir = run_sluice({"cp", f.url("deep/path/obj.bin"), f.dir / "into"}, f.env);
   ASSERT_EQ(to_dir.exit_code, 0) << describe(to_dir);
   EXPECT_EQ(entries_of(f.dir / "into"), std::set<std::string>{"obj.bin"});
   EXPECT_TRUE(read_file(f.dir / "into/obj.bin") == as_string(data));
@@ -366,7 +355,7 @@ TEST(CliVerbs, cp_down_replaces_an_existing_file) {
   f.make_bucket();
   f.put("k", "new contents");
   write_file(f.dir / "k", as_span(test_bytes(5000, 1)));
-  auto r = sluice({"cp", f.url("k"), f.dir / "k"}, f.env);
+  auto r = run_sluice({"cp", f.url("k"), f.dir / "k"}, f.env);
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(read_file(f.dir / "k"), "new contents");
 }
@@ -382,7 +371,7 @@ TEST(CliVerbs, cp_s3_to_s3_copies_server_side_with_metadata) {
   auto p = f.client.run(f.client->put_object(f.bucket, "src/obj.bin", as_span(data), put));
   ASSERT_TRUE(p) << p.error().describe();
 
-  auto r = sluice({"cp", f.url("src/obj.bin"), "s3://" + other + "/dst/copy.bin"}, f.env);
+  auto r = run_sluice({"cp", f.url("src/obj.bin"), "s3://" + other + "/dst/copy.bin"}, f.env);
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   auto got = f.client.run(f.client->get_object_bytes(other, "dst/copy.bin"));  // verifies the copied hash
   ASSERT_TRUE(got) << got.error().describe();
@@ -401,7 +390,7 @@ TEST(CliVerbs, cp_s3_to_s3_copies_server_side_with_metadata) {
     EXPECT_FALSE(line.find("/src/obj.bin ") != std::string::npos && line.ends_with("256kb")) << line;
 
   // A destination ending in '/' takes the source's last name.
-  auto into = sluice({"cp", f.url("src/obj.bin"), f.url("backup/")}, f.env);
+  auto into = run_sluice({"cp", f.url("src/obj.bin"), f.url("backup/")}, f.env);
   ASSERT_EQ(into.exit_code, 0) << describe(into);
   EXPECT_EQ(f.keys(), (std::set<std::string>{"backup/obj.bin", "src/obj.bin"}));
 }
@@ -411,7 +400,7 @@ TEST(CliVerbs, rm_removes_one_object) {
   f.make_bucket();
   f.put("keep", "k");
   f.put("gone", "g");
-  auto r = sluice({"rm", f.url("gone")}, f.env);
+  auto r = run_sluice({"rm", f.url("gone")}, f.env);
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(r.out, "removed 1 object\n");
   EXPECT_EQ(f.keys(), std::set<std::string>{"keep"});
@@ -424,7 +413,7 @@ TEST(CliVerbs, rm_r_removes_everything_under_a_prefix) {
   f.put("logs/b/c", "2");
   f.put("logs/b/d", "3");
   f.put("other", "4");
-  auto r = sluice({"rm", "-r", f.url("logs/")}, f.env);
+  auto r = run_sluice({"rm", "-r", f.url("logs/")}, f.env);
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(r.out, "removed 3 objects\n");
   EXPECT_EQ(f.keys(), std::set<std::string>{"other"});
@@ -433,7 +422,7 @@ TEST(CliVerbs, rm_r_removes_everything_under_a_prefix) {
 TEST(CliVerbs, rb_removes_an_empty_bucket) {
   cli_fixture f;
   f.make_bucket();
-  auto r = sluice({"rb", f.url()}, f.env);
+  auto r = run_sluice({"rb", f.url()}, f.env);
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(r.out, "removed bucket " + f.url() + "\n");
   auto head = f.client.run(f.client->head_bucket(f.bucket));
@@ -444,11 +433,11 @@ TEST(CliVerbs, cp_sets_content_type_and_metadata_that_stat_shows) {
   cli_fixture f;
   f.make_bucket();
   write_file(f.dir / "page.html", as_span(test_bytes(10, 9)));
-  auto up = sluice({"cp", "--content-type", "text/html", "--metadata", "color=blue", "--metadata", "Team=a=b",
-                    f.dir / "page.html", f.url("page.html")},
-                   f.env);
+  auto up = run_sluice({"cp", "--content-type", "text/html", "--metadata", "color=blue", "--metadata",
+                        "Team=a=b", f.dir / "page.html", f.url("page.html")},
+                       f.env);
   ASSERT_EQ(up.exit_code, 0) << describe(up);
-  auto st = sluice({"stat", f.url("page.html")}, f.env);
+  auto st = run_sluice({"stat", f.url("page.html")}, f.env);
   ASSERT_EQ(st.exit_code, 0) << describe(st);
   EXPECT_EQ(stat_field(st.out, "content-type"), "text/html") << st.out;
   EXPECT_EQ(stat_field(st.out, "meta color"), "blue") << st.out;
@@ -464,7 +453,7 @@ TEST(CliVerbs, cp_s3_to_s3_with_new_metadata_keeps_the_recorded_hash) {
   auto data = test_bytes(70 * 1024, 43);
   auto p = f.client.run(f.client->put_object(f.bucket, "src", as_span(data)));
   ASSERT_TRUE(p) << p.error().describe();
-  auto r = sluice({"cp", "--metadata", "stage=copied", f.url("src"), f.url("dst")}, f.env);
+  auto r = run_sluice({"cp", "--metadata", "stage=copied", f.url("src"), f.url("dst")}, f.env);
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   auto head = f.client.run(f.client->head_object(f.bucket, "dst"));
   ASSERT_TRUE(head) << head.error().describe();
@@ -476,15 +465,15 @@ TEST(CliVerbs, empty_file_round_trips) {
   cli_fixture f;
   f.make_bucket();
   write_file(f.dir / "empty", {});
-  auto up = sluice({"cp", f.dir / "empty", f.url("empty")}, f.env);
+  auto up = run_sluice({"cp", f.dir / "empty", f.url("empty")}, f.env);
   ASSERT_EQ(up.exit_code, 0) << describe(up);
-  auto st = sluice({"stat", f.url("empty")}, f.env);
+  auto st = run_sluice({"stat", f.url("empty")}, f.env);
   ASSERT_EQ(st.exit_code, 0) << describe(st);
   EXPECT_EQ(stat_field(st.out, "size"), "0") << st.out;
-  auto cat = sluice({"cat", f.url("empty")}, f.env);
+  auto cat = run_sluice({"cat", f.url("empty")}, f.env);
   ASSERT_EQ(cat.exit_code, 0) << describe(cat);
   EXPECT_EQ(cat.out, "");
-  auto down = sluice({"cp", f.url("empty"), f.dir / "empty.out"}, f.env);
+  auto down = run_sluice({"cp", f.url("empty"), f.dir / "empty.out"}, f.env);
   ASSERT_EQ(down.exit_code, 0) << describe(down);
   ASSERT_TRUE(fs::exists(f.dir / "empty.out"));
   EXPECT_EQ(fs::file_size(f.dir / "empty.out"), 0u);
@@ -496,16 +485,16 @@ TEST(CliVerbs, keys_with_spaces_and_unicode_round_trip) {
   const std::string key = "dir with space/\xC3\xA9t\xC3\xA9 50% +&? #\xE2\x9C\x93.bin";
   auto data = test_bytes(5000, 17);
   write_file(f.dir / "in", as_span(data));
-  auto up = sluice({"cp", f.dir / "in", f.url(key)}, f.env);
+  auto up = run_sluice({"cp", f.dir / "in", f.url(key)}, f.env);
   ASSERT_EQ(up.exit_code, 0) << describe(up);
   EXPECT_EQ(f.keys(), std::set<std::string>{key});
-  auto ls = sluice({"ls", "-r", f.url()}, f.env);
+  auto ls = run_sluice({"ls", "-r", f.url()}, f.env);
   ASSERT_EQ(ls.exit_code, 0) << describe(ls);
   EXPECT_TRUE(ls.out.ends_with(" " + key + "\n")) << ls.out;
-  auto cat = sluice({"cat", f.url(key)}, f.env);
+  auto cat = run_sluice({"cat", f.url(key)}, f.env);
   ASSERT_EQ(cat.exit_code, 0) << describe(cat);
   EXPECT_TRUE(cat.out == as_string(data));
-  auto rm = sluice({"rm", f.url(key)}, f.env);
+  auto rm = run_sluice({"rm", f.url(key)}, f.env);
   ASSERT_EQ(rm.exit_code, 0) << describe(rm);
   EXPECT_TRUE(f.keys().empty());
 }
@@ -521,14 +510,14 @@ TEST(CliVerbs, ls_and_rm_r_cover_more_than_one_page) {
     ASSERT_NO_FATAL_FAILURE(f.put(key, "x"));
   }
   f.put("other", "y");
-  auto ls = sluice({"ls", "-r", f.url("many/")}, f.env);
+  auto ls = run_sluice({"ls", "-r", f.url("many/")}, f.env);
   ASSERT_EQ(ls.exit_code, 0) << describe(ls);
   auto listed = parse_listing(ls.out);
   EXPECT_EQ(listed.size(), std::size_t(count));
   EXPECT_TRUE(listed.contains("many/0000 1"));
   EXPECT_TRUE(listed.contains("many/1002 1"));
 
-  auto rm = sluice({"rm", "-r", f.url("many")}, f.env);
+  auto rm = run_sluice({"rm", "-r", f.url("many")}, f.env);
   ASSERT_EQ(rm.exit_code, 0) << describe(rm);
   EXPECT_EQ(rm.out, "removed 1003 objects\n");
   EXPECT_EQ(f.keys(), std::set<std::string>{"other"});
@@ -538,29 +527,29 @@ TEST(CliVerbs, ls_and_rm_r_cover_more_than_one_page) {
 TEST(CliVerbs, mb_then_rb_round_trips_and_the_bucket_listing_follows) {
   cli_fixture f;
   auto listed = [&] {
-    auto ls = sluice({"ls"}, f.env);
+    auto ls = run_sluice({"ls"}, f.env);
     EXPECT_EQ(ls.exit_code, 0) << describe(ls);
     auto lines = lines_of(ls.out);
     return std::count_if(lines.begin(), lines.end(), [&](auto& l) { return l.ends_with("  " + f.bucket); });
   };
   EXPECT_EQ(listed(), 0);
-  auto mb = sluice({"mb", f.url()}, f.env);
+  auto mb = run_sluice({"mb", f.url()}, f.env);
   ASSERT_EQ(mb.exit_code, 0) << describe(mb);
   EXPECT_EQ(mb.out, "made bucket " + f.url() + "\n");
   EXPECT_EQ(listed(), 1);
 
-  auto again = sluice({"mb", f.url()}, f.env);
+  auto again = run_sluice({"mb", f.url()}, f.env);
   expect_one_line_failure(again);
   EXPECT_EQ(again.exit_code, 1) << describe(again);
   EXPECT_NE(again.err.find("mb " + f.url()), std::string::npos) << again.err;
 
-  auto rb = sluice({"rb", f.url()}, f.env);
+  auto rb = run_sluice({"rb", f.url()}, f.env);
   ASSERT_EQ(rb.exit_code, 0) << describe(rb);
   EXPECT_EQ(rb.out, "removed bucket " + f.url() + "\n");
   EXPECT_EQ(listed(), 0);
   EXPECT_FALSE(f.client.run(f.client->head_bucket(f.bucket))) << "the bucket still exists";
 
-  auto gone = sluice({"rb", f.url()}, f.env);
+  auto gone = run_sluice({"rb", f.url()}, f.env);
   expect_one_line_failure(gone);
   EXPECT_EQ(gone.exit_code, 1) << describe(gone);
   EXPECT_NE(gone.err.find("NoSuchBucket"), std::string::npos) << gone.err;
@@ -581,7 +570,7 @@ TEST(CliVerbs, stat_prints_every_field_of_the_object_in_the_documented_format) {
   ASSERT_TRUE(head) << head.error().describe();
   ASSERT_FALSE(head->last_modified.empty());
 
-  auto st = sluice({"stat", f.url("dir/table.csv")}, f.env);
+  auto st = run_sluice({"stat", f.url("dir/table.csv")}, f.env);
   ASSERT_EQ(st.exit_code, 0) << describe(st);
   EXPECT_EQ(st.err, "");
   std::string expected = "url            " + f.url("dir/table.csv") +
@@ -603,12 +592,12 @@ TEST(CliVerbs, cat_streams_an_object_larger_than_its_memory_budget_byte_exact) {
   f.make_bucket();
   auto data = test_bytes(12 * 1024 * 1024 + 777, 73);
   write_file(f.dir / "big.bin", as_span(data));
-  auto up = sluice(
+  auto up = run_sluice(
       {"cp", "--multipart-threshold", "6MiB", "--part-size", "5MiB", f.dir / "big.bin", f.url("big.bin")},
       f.env);
   ASSERT_EQ(up.exit_code, 0) << describe(up);
 
-  auto cat = sluice({"cat", "--part-size", "1MiB", "--memory-budget", "4MiB", f.url("big.bin")}, f.env);
+  auto cat = run_sluice({"cat", "--part-size", "1MiB", "--memory-budget", "4MiB", f.url("big.bin")}, f.env);
   ASSERT_EQ(cat.exit_code, 0) << cat.err;
   EXPECT_EQ(cat.err, "");
   ASSERT_EQ(cat.out.size(), data.size());
@@ -618,7 +607,8 @@ TEST(CliVerbs, cat_streams_an_object_larger_than_its_memory_budget_byte_exact) {
   auto small_parts = test_bytes(3 * 1024 * 1024 + 4321, 74);
   auto p = f.client.run(f.client->put_object(f.bucket, "whole.bin", as_span(small_parts)));
   ASSERT_TRUE(p) << p.error().describe();
-  auto cat2 = sluice({"cat", "--part-size", "256KiB", "--memory-budget", "1MiB", f.url("whole.bin")}, f.env);
+  auto cat2 =
+      run_sluice({"cat", "--part-size", "256KiB", "--memory-budget", "1MiB", f.url("whole.bin")}, f.env);
   ASSERT_EQ(cat2.exit_code, 0) << cat2.err;
   EXPECT_TRUE(cat2.out == as_string(small_parts)) << "cat output differs from the stored bytes";
 }
@@ -632,7 +622,7 @@ TEST(CliErrors, cat_of_a_streamed_object_with_a_wrong_recorded_hash_fails_at_the
   auto body = test_bytes(3 * 1024 * 1024, 75);
   auto p = f.client.run(f.client->put_object(f.bucket, "bad.bin", as_span(body), put));
   ASSERT_TRUE(p) << p.error().describe();
-  auto cat = sluice({"cat", "--part-size", "256KiB", "--memory-budget", "1MiB", f.url("bad.bin")}, f.env);
+  auto cat = run_sluice({"cat", "--part-size", "256KiB", "--memory-budget", "1MiB", f.url("bad.bin")}, f.env);
   expect_one_line_failure(cat);
   EXPECT_EQ(cat.exit_code, 1) << describe(cat);
   EXPECT_NE(lowercase(cat.err).find("integrity"), std::string::npos) << cat.err;
@@ -664,7 +654,7 @@ TEST(CliVerbs, cp_s3_to_s3_with_a_content_type_replaces_it) {
   f.make_bucket();
   auto p = f.client.run(f.client->put_object(f.bucket, "src.txt", as_span(test_bytes(1000, 77))));
   ASSERT_TRUE(p) << p.error().describe();
-  auto r = sluice({"cp", "--content-type", "text/plain", f.url("src.txt"), f.url("dst.txt")}, f.env);
+  auto r = run_sluice({"cp", "--content-type", "text/plain", f.url("src.txt"), f.url("dst.txt")}, f.env);
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(r.out, "copied " + f.url("src.txt") + " -> " + f.url("dst.txt") + " (server-side)\n");
   auto head = f.client.run(f.client->head_object(f.bucket, "dst.txt"));
@@ -679,11 +669,11 @@ TEST(CliVerbs, cp_json_of_one_object_reports_it) {
   f.make_bucket();
   auto data = test_bytes(123456, 78);
   write_file(f.dir / "one.bin", as_span(data));
-  auto up = sluice({"cp", "--json", f.dir / "one.bin", f.url("one.bin")}, f.env);
+  auto up = run_sluice({"cp", "--json", f.dir / "one.bin", f.url("one.bin")}, f.env);
   ASSERT_EQ(up.exit_code, 0) << describe(up);
   EXPECT_TRUE(up.out.starts_with("{\"verb\":\"cp\",\"objects\":1,\"bytes\":123456,\"skipped\":0,")) << up.out;
   EXPECT_TRUE(up.out.ends_with("\"failures\":[]}\n")) << up.out;
-  auto down = sluice({"cp", "--json", f.url("one.bin"), f.dir / "back.bin"}, f.env);
+  auto down = run_sluice({"cp", "--json", f.url("one.bin"), f.dir / "back.bin"}, f.env);
   ASSERT_EQ(down.exit_code, 0) << describe(down);
   EXPECT_TRUE(down.out.starts_with("{\"verb\":\"cp\",\"objects\":1,\"bytes\":123456,\"skipped\":0,"))
       << down.out;
@@ -699,7 +689,7 @@ TEST(CliPrefixSafety, rm_r_removes_the_key_and_keys_under_it_but_not_siblings_sh
     f.put(k, k);
   ASSERT_EQ(f.keys().size(), 5u);
 
-  auto r = sluice({"rm", "-r", f.url("data/exp")}, f.env);
+  auto r = run_sluice({"rm", "-r", f.url("data/exp")}, f.env);
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(r.out, "removed 3 objects\n");
   EXPECT_EQ(f.keys(), (std::set<std::string>{"data/experiment2/x", "data/exp-old"}));
@@ -710,7 +700,7 @@ TEST(CliPrefixSafety, rm_r_removes_the_key_and_keys_under_it_but_not_siblings_sh
 TEST(CliErrors, cat_of_a_missing_key_fails_with_one_line_and_no_output) {
   cli_fixture f;
   f.make_bucket();
-  auto r = sluice({"cat", f.url("no/such/key")}, f.env);
+  auto r = run_sluice({"cat", f.url("no/such/key")}, f.env);
   expect_one_line_failure(r);
   EXPECT_EQ(r.exit_code, 1) << describe(r);
   EXPECT_TRUE(mentions_no_such_key(r.err)) << r.err;
@@ -721,7 +711,7 @@ TEST(CliErrors, cat_of_a_missing_key_fails_with_one_line_and_no_output) {
 TEST(CliErrors, stat_of_a_missing_key_fails_with_one_line) {
   cli_fixture f;
   f.make_bucket();
-  auto r = sluice({"stat", f.url("absent")}, f.env);
+  auto r = run_sluice({"stat", f.url("absent")}, f.env);
   expect_one_line_failure(r);
   EXPECT_TRUE(mentions_no_such_key(r.err)) << r.err;
   EXPECT_EQ(r.out, "");
@@ -731,7 +721,7 @@ TEST(CliErrors, rm_of_a_missing_key_fails) {
   cli_fixture f;
   f.make_bucket();
   f.put("present", "p");
-  auto r = sluice({"rm", f.url("absent")}, f.env);
+  auto r = run_sluice({"rm", f.url("absent")}, f.env);
   expect_one_line_failure(r);
   EXPECT_TRUE(mentions_no_such_key(r.err)) << r.err;
   EXPECT_EQ(f.keys(), std::set<std::string>{"present"});
@@ -740,12 +730,12 @@ TEST(CliErrors, rm_of_a_missing_key_fails) {
 TEST(CliErrors, failed_download_leaves_no_file_and_no_temporary_files) {
   cli_fixture f;
   f.make_bucket();
-  auto to_file = sluice({"cp", f.url("absent.bin"), f.dir / "absent.bin"}, f.env);
+  auto to_file = run_sluice({"cp", f.url("absent.bin"), f.dir / "absent.bin"}, f.env);
   expect_one_line_failure(to_file);
   EXPECT_TRUE(mentions_no_such_key(to_file.err)) << to_file.err;
 
   fs::create_directory(f.dir / "into");
-  auto to_dir = sluice({"cp", f.url("absent.bin"), f.dir / "into"}, f.env);
+  auto to_dir = run_sluice({"cp", f.url("absent.bin"), f.dir / "into"}, f.env);
   expect_one_line_failure(to_dir);
   EXPECT_TRUE(mentions_no_such_key(to_dir.err)) << to_dir.err;
 
@@ -763,12 +753,12 @@ TEST(CliErrors, corrupted_object_fails_download_and_cat_without_leaving_a_file) 
   auto p = f.client.run(f.client->put_object(f.bucket, "bad.bin", as_span(body), put));
   ASSERT_TRUE(p) << p.error().describe();
 
-  auto down = sluice({"cp", f.url("bad.bin"), f.dir / "bad.bin"}, f.env);
+  auto down = run_sluice({"cp", f.url("bad.bin"), f.dir / "bad.bin"}, f.env);
   expect_one_line_failure(down);
   EXPECT_NE(lowercase(down.err).find("integrity"), std::string::npos) << down.err;
   EXPECT_TRUE(entries_of(f.dir.path).empty()) << "a corrupt download left files behind";
 
-  auto cat = sluice({"cat", f.url("bad.bin")}, f.env);
+  auto cat = run_sluice({"cat", f.url("bad.bin")}, f.env);
   EXPECT_NE(cat.exit_code, 0) << describe(cat);
   EXPECT_NE(lowercase(cat.err).find("integrity"), std::string::npos) << cat.err;
 }
@@ -776,7 +766,7 @@ TEST(CliErrors, corrupted_object_fails_download_and_cat_without_leaving_a_file) 
 TEST(CliErrors, cp_from_a_missing_s3_key_to_s3_fails) {
   cli_fixture f;
   f.make_bucket();
-  auto r = sluice({"cp", f.url("absent"), f.url("copy")}, f.env);
+  auto r = run_sluice({"cp", f.url("absent"), f.url("copy")}, f.env);
   expect_one_line_failure(r);
   EXPECT_TRUE(mentions_no_such_key(r.err)) << r.err;
   EXPECT_TRUE(f.keys().empty());
@@ -784,16 +774,16 @@ TEST(CliErrors, cp_from_a_missing_s3_key_to_s3_fails) {
 
 TEST(CliErrors, missing_bucket_fails_ls_and_upload) {
   cli_fixture f;  // no bucket made
-  auto ls = sluice({"ls", f.url()}, f.env);
+  auto ls = run_sluice({"ls", f.url()}, f.env);
   expect_one_line_failure(ls);
   EXPECT_NE(ls.err.find("NoSuchBucket"), std::string::npos) << ls.err;
 
   write_file(f.dir / "f.txt", as_span(test_bytes(10, 1)));
-  auto up = sluice({"cp", f.dir / "f.txt", f.url("f.txt")}, f.env);
+  auto up = run_sluice({"cp", f.dir / "f.txt", f.url("f.txt")}, f.env);
   expect_one_line_failure(up);
   EXPECT_NE(up.err.find("NoSuchBucket"), std::string::npos) << up.err;
 
-  auto rb = sluice({"rb", f.url()}, f.env);
+  auto rb = run_sluice({"rb", f.url()}, f.env);
   expect_one_line_failure(rb);
   EXPECT_NE(rb.err.find("NoSuchBucket"), std::string::npos) << rb.err;
 }
@@ -802,7 +792,7 @@ TEST(CliErrors, rb_of_a_non_empty_bucket_fails_and_keeps_it) {
   cli_fixture f;
   f.make_bucket();
   f.put("still-here", "x");
-  auto r = sluice({"rb", f.url()}, f.env);
+  auto r = run_sluice({"rb", f.url()}, f.env);
   expect_one_line_failure(r);
   EXPECT_NE(r.err.find("BucketNotEmpty"), std::string::npos) << r.err;
   EXPECT_EQ(f.keys(), std::set<std::string>{"still-here"});
@@ -812,7 +802,7 @@ TEST(CliErrors, upload_of_a_directory_fails) {
   cli_fixture f;
   f.make_bucket();
   fs::create_directory(f.dir / "sub");
-  auto r = sluice({"cp", f.dir / "sub", f.url("k")}, f.env);
+  auto r = run_sluice({"cp", f.dir / "sub", f.url("k")}, f.env);
   expect_one_line_failure(r);
   EXPECT_NE(r.err.find("is a directory"), std::string::npos) << r.err;
   EXPECT_TRUE(f.keys().empty());
@@ -822,7 +812,7 @@ TEST(CliErrors, download_into_a_missing_directory_fails) {
   cli_fixture f;
   f.make_bucket();
   f.put("k", "v");
-  auto r = sluice({"cp", f.url("k"), f.dir / "no/such/dir/k"}, f.env);
+  auto r = run_sluice({"cp", f.url("k"), f.dir / "no/such/dir/k"}, f.env);
   expect_one_line_failure(r);
   EXPECT_TRUE(entries_of(f.dir.path).empty());
 }
@@ -830,7 +820,7 @@ TEST(CliErrors, download_into_a_missing_directory_fails) {
 TEST(CliErrors, upload_of_a_missing_local_file_fails) {
   cli_fixture f;
   f.make_bucket();
-  auto r = sluice({"cp", f.dir / "nothing-here", f.url("k")}, f.env);
+  auto r = run_sluice({"cp", f.dir / "nothing-here", f.url("k")}, f.env);
   expect_one_line_failure(r);
   EXPECT_NE(r.err.find(f.dir / "nothing-here"), std::string::npos) << r.err;
   EXPECT_TRUE(f.keys().empty());
@@ -841,7 +831,7 @@ TEST(CliErrors, wrong_access_key_fails_with_one_line_without_the_secret) {
   f.make_bucket();
   auto env = f.env;
   env["AWS_ACCESS_KEY_ID"] = "NOT-S3RVER";
-  auto r = sluice({"ls", f.url()}, env);
+  auto r = run_sluice({"ls", f.url()}, env);
   expect_one_line_failure(r);
   EXPECT_NE(r.err.find("InvalidAccessKeyId"), std::string::npos) << r.err;
 }
@@ -860,19 +850,19 @@ TEST(CliTls, https_endpoint_is_trusted_through_ca_bundle_only) {
   env.erase("AWS_CA_BUNDLE");
 
   // The throwaway CA is in no system store: without it the certificate is refused.
-  auto untrusted = sluice({"ls", "s3://" + bucket}, env);
+  auto untrusted = run_sluice({"ls", "s3://" + bucket}, env);
   expect_one_line_failure(untrusted);
   EXPECT_NE(lowercase(untrusted.err).find("certificate"), std::string::npos) << untrusted.err;
 
-  auto with_flag = sluice({"--ca-bundle", server.server().ca_file, "ls", "s3://" + bucket}, env);
+  auto with_flag = run_sluice({"--ca-bundle", server.server().ca_file, "ls", "s3://" + bucket}, env);
   EXPECT_EQ(with_flag.exit_code, 0) << describe(with_flag);
 
   auto with_env = env;
   with_env["AWS_CA_BUNDLE"] = server.server().ca_file;
-  auto by_env = sluice({"ls", "s3://" + bucket}, with_env);
+  auto by_env = run_sluice({"ls", "s3://" + bucket}, with_env);
   EXPECT_EQ(by_env.exit_code, 0) << describe(by_env);
 
-  auto unverified = sluice({"--no-verify-ssl", "ls", "s3://" + bucket}, env);
+  auto unverified = run_sluice({"--no-verify-ssl", "ls", "s3://" + bucket}, env);
   EXPECT_EQ(unverified.exit_code, 0) << describe(unverified);
 }
 
@@ -885,13 +875,13 @@ TEST(CliTls, transfers_over_https_are_byte_exact) {
   temp_dir dir;
   auto data = test_bytes(12 * 1024 * 1024 + 1, 61);
   write_file(dir / "big", as_span(data));
-  auto mb = sluice({"mb", "s3://" + bucket}, env);
+  auto mb = run_sluice({"mb", "s3://" + bucket}, env);
   ASSERT_EQ(mb.exit_code, 0) << describe(mb);
-  auto up = sluice(
+  auto up = run_sluice(
       {"cp", "--multipart-threshold", "6MiB", "--part-size", "5MiB", dir / "big", "s3://" + bucket + "/big"},
       env);
   ASSERT_EQ(up.exit_code, 0) << describe(up);
-  auto down = sluice({"cp", "s3://" + bucket + "/big", dir / "big.out"}, env);
+  auto down = run_sluice({"cp", "s3://" + bucket + "/big", dir / "big.out"}, env);
   ASSERT_EQ(down.exit_code, 0) << describe(down);
   EXPECT_TRUE(read_file(dir / "big.out") == as_string(data));
 }
@@ -937,7 +927,7 @@ TEST(CliUsage, bad_arguments_fail_with_a_message_before_any_request) {
   for (const auto& c : cases) {
     std::vector<std::string> args{"--endpoint-url", port.url()};
     args.insert(args.end(), c.args.begin(), c.args.end());
-    auto r = sluice(args, env);
+    auto r = run_sluice(args, env);
     std::string what = "sluice";
     for (auto& a : c.args) what += " " + a;
     SCOPED_TRACE(what);
@@ -965,7 +955,7 @@ TEST(CliUsage, bad_endpoint_or_ca_bundle_fails_before_any_request) {
       {{"--endpoint-url", https, "--ca-bundle", "/etc/hostname", "ls", "s3://bucket"}, "/etc/hostname"},
   };
   for (const auto& c : cases) {
-    auto r = sluice(c.args, env_for(nowhere));
+    auto r = run_sluice(c.args, env_for(nowhere));
     std::string what = "sluice";
     for (auto& a : c.args) what += " " + a;
     SCOPED_TRACE(what);
@@ -980,7 +970,7 @@ TEST(CliUsage, bad_endpoint_or_ca_bundle_fails_before_any_request) {
 TEST(CliUsage, unknown_verb_is_named_in_the_error_before_any_request) {
   closed_port port;
   s3_server nowhere{port.url(), "S3RVER", test_secret, "us-east-1", ""};
-  auto r = sluice({"--endpoint-url", port.url(), "frobnicate", "s3://bucket"}, env_for(nowhere));
+  auto r = run_sluice({"--endpoint-url", port.url(), "frobnicate", "s3://bucket"}, env_for(nowhere));
   EXPECT_NE(r.exit_code, 0) << describe(r);
   EXPECT_EQ(lines_of(r.err).size(), 1u) << describe(r);
   EXPECT_TRUE(r.err.starts_with("sluice:")) << describe(r);
@@ -994,14 +984,14 @@ TEST(CliUsage, unknown_verb_is_named_in_the_error_before_any_request) {
 TEST(CliUsage, a_valid_command_against_a_closed_port_reports_the_connection_failure) {
   closed_port port;
   s3_server nowhere{port.url(), "S3RVER", test_secret, "us-east-1", ""};
-  auto r = sluice({"--endpoint-url", port.url(), "ls", "s3://bucket/x"}, env_for(nowhere));
+  auto r = run_sluice({"--endpoint-url", port.url(), "ls", "s3://bucket/x"}, env_for(nowhere));
   expect_one_line_failure(r);
   auto err = lowercase(r.err);
   EXPECT_TRUE(err.find("connect") != std::string::npos || err.find("refused") != std::string::npos) << r.err;
 }
 
 TEST(CliUsage, help_lists_every_verb) {
-  auto r = sluice({"--help"}, {});
+  auto r = run_sluice({"--help"}, {});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   for (const char* verb : {"ls", "cp", "rm", "stat", "cat", "mb", "rb", "demo"})
     EXPECT_TRUE(std::regex_search(r.out, std::regex(std::string("\\n\\s+") + verb + "\\s"))) << verb << "\n"
