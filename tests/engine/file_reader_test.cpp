@@ -7,12 +7,12 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -84,7 +84,8 @@ TEST(FileReaderOpen, refuses_directories_and_names_missing_files) {
   EXPECT_NE(dir.error().describe().find("not a regular file"), std::string::npos) << dir.error().describe();
 
   // A FIFO is refused at once, not waited on for a writer.
-  const std::string fifo = (fs::temp_directory_path() / ("sluice-fifo-" + std::to_string(::getpid()))).string();
+  const std::string fifo =
+      (fs::temp_directory_path() / ("sluice-fifo-" + std::to_string(::getpid()))).string();
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   auto pipe = file_reader::open(fifo);
   ::unlink(fifo.c_str());

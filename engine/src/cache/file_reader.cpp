@@ -35,7 +35,8 @@ result<std::unique_ptr<file_reader>> file_reader::open(const std::string& path,
   }
   io_backend chosen = wanted.value_or(io_backend::io_uring);
   if (chosen == io_backend::io_uring && !io_uring_available()) {
-    if (wanted) return fail(errc::io_error, "io_uring was requested for " + path + " but is not available here");
+    if (wanted)
+      return fail(errc::io_error, "io_uring was requested for " + path + " but is not available here");
     chosen = io_backend::pwrite;
   }
   // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused
@@ -80,8 +81,7 @@ asio::awaitable<result<void>> file_reader::read_at(uint64_t offset, std::span<st
     }
     if ((r == -EAGAIN || r == -EINTR) && ++again < max_again) continue;
     if (r < 0) co_return os_fail("cannot read", path_, static_cast<int>(-r));
-    if (r == 0)
-      co_return fail(errc::io_error, "'" + path_ + "' became shorter while it was being read");
+    if (r == 0) co_return fail(errc::io_error, "'" + path_ + "' became shorter while it was being read");
     again = 0;
     dst = dst.subspan(static_cast<std::size_t>(r));
     offset += static_cast<uint64_t>(r);

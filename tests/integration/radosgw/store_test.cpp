@@ -42,14 +42,14 @@ TEST_F(RadosgwStore, a_sharded_zarr_array_round_trips_through_s3) {
   m.chunk_grid.chunk_shape = {32, 16};
   m.fill = zarr::fill_value::zero(m.dtype);
   boost::json::object little{{"endian", "little"}};
-  m.codecs = {{"sharding_indexed",
-               {{"chunk_shape", boost::json::array{8, 8}},
-                {"codecs", boost::json::array{boost::json::object{{"name", "bytes"}, {"configuration", little}},
-                                              boost::json::object{{"name", "zstd"}}}},
-                {"index_codecs",
-                 boost::json::array{boost::json::object{{"name", "bytes"}, {"configuration", little}},
-                                    boost::json::object{{"name", "crc32c"}}}}},
-               true}};
+  m.codecs = {
+      {"sharding_indexed",
+       {{"chunk_shape", boost::json::array{8, 8}},
+        {"codecs", boost::json::array{boost::json::object{{"name", "bytes"}, {"configuration", little}},
+                                      boost::json::object{{"name", "zstd"}}}},
+        {"index_codecs", boost::json::array{boost::json::object{{"name", "bytes"}, {"configuration", little}},
+                                            boost::json::object{{"name", "crc32c"}}}}},
+       true}};
   auto a = f.run(zarr::array::create(f.s, "arrays/t2m", m));
   ASSERT_TRUE(a) << a.error().describe();
   std::vector<float> all(64 * 48);
@@ -63,7 +63,8 @@ TEST_F(RadosgwStore, a_sharded_zarr_array_round_trips_through_s3) {
   zarr::selection sel{zarr::slice::range(3, 64, 20), zarr::slice::at(47)};  // rows 3, 23, 43, 63
   std::vector<float> some(4);
   ASSERT_TRUE(f.run(again->read(sel, std::as_writable_bytes(std::span(some)), 4)));
-  EXPECT_EQ(some, (std::vector<float>{all[3 * 48 + 47], all[23 * 48 + 47], all[43 * 48 + 47], all[63 * 48 + 47]}));
+  EXPECT_EQ(some,
+            (std::vector<float>{all[3 * 48 + 47], all[23 * 48 + 47], all[43 * 48 + 47], all[63 * 48 + 47]}));
   std::vector<std::string> keys;
   store::list_callback cb = [&](store::list_page& p) -> result<bool> {
     for (auto& e : p.entries) keys.push_back(e.key);
