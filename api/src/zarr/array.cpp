@@ -277,6 +277,16 @@ result<std::vector<std::uint64_t>> array::shape_of(const selection& sel) const {
   return shape;
 }
 
+asio::awaitable<result<void>> array::load_chunk(std::string key, std::span<std::byte> chunk,
+                                                const fill_value& fill) const {
+  SLUICE_CO_TRY(store::read_result got, co_await store_->read(key));
+  if (got.state != store::read_state::value) {
+    fill_with(chunk, fill);
+    co_return result<void>{};
+  }
+  co_return codecs_->decode(got.bytes.span(), chunk, store_->describe(key));
+}
+
 asio::awaitable<result<void>> array::read(const selection& sel, std::span<std::byte> out,
                                           unsigned concurrency) {
   SLUICE_CO_TRY(const prepared job, prepare(*meta_, sel, out.size(), "destination"));
@@ -288,16 +298,8 @@ asio::awaitable<result<void>> array::read(const selection& sel, std::span<std::b
         std::vector<std::byte> chunk(job.chunk_bytes);
         while (!failed && next < job.parts.size()) {
           const chunk_part& p = job.parts[next++];
-          const std::string key = chunk_key(p.index);
-          auto got = co_await store_->read(key);
-          if (!got) {
-            if (!failed) failed = got.error();
-            continue;
-          }
-          if (got->state != store::read_state::value) {
-            fill_with(chunk, job.fill);
-          } else if (auto d = codecs_->decode(got->bytes.span(), chunk, store_->describe(key)); !d) {
-            if (!failed) failed = d.error();
+          if (auto loaded = co_await load_chunk(chunk_key(p.index), chunk, job.fill); !loaded) {
+            if (!failed) failed = loaded.error();
             continue;
           }
           copy_region(chunk.data(), job.chunk_strides, out.data(), job.sel_strides, p, job.dims, job.esize,
@@ -322,17 +324,10 @@ asio::awaitable<result<void>> array::write(const selection& sel, std::span<const
           const chunk_part& p = job.parts[next++];
           const std::string key = chunk_key(p.index);
           result<void> step{};
-          if (p.whole) {
+          if (p.whole)
             fill_with(chunk, job.fill);  // the overhang past the array's edge
-          } else {
-            auto got = co_await store_->read(key);
-            if (!got)
-              step = got.error();
-            else if (got->state != store::read_state::value)
-              fill_with(chunk, job.fill);
-            else
-              step = codecs_->decode(got->bytes.span(), chunk, store_->describe(key));
-          }
+          else
+            step = co_await load_chunk(key, chunk, job.fill);
           if (step) {
             copy_region(chunk.data(), job.chunk_strides, src, job.sel_strides, p, job.dims, job.esize, true);
             if (all_fill(chunk, job.fill)) {

@@ -12,12 +12,10 @@
 
 namespace sluice::zarr {
 
-namespace {
-
 namespace json = boost::json;
 
 // One codec's configuration, read with messages naming where it sits.
-class config_reader {
+class detail::config_reader {
  public:
   config_reader(const codec_spec& spec, std::string_view path, std::size_t index)
       : spec_(spec),
@@ -52,6 +50,10 @@ class config_reader {
   const codec_spec& spec_;
   std::string where_;
 };
+
+namespace {
+
+using detail::config_reader;
 
 result<std::unique_ptr<codec::bytes_codec>> make_bytes_to_bytes(const codec_spec& spec,
                                                                 const config_reader& r,
@@ -134,8 +136,7 @@ result<std::vector<codec_spec>> codec_list(const json::value* v, const config_re
 // index codecs must be "bytes" (little-endian), optionally with "crc32c".
 result<chunk_codecs::sharding> chunk_codecs::make_sharding(const array_metadata& m,
                                                            const std::vector<std::uint64_t>& shard_shape,
-                                                           const void* reader) {
-  const auto& r = *static_cast<const config_reader*>(reader);
+                                                           const detail::config_reader& r) {
   sharding s;
   const json::value* shape = r.raw("chunk_shape");
   if (!shape || !shape->is_array() || shape->as_array().size() != shard_shape.size())
@@ -217,7 +218,7 @@ result<std::shared_ptr<const chunk_codecs>> chunk_codecs::make(const array_metad
     } else if (*kind == codec_kind::array_to_bytes) {
       c->chunk_shape_ = shape;
       if (spec.name == "sharding_indexed") {
-        SLUICE_TRY(c->shard_, make_sharding(m, shape, &r));
+        SLUICE_TRY(c->shard_, make_sharding(m, shape, r));
         seen_array_to_bytes = true;
         continue;
       }

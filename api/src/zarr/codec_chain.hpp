@@ -15,6 +15,10 @@
 
 namespace sluice::zarr {
 
+namespace detail {
+class config_reader;  // one codec's configuration (codec_chain.cpp)
+}
+
 class chunk_codecs {
  public:
   // Builds the chain from `m.codecs`. Errors (naming `path` and the codec):
@@ -56,9 +60,9 @@ class chunk_codecs {
   };
   std::optional<sharding> shard_;
 
-  // `reader`: the sharding codec's configuration reader (private to the .cpp).
   static result<sharding> make_sharding(const array_metadata& m,
-                                        const std::vector<std::uint64_t>& shard_shape, const void* reader);
+                                        const std::vector<std::uint64_t>& shard_shape,
+                                        const detail::config_reader& r);
 
   result<std::vector<std::byte>> encode_shard(std::span<const std::byte> chunk, std::string_view key) const;
   result<void> decode_shard(std::span<const std::byte> stored, std::span<std::byte> chunk,

@@ -28,13 +28,6 @@ admission_limit::admission_limit(unsigned limit) : limit_(std::max(1u, limit)) {
 
 admission_limit::~admission_limit() = default;
 
-admission_limit::ticket admission_limit::try_enter() {
-  std::lock_guard lk(mu_);
-  if (used_ >= limit_ || !queue_.empty()) return ticket{};
-  peak_ = std::max(peak_, ++used_);
-  return ticket{this};
-}
-
 asio::awaitable<result<admission_limit::ticket>> admission_limit::enter() {
   std::shared_ptr<waiter> w;
   {

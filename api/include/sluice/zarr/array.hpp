@@ -79,6 +79,11 @@ class array {
   std::string chunk_key(std::span<const std::uint64_t> chunk_index) const;
 
  private:
+  // A chunk's elements (C order, native bytes) into `chunk`: decoded, or the
+  // fill value (`fill`, native bytes) when the chunk is not stored.
+  boost::asio::awaitable<result<void>> load_chunk(std::string key, std::span<std::byte> chunk,
+                                                  const fill_value& fill) const;
+
   std::shared_ptr<store::store> store_;
   std::string path_;
   std::shared_ptr<const array_metadata> meta_;

@@ -57,8 +57,6 @@ class admission_limit {
   // the awaiting coroutine is cancelled through its cancellation slot while
   // it waits (a place granted meanwhile is passed on).
   boost::asio::awaitable<result<ticket>> enter();
-  // A place now, or an empty ticket (also when others wait).
-  ticket try_enter();
 
   unsigned limit() const noexcept { return limit_; }
   unsigned in_use() const;
