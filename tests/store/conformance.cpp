@@ -189,6 +189,52 @@ void byte_ranges(store_fixture& f) {
   EXPECT_TRUE(r.error().code == condition::invalid_argument) << r.error().describe();
 }
 
+void ranges_of_one_value(store_fixture& f) {
+  const std::string key = f.prefix + "multi-ranges/value";
+  auto v = bytes_of(100000, 6);
+  const generation g = put(f, key, v);
+  auto span = std::span<const std::byte>(v);
+  // Out of order, overlapping, adjacent, far apart, a suffix and an open end.
+  const std::vector<byte_range> asked = {
+      byte_range::at(50000, 10), byte_range::at(0, 100),  byte_range::at(90, 20),    byte_range::at(110, 5),
+      byte_range::last(7),       byte_range::from(99990), byte_range::at(99995, 100)};
+  const std::vector<std::pair<std::size_t, std::size_t>> want = {
+      {50000, 10}, {0, 100}, {90, 20}, {110, 5}, {99993, 7}, {99990, 10}, {99995, 5}};
+  auto r = f.run(f.s->read_ranges(key, asked));
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ(r->state, read_state::value);
+  EXPECT_EQ(r->size, 100000u);
+  EXPECT_EQ(r->gen, g);
+  EXPECT_GE(r->requests, 1u);
+  ASSERT_EQ(r->ranges.size(), asked.size());
+  for (std::size_t i = 0; i < asked.size(); ++i)
+    EXPECT_TRUE(same(r->ranges[i], span.subspan(want[i].first, want[i].second)))
+        << "range " << i << ": got " << r->ranges[i].size() << " bytes";
+
+  // Of the generation given, or precondition_failed.
+  read_options same_gen;
+  same_gen.if_equal = g;
+  auto ok = f.run(f.s->read_ranges(key, asked, same_gen));
+  ASSERT_TRUE(ok) << ok.error().describe();
+  EXPECT_EQ(ok->state, read_state::value);
+  put(f, key, "changed");
+  auto stale = f.run(f.s->read_ranges(key, asked, same_gen));
+  ASSERT_FALSE(stale) << "ranges of a generation that is gone";
+  EXPECT_TRUE(stale.error().code == condition::precondition_failed) << stale.error().describe();
+
+  auto missing = f.run(f.s->read_ranges(f.prefix + "multi-ranges/none", asked));
+  ASSERT_TRUE(missing) << missing.error().describe();
+  EXPECT_EQ(missing->state, read_state::missing);
+
+  const std::vector<byte_range> past = {byte_range::at(0, 1), byte_range::at(1000, 5)};
+  auto bad = f.run(f.s->read_ranges(key, past));
+  ASSERT_FALSE(bad) << "a range past the end of a 7-byte value";
+  EXPECT_TRUE(bad.error().code == condition::invalid_argument) << bad.error().describe();
+  auto none = f.run(f.s->read_ranges(key, std::span<const byte_range>()));
+  ASSERT_FALSE(none) << "no ranges";
+  EXPECT_TRUE(none.error().code == condition::invalid_argument) << none.error().describe();
+}
+
 // What the driver guarantees, for certain (an S3 store probes its server first).
 store::feature_set features_of(store_fixture& f) {
   auto feat = f.run(store::probe(*f.s));

@@ -46,6 +46,7 @@ struct store_fixture {
 void read_write_round_trips_sizes(store_fixture& f);
 void missing_keys_are_a_state_not_an_error(store_fixture& f);
 void byte_ranges(store_fixture& f);
+void ranges_of_one_value(store_fixture& f);
 void conditional_writes_and_removes(store_fixture& f);
 void conditional_reads(store_fixture& f);
 void concurrent_creates_have_one_winner(store_fixture& f);
@@ -69,6 +70,7 @@ void invalid_keys_are_refused(store_fixture& f);
   SLUICE_STORE_CONFORMANCE_TEST(Fixture, read_write_round_trips_sizes)          \
   SLUICE_STORE_CONFORMANCE_TEST(Fixture, missing_keys_are_a_state_not_an_error) \
   SLUICE_STORE_CONFORMANCE_TEST(Fixture, byte_ranges)                           \
+  SLUICE_STORE_CONFORMANCE_TEST(Fixture, ranges_of_one_value)                   \
   SLUICE_STORE_CONFORMANCE_TEST(Fixture, conditional_writes_and_removes)        \
   SLUICE_STORE_CONFORMANCE_TEST(Fixture, conditional_reads)                     \
   SLUICE_STORE_CONFORMANCE_TEST(Fixture, concurrent_creates_have_one_winner)    \

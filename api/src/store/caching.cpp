@@ -234,6 +234,14 @@ class caching_store final : public store {
     co_return r;
   }
 
+  // Without a value cache, straight to the driver (which merges ranges);
+  // with one, range by range through read() and its cache.
+  awaitable<result<ranges_result>> read_ranges(std::string_view key, std::span<const byte_range> ranges,
+                                               const read_options& opts) override {
+    if (!pool_) co_return co_await inner_->read_ranges(key, ranges, opts);
+    co_return co_await store::read_ranges(key, ranges, opts);
+  }
+
   awaitable<result<generation>> write(std::string_view key, std::span<const std::byte> value,
                                       const write_options& opts) override {
     auto g = co_await inner_->write(key, value, opts);

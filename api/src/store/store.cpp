@@ -54,6 +54,36 @@ result<void> validate_key(std::string_view key) {
   return {};
 }
 
+awaitable<result<ranges_result>> store::read_ranges(std::string_view key, std::span<const byte_range> ranges,
+                                                    const read_options& opts) {
+  if (!opts.range.whole() || opts.if_not_equal)
+    co_return fail(errc::invalid_argument,
+                   describe(key) + ": read_ranges takes its ranges as a list, and no if_not_equal");
+  ranges_result out;
+  if (ranges.empty()) co_return fail(errc::invalid_argument, describe(key) + ": no ranges asked for");
+  read_options each;
+  each.if_equal = opts.if_equal;
+  for (const byte_range& r : ranges) {
+    each.range = r;
+    SLUICE_CO_TRY(read_result got, co_await read(key, each));
+    ++out.requests;
+    if (got.state == read_state::missing) {
+      // Gone after an earlier range was read: the value changed under us.
+      if (!out.ranges.empty())
+        co_return fail(errc::precondition_failed, describe(key) + ": removed while its ranges were read");
+      co_return out;
+    }
+    if (out.ranges.empty()) {
+      out.state = read_state::value;
+      out.gen = got.gen;
+      out.size = got.size;
+      each.if_equal = got.gen;
+    }
+    out.ranges.push_back(std::move(got.bytes));
+  }
+  co_return out;
+}
+
 awaitable<result<generation>> store::move(std::string_view from, std::string_view to) {
   SLUICE_CO_TRY(generation g, co_await copy(from, to));
   SLUICE_CO_TRY_VOID(co_await remove(from, remove_always));

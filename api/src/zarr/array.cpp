@@ -1,6 +1,7 @@
 #include <sluice/zarr/array.hpp>
 
 #include "zarr/codec_chain.hpp"
+#include "zarr/shard_index_cache.hpp"
 
 #include <sluice/engine/codec/endian.hpp>
 #include <sluice/engine/runtime/concurrently.hpp>
@@ -9,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <map>
 
 namespace sluice::zarr {
 
@@ -123,9 +125,9 @@ void copy_region(std::byte* chunk, std::span<const std::uint64_t> chunk_strides,
 }
 
 // The chunks a selection touches and what each contributes.
-std::vector<chunk_part> plan(const array_metadata& m, std::span<const resolved_dim> dims) {
+std::vector<chunk_part> plan(const array_metadata& m, std::span<const std::uint64_t> cs,
+                             std::span<const resolved_dim> dims) {
   const std::size_t rank = dims.size();
-  const auto& cs = m.chunk_grid.chunk_shape;
   std::vector<chunk_part> parts;
   for (const auto& d : dims)
     if (d.count == 0) return parts;
@@ -209,8 +211,10 @@ struct prepared {
   fill_value fill;
 };
 
-result<prepared> prepare(const array_metadata& m, const selection& sel, std::size_t bytes,
-                         std::string_view role) {
+// `chunk_shape`: the grid the selection is cut along (the array's chunks, or
+// the inner chunks of its shards).
+result<prepared> prepare(const array_metadata& m, std::span<const std::uint64_t> chunk_shape,
+                         const selection& sel, std::size_t bytes, std::string_view role) {
   prepared p;
   p.esize = element_size(m.dtype);
   SLUICE_TRY(p.dims, resolve(sel, m.shape));
@@ -224,13 +228,19 @@ result<prepared> prepare(const array_metadata& m, const selection& sel, std::siz
     return fail(sluice::errc::invalid_argument, "the selection holds " + std::to_string(elements * p.esize) +
                                                     " bytes; the " + std::string(role) + " " +
                                                     std::to_string(bytes));
-  p.parts = plan(m, p.dims);
-  p.chunk_strides = strides_of(m.chunk_grid.chunk_shape);
+  p.parts = plan(m, chunk_shape, p.dims);
+  p.chunk_strides = strides_of(chunk_shape);
   p.sel_strides = strides_of(sel_shape);
-  p.chunk_bytes = static_cast<std::size_t>(m.chunk_element_count() * p.esize);
+  std::uint64_t chunk_elements = 1;
+  for (auto n : chunk_shape) chunk_elements *= n;
+  p.chunk_bytes = static_cast<std::size_t>(chunk_elements * p.esize);
   p.fill = native_fill(m);
   return p;
 }
+
+// Decoded shard indexes an array keeps (16 bytes per inner chunk: 16 MiB
+// hold the indexes of a million inner chunks).
+constexpr std::size_t shard_index_cache_bytes = std::size_t(16) << 20;
 
 }  // namespace
 
@@ -250,6 +260,7 @@ asio::awaitable<result<array>> array::create(std::shared_ptr<store::store> st, s
   a.path_ = std::move(path);
   a.meta_ = std::make_shared<const array_metadata>(std::move(metadata));
   a.codecs_ = std::move(codecs);
+  a.indexes_ = std::make_shared<shard_index_cache>(shard_index_cache_bytes);
   co_return a;
 }
 
@@ -266,6 +277,7 @@ asio::awaitable<result<array>> array::open(std::shared_ptr<store::store> st, std
   a.path_ = std::move(path);
   a.meta_ = std::make_shared<const array_metadata>(std::move(m));
   a.codecs_ = std::move(codecs);
+  a.indexes_ = std::make_shared<shard_index_cache>(shard_index_cache_bytes);
   co_return a;
 }
 
@@ -289,7 +301,9 @@ asio::awaitable<result<void>> array::load_chunk(std::string key, std::span<std::
 
 asio::awaitable<result<void>> array::read(const selection& sel, std::span<std::byte> out,
                                           unsigned concurrency) {
-  SLUICE_CO_TRY(const prepared job, prepare(*meta_, sel, out.size(), "destination"));
+  if (codecs_->ranged_sharding()) co_return co_await read_inner_chunks(sel, out, concurrency);
+  SLUICE_CO_TRY(const prepared job,
+                prepare(*meta_, meta_->chunk_grid.chunk_shape, sel, out.size(), "destination"));
   std::size_t next = 0;
   std::optional<error> failed;
   co_await run_concurrently(
@@ -312,7 +326,7 @@ asio::awaitable<result<void>> array::read(const selection& sel, std::span<std::b
 
 asio::awaitable<result<void>> array::write(const selection& sel, std::span<const std::byte> in,
                                            unsigned concurrency) {
-  SLUICE_CO_TRY(const prepared job, prepare(*meta_, sel, in.size(), "source"));
+  SLUICE_CO_TRY(const prepared job, prepare(*meta_, meta_->chunk_grid.chunk_shape, sel, in.size(), "source"));
   std::size_t next = 0;
   std::optional<error> failed;
   auto* src = const_cast<std::byte*>(in.data());  // only read from (copy_region to_chunk)
@@ -330,6 +344,7 @@ asio::awaitable<result<void>> array::write(const selection& sel, std::span<const
             step = co_await load_chunk(key, chunk, job.fill);
           if (step) {
             copy_region(chunk.data(), job.chunk_strides, src, job.sel_strides, p, job.dims, job.esize, true);
+            if (indexes_) indexes_->forget(key);  // the shard's cached index goes stale
             if (all_fill(chunk, job.fill)) {
               auto r = co_await store_->remove(key);
               if (!r) step = r.error();
@@ -341,6 +356,125 @@ asio::awaitable<result<void>> array::write(const selection& sel, std::span<const
             }
           }
           if (!step && !failed) failed = step.error();
+        }
+      });
+  if (failed) co_return *failed;
+  co_return result<void>{};
+}
+
+asio::awaitable<result<void>> array::read_inner_chunks(const selection& sel, std::span<std::byte> out,
+                                                       unsigned concurrency) const {
+  const chunk_codecs::sharding& sh = *codecs_->ranged_sharding();
+  SLUICE_CO_TRY(const prepared job, prepare(*meta_, sh.inner_shape, sel, out.size(), "destination"));
+  // The inner chunks the selection touches, grouped by shard: (inner chunk's
+  // index within its shard, C order; the part it contributes).
+  struct shard_work {
+    std::vector<std::uint64_t> index;
+    std::vector<std::pair<std::uint64_t, std::size_t>> inner;
+  };
+  std::vector<shard_work> shards;
+  {
+    std::map<std::vector<std::uint64_t>, std::size_t> at;
+    for (std::size_t i = 0; i < job.parts.size(); ++i) {
+      const chunk_part& p = job.parts[i];
+      std::vector<std::uint64_t> shard(p.index.size());
+      std::uint64_t within = 0;
+      for (std::size_t d = 0; d < p.index.size(); ++d) {
+        shard[d] = p.index[d] / sh.per_shard[d];
+        within = within * sh.per_shard[d] + p.index[d] % sh.per_shard[d];
+      }
+      auto [it, added] = at.try_emplace(shard, shards.size());
+      if (added) shards.push_back({shard, {}});
+      shards[it->second].inner.emplace_back(within, i);
+    }
+  }
+  const std::size_t index_bytes = sh.index_bytes();
+  std::size_t next = 0;
+  std::optional<error> failed;
+  co_await run_concurrently(
+      std::max(1u, std::min<unsigned>(concurrency, static_cast<unsigned>(shards.size()))),
+      [&](unsigned) -> asio::awaitable<void> {
+        std::vector<std::byte> inner(job.chunk_bytes), fill;
+        auto copy_out = [&](const std::vector<std::byte>& from, std::size_t part) {
+          copy_region(const_cast<std::byte*>(from.data()), job.chunk_strides, out.data(), job.sel_strides,
+                      job.parts[part], job.dims, job.esize, false);
+        };
+        auto copy_fill = [&](std::size_t part) {
+          if (fill.empty()) {
+            fill.resize(job.chunk_bytes);
+            fill_with(fill, job.fill);
+          }
+          copy_out(fill, part);
+        };
+        while (!failed && next < shards.size()) {
+          const shard_work& w = shards[next++];
+          const std::string key = chunk_key(w.index);
+          const std::string where = store_->describe(key);
+          shard_index_cache::fetch_fn fetch =
+              [st = store_, key, where, &sh,
+               index_bytes]() -> asio::awaitable<result<std::shared_ptr<const shard_index>>> {
+            store::read_options o;
+            o.range = sh.index_at_start ? store::byte_range::at(0, index_bytes)
+                                        : store::byte_range::last(index_bytes);
+            SLUICE_CO_TRY(store::read_result got, co_await st->read(key, o));
+            if (got.state != store::read_state::value) co_return std::shared_ptr<const shard_index>();
+            auto idx = std::make_shared<shard_index>();
+            idx->gen = got.gen;
+            idx->shard_size = got.size;
+            SLUICE_CO_TRY(idx->where, sh.decode_index(got.bytes.span(), got.size, where));
+            co_return std::shared_ptr<const shard_index>(std::move(idx));
+          };
+          // A shard rewritten between its index and its chunks is read again.
+          result<void> done =
+              fail(sluice::errc::precondition_failed, where + ": the shard kept changing while it was read");
+          for (int attempt = 0; attempt < 4; ++attempt) {
+            auto idx = co_await indexes_->get(key, fetch);
+            if (!idx) {
+              done = idx.error();
+              break;
+            }
+            if (!*idx) {  // not stored: every inner chunk is the fill value
+              for (const auto& [within, part] : w.inner) copy_fill(part);
+              done = result<void>{};
+              break;
+            }
+            const shard_index& ix = **idx;
+            std::vector<store::byte_range> ranges;
+            std::vector<std::size_t> stored_parts;
+            for (const auto& [within, part] : w.inner) {
+              const auto& loc = ix.where[static_cast<std::size_t>(within)];
+              if (!loc.stored()) {
+                copy_fill(part);
+              } else {
+                ranges.push_back(store::byte_range::at(loc.offset, loc.nbytes));
+                stored_parts.push_back(part);
+              }
+            }
+            if (ranges.empty()) {
+              done = result<void>{};
+              break;
+            }
+            store::read_options same;
+            same.if_equal = ix.gen;
+            auto got = co_await store_->read_ranges(key, ranges, same);
+            const bool stale = (!got && got.error().code == condition::precondition_failed) ||
+                               (got && got->state != store::read_state::value);
+            if (stale) {
+              indexes_->forget(key, ix.gen);
+              continue;
+            }
+            if (!got) {
+              done = got.error();
+              break;
+            }
+            done = result<void>{};
+            for (std::size_t j = 0; j < stored_parts.size() && done; ++j) {
+              done = sh.inner->decode(got->ranges[j].span(), inner, where);
+              if (done) copy_out(inner, stored_parts[j]);
+            }
+            break;
+          }
+          if (!done && !failed) failed = done.error();
         }
       });
   if (failed) co_return *failed;

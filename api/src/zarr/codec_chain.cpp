@@ -366,7 +366,7 @@ result<std::vector<std::byte>> chunk_codecs::encode_shard(std::span<const std::b
                                                           std::string_view key) const {
   const sharding& s = *shard_;
   const auto& shard_shape = chunk_shape_;
-  const std::size_t index_bytes = static_cast<std::size_t>(s.inner_count * 16) + (s.index_crc ? 4 : 0);
+  const std::size_t index_bytes = s.index_bytes();
   std::vector<std::byte> index(index_bytes), body;
   std::vector<std::byte> inner(static_cast<std::size_t>(s.inner->chunk_bytes_));
   auto* shard = const_cast<std::byte*>(chunk.data());  // only read from (to_shard = false)
@@ -405,37 +405,57 @@ result<std::vector<std::byte>> chunk_codecs::encode_shard(std::span<const std::b
   return body;
 }
 
+result<std::vector<chunk_codecs::inner_location>> chunk_codecs::sharding::decode_index(
+    std::span<const std::byte> index, std::uint64_t shard_size, std::string_view key) const {
+  const std::size_t n = index_bytes();
+  if (index.size() != n)
+    return fail(sluice::errc::corrupt_data, std::string(key) + ": the shard index is " +
+                                                std::to_string(index.size()) + " bytes, not " +
+                                                std::to_string(n) + " (is the shard truncated?)");
+  if (index_crc) {
+    std::uint32_t want = 0;
+    for (int b = 0; b < 4; ++b) want |= std::uint32_t(std::to_integer<unsigned>(index[n - 4 + b])) << (8 * b);
+    if (codec::crc32c(index.first(n - 4)) != want)
+      return fail(sluice::errc::integrity_mismatch, std::string(key) + ": the shard index fails its CRC-32C");
+  }
+  std::vector<inner_location> out(static_cast<std::size_t>(inner_count));
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    inner_location& at = out[i];
+    at.offset = get_u64(index.data() + i * 16);
+    at.nbytes = get_u64(index.data() + i * 16 + 8);
+    if (!at.stored()) continue;
+    if (at.offset > shard_size || at.nbytes > shard_size - at.offset)
+      return fail(sluice::errc::corrupt_data,
+                  std::string(key) + ": inner chunk " + std::to_string(i) +
+                      " lies outside the shard (bytes " + std::to_string(at.offset) + "+" +
+                      std::to_string(at.nbytes) + " of " + std::to_string(shard_size) + ")");
+  }
+  return out;
+}
+
 result<void> chunk_codecs::decode_shard(std::span<const std::byte> stored, std::span<std::byte> chunk,
                                         std::string_view key) const {
   const sharding& s = *shard_;
   const auto& shard_shape = chunk_shape_;
-  const std::size_t index_bytes = static_cast<std::size_t>(s.inner_count * 16) + (s.index_crc ? 4 : 0);
+  const std::size_t index_bytes = s.index_bytes();
   if (stored.size() < index_bytes)
     return fail(sluice::errc::corrupt_data,
                 std::string(key) + ": the shard is " + std::to_string(stored.size()) +
                     " bytes, shorter than its index (" + std::to_string(index_bytes) + ")");
-  const auto index = s.index_at_start ? stored.first(index_bytes) : stored.last(index_bytes);
-  if (s.index_crc) {
-    std::uint32_t want = 0;
-    for (int b = 0; b < 4; ++b)
-      want |= std::uint32_t(std::to_integer<unsigned>(index[index_bytes - 4 + b])) << (8 * b);
-    if (codec::crc32c(index.first(index_bytes - 4)) != want)
-      return fail(sluice::errc::integrity_mismatch, std::string(key) + ": the shard index fails its CRC-32C");
-  }
+  SLUICE_TRY(const auto where,
+             s.decode_index(s.index_at_start ? stored.first(index_bytes) : stored.last(index_bytes),
+                            stored.size(), key));
   std::vector<std::byte> inner(static_cast<std::size_t>(s.inner->chunk_bytes_));
   std::optional<error> failed;
   each_inner(shard_shape, s.inner_shape, s.per_shard, [&](std::uint64_t i, std::uint64_t first) {
     if (failed) return;
-    const std::uint64_t off = get_u64(index.data() + i * 16), n = get_u64(index.data() + i * 16 + 8);
-    if (off == not_stored && n == not_stored) {
-      for (std::size_t at = 0; at + s.fill.size() <= inner.size(); at += s.fill.size())
-        std::memcpy(inner.data() + at, s.fill.data(), s.fill.size());
-    } else if (off > stored.size() || n > stored.size() - off) {
-      failed = fail(sluice::errc::corrupt_data,
-                    std::string(key) + ": inner chunk " + std::to_string(i) + " lies outside the shard");
-      return;
+    const inner_location& at = where[static_cast<std::size_t>(i)];
+    if (!at.stored()) {
+      for (std::size_t b = 0; b + s.fill.size() <= inner.size(); b += s.fill.size())
+        std::memcpy(inner.data() + b, s.fill.data(), s.fill.size());
     } else if (auto d = s.inner->decode(
-                   stored.subspan(static_cast<std::size_t>(off), static_cast<std::size_t>(n)), inner, key);
+                   stored.subspan(static_cast<std::size_t>(at.offset), static_cast<std::size_t>(at.nbytes)),
+                   inner, key);
                !d) {
       failed = d.error();
       return;

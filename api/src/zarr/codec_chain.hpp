@@ -32,6 +32,46 @@ class chunk_codecs {
   result<void> decode(std::span<const std::byte> stored, std::span<std::byte> chunk,
                       std::string_view key) const;
 
+  // Where one inner chunk of a shard is stored: bytes [offset, offset + nbytes)
+  // of the shard, or nowhere (the fill value).
+  struct inner_location {
+    std::uint64_t offset = 0, nbytes = 0;
+    bool stored() const noexcept { return !(offset == ~std::uint64_t{0} && nbytes == ~std::uint64_t{0}); }
+  };
+
+  // sharding_indexed as the array -> bytes codec: the chunk is a shard of
+  // inner chunks, each encoded by `inner`, with an index of (offset, nbytes)
+  // little-endian pairs (2^64-1 twice: not stored), at the end or the start,
+  // followed by its CRC-32C when the index codecs say so.
+  struct sharding {
+    std::shared_ptr<const chunk_codecs> inner;
+    std::vector<std::uint64_t> inner_shape;
+    std::vector<std::uint64_t> per_shard;  // inner chunks along each dimension
+    std::uint64_t inner_count = 0;
+    bool index_at_start = false;
+    bool index_crc = false;
+    std::vector<std::byte> fill;  // one element, native byte order
+
+    std::size_t index_bytes() const noexcept {
+      return static_cast<std::size_t>(inner_count * 16) + (index_crc ? 4 : 0);
+    }
+    // The index (exactly index_bytes()) of a shard of `shard_size` bytes
+    // decoded: one location per inner chunk, C order. Errors naming `key`:
+    // integrity_mismatch when its CRC-32C fails, corrupt_data for a wrong
+    // size or a chunk outside the shard.
+    result<std::vector<inner_location>> decode_index(std::span<const std::byte> index,
+                                                     std::uint64_t shard_size, std::string_view key) const;
+  };
+
+  // The sharding codec when a shard's inner chunks can be read by byte range:
+  // sharding_indexed is the whole chain (no transpose before it, no bytes
+  // codec after it). nullptr otherwise: shards are then read whole.
+  const sharding* ranged_sharding() const noexcept {
+    return shard_ && transposes_.empty() && bytes_.empty() ? &*shard_ : nullptr;
+  }
+  // The byte size of one decoded chunk (chunk_shape elements).
+  std::uint64_t chunk_bytes() const noexcept { return chunk_bytes_; }
+
  private:
   struct transpose_step {
     std::vector<unsigned> order;
@@ -45,19 +85,6 @@ class chunk_codecs {
   std::vector<transpose_step> transposes_;  // in encode order
   std::vector<std::unique_ptr<codec::bytes_codec>> bytes_;  // in encode order
 
-  // sharding_indexed as the array -> bytes codec: the chunk is a shard of
-  // inner chunks, each encoded by `inner_`, with an index of (offset, nbytes)
-  // little-endian pairs (2^64-1 twice: not stored), at the end or the start,
-  // followed by its CRC-32C when the index codecs say so.
-  struct sharding {
-    std::shared_ptr<const chunk_codecs> inner;
-    std::vector<std::uint64_t> inner_shape;
-    std::vector<std::uint64_t> per_shard;  // inner chunks along each dimension
-    std::uint64_t inner_count = 0;
-    bool index_at_start = false;
-    bool index_crc = false;
-    std::vector<std::byte> fill;  // one element, native byte order
-  };
   std::optional<sharding> shard_;
 
   static result<sharding> make_sharding(const array_metadata& m,

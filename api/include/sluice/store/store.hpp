@@ -105,6 +105,15 @@ struct read_result {
   std::string recorded_xxh3;
 };
 
+// Several ranges of one value, all of one generation: store::read_ranges.
+struct ranges_result {
+  read_state state = read_state::missing;  // value or missing
+  std::vector<buffer_slice> ranges;        // each range's bytes, in the order asked (clamped to the end)
+  generation gen;                          // of the value read
+  uint64_t size = 0;                       // the whole value's size
+  uint64_t requests = 0;                   // driver requests made (S3: GETs, and a HEAD for open ranges)
+};
+
 struct write_options {
   std::optional<generation> if_equal;  // replace only this generation
   bool must_not_exist = false;         // create only
@@ -174,6 +183,17 @@ class store {
   // (beyond the memory budget), integrity, and the driver's own.
   virtual boost::asio::awaitable<result<read_result>> read(std::string_view key,
                                                            const read_options& opts = read_all) = 0;
+
+  // Reads several ranges of one value as one version of it (every range of
+  // the same generation: if_equal, or the generation the first answer has).
+  // Drivers that pay per request merge nearby ranges (S3: the scheduler's
+  // coalesce_gap) and fetch them concurrently. opts.range and
+  // opts.if_not_equal must be left unset (invalid_argument). A missing value
+  // is read_state::missing; a range past the end is invalid_argument; the value
+  // changing between requests is precondition_failed (the caller reads again).
+  virtual boost::asio::awaitable<result<ranges_result>> read_ranges(std::string_view key,
+                                                                    std::span<const byte_range> ranges,
+                                                                    const read_options& opts = read_all);
 
   // Writes a whole value; returns its new generation. Large values go through
   // the transfer scheduler where there is one (multipart, concurrent parts).

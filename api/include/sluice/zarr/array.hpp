@@ -6,8 +6,10 @@
 // selection touches them; a chunk that is missing reads as the fill value, and
 // a chunk written equal to the fill value everywhere is removed instead of
 // stored (zarr-python's write_empty_chunks=False). Codecs: transpose, bytes
-// (either endianness), zstd, gzip, blosc, crc32c and sharding_indexed (a shard
-// is read and written whole; docs/arrays.md).
+// (either endianness), zstd, gzip, blosc, crc32c and sharding_indexed. A read
+// of a sharded array fetches each shard's index once (then cached per key and
+// generation) and only the inner chunks it needs, as merged byte ranges; a
+// write rebuilds each shard it touches once (docs/arrays.md).
 //
 // Thread safety: an array object is immutable after open/create; its reads may
 // run concurrently. Concurrent writes to one chunk from two calls race (the
@@ -45,7 +47,8 @@ struct slice {
 // One slice per dimension; empty = the whole array.
 using selection = std::vector<slice>;
 
-class chunk_codecs;  // private: src/zarr/codec_chain.hpp
+class chunk_codecs;       // private: src/zarr/codec_chain.hpp
+class shard_index_cache;  // private: src/zarr/shard_index_cache.hpp
 
 class array {
  public:
@@ -83,11 +86,16 @@ class array {
   // fill value (`fill`, native bytes) when the chunk is not stored.
   boost::asio::awaitable<result<void>> load_chunk(std::string key, std::span<std::byte> chunk,
                                                   const fill_value& fill) const;
+  // read() of an array whose shards can be read by range: per shard touched,
+  // its index (cached) and then only the inner chunks the selection needs.
+  boost::asio::awaitable<result<void>> read_inner_chunks(const selection& sel, std::span<std::byte> out,
+                                                         unsigned concurrency) const;
 
   std::shared_ptr<store::store> store_;
   std::string path_;
   std::shared_ptr<const array_metadata> meta_;
   std::shared_ptr<const chunk_codecs> codecs_;
+  std::shared_ptr<shard_index_cache> indexes_;  // shared by copies of this array
 };
 
 }  // namespace sluice::zarr
