@@ -117,9 +117,7 @@ class s3_store final : public store {
         out.gen = *opts.if_not_equal;
         co_return out;
       }
-      if (is(e, s3::errc::invalid_range))
-        co_return fail(errc::invalid_argument,
-                       describe(key) + ": the range starts past the end of the value");
+      if (is(e, s3::errc::invalid_range)) co_return co_await past_the_end(key, opts);
       co_return e;
     }
     out.gen = generation{unquoted(got->info.etag)};
@@ -168,8 +166,7 @@ class s3_store final : public store {
                          describe(key) + ": no value to match the generation given");
         co_return out;
       }
-      if (is(e, s3::errc::invalid_range))
-        co_return fail(errc::invalid_argument, describe(key) + ": a range starts past the end of the value");
+      if (is(e, s3::errc::invalid_range)) co_return co_await past_the_end(key, opts);
       co_return e;
     }
     out.gen = generation{unquoted(got->info.etag)};
@@ -394,6 +391,18 @@ class s3_store final : public store {
       r.recorded_xxh3 = it->second;
       r.metadata.erase(it);  // sluice's own, not the user's
     }
+  }
+
+  // A 416 answer. A server that ignores If-Match (s3rver) answers for the
+  // current value: past its end may mean the generation asked for is gone.
+  awaitable<error> past_the_end(std::string_view key, const read_options& opts) {
+    if (opts.if_equal) {
+      auto now = co_await stat(key);
+      if (!now) co_return now.error();
+      if (!*now || (*now)->gen != *opts.if_equal)
+        co_return error(errc::precondition_failed, describe(key) + ": its generation is not the one given");
+    }
+    co_return error(errc::invalid_argument, describe(key) + ": a range starts past the end of the value");
   }
 
   result<void> check_conditions(std::string_view key, const generation& current,
