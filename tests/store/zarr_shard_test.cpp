@@ -9,6 +9,8 @@
 #include <sluice/store/memory.hpp>
 #include <sluice/zarr/array.hpp>
 
+#include "counting_store.hpp"
+
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -28,66 +30,6 @@ using namespace sluice;
 using namespace sluice::zarr;
 namespace asio = boost::asio;
 namespace st = sluice::store;
-
-// Forwards to a memory store, counting reads: whole values, suffix or other
-// ranged reads, and read_ranges calls with their ranges. Index reads (suffix
-// ranges, or ranges at offset 0 when `index_at_start`) can be slowed down so
-// that readers overlap.
-class counting_store final : public st::store {
- public:
-  explicit counting_store(std::shared_ptr<st::store> inner) : inner_(std::move(inner)) {}
-
-  std::atomic<unsigned> whole_reads{0}, index_reads{0}, range_calls{0}, ranges{0};
-  std::chrono::milliseconds index_delay{0};
-  bool index_at_start = false;
-
-  void reset() { whole_reads = index_reads = range_calls = ranges = 0; }
-
-  asio::awaitable<result<st::read_result>> read(std::string_view key, const st::read_options& opts) override {
-    if (opts.range.whole()) {
-      if (key.find("zarr.json") == std::string_view::npos) ++whole_reads;
-    } else if (opts.range.suffix || (index_at_start && opts.range.offset == 0)) {
-      ++index_reads;
-      if (index_delay.count() > 0) {
-        asio::steady_timer t(co_await asio::this_coro::executor, index_delay);
-        co_await t.async_wait(asio::use_awaitable);
-      }
-    }
-    co_return co_await inner_->read(key, opts);
-  }
-  asio::awaitable<result<st::ranges_result>> read_ranges(std::string_view key,
-                                                         std::span<const st::byte_range> asked,
-                                                         const st::read_options& opts) override {
-    ++range_calls;
-    ranges += static_cast<unsigned>(asked.size());
-    co_return co_await inner_->read_ranges(key, asked, opts);
-  }
-  asio::awaitable<result<st::generation>> write(std::string_view key, std::span<const std::byte> v,
-                                                const st::write_options& opts) override {
-    co_return co_await inner_->write(key, v, opts);
-  }
-  asio::awaitable<result<void>> remove(std::string_view key, const st::remove_options& opts) override {
-    co_return co_await inner_->remove(key, opts);
-  }
-  asio::awaitable<result<st::remove_stats>> remove_prefix(std::string_view prefix) override {
-    co_return co_await inner_->remove_prefix(prefix);
-  }
-  asio::awaitable<result<void>> list(std::string_view prefix, const st::list_options& opts,
-                                     const st::list_callback& cb) override {
-    co_return co_await inner_->list(prefix, opts, cb);
-  }
-  asio::awaitable<result<st::generation>> copy(std::string_view from, std::string_view to) override {
-    co_return co_await inner_->copy(from, to);
-  }
-  asio::awaitable<result<std::optional<st::read_result>>> stat(std::string_view key) override {
-    co_return co_await inner_->stat(key);
-  }
-  st::feature_set features() const override { return inner_->features(); }
-  std::string describe(std::string_view key) const override { return inner_->describe(key); }
-
- private:
-  std::shared_ptr<st::store> inner_;
-};
 
 codec_spec spec(std::string name, boost::json::object cfg = {}) {
   return {std::move(name), std::move(cfg), true};
@@ -117,7 +59,7 @@ class ZarrShards : public ::testing::Test {
  protected:
   void SetUp() override {
     mem_ = st::make_memory_store();
-    counted_ = std::make_shared<counting_store>(mem_);
+    counted_ = std::make_shared<store_tests::counting_store>(mem_);
     all_.resize(64 * 64);
     std::iota(all_.begin(), all_.end(), 1);
   }
@@ -144,7 +86,7 @@ class ZarrShards : public ::testing::Test {
 
   engine eng_{engine::options{1}};
   std::shared_ptr<st::store> mem_;
-  std::shared_ptr<counting_store> counted_;
+  std::shared_ptr<store_tests::counting_store> counted_;
   std::vector<std::int32_t> all_;
 };
 

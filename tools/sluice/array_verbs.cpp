@@ -10,6 +10,7 @@
 #include <sluice/objects/objects.hpp>
 #include <sluice/store/file.hpp>
 #include <sluice/zarr/array.hpp>
+#include <sluice/zarr/group.hpp>
 #include <sluice/zarr/metadata.hpp>
 
 #include <boost/json/parse.hpp>
@@ -19,6 +20,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <functional>
 #include <optional>
 #include <variant>
 
@@ -394,25 +396,7 @@ int array_put(const global_options& g, const array_options& o) {
   if (!opened) return report("array put", opened.error());
   auto& eng = opened->run();
   const std::string context = "array put " + url->shown;
-  // Parent groups of the array (within the .zarr root) get a zarr.json when they have none.
-  if (url->hierarchy && !url->path.empty()) {
-    auto group_doc = zarr::write_metadata(zarr::group_metadata{});
-    if (!group_doc) return report(context, group_doc.error());
-    const std::span<const std::byte> doc(reinterpret_cast<const std::byte*>(group_doc->data()),
-                                         group_doc->size());
-    auto segments = split(url->path, '/');
-    std::string group;
-    for (std::size_t i = 0; i < segments.size(); ++i) {
-      const std::string key = key_in(group, "zarr.json");
-      auto there = eng.run(opened->st->stat(key));
-      if (!there) return report(context, there.error());
-      if (!*there) {
-        auto w = eng.run(opened->st->write(key, doc));
-        if (!w) return report(context, w.error());
-      }
-      group = key_in(group, segments[i]);
-    }
-  }
+  // array::create gives every parent group (within the .zarr root) its zarr.json.
   std::shared_ptr<store::store> st = opened->st;
   const std::string path = url->path;
   auto a = eng.run(zarr::array::create(st, path, m));
@@ -552,46 +536,58 @@ void print_summary(const json::object& n) {
     if (!n.at("dimension_names").is_null()) line("dimensions", json::serialize(n.at("dimension_names")));
     line("fill value", json::serialize(n.at("fill_value")));
   }
+  if (auto* reason = n.if_contains("reason")) line("unsupported", std::string(reason->as_string()));
+  if (auto* c = n.if_contains("consolidated"); c && c->is_bool() && c->as_bool())
+    line("metadata", "consolidated (the hierarchy opens with one read)");
   line("attributes", json::serialize(n.at("attributes")));
 }
 
 // The node at `path` (read from its zarr.json), and for a group every node
-// below it that has a zarr.json, depth first in key order.
-result<json::object> describe_node(engine& eng, store::store& st, const node_url& url,
+// below it (zarr::group::nodes: its consolidated metadata when it has some,
+// so the whole hierarchy costs one read), nested, in path order.
+result<json::object> describe_node(engine& eng, const std::shared_ptr<store::store>& st, const node_url& url,
                                    const std::string& path) {
   const std::string key = key_in(path, "zarr.json");
-  SLUICE_TRY(store::read_result got, eng.run(st.read(key)));
+  SLUICE_TRY(store::read_result got, eng.run(st->read(key)));
   if (got.state != store::read_state::value)
-    return fail(errc::not_found, st.describe(key) + ": no Zarr array or group here (no zarr.json)");
+    return fail(errc::not_found, st->describe(key) + ": no Zarr array or group here (no zarr.json)");
   const std::string_view text(reinterpret_cast<const char*>(got.bytes.data()), got.bytes.size());
-  const std::string where = st.describe(key);
-  SLUICE_TRY(zarr::node_metadata node, zarr::parse_metadata(text, where));
+  SLUICE_TRY(zarr::node_metadata node, zarr::parse_metadata(text, st->describe(key)));
   if (auto* m = std::get_if<zarr::array_metadata>(&node)) return array_summary(*m, url.name_of(path));
-  const auto& group = std::get<zarr::group_metadata>(node);
-  json::object out;
-  out["url"] = url.name_of(path);
-  out["node_type"] = "group";
-  out["attributes"] = group.attributes;
-  std::vector<std::string> children;
-  store::list_options lo;
-  lo.delimiter = "/";
-  const store::list_callback collect = [&](store::list_page& page) -> result<bool> {
-    for (auto& p : page.prefixes) children.push_back(p.substr(0, p.size() - 1));
-    return true;
+  SLUICE_TRY(zarr::group g, eng.run(zarr::group::open(st, path)));
+  SLUICE_TRY(std::vector<zarr::node> below, eng.run(g.nodes()));
+  auto summary = [&](const std::string& at, const zarr::node_metadata& n) {
+    if (auto* m = std::get_if<zarr::array_metadata>(&n)) return array_summary(*m, url.name_of(at));
+    json::object out;
+    out["url"] = url.name_of(at);
+    if (auto* grp = std::get_if<zarr::group_metadata>(&n)) {
+      out["node_type"] = "group";
+      out["attributes"] = grp->attributes;
+      out["members"] = json::array();
+    } else {
+      const auto& u = std::get<zarr::unsupported_node>(n);
+      out["node_type"] = "unsupported";
+      out["reason"] = u.reason;
+      out["attributes"] = u.document.contains("attributes") ? u.document.at("attributes") : json::object();
+    }
+    return out;
   };
-  const std::string prefix = path.empty() ? "" : path + "/";
-  SLUICE_TRY_VOID(eng.run(st.list(prefix, lo, collect)));
-  json::array members;
-  for (auto& child : children) {
-    const std::string child_key = key_in(child, "zarr.json");
-    auto stat = eng.run(st.stat(child_key));
-    if (!stat) return stat.error();
-    if (!*stat) continue;  // not a node (an array's chunk directory, say)
-    SLUICE_TRY(json::object member, describe_node(eng, st, url, child));
-    members.push_back(std::move(member));
-  }
-  out["members"] = std::move(members);
-  return out;
+  json::object root = summary(path, node);
+  root["consolidated"] = g.consolidated();
+  // Each node under its parent, in path order.
+  std::function<json::array(const std::string&)> members_of = [&](const std::string& parent) {
+    json::array members;
+    for (const auto& n : below) {
+      const auto slash = n.path.rfind('/');
+      if ((slash == std::string::npos ? std::string() : n.path.substr(0, slash)) != parent) continue;
+      json::object member = summary(key_in(path, n.path), n.metadata);
+      if (std::holds_alternative<zarr::group_metadata>(n.metadata)) member["members"] = members_of(n.path);
+      members.push_back(std::move(member));
+    }
+    return members;
+  };
+  root["members"] = members_of("");
+  return root;
 }
 
 void print_tree(const json::object& n) {
@@ -605,7 +601,7 @@ int array_info(const global_options& g, const array_options& o) {
   if (!url) return usage(o, url.error().message);
   auto opened = open_store(g, *url, false);
   if (!opened) return report("array info", opened.error());
-  auto described = describe_node(opened->run(), *opened->st, *url, url->path);
+  auto described = describe_node(opened->run(), opened->st, *url, url->path);
   if (!described) return report("array info " + url->shown, described.error());
   if (o.json)
     std::printf("%s\n", json::serialize(*described).c_str());
@@ -614,11 +610,29 @@ int array_info(const global_options& g, const array_options& o) {
   return 0;
 }
 
+int array_consolidate(const global_options& g, const array_options& o) {
+  auto url = parse_node_url(o.url);
+  if (!url) return usage(o, url.error().message);
+  auto opened = open_store(g, *url, false);
+  if (!opened) return report("array consolidate", opened.error());
+  const std::string context = "array consolidate " + url->shown;
+  auto& eng = opened->run();
+  auto grp = eng.run(zarr::group::open(opened->st, url->path));
+  if (!grp) return report(context, grp.error());
+  auto done = eng.run(grp->consolidate());
+  if (!done) return report(context, done.error());
+  if (!g.quiet)
+    std::printf("consolidated %zu nodes into %s\n", grp->metadata().consolidated->nodes.size(),
+                url->shown.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int cmd_array(const global_options& g, const array_options& o) {
   if (o.verb == "put") return array_put(g, o);
   if (o.verb == "get") return array_get(g, o);
+  if (o.verb == "consolidate") return array_consolidate(g, o);
   return array_info(g, o);
 }
 

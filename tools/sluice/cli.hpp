@@ -107,7 +107,7 @@ int run_bench(const global_options& g, const bench_options& b);
 
 // The `array` verbs (array_verbs.cpp): Zarr v3 arrays from and to .npy files.
 struct array_options {
-  std::string verb;    // "put", "get" or "info"
+  std::string verb;    // "put", "get", "info" or "consolidate"
   std::string file;    // put: the .npy to write
   std::string url;     // s3://bucket/path or a local directory
   std::string output;  // get: the .npy to write

@@ -320,6 +320,9 @@ int main(int argc, char** argv) {
   auto* ai = ar->add_subcommand("info", "Describe an array, or a group and the nodes under it");
   ai->add_option("url", arr.url, "s3://bucket/path or a local directory")->required();
   ai->add_flag("--json", arr.json, "Print one JSON object");
+  auto* ac = ar->add_subcommand(
+      "consolidate", "Write the metadata of every node below a group into its zarr.json (one read opens it)");
+  ac->add_option("url", arr.url, "s3://bucket/path.zarr or a local directory")->required();
 
   // CLI11 would report "a subcommand is required" for a mistyped verb; name it.
   for (int i = 1; i < argc; ++i) {
@@ -406,7 +409,7 @@ int main(int argc, char** argv) {
     return cli::cmd_copy_or_sync(g, tf, src, dst, bool(*sy), put);
   }
   if (*ar) {
-    arr.verb = *ap ? "put" : *ag ? "get" : "info";
+    arr.verb = *ap ? "put" : *ag ? "get" : *ac ? "consolidate" : "info";
     arr.fill_given = fill_opt->count() > 0;
     return cli::cmd_array(g, arr);
   }

@@ -1,6 +1,7 @@
 #include <sluice/zarr/array.hpp>
 
 #include "zarr/codec_chain.hpp"
+#include "zarr/hierarchy.hpp"
 #include "zarr/shard_index_cache.hpp"
 
 #include <sluice/engine/codec/endian.hpp>
@@ -18,10 +19,7 @@ namespace asio = boost::asio;
 
 namespace {
 
-std::string join(std::string_view path, std::string_view name) {
-  if (path.empty()) return std::string(name);
-  return std::string(path) + "/" + std::string(name);
-}
+using detail::join;
 
 // A selection resolved against a shape: per dimension the first index, the
 // count and the step.
@@ -253,6 +251,7 @@ asio::awaitable<result<array>> array::create(std::shared_ptr<store::store> st, s
   const std::string doc_key = join(path, "zarr.json");
   SLUICE_CO_TRY(std::string doc, write_metadata(metadata, doc_key));
   SLUICE_CO_TRY(auto codecs, chunk_codecs::make(metadata, doc_key));
+  SLUICE_CO_TRY_VOID(co_await detail::ensure_parent_groups(st, path));
   std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(doc.data()), doc.size());
   SLUICE_CO_TRY_VOID(co_await st->write(doc_key, bytes));
   array a;
@@ -281,6 +280,156 @@ asio::awaitable<result<array>> array::open(std::shared_ptr<store::store> st, std
   co_return a;
 }
 
+result<array> array::bind(std::shared_ptr<store::store> st, std::string path, array_metadata metadata) {
+  const std::string where = st->describe(join(path, "zarr.json"));
+  SLUICE_TRY_VOID(validate(metadata, where));
+  SLUICE_TRY(auto codecs, chunk_codecs::make(metadata, where));
+  array a;
+  a.store_ = std::move(st);
+  a.path_ = std::move(path);
+  a.meta_ = std::make_shared<const array_metadata>(std::move(metadata));
+  a.codecs_ = std::move(codecs);
+  a.indexes_ = std::make_shared<shard_index_cache>(shard_index_cache_bytes);
+  return a;
+}
+
+asio::awaitable<result<void>> array::set_attributes(boost::json::object attributes) {
+  array_metadata m = *meta_;
+  m.attributes = std::move(attributes);
+  const std::string doc_key = join(path_, "zarr.json");
+  SLUICE_CO_TRY(std::string doc, write_metadata(m, store_->describe(doc_key)));
+  std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(doc.data()), doc.size());
+  SLUICE_CO_TRY_VOID(co_await store_->write(doc_key, bytes));
+  meta_ = std::make_shared<const array_metadata>(std::move(m));
+  co_return result<void>{};
+}
+
+asio::awaitable<result<void>> array::resize(std::vector<std::uint64_t> shape, unsigned concurrency) {
+  const array_metadata& old = *meta_;
+  const std::string doc_key = join(path_, "zarr.json");
+  if (shape.size() != old.shape.size())
+    co_return fail(sluice::errc::invalid_argument,
+                   store_->describe(doc_key) + ": a shape of " + std::to_string(shape.size()) +
+                       " dimensions for an array of " + std::to_string(old.shape.size()));
+  array_metadata m = old;
+  m.shape = shape;
+  SLUICE_CO_TRY(std::string doc, write_metadata(m, store_->describe(doc_key)));
+  bool shrinks = false;
+  for (std::size_t d = 0; d < shape.size(); ++d) shrinks = shrinks || shape[d] < old.shape[d];
+  if (shrinks) {
+    // The stored chunks (listed, not guessed from the grid): those wholly
+    // past the new shape go, those it cuts are rewritten.
+    const auto& cs = old.chunk_grid.chunk_shape;
+    std::vector<std::vector<std::uint64_t>> cut, gone;
+    const std::string prefix = path_.empty() ? "" : path_ + "/";
+    const store::list_callback collect = [&](store::list_page& page) -> result<bool> {
+      for (const auto& e : page.entries) {
+        auto index = old.chunk_key.parse(std::string_view(e.key).substr(prefix.size()), old.shape.size());
+        if (!index) continue;
+        bool outside = false, straddles = false;
+        for (std::size_t d = 0; d < shape.size(); ++d) {
+          const std::uint64_t first = (*index)[d] * cs[d], end = first + cs[d];
+          outside = outside || first >= shape[d];
+          straddles = straddles || (end > shape[d] && shape[d] < old.shape[d]);
+        }
+        if (outside)
+          gone.push_back(std::move(*index));
+        else if (straddles)
+          cut.push_back(std::move(*index));
+      }
+      return true;
+    };
+    SLUICE_CO_TRY_VOID(co_await store_->list(prefix, store::list_all, collect));
+    const fill_value fill = native_fill(old);
+    const std::size_t esize = element_size(old.dtype);
+    const std::vector<std::uint64_t> strides = strides_of(cs);
+    std::size_t next = 0;
+    std::optional<error> failed;
+    co_await run_concurrently(
+        std::max(1u, std::min<unsigned>(concurrency, static_cast<unsigned>(gone.size() + cut.size()))),
+        [&](unsigned) -> asio::awaitable<void> {
+          std::vector<std::byte> chunk(static_cast<std::size_t>(old.chunk_element_count() * esize));
+          while (!failed && next < gone.size() + cut.size()) {
+            const std::size_t i = next++;
+            const bool remove = i < gone.size();
+            const std::vector<std::uint64_t>& index = remove ? gone[i] : cut[i - gone.size()];
+            const std::string key = chunk_key(index);
+            if (indexes_) indexes_->forget(key);
+            result<void> step{};
+            if (remove) {
+              step = co_await store_->remove(key);
+            } else if (step = co_await load_chunk(key, chunk, fill); step) {
+              // Every element at or past the new shape becomes the fill value.
+              for (std::uint64_t e = 0; e < old.chunk_element_count(); ++e) {
+                bool past = false;
+                for (std::size_t d = 0; d < cs.size() && !past; ++d)
+                  past = index[d] * cs[d] + (e / strides[d]) % cs[d] >= shape[d];
+                if (past) std::memcpy(chunk.data() + e * esize, fill.bytes().data(), esize);
+              }
+              if (all_fill(chunk, fill)) {
+                step = co_await store_->remove(key);
+              } else if (auto encoded = codecs_->encode(chunk, store_->describe(key)); !encoded) {
+                step = encoded.error();
+              } else if (auto w = co_await store_->write(key, *encoded); !w) {
+                step = w.error();
+              }
+            }
+            if (!step && !failed) failed = step.error();
+          }
+        });
+    if (failed) co_return *failed;
+  }
+  std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(doc.data()), doc.size());
+  SLUICE_CO_TRY_VOID(co_await store_->write(doc_key, bytes));
+  meta_ = std::make_shared<const array_metadata>(std::move(m));
+  co_return result<void>{};
+}
+
+asio::awaitable<result<void>> array::for_each_chunk(const selection& sel, const chunk_visitor& visit,
+                                                    unsigned concurrency) const {
+  const chunk_codecs::sharding* sh = codecs_->ranged_sharding();
+  const std::vector<std::uint64_t>& grid = sh ? sh->inner_shape : meta_->chunk_grid.chunk_shape;
+  SLUICE_CO_TRY(const auto dims, resolve(sel, meta_->shape));
+  const std::vector<chunk_part> parts = plan(*meta_, grid, dims);
+  const std::size_t esize = element_size(meta_->dtype);
+  std::size_t next = 0;
+  bool stop = false;
+  std::optional<error> failed;
+  co_await run_concurrently(
+      std::max(1u, std::min<unsigned>(concurrency, static_cast<unsigned>(parts.size()))),
+      [&](unsigned) -> asio::awaitable<void> {
+        std::vector<std::byte> data;
+        while (!failed && !stop && next < parts.size()) {
+          const chunk_part& p = parts[next++];
+          selection part(dims.size());
+          std::uint64_t elements = 1;
+          for (std::size_t d = 0; d < dims.size(); ++d) {
+            const std::uint64_t first = p.index[d] * grid[d] + p.in_chunk[d];
+            if (!sel.empty() && sel[d].single)
+              part[d] = slice::at(first);
+            else
+              part[d] = slice::range(first, first + (p.count[d] - 1) * dims[d].step + 1, dims[d].step);
+            elements *= p.count[d];
+          }
+          data.resize(static_cast<std::size_t>(elements * esize));
+          auto got = co_await read(part, data, 1);
+          if (!got) {
+            if (!failed) failed = got.error();
+            continue;
+          }
+          if (failed || stop) break;
+          auto more = visit(part, data);
+          if (!more) {
+            if (!failed) failed = more.error();
+          } else if (!*more) {
+            stop = true;
+          }
+        }
+      });
+  if (failed) co_return *failed;
+  co_return result<void>{};
+}
+
 result<std::vector<std::uint64_t>> array::shape_of(const selection& sel) const {
   SLUICE_TRY(auto dims, resolve(sel, meta_->shape));
   std::vector<std::uint64_t> shape;
@@ -300,7 +449,7 @@ asio::awaitable<result<void>> array::load_chunk(std::string key, std::span<std::
 }
 
 asio::awaitable<result<void>> array::read(const selection& sel, std::span<std::byte> out,
-                                          unsigned concurrency) {
+                                          unsigned concurrency) const {
   if (codecs_->ranged_sharding()) co_return co_await read_inner_chunks(sel, out, concurrency);
   SLUICE_CO_TRY(const prepared job,
                 prepare(*meta_, meta_->chunk_grid.chunk_shape, sel, out.size(), "destination"));

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <limits>
 #include <map>
 
@@ -695,6 +696,32 @@ std::string chunk_key_encoding::key(std::span<const std::uint64_t> index) const 
     out += std::to_string(index[d]);
   }
   return out;
+}
+
+std::optional<std::vector<std::uint64_t>> chunk_key_encoding::parse(std::string_view key,
+                                                                    std::size_t rank) const {
+  const std::string_view original = key;
+  std::vector<std::uint64_t> index;
+  if (kind == chunk_key_kind::default_) {
+    if (!key.starts_with('c')) return std::nullopt;
+    key.remove_prefix(1);
+    if (rank == 0) return key.empty() ? std::optional(index) : std::nullopt;
+  } else if (rank == 0) {
+    return key == "0" ? std::optional(index) : std::nullopt;
+  }
+  for (std::size_t d = 0; d < rank; ++d) {
+    if (kind == chunk_key_kind::default_ || d != 0) {
+      if (key.empty() || key.front() != separator) return std::nullopt;
+      key.remove_prefix(1);
+    }
+    std::uint64_t v = 0;
+    auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), v);
+    if (ec != std::errc() || end == key.data()) return std::nullopt;
+    key.remove_prefix(static_cast<std::size_t>(end - key.data()));
+    index.push_back(v);
+  }
+  if (!key.empty() || this->key(index) != original) return std::nullopt;  // "c/01" names no chunk
+  return index;
 }
 
 std::uint64_t array_metadata::element_count() const noexcept {

@@ -33,7 +33,7 @@ SLUICE_STORE_CONFORMANCE_TESTS(RadosgwStore)
 
 // A sharded, compressed Zarr array on S3: written through the store (shards
 // as whole objects), reopened, read whole and as a strided selection; the
-// keys are the shards' and the array's zarr.json.
+// keys are the shards', the array's zarr.json and its parent group's.
 TEST_F(RadosgwStore, a_sharded_zarr_array_round_trips_through_s3) {
   auto& f = fixture();
   zarr::array_metadata m;
@@ -73,7 +73,7 @@ TEST_F(RadosgwStore, a_sharded_zarr_array_round_trips_through_s3) {
   ASSERT_TRUE(f.run(f.s->list("arrays/", store::list_all, cb)));
   EXPECT_EQ(keys, (std::vector<std::string>{"arrays/t2m/c/0/0", "arrays/t2m/c/0/1", "arrays/t2m/c/0/2",
                                             "arrays/t2m/c/1/0", "arrays/t2m/c/1/1", "arrays/t2m/c/1/2",
-                                            "arrays/t2m/zarr.json"}));
+                                            "arrays/t2m/zarr.json", "arrays/zarr.json"}));
 }
 
 TEST_F(RadosgwStore, the_probe_finds_conditional_create_and_replace) {

@@ -22,6 +22,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -52,10 +53,15 @@ class shard_index_cache;  // private: src/zarr/shard_index_cache.hpp
 
 class array {
  public:
-  // Writes path/zarr.json (validated first) and returns the array. An
-  // existing array or group there is replaced (its chunks are not removed).
+  // Writes path/zarr.json (validated first) and returns the array, after an
+  // empty group's zarr.json in each parent up to the store root that has none
+  // (a parent that is an array is refused). An existing array or group at
+  // path is replaced (its chunks are not removed).
   static boost::asio::awaitable<result<array>> create(std::shared_ptr<store::store> st, std::string path,
                                                       array_metadata metadata);
+  // An array whose metadata the caller already holds (a group's consolidated
+  // metadata): no request. Errors as open's for the document.
+  static result<array> bind(std::shared_ptr<store::store> st, std::string path, array_metadata metadata);
   // Reads path/zarr.json. Errors: not_found (condition) when there is none;
   // zarr::errc::invalid_metadata / unsupported from the document.
   static boost::asio::awaitable<result<array>> open(std::shared_ptr<store::store> st, std::string path);
@@ -71,12 +77,32 @@ class array {
   // Reads the selection into `out` (exactly its elements, C order, native
   // byte order). `concurrency` chunks are fetched and decoded at once.
   boost::asio::awaitable<result<void>> read(const selection& sel, std::span<std::byte> out,
-                                            unsigned concurrency);
+                                            unsigned concurrency) const;
   // Writes `in` (the selection's elements, C order, native byte order). A
   // chunk the selection covers whole is encoded without reading it; others
   // are read, modified and written back.
   boost::asio::awaitable<result<void>> write(const selection& sel, std::span<const std::byte> in,
                                              unsigned concurrency);
+
+  // Calls `visit` once for each chunk the selection touches (the inner
+  // chunks of a sharded array), with the chunk's part of the selection (in
+  // array coordinates, same form as `sel`) and its elements (C order, native
+  // byte order; valid during the call). `concurrency` parts are fetched at
+  // once, so memory is bounded by concurrency x one chunk; visits come in no
+  // set order and never two at once. `visit` returning false stops early.
+  using chunk_visitor = std::function<result<bool>(const selection& part, std::span<const std::byte> data)>;
+  boost::asio::awaitable<result<void>> for_each_chunk(const selection& sel, const chunk_visitor& visit,
+                                                      unsigned concurrency) const;
+
+  // Replaces the attributes: rewrites zarr.json. Changes this object: not
+  // while other calls on it run.
+  boost::asio::awaitable<result<void>> set_attributes(boost::json::object attributes);
+
+  // Changes the shape (same rank). Chunks wholly outside the new shape are
+  // removed, and chunks it cuts are rewritten with the fill value past it, so
+  // growing again shows the fill value, never old data; zarr.json is written
+  // last. Changes this object: not while other calls on it run.
+  boost::asio::awaitable<result<void>> resize(std::vector<std::uint64_t> shape, unsigned concurrency);
 
   // The key of a chunk, relative to the store (path + "/" + chunk key).
   std::string chunk_key(std::span<const std::uint64_t> chunk_index) const;

@@ -77,6 +77,9 @@ struct chunk_key_encoding {
   // The key of the chunk at grid index `index` (one entry per dimension),
   // relative to the array's prefix.
   std::string key(std::span<const std::uint64_t> index) const;
+  // The grid index a key (relative to the array's prefix) names, for an
+  // array of `rank` dimensions; nullopt when it is not a chunk key.
+  std::optional<std::vector<std::uint64_t>> parse(std::string_view key, std::size_t rank) const;
 
   bool operator==(const chunk_key_encoding&) const = default;
 };
