@@ -60,8 +60,10 @@ if ((${#missing[@]})); then
   fi
 fi
 
-# s3rver (and the interop client) are pinned by tests/servers/package-lock.json.
+# s3rver and zarrita (the Zarr interop reader, tests/interop/zarrita_read.mjs) are pinned by
+# tests/servers/package-lock.json; `npm ci` again whenever the lock is newer than the install.
 if [[ ! -x "$repo/tests/servers/node_modules/.bin/s3rver" ]] ||
+   [[ ! -f "$repo/tests/servers/node_modules/zarrita/package.json" ]] ||
    [[ "$repo/tests/servers/package-lock.json" -nt "$repo/tests/servers/node_modules/.package-lock.json" ]]; then
   echo "install-deps: npm ci in tests/servers"
   (cd "$repo/tests/servers" && npm ci --no-audit --no-fund --loglevel=error)
