@@ -38,7 +38,8 @@ struct s3_options {
 };
 
 // The S3 store over a scheduler (which owns the engine contexts, the clients
-// and the buffer pool). The scheduler must outlive the store. Validates the
+// and the buffer pool). The store keeps the scheduler alive; the scheduler's
+// engine must outlive the store (drop every store before the engine). Validates the
 // bucket name and the prefix; sends no request.
 result<std::shared_ptr<store>> open_s3_store(std::shared_ptr<transfer::scheduler> sched,
                                              const s3_options& opts);

@@ -23,7 +23,10 @@
 //
 // Thread safety: the scheduler's methods may be called from any coroutine;
 // each transfer hops onto an engine context. Lifetime: hold it by shared_ptr
-// and keep it (and its engine) alive until the transfers finish. Arguments are
+// and keep it alive until the transfers finish; the engine must outlive the
+// last reference to the scheduler (and to every store made over it: its
+// clients close their connections on the engine's contexts when destroyed,
+// and destroying them after the engine is undefined behaviour). Arguments are
 // borrowed until the awaitable completes. Cancellation: cancel() (callable
 // from any thread, and from a signal handler) stops every running transfer at
 // its next part: no new request is sent, the parts in flight finish or fail,
