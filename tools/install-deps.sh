@@ -10,6 +10,9 @@ repo="$(cd "$here/.." && pwd)"
 debian_packages=(
   # build
   cmake ninja-build g++ pkg-config ccache
+  # fuzz targets (tools/fuzz.sh): clang, and libFuzzer's and the sanitizers'
+  # runtimes, which clang only recommends (so --no-install-recommends skips them)
+  clang libclang-rt-14-dev
   # libraries
   libboost1.81-dev libssl-dev liburing-dev libsimdjson-dev libzstd-dev
   libxxhash-dev libpugixml-dev libcli11-dev libgtest-dev libgmock-dev googletest

@@ -216,6 +216,19 @@ TEST_F(ZarrArray, a_zero_dimensional_array_holds_one_value) {
   EXPECT_EQ(a->chunk_key(std::vector<std::uint64_t>{}), "scalar/c");
 }
 
+// Found by fuzz_zarr_metadata: the codec factory's invalid_argument came back
+// as it was, without the document and codec the message promises.
+TEST_F(ZarrArray, a_codec_configuration_its_library_refuses_is_invalid_metadata_naming_the_codec) {
+  auto a = eng_.run(array::create(
+      mem_, "badcodec",
+      int32_array({4}, {4}, {spec("bytes", {{"endian", "little"}}), spec("blosc", {{"cname", "zs{d"}})})));
+  ASSERT_FALSE(a);
+  EXPECT_EQ(a.error().code, zarr::errc::invalid_metadata) << a.error().describe();
+  EXPECT_NE(a.error().message.find("badcodec/zarr.json: codecs[1] (blosc)"), std::string::npos)
+      << a.error().describe();
+  EXPECT_NE(a.error().message.find("zs{d"), std::string::npos) << a.error().describe();
+}
+
 TEST_F(ZarrArray, a_corrupt_chunk_is_a_clear_error_naming_it) {
   auto a = eng_.run(array::create(
       mem_, "broken", int32_array({4}, {4}, {spec("bytes", {{"endian", "little"}}), spec("zstd")})));

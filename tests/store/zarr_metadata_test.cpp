@@ -325,6 +325,18 @@ TEST(ZarrMetadata, an_unsupported_node_in_consolidated_metadata_does_not_close_t
   EXPECT_TRUE(std::holds_alternative<array_metadata>(g->consolidated->find("numbers")->node));
   expect_round_trip(*g);
 
+  // Found by fuzz_zarr_metadata: a node that is unsupported (an unknown kind of
+  // consolidated metadata) and also has an unknown member, written back with
+  // its members sorted, became invalid and refused the whole group on re-read.
+  const std::string unsupported_first =
+      R"({"zarr_format": 3, "node_type": "group", "consolidated_metadata": {"kind": "inline",
+      "must_understand": false, "metadata": {"nested": {"zarr_format": 3, "node_type": "group",
+      "consolidated_metadata": {"kind": "other", "bad member": false, "metadata": {}}}}}})";
+  auto kept = parse_group_metadata(unsupported_first, "root/zarr.json");
+  ASSERT_TRUE(kept) << kept.error().describe();
+  ASSERT_TRUE(std::holds_alternative<unsupported_node>(kept->consolidated->find("nested")->node));
+  expect_round_trip(*kept);
+
   // An invalid node (not merely unsupported) refuses the whole document.
   const std::string broken =
       R"({"zarr_format": 3, "node_type": "group", "consolidated_metadata": {"kind": "inline",

@@ -229,8 +229,14 @@ result<std::shared_ptr<const chunk_codecs>> chunk_codecs::make(const array_metad
       c->swap_ = c->element_size_ > 1 && (big == codec::native_is_little);
       seen_array_to_bytes = true;
     } else {
-      SLUICE_TRY(auto made, make_bytes_to_bytes(spec, r, c->element_size_));
-      c->bytes_.push_back(std::move(made));
+      auto made = make_bytes_to_bytes(spec, r, c->element_size_);
+      // A codec library refusing its options (a blosc cname it does not know,
+      // a level out of range) is the metadata's error: say so, and where.
+      if (!made && made.error().code == sluice::errc::invalid_argument) return r.bad(made.error().message);
+      if (!made && made.error().code == sluice::errc::unsupported)
+        return fail(errc::unsupported, r.where() + ": " + made.error().message);
+      if (!made) return made.error();
+      c->bytes_.push_back(std::move(*made));
     }
   }
   if (!seen_array_to_bytes)

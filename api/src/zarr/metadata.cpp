@@ -657,7 +657,10 @@ boost::json::object group_json(const group_metadata& m) {
 boost::json::object node_json(const node_metadata& node) {
   if (const auto* a = std::get_if<array_metadata>(&node)) return array_json(*a);
   if (const auto* g = std::get_if<group_metadata>(&node)) return group_json(*g);
-  return detail::sorted(std::get<unsupported_node>(node).document).as_object();
+  // As read, members in their order: whether a document is merely unsupported
+  // or invalid can depend on which problem the parser meets first, and sorting
+  // could turn a node kept as unsupported into one that refuses the whole group.
+  return std::get<unsupported_node>(node).document;
 }
 
 }  // namespace

@@ -103,8 +103,10 @@ awaitable<result<object_bytes>> pipeline::read_once(unsigned c, std::string_view
   if (!got) co_return got.error();
   out.info = std::move(got->info);
   const uint64_t total = out.info.size;
-  // What was asked for, resolved against the size.
-  const auto [w0, w1] = resolve_range(range, total);
+  // What was asked for, resolved against the size. Not a structured binding:
+  // the workers below capture w0, which clang before 16 refuses (the fuzz build).
+  const std::pair<uint64_t, uint64_t> wanted = resolve_range(range, total);
+  const uint64_t w0 = wanted.first, w1 = wanted.second;
   // What arrived: [got->first, got->first + got->bytes).
   const uint64_t h0 = got->first, h1 = got->first + got->bytes;
   if (h0 < w0 || h1 > w1 || (h0 != w0 && h1 != w1))
