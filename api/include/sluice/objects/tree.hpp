@@ -63,6 +63,7 @@ struct tree_options {
   bool dry_run = false;              // decide and report, change nothing
   bool delete_extra = false;         // sync: remove destination keys the source does not have
   bool size_only = false;            // sync: equal sizes count as equal content
+  bool move = false;                 // copy_tree: remove each source value once its copy succeeded (mv -r)
   unsigned concurrency = 64;         // values in flight
   std::function<void(const tree_action&)> on_action;  // every decision, as made
   store::write_options write;  // content type and metadata for the values written (no conditions)
