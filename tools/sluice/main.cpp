@@ -292,10 +292,15 @@ void print_version() {
 }
 
 constexpr const char* exit_status_text =
-    "Options go before or after the verb. Exit status: 0 success; 1 a failure (any object); 2 a command "
-    "line that does not parse; 130 after Ctrl-C (SIGINT; 143 SIGTERM, 129 SIGHUP), with partial files "
-    "removed and multipart uploads aborted. Writing to a closed pipe (cp s3://b/k - | head) ends sluice "
-    "quietly by SIGPIPE, which shells report as 141.";
+    "Options go before or after the verb; sluice VERB --help shows an example.\n\n"
+    "Exit status:\n"
+    "  0    success\n"
+    "  1    a failure (any object)\n"
+    "  2    a command line that does not parse, or an option value that cannot be used\n"
+    "  130  after Ctrl-C (SIGINT; 143 SIGTERM, 129 SIGHUP): partial files removed, multipart uploads "
+    "aborted\n"
+    "  141  (as shells show it) standard output was a closed pipe (cp s3://b/k - | head): sluice ended\n"
+    "       quietly by SIGPIPE\n";
 
 int run(int argc, char** argv) {
   // A closed standard output ends sluice quietly, as it does cat: whatever the parent ignored. Sockets
