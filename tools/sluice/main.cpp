@@ -615,7 +615,7 @@ int run(int argc, char** argv) {
       if (!from) return cli::report(verb_name, from.error());
       auto to = objects::parse_location(dst);
       if (!to) return cli::report(verb_name, to.error());
-      if (from->remote && to->remote)
+      if (from->remote && to->remote && !objects::has_wildcards(from->key))
         return *cp ? cmd_copy_remote(g, src, dst, *from, *to, put) : cli::cmd_move_remote(g, src, dst);
     }
     return cli::cmd_copy_or_sync(g, tf, src, dst, verb_name, put);

@@ -212,7 +212,16 @@ int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std
   if (!from) return report(verb, from.error());
   auto to = objects::parse_location(dst);
   if (!to) return report(verb, to.error());
-  const bool recursive = f.recursive || sync;
+  // A glob in the source key (cp or mv): every match, as a tree under the pattern's literal directory.
+  const bool glob = from->remote && !sync && objects::has_wildcards(from->key);
+  std::string match;
+  if (glob) {
+    match = from->key;
+    const std::string literal = objects::literal_prefix(match);
+    const auto slash = literal.rfind('/');
+    from->key = slash == std::string::npos ? "" : literal.substr(0, slash + 1);
+  }
+  const bool recursive = f.recursive || sync || glob;
   if (src == "-" && !sync && !f.move && !recursive && to->remote) return upload_stdin(g, f, *to, dst, w);
   if (src == "-" || dst == "-")
     return report(verb, fail(errc::invalid_argument,
@@ -325,6 +334,7 @@ int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std
   o.delete_extra = f.delete_extra;
   o.size_only = f.size_only;
   o.move = f.move;
+  o.match = match;
   o.concurrency = f.concurrency;
   o.write = w;
   if (f.dry_run && !f.json)
@@ -351,6 +361,8 @@ int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std
   transfer::batch_result out;
   out.totals.objects = r->copied;
   out.totals.bytes = r->bytes;
+  if (glob && r->copied == 0 && r->failures.empty() && r->refused.empty())
+    return report(std::string(verb) + " " + src, fail(errc::not_found, src + ": the pattern matches no key"));
   for (auto& x : r->refused) out.failures.push_back({x.key, x.err});
   for (auto& x : r->failures) out.failures.push_back({x.key, x.err});
   return finish(g, f, verb, out, r->skipped, secs());

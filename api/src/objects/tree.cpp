@@ -190,7 +190,7 @@ awaitable<result<tree_result>> run_tree(store::store& src, std::string_view src_
         out.refused.push_back({e.key, rel.error()});
         continue;
       }
-      if (!wanted(opts, *rel)) {
+      if (!wanted(opts, *rel) || (!opts.match.empty() && !glob_match(opts.match, e.key))) {
         ++out.skipped;
         continue;
       }

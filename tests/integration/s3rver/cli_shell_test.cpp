@@ -578,4 +578,27 @@ TEST(CliGlobs, ls_and_rm_take_globs_in_the_key) {
   EXPECT_NE(nothing.err.find("matches no key"), std::string::npos) << nothing.err;
 }
 
+TEST(CliGlobs, cp_and_mv_copy_every_match_under_the_patterns_directory) {
+  shell_fixture f;
+  f.make_bucket();
+  for (const char* k : {"runs/a.nc", "runs/b.nc", "runs/c.txt", "runs/2024/d.nc", "other/e.nc"}) f.put(k, k);
+  auto down = run_sluice({"cp", f.url("runs/*.nc"), f.dir / "flat"}, f.env);
+  ASSERT_EQ(down.exit_code, 0) << describe(down);
+  EXPECT_EQ(read_file(f.dir / "flat/a.nc"), "runs/a.nc");
+  EXPECT_EQ(read_file(f.dir / "flat/b.nc"), "runs/b.nc");
+  EXPECT_FALSE(fs::exists(f.dir / "flat/c.txt"));
+  EXPECT_FALSE(fs::exists(f.dir / "flat/2024"));
+  auto deep = run_sluice({"cp", f.url("runs/**.nc"), f.dir / "deep"}, f.env);
+  ASSERT_EQ(deep.exit_code, 0) << describe(deep);
+  EXPECT_EQ(read_file(f.dir / "deep/2024/d.nc"), "runs/2024/d.nc");
+  auto none = run_sluice({"cp", f.url("runs/*.zarr"), f.dir / "none"}, f.env);
+  EXPECT_EQ(none.exit_code, 1) << describe(none);
+  EXPECT_NE(none.err.find("matches no key"), std::string::npos) << none.err;
+
+  auto mv = run_sluice({"mv", f.url("runs/?.nc"), f.url("moved/")}, f.env);
+  ASSERT_EQ(mv.exit_code, 0) << describe(mv);
+  EXPECT_EQ(f.keys(), (std::set<std::string>{"moved/a.nc", "moved/b.nc", "runs/c.txt", "runs/2024/d.nc",
+                                             "other/e.nc"}));
+}
+
 }  // namespace
