@@ -57,6 +57,7 @@ void odd_keys_round_trip(store_fixture& f);
 void copy_and_move(store_fixture& f);
 void metadata_is_kept_or_refused(store_fixture& f);
 void file_transfers_round_trip(store_fixture& f);
+void stream_writes_round_trip(store_fixture& f);
 void invalid_keys_are_refused(store_fixture& f);
 
 }  // namespace sluice::store_tests
@@ -81,4 +82,5 @@ void invalid_keys_are_refused(store_fixture& f);
   SLUICE_STORE_CONFORMANCE_TEST(Fixture, copy_and_move)                         \
   SLUICE_STORE_CONFORMANCE_TEST(Fixture, metadata_is_kept_or_refused)           \
   SLUICE_STORE_CONFORMANCE_TEST(Fixture, file_transfers_round_trip)             \
+  SLUICE_STORE_CONFORMANCE_TEST(Fixture, stream_writes_round_trip)              \
   SLUICE_STORE_CONFORMANCE_TEST(Fixture, invalid_keys_are_refused)

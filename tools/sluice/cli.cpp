@@ -4,6 +4,7 @@
 
 #include <sluice/engine/s3/config.hpp>
 
+#include <atomic>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -18,7 +19,21 @@ result<s3::client_options> resolve_client_options(const global_options& g) {
   if (!g.region.empty()) o.region = g.region;
   if (!g.profile.empty()) o.profile = g.profile;
   if (!g.ca_bundle.empty()) o.ca_bundle = g.ca_bundle;
-  SLUICE_TRY(s3::resolved_config cfg, s3::resolve_config(o, s3::process_env()));
+  if (g.no_sign_request) o.creds = s3::credentials{};  // stated: nothing from the environment or profiles
+  const s3::env_lookup env = s3::process_env();
+  SLUICE_TRY(s3::resolved_config cfg, s3::resolve_config(o, env));
+  if (cfg.creds.empty() && !g.no_sign_request) {
+    auto file = [&](const char* variable, const char* name) {
+      if (auto v = env(variable); v && !v->empty()) return *v;
+      auto home = env("HOME");
+      return (home ? *home : std::string("~")) + "/.aws/" + name;
+    };
+    return fail(
+        errc::invalid_config,
+        "no credentials found: looked in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, then profile '" +
+            cfg.profile + "' in " + file("AWS_SHARED_CREDENTIALS_FILE", "credentials") + " and " +
+            file("AWS_CONFIG_FILE", "config") + " (--no-sign-request sends anonymous requests)");
+  }
   s3::client_options opts;
   opts.config = std::move(cfg);
   opts.http.tls.verify = !g.no_verify_ssl;
@@ -120,9 +135,27 @@ std::string printable(std::string_view s) {
   return out;
 }
 
+namespace {
+std::atomic<int> stopping_signal{0};
+}
+
+void note_signal(int sig) noexcept {
+  stopping_signal.store(sig);
+}
+
+int exit_status(int status) {
+  const int sig = stopping_signal.load();
+  return sig != 0 ? 128 + sig : status;
+}
+
 int report(std::string_view context, const error& e) {
   std::fprintf(stderr, "sluice: %s: %s\n", printable(context).c_str(), printable(e.describe()).c_str());
   return 1;
+}
+
+int usage_error(std::string_view context, const error& e) {
+  report(context, e);
+  return 2;
 }
 
 }  // namespace sluice::cli

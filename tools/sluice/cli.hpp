@@ -22,7 +22,9 @@ struct global_options {
   std::string ca_bundle;
   bool no_verify_ssl = false;
   bool unsigned_payload = false;
+  bool no_sign_request = false;  // anonymous requests, on purpose
   bool quiet = false;
+  bool json = false;  // one JSON document on standard output (the verbs that have one)
 };
 
 // An engine and a transfer scheduler on it, built from the global options and
@@ -42,7 +44,15 @@ result<std::shared_ptr<store::store>> bucket_store(session& s, const std::string
 result<session> open_session(const global_options& g, const transfer::options& t = transfer::options{},
                              unsigned threads = 1);
 // The S3 client options the global options and the AWS environment give.
+// Without credentials (and without --no-sign-request) an invalid_config error
+// naming where they were looked for, as aws has it.
 result<s3::client_options> resolve_client_options(const global_options& g);
+
+// The exit status of a run that ended with `status`: 128 + the signal when
+// SIGINT or SIGTERM stopped a transfer (130 after Ctrl-C), else `status`.
+int exit_status(int status);
+// Records that `sig` stopped a transfer (async-signal-safe).
+void note_signal(int sig) noexcept;
 
 // "256MiB", "4k", "1.5GiB", "1000" -> bytes.
 result<uint64_t> parse_size(std::string_view text);
@@ -58,6 +68,9 @@ void fill_random(std::span<std::byte> out, uint64_t seed);
 // must never run them.
 std::string printable(std::string_view s);
 int report(std::string_view context, const error& e);
+// The same for a value on the command line that is not usable (a size, a
+// range, a duration): returns 2, the status of a command line that does not parse.
+int usage_error(std::string_view context, const error& e);
 
 // The `demo` verb: the README's main job against an endpoint.
 struct demo_options {
@@ -83,11 +96,26 @@ struct transfer_flags {
   bool dry_run = false;
   bool delete_extra = false;  // sync
   bool size_only = false;     // sync
+  bool move = false;          // mv: each source removed once its copy succeeded
 };
-// cp (one object, or -r) and sync between a local side and an S3 side.
-// `w`: content type and metadata of the objects written (no conditions).
+// cp and mv (one object, or -r) and sync between a local side and an S3
+// side, or (-r) between two S3 prefixes (server-side copies); `cp - s3://b/k`
+// uploads standard input. `verb`: "cp", "mv" or "sync". `w`: content type and
+// metadata of the objects written (no conditions).
 int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std::string& src,
-                     const std::string& dst, bool sync, const store::write_options& w);
+                     const std::string& dst, std::string_view verb, const store::write_options& w);
+
+// The object verbs of object_verbs.cpp.
+struct du_options {
+  std::string url;
+  bool summary = false;  // -s: one line for the prefix
+};
+int cmd_du(const global_options& g, const du_options& o);
+int cmd_presign(const global_options& g, const std::string& url, long expires_in);
+// mv of one object between two S3 locations: server-side copy, then the source removed.
+int cmd_move_remote(const global_options& g, const std::string& src, const std::string& dst);
+// rb --force: every object removed, then the bucket.
+int cmd_remove_bucket_force(const global_options& g, const std::string& url);
 
 // The `bench` verb.
 struct bench_options {

@@ -3,18 +3,27 @@
 
 #include <sluice/engine/integrity/xxh3.hpp>
 #include <sluice/engine/s3/uri.hpp>
+#include <sluice/objects/glob.hpp>
 #include <sluice/objects/objects.hpp>
 #include <sluice/store/s3.hpp>
 
+#include <sluice/engine/runtime/version.hpp>
+
 #include <CLI/CLI.hpp>
 
+#include "sluice_commit.hpp"
+
 #include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <set>
 
 using namespace sluice;
@@ -43,6 +52,18 @@ int cmd_ls(const cli::global_options& g, const std::string& url, bool recursive)
   }
   auto bucket = cli::bucket_store(*s, loc.bucket);
   if (!bucket) return cli::report("ls", bucket.error());
+  if (objects::has_wildcards(loc.key)) {
+    // A glob ('*', '?', '[...]', '**'): the matches of a streamed listing of its literal prefix; no
+    // match is an empty listing.
+    const objects::match_callback print_match = [](const store::entry& o) -> result<bool> {
+      std::printf("%-20s %12llu %s\n", o.last_modified.c_str(), static_cast<unsigned long long>(o.size),
+                  cli::printable(o.key).c_str());
+      return true;
+    };
+    auto matched = s->eng->run(objects::glob(**bucket, loc.key, print_match));
+    if (!matched) return cli::report("ls " + url, matched.error());
+    return 0;
+  }
   // Printed page by page as the listing streams.
   store::list_callback print = [](store::list_page& page) -> result<bool> {
     for (auto& p : page.prefixes) std::printf("%32s %s\n", "PRE", cli::printable(p).c_str());
@@ -94,6 +115,25 @@ int cmd_rm(const cli::global_options& g, const std::string& url, bool recursive)
   if (!s) return cli::report("rm", s.error());
   auto bucket = cli::bucket_store(*s, loc->bucket);
   if (!bucket) return cli::report("rm", bucket.error());
+  if (objects::has_wildcards(loc->key)) {
+    // Every key the glob matches, one by one; a glob that matches nothing is an error, as for cp.
+    std::vector<std::string> keys;
+    const objects::match_callback collect = [&](const store::entry& e) -> result<bool> {
+      keys.push_back(e.key);
+      return true;
+    };
+    auto matched = s->eng->run(objects::glob(**bucket, loc->key, collect));
+    if (!matched) return cli::report("rm " + url, matched.error());
+    if (keys.empty())
+      return cli::report("rm " + url, fail(errc::not_found, url + ": the pattern matches no key"));
+    int status = 0;
+    for (const auto& key : keys) {
+      auto removed = s->eng->run((*bucket)->remove(key, store::remove_always));
+      if (!removed) status = cli::report("rm s3://" + loc->bucket + "/" + key, removed.error());
+    }
+    if (!g.quiet) std::printf("removed %zu object%s\n", keys.size(), keys.size() == 1 ? "" : "s");
+    return status;
+  }
   auto r = s->eng->run(objects::remove(**bucket, loc->key, recursive));
   if (!r) return cli::report("rm " + url, r.error());
   for (auto& f : r->failures)
@@ -143,17 +183,32 @@ result<void> flush_stdout() {
 // The largest object cat reads whole (and verifies before writing a byte).
 constexpr uint64_t cat_whole_limit = 64ull << 20;
 
-int cmd_cat(const cli::global_options& g, const std::string& url, const transfer::options& topts) {
+// cat, and cp s3://bucket/key - (`verb`): the object, or `range` of it, to standard output.
+int cmd_cat(const cli::global_options& g, const std::string& url, const transfer::options& topts,
+            const store::byte_range& range, const char* verb) {
   auto loc = objects::parse_location(url);
-  if (!loc) return cli::report("cat", loc.error());
+  if (!loc) return cli::report(verb, loc.error());
   if (!loc->remote || loc->key.empty())
-    return cli::report("cat", fail(errc::invalid_argument, "'" + url + "' is not an s3://bucket/key URL"));
+    return cli::report(verb, fail(errc::invalid_argument, "'" + url + "' is not an s3://bucket/key URL"));
   auto s = cli::open_session(g, topts, 0);
-  if (!s) return cli::report("cat", s.error());
+  if (!s) return cli::report(verb, s.error());
   auto bucket = cli::bucket_store(*s, loc->bucket);
-  if (!bucket) return cli::report("cat", bucket.error());
+  if (!bucket) return cli::report(verb, bucket.error());
   auto& eng = *s->eng;
-  const std::string context = "cat " + url;
+  const std::string context = std::string(verb) + " " + url;
+  const uint64_t chunk_limit = std::max<uint64_t>(
+      4096, std::min(cat_whole_limit, topts.memory_budget / 4096 * 4096 / 2) / 4096 * 4096);
+  if (!range.whole()) {
+    // A range has no hash of its own: streamed in chunks pinned to one version.
+    const objects::chunk_callback to_stdout = [](std::span<const std::byte> bytes, uint64_t) {
+      return write_stdout(bytes);
+    };
+    auto r = eng.run(objects::stream_range(**bucket, loc->key, range, chunk_limit, to_stdout));
+    auto flushed = flush_stdout();
+    if (!r) return cli::report(context, r.error());
+    if (!flushed) return cli::report(context, flushed.error());
+    return 0;
+  }
   auto info = eng.run((*bucket)->stat(loc->key));
   if (!info) return cli::report(context, info.error());
   if (!*info) return cli::report(context, fail(errc::not_found, url + ": no such key"));
@@ -173,7 +228,7 @@ int cmd_cat(const cli::global_options& g, const std::string& url, const transfer
   // Larger: successive ranged reads of bounded size, each pinned to the first
   // one's generation; the recorded hash is checked at the end, after the bytes
   // were written (a mismatch still fails the command).
-  const uint64_t chunk = std::max<uint64_t>(4096, std::min(cat_whole_limit, budget / 2) / 4096 * 4096);
+  const uint64_t chunk = chunk_limit;
   const objects::chunk_callback to_stdout = [](std::span<const std::byte> bytes, uint64_t) {
     return write_stdout(bytes);
   };
@@ -200,37 +255,121 @@ int cmd_bucket(const cli::global_options& g, const std::string& url, bool make) 
   return 0;
 }
 
-}  // namespace
+// "A-B" (bytes A to B, inclusive), "A-" (from A to the end), "-N" (the last N):
+// HTTP byte-range semantics (RFC 9110 14.1.1).
+result<store::byte_range> parse_range(std::string_view text) {
+  auto bad = [&] {
+    return fail(errc::invalid_argument,
+                "--range '" + std::string(text) + "' is not A-B, A- or -N (bytes, counted from 0)");
+  };
+  const auto dash = text.find('-');
+  if (dash == std::string_view::npos || text.size() < 2) return bad();
+  auto number = [](std::string_view t) -> std::optional<uint64_t> {
+    uint64_t v = 0;
+    auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+    if (t.empty() || ec != std::errc() || p != t.data() + t.size()) return std::nullopt;
+    return v;
+  };
+  const auto first = text.substr(0, dash), last = text.substr(dash + 1);
+  if (first.empty()) {
+    auto n = number(last);
+    if (!n || *n == 0) return bad();
+    return store::byte_range::last(*n);
+  }
+  auto a = number(first);
+  if (!a) return bad();
+  if (last.empty()) return store::byte_range::from(*a);
+  auto b = number(last);
+  if (!b || *b < *a) return bad();
+  return store::byte_range::at(*a, *b - *a + 1);
+}
 
-int main(int argc, char** argv) {
+void print_version() {
+  std::printf("sluice %s (commit %s)\n", SLUICE_VERSION, SLUICE_COMMIT);
+  for (const auto& [name, version] : linked_library_versions())
+    std::printf("  %-9s %s\n", name.c_str(), version.c_str());
+  std::printf("  %-9s %s\n", "CLI11", CLI11_VERSION);
+}
+
+constexpr const char* exit_status_text =
+    "Options go before or after the verb; sluice VERB --help shows an example.\n\n"
+    "Exit status:\n"
+    "  0    success\n"
+    "  1    a failure (any object)\n"
+    "  2    a command line that does not parse, or an option value that cannot be used\n"
+    "  130  after Ctrl-C (SIGINT; 143 SIGTERM, 129 SIGHUP): partial files removed, multipart uploads "
+    "aborted\n"
+    "  141  (as shells show it) standard output was a closed pipe (cp s3://b/k - | head): sluice ended\n"
+    "       quietly by SIGPIPE\n";
+
+int run(int argc, char** argv) {
+  // A closed standard output ends sluice quietly, as it does cat: whatever the parent ignored. Sockets
+  // are written with MSG_NOSIGNAL by Asio, so only standard output can raise it.
+  std::signal(SIGPIPE, SIG_DFL);
+
   CLI::App app{"sluice: fast, verified transfers between S3 object storage and local files"};
+  app.fallthrough();  // options of the program after the verb too (aws s3, s5cmd)
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every verb");
+  app.footer(exit_status_text);
   cli::global_options g;
-  app.add_option("--endpoint-url", g.endpoint_url,
-                 "S3 endpoint, e.g. http://127.0.0.1:9000 (default: AWS_ENDPOINT_URL, profile, AWS)");
-  app.add_option("--region", g.region, "Region for signing (default: AWS_REGION, profile, us-east-1)");
-  app.add_option("--profile", g.profile,
-                 "Profile in ~/.aws/config and ~/.aws/credentials (default: AWS_PROFILE)");
-  app.add_option("--ca-bundle", g.ca_bundle,
-                 "PEM file of CA certificates to trust (default: AWS_CA_BUNDLE, system)");
+  // Options taking a value, for finding the verb in argv before parsing.
+  std::set<std::string, std::less<>> takes_value;
+  auto global_option = [&](const std::string& name, std::string& into, const std::string& help) {
+    app.add_option(name, into, help);
+    takes_value.insert(name);
+  };
+  global_option("--endpoint-url", g.endpoint_url,
+                "S3 endpoint, e.g. http://127.0.0.1:9000 (default: AWS_ENDPOINT_URL, profile, AWS)");
+  global_option("--region", g.region, "Region for signing (default: AWS_REGION, profile, us-east-1)");
+  global_option("--profile", g.profile,
+                "Profile in ~/.aws/config and ~/.aws/credentials (default: AWS_PROFILE)");
+  global_option("--ca-bundle", g.ca_bundle,
+                "PEM file of CA certificates to trust (default: AWS_CA_BUNDLE, system)");
   app.add_flag("--no-verify-ssl", g.no_verify_ssl,
                "Do not verify TLS certificates (self-signed test servers only)");
   app.add_flag(
       "--unsigned-payload", g.unsigned_payload,
       "Send UNSIGNED-PAYLOAD over plain HTTP too (no SHA-256 of bodies; integrity from the signed XXH3)");
+  app.add_flag("--no-sign-request", g.no_sign_request,
+               "Send anonymous (unsigned) requests; without it, no credentials found is an error");
   app.add_flag("-q,--quiet", g.quiet, "Print nothing on success");
+  app.add_flag("--json", g.json, "Print one JSON document (cp, mv, sync, du, presign, bench, array info)");
+  bool version_flag = false;  // handled before parsing
+  app.add_flag("--version", version_flag, "Print the version, the commit and the linked libraries' versions");
 
-  bool recursive = false;
-  std::string url, src, dst;
+  bool recursive = false, force = false;
+  std::string url, src, dst, range_text;
   std::string content_type, part_size_text = "8MiB", threshold_text = "64MiB", budget_text = "256MiB";
   std::vector<std::string> metadata;
+  cli::transfer_flags tf;
+  // Transfer options: on the program (before the verb) and on each verb that takes them (its help).
+  auto* global_part = app.add_option("--part-size", part_size_text, "Part size (default 8MiB)");
+  auto* global_threshold =
+      app.add_option("--multipart-threshold", threshold_text, "Uploads above go in parts (default 64MiB)");
+  auto* global_budget =
+      app.add_option("--memory-budget", budget_text, "Memory for transfer buffers (default 256MiB)");
+  auto* global_concurrency =
+      app.add_option("--concurrency", tf.concurrency, "Requests in flight (default 64)")
+          ->check(CLI::Range(1u, 100000u));
+  for (const char* name : {"--part-size", "--multipart-threshold", "--memory-budget", "--concurrency"})
+    takes_value.insert(name);
+  (void)global_threshold;
 
-  auto* ls = app.add_subcommand("ls", "List buckets, or objects under s3://bucket[/prefix]");
+  std::vector<std::string> verb_names;
+  auto verb = [&](const char* name, const char* description, const char* example) {
+    auto* cmd = app.add_subcommand(name, description);
+    cmd->footer(std::string("Example:\n  ") + example +
+                "\nGlobal options (sluice --help) go before or after the verb.\n");
+    verb_names.push_back(name);
+    return cmd;
+  };
+
+  auto* ls = verb("ls", "List buckets, or objects under s3://bucket[/prefix]",
+                  "sluice ls s3://bucket/runs/ --endpoint-url http://127.0.0.1:9000");
   ls->add_flag("-r,--recursive", recursive, "List every key under the prefix");
   ls->add_option("url", url, "s3://bucket[/prefix]");
 
-  cli::transfer_flags tf;
   auto add_transfer_flags = [&](CLI::App* cmd) {
     cmd->add_option("--part-size", part_size_text, "Part size for large objects (default 8MiB)");
     cmd->add_option("--multipart-threshold", threshold_text,
@@ -238,16 +377,10 @@ int main(int argc, char** argv) {
     cmd->add_option("--memory-budget", budget_text, "Memory for transfer buffers (default 256MiB)");
     cmd->add_option("--concurrency", tf.concurrency, "Requests in flight (default 64)")
         ->check(CLI::Range(1u, 100000u));
-    cmd->add_flag("--json", tf.json, "Print one JSON object with the outcome");
+    cmd->add_flag("--json", g.json, "Print one JSON object with the outcome");
     cmd->add_option("--content-type", content_type, "Content-Type of uploaded objects");
     cmd->add_option("--metadata", metadata, "User metadata NAME=VALUE (repeatable)");
   };
-  auto* cp = app.add_subcommand(
-      "cp", "Copy a file to S3, an object to a file, or an object to another (server-side)");
-  cp->add_option("src", src, "local path or s3://bucket/key")->required();
-  cp->add_option("dst", dst, "local path or s3://bucket/key")->required();
-  cp->add_flag("-r,--recursive", tf.recursive, "Copy a directory to a prefix or a prefix to a directory");
-  add_transfer_flags(cp);
   auto add_tree_flags = [&](CLI::App* cmd) {
     cmd->add_option("--include", tf.include,
                     "Copy only keys (relative paths) matching this glob (repeatable)");
@@ -255,9 +388,30 @@ int main(int argc, char** argv) {
                     "Skip keys (relative paths) matching this glob (repeatable; wins over --include)");
     cmd->add_flag("--dryrun", tf.dry_run, "Print what would be done, change nothing");
   };
+  auto* cp =
+      verb("cp",
+           "Copy a file to S3, an object to a file, or an object to another (server-side); '-' is "
+           "standard input or output",
+           "sluice cp ./run1.nc s3://bucket/runs/   (or: sluice cp s3://bucket/runs/run1.nc - | head)");
+  cp->add_option("src", src, "local path, s3://bucket/key, or - (standard input)")->required();
+  cp->add_option("dst", dst,
+                 "local path (ending in / for a directory), s3://bucket/key, or - (standard output)")
+      ->required();
+  cp->add_flag("-r,--recursive", tf.recursive, "Copy a directory or prefix to a prefix or directory");
+  add_transfer_flags(cp);
   add_tree_flags(cp);
-  auto* sy = app.add_subcommand(
-      "sync", "Copy files that are new or differ in size or hash, between a directory and a prefix");
+  auto* mv =
+      verb("mv",
+           "Move an object or (-r) a prefix: copy (server-side between S3 locations), then remove the source",
+           "sluice mv s3://bucket/incoming/run1.nc s3://bucket/archive/");
+  mv->add_option("src", src, "local path or s3://bucket/key")->required();
+  mv->add_option("dst", dst, "local path or s3://bucket/key")->required();
+  mv->add_flag("-r,--recursive", tf.recursive, "Move every key under a prefix (or file under a directory)");
+  add_transfer_flags(mv);
+  add_tree_flags(mv);
+  auto* sy =
+      verb("sync", "Copy files that are new or differ in size or hash, between a directory and a prefix",
+           "sluice sync ./results s3://bucket/results --delete");
   sy->add_option("src", src, "local directory or s3://bucket/prefix")->required();
   sy->add_option("dst", dst, "local directory or s3://bucket/prefix")->required();
   add_transfer_flags(sy);
@@ -266,28 +420,47 @@ int main(int argc, char** argv) {
                "Remove destination files or keys the source does not have (only when every copy succeeded)");
   sy->add_flag("--size-only", tf.size_only, "Count files of equal size as unchanged (no hashing)");
 
-  auto* rm =
-      app.add_subcommand("rm", "Remove an object, or with -r a prefix (keys equal to it or under it + '/')");
+  auto* rm = verb("rm", "Remove an object, or with -r a prefix (keys equal to it or under it + '/')",
+                  "sluice rm -r s3://bucket/scratch/run1");
   rm->add_flag("-r,--recursive", recursive, "Remove s3://bucket/prefix and everything under prefix/");
   rm->add_option("url", url, "s3://bucket/key")->required();
 
-  auto* st = app.add_subcommand("stat", "Show an object's size, ETag, type and metadata");
+  auto* st =
+      verb("stat", "Show an object's size, ETag, type and metadata", "sluice stat s3://bucket/runs/run1.nc");
   st->add_option("url", url, "s3://bucket/key")->required();
 
-  auto* cat = app.add_subcommand("cat", "Write an object to standard output (verified)");
+  auto* cat = verb("cat", "Write an object (or a byte range of it) to standard output (verified)",
+                   "sluice cat --range 0-1023 s3://bucket/runs/run1.nc | xxd | head");
   cat->add_option("url", url, "s3://bucket/key")->required();
+  cat->add_option("--range", range_text, "Bytes A-B (inclusive), A- (from A) or -N (the last N)");
   cat->add_option("--part-size", part_size_text, "Part size for large objects (default 8MiB)");
   cat->add_option("--memory-budget", budget_text, "Memory for transfer buffers (default 256MiB)");
 
-  auto* mb = app.add_subcommand("mb", "Make a bucket");
+  cli::du_options du;
+  auto* dv = verb("du", "Bytes and objects under s3://bucket[/prefix], per first-level prefix and in total",
+                  "sluice du -s s3://bucket/runs");
+  dv->add_option("url", du.url, "s3://bucket[/prefix]")->required();
+  dv->add_flag("-s,--summarize", du.summary, "Only the total");
+  dv->add_flag("--json", g.json, "Print one JSON object");
+
+  long expires_in = 3600;
+  auto* ps = verb("presign", "Print a URL that plain HTTP clients (curl) can GET the object with",
+                  "curl -o run1.nc \"$(sluice presign s3://bucket/runs/run1.nc --expires-in 600)\"");
+  ps->add_option("url", url, "s3://bucket/key")->required();
+  ps->add_option("--expires-in", expires_in, "Seconds the URL stays valid (default 3600, at most 604800)");
+  ps->add_flag("--json", g.json, "Print one JSON object");
+
+  auto* mb = verb("mb", "Make a bucket", "sluice mb s3://bucket");
   mb->add_option("url", url, "s3://bucket")->required();
-  auto* rb = app.add_subcommand("rb", "Remove an (empty) bucket");
+  auto* rb =
+      verb("rb", "Remove a bucket (empty, or emptied first with --force)", "sluice rb --force s3://bucket");
   rb->add_option("url", url, "s3://bucket")->required();
+  rb->add_flag("--force", force, "Remove every object first");
 
   cli::demo_options demo;
   std::string large_text = "256MiB", small_text = "16KiB";
-  auto* dm = app.add_subcommand(
-      "demo", "Upload, download and verify a large object and many small ones; print speeds");
+  auto* dm = verb("demo", "Upload, download and verify a large object and many small ones; print speeds",
+                  "sluice demo --large-size 1GiB --small-count 5000");
   dm->add_option("--bucket", demo.bucket, "Bucket to use (created if missing)");
   dm->add_option("--large-size", large_text, "Size of the large object (default 256MiB)");
   dm->add_option("--small-count", demo.small_count, "Number of small objects (default 1000)");
@@ -297,8 +470,8 @@ int main(int argc, char** argv) {
   dm->add_flag("--keep", demo.keep, "Keep the objects afterwards");
 
   cli::array_options arr;
-  auto* ar =
-      app.add_subcommand("array", "Zarr v3 arrays: write a .npy as an array, read a selection, describe");
+  auto* ar = verb("array", "Zarr v3 arrays: write a .npy as an array, read a selection, describe",
+                  "sluice array put t.npy s3://bucket/t.zarr --chunks 100,100 --codec zstd:3");
   ar->require_subcommand(1);
   auto* ap = ar->add_subcommand("put", "Write a .npy file as a Zarr v3 array");
   ap->add_option("file", arr.file, "the .npy file")->required();
@@ -319,36 +492,15 @@ int main(int argc, char** argv) {
   ag->add_option("-o,--output", arr.output, "The .npy file to write")->required();
   auto* ai = ar->add_subcommand("info", "Describe an array, or a group and the nodes under it");
   ai->add_option("url", arr.url, "s3://bucket/path or a local directory")->required();
-  ai->add_flag("--json", arr.json, "Print one JSON object");
+  ai->add_flag("--json", g.json, "Print one JSON object");
   auto* ac = ar->add_subcommand(
       "consolidate", "Write the metadata of every node below a group into its zarr.json (one read opens it)");
   ac->add_option("url", arr.url, "s3://bucket/path.zarr or a local directory")->required();
 
-  // CLI11 would report "a subcommand is required" for a mistyped verb; name it.
-  for (int i = 1; i < argc; ++i) {
-    std::string_view a = argv[i];
-    if (a.starts_with("-")) {
-      // Global options that take a value consume the next argument.
-      if (a == "--endpoint-url" || a == "--region" || a == "--profile" || a == "--ca-bundle") ++i;
-      continue;
-    }
-    static const std::set<std::string_view> verbs{"ls", "cp", "sync", "rm",    "stat", "cat",
-                                                  "mb", "rb", "demo", "bench", "array"};
-    if (!verbs.contains(a)) {
-      std::fprintf(
-          stderr,
-          "sluice: unknown verb '%s' (verbs: ls, cp, sync, rm, stat, cat, mb, rb, demo, bench, array; see "
-          "sluice --help)\n",
-          argv[i]);
-      return 2;
-    }
-    break;
-  }
-
   cli::bench_options bench;
   std::string bench_size = "1MiB", bench_part = "8MiB", bench_budget = "256MiB", bench_url;
-  auto* bn = app.add_subcommand("bench",
-                                "Measure GET or PUT throughput, latency, CPU and memory against an endpoint");
+  auto* bn = verb("bench", "Measure GET or PUT throughput, latency, CPU and memory against an endpoint",
+                  "sluice bench put s3://bucket/bench --size 64MiB --count 8 --json");
   bn->add_option("mode", bench.mode, "get or put")->required()->check(CLI::IsMember({"get", "put"}));
   bn->add_option("url", bench_url, "s3://bucket/prefix for the bench objects")->required();
   bn->add_option("--size", bench_size, "Object size (default 1MiB; KiB/MiB/GiB suffixes)");
@@ -361,7 +513,37 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 86400.0));
   bn->add_option("--output-dir", bench.output_dir,
                  "get: write the objects to files here (default: to memory)");
-  bn->add_flag("--json", bench.json, "Print one JSON object");
+  bn->add_flag("--json", g.json, "Print one JSON object");
+
+  // The verb, found before CLI11 parses: a mistyped one is named (CLI11 would say "a subcommand is
+  // required"), and --version needs none.
+  bool verb_found = false, help = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "--") break;
+    if (a == "--version") {
+      print_version();
+      return 0;
+    }
+    if (a == "-h" || a == "--help" || a == "--help-all") help = true;
+    if (a.starts_with("-")) {
+      if (takes_value.contains(a)) ++i;  // its value
+      continue;
+    }
+    if (std::find(verb_names.begin(), verb_names.end(), a) == verb_names.end()) {
+      std::string list;
+      for (auto& v : verb_names) list += (list.empty() ? "" : ", ") + v;
+      std::fprintf(stderr, "sluice: unknown verb '%s' (verbs: %s; see sluice --help)\n",
+                   cli::printable(a).c_str(), list.c_str());
+      return 2;
+    }
+    verb_found = true;
+    break;
+  }
+  if (!verb_found && !help) {
+    std::fprintf(stderr, "sluice: no verb given (sluice VERB [options]; see sluice --help)\n");
+    return 2;
+  }
 
   try {
     app.parse(argc, argv);
@@ -370,86 +552,136 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "sluice: %s (see sluice --help)\n", e.what());
+    // One line naming the verb and what did not parse.
+    std::string name;
+    for (const CLI::App* at = &app; !at->get_subcommands().empty();) {
+      at = at->get_subcommands().front();
+      name += (name.empty() ? "" : " ") + at->get_name();
+    }
+    const std::string see = name.empty() ? "sluice --help" : "sluice " + name + " --help";
+    std::string what = e.what();
+    if (dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr && !app.remaining().empty()) {
+      const std::string first = app.remaining().front();
+      what =
+          first.starts_with("-") ? "unknown option '" + first + "'" : "unexpected argument '" + first + "'";
+    }
+    std::fprintf(stderr, "sluice: %s%s%s (see %s)\n", name.c_str(), name.empty() ? "" : ": ",
+                 cli::printable(what).c_str(), see.c_str());
     return 2;
   }
 
+  tf.json = g.json;
+  bench.json = g.json;
+  arr.json = g.json;
+  // --json where a verb has no JSON yet: said, not ignored.
+  for (CLI::App* no_json : {ls, rm, st, cat, mb, rb, dm})
+    if (*no_json && g.json) {
+      std::fprintf(stderr, "sluice: %s: --json is not available for this verb\n",
+                   no_json->get_name().c_str());
+      return 2;
+    }
   if (*ls) return cmd_ls(g, url, recursive);
-  if (*cp || *sy) {
-    auto ps = cli::parse_size(part_size_text);
-    if (!ps) return cli::report("--part-size", ps.error());
+  if (*cp || *sy || *mv) {
+    const char* verb_name = *cp ? "cp" : *sy ? "sync" : "mv";
+    auto ps_ = cli::parse_size(part_size_text);
+    if (!ps_) return cli::usage_error("--part-size", ps_.error());
     auto th = cli::parse_size(threshold_text);
-    if (!th) return cli::report("--multipart-threshold", th.error());
+    if (!th) return cli::usage_error("--multipart-threshold", th.error());
     auto bud = cli::parse_size(budget_text);
-    if (!bud) return cli::report("--memory-budget", bud.error());
-    if (*ps < (5ull << 20) || *ps > (5ull << 30))
-      return cli::report(bool(*cp) ? "cp" : "sync",
-                         fail(errc::invalid_argument, "--part-size must be between 5MiB and 5GiB"));
-    if (*bud < *ps)
-      return cli::report(bool(*cp) ? "cp" : "sync",
-                         fail(errc::invalid_argument, "--memory-budget must hold at least one part"));
-    tf.part_size = *ps;
+    if (!bud) return cli::usage_error("--memory-budget", bud.error());
+    if (*ps_ < (5ull << 20) || *ps_ > (5ull << 30))
+      return cli::usage_error(verb_name,
+                              fail(errc::invalid_argument, "--part-size must be between 5MiB and 5GiB"));
+    if (*bud < *ps_)
+      return cli::usage_error(verb_name,
+                              fail(errc::invalid_argument, "--memory-budget must hold at least one part"));
+    tf.part_size = *ps_;
     tf.multipart_threshold = *th;
     tf.memory_budget = *bud;
+    tf.move = bool(*mv);
     store::write_options put;
     put.content_type = content_type;
     for (auto& m : metadata) {
       auto eq = m.find('=');
       if (eq == std::string::npos || eq == 0)
-        return cli::report("--metadata", fail(errc::invalid_argument, "'" + m + "' is not NAME=VALUE"));
+        return cli::usage_error("--metadata", fail(errc::invalid_argument, "'" + m + "' is not NAME=VALUE"));
       put.metadata[m.substr(0, eq)] = m.substr(eq + 1);
     }
-    if (*cp && !tf.recursive) {
+    if ((*cp || *mv) && !tf.recursive) {
+      if (*cp && dst == "-" && src != "-") {
+        transfer::options t;
+        t.part_size = tf.part_size;
+        t.memory_budget = tf.memory_budget;
+        return cmd_cat(g, src, t, store::byte_range::all(), "cp");
+      }
       auto from = objects::parse_location(src);
-      if (!from) return cli::report("cp", from.error());
+      if (!from) return cli::report(verb_name, from.error());
       auto to = objects::parse_location(dst);
-      if (!to) return cli::report("cp", to.error());
-      if (from->remote && to->remote) return cmd_copy_remote(g, src, dst, *from, *to, put);
+      if (!to) return cli::report(verb_name, to.error());
+      if (from->remote && to->remote && !objects::has_wildcards(from->key))
+        return *cp ? cmd_copy_remote(g, src, dst, *from, *to, put) : cli::cmd_move_remote(g, src, dst);
     }
-    return cli::cmd_copy_or_sync(g, tf, src, dst, bool(*sy), put);
+    return cli::cmd_copy_or_sync(g, tf, src, dst, verb_name, put);
   }
   if (*ar) {
     arr.verb = *ap ? "put" : *ag ? "get" : *ac ? "consolidate" : "info";
     arr.fill_given = fill_opt->count() > 0;
+    if (g.json && arr.verb != "info") {
+      std::fprintf(stderr, "sluice: array %s: --json is not available for this verb\n", arr.verb.c_str());
+      return 2;
+    }
     return cli::cmd_array(g, arr);
   }
   if (*rm) return cmd_rm(g, url, recursive);
   if (*st) return cmd_stat(g, url);
+  if (*dv) return cli::cmd_du(g, du);
+  if (*ps) return cli::cmd_presign(g, url, expires_in);
   if (*cat) {
-    auto ps = cli::parse_size(part_size_text);
-    if (!ps) return cli::report("cat --part-size", ps.error());
+    store::byte_range range = store::byte_range::all();
+    if (!range_text.empty()) {
+      auto r = parse_range(range_text);
+      if (!r) return cli::usage_error("cat", r.error());
+      range = *r;
+    }
+    auto ps_ = cli::parse_size(part_size_text);
+    if (!ps_) return cli::usage_error("cat --part-size", ps_.error());
     auto bud = cli::parse_size(budget_text);
-    if (!bud) return cli::report("cat --memory-budget", bud.error());
-    if (*ps == 0 || *bud < *ps)
-      return cli::report("cat", fail(errc::invalid_argument, "--memory-budget must hold at least one part"));
+    if (!bud) return cli::usage_error("cat --memory-budget", bud.error());
+    if (*ps_ == 0 || *bud < *ps_)
+      return cli::usage_error("cat",
+                              fail(errc::invalid_argument, "--memory-budget must hold at least one part"));
     // Pool memory comes in 4 KiB pages, and a streamed object's ranges take half the budget.
     if (*bud < (8u << 10))
-      return cli::report("cat", fail(errc::invalid_argument, "--memory-budget must be at least 8KiB"));
+      return cli::usage_error("cat", fail(errc::invalid_argument, "--memory-budget must be at least 8KiB"));
     transfer::options t;
-    t.part_size = *ps;
+    t.part_size = *ps_;
     t.memory_budget = *bud;
-    return cmd_cat(g, url, t);
+    return cmd_cat(g, url, t, range, "cat");
   }
   if (*mb) return cmd_bucket(g, url, true);
-  if (*rb) return cmd_bucket(g, url, false);
+  if (*rb) return force ? cli::cmd_remove_bucket_force(g, url) : cmd_bucket(g, url, false);
   if (*bn) {
+    // Transfer options given before the verb count for bench too.
+    if (global_part->count() > 0) bench_part = part_size_text;
+    if (global_budget->count() > 0) bench_budget = budget_text;
+    if (global_concurrency->count() > 0) bench.concurrency = tf.concurrency;
     auto sz = cli::parse_size(bench_size);
-    if (!sz) return cli::report("bench --size", sz.error());
-    auto ps = cli::parse_size(bench_part);
-    if (!ps) return cli::report("bench --part-size", ps.error());
+    if (!sz) return cli::usage_error("bench --size", sz.error());
+    auto ps_ = cli::parse_size(bench_part);
+    if (!ps_) return cli::usage_error("bench --part-size", ps_.error());
     auto mb_ = cli::parse_size(bench_budget);
-    if (!mb_) return cli::report("bench --memory-budget", mb_.error());
-    if (*ps < (5ull << 20) || *ps > *mb_)
-      return cli::report("bench", fail(errc::invalid_argument,
-                                       "--part-size must be at least 5MiB and at most --memory-budget"));
+    if (!mb_) return cli::usage_error("bench --memory-budget", mb_.error());
+    if (*ps_ < (5ull << 20) || *ps_ > *mb_)
+      return cli::usage_error("bench", fail(errc::invalid_argument,
+                                            "--part-size must be at least 5MiB and at most --memory-budget"));
     auto loc = objects::parse_location(bench_url);
     if (!loc) return cli::report("bench", loc.error());
     if (!loc->remote)
       return cli::report("bench", fail(errc::invalid_argument, "'" + bench_url + "' is not an s3:// URL"));
-    if (*sz > *ps && *sz > (64ull << 20) && *ps > *mb_)
+    if (*sz > *ps_ && *sz > (64ull << 20) && *ps_ > *mb_)
       return cli::report("bench", fail(errc::invalid_argument, "a part must fit the memory budget"));
     bench.size = *sz;
-    bench.part_size = *ps;
+    bench.part_size = *ps_;
     bench.memory_budget = *mb_;
     bench.bucket = loc->bucket;
     bench.prefix = loc->key;
@@ -457,9 +689,9 @@ int main(int argc, char** argv) {
   }
   if (*dm) {
     auto ls_ = cli::parse_size(large_text);
-    if (!ls_) return cli::report("demo --large-size", ls_.error());
+    if (!ls_) return cli::usage_error("demo --large-size", ls_.error());
     auto ss = cli::parse_size(small_text);
-    if (!ss) return cli::report("demo --small-size", ss.error());
+    if (!ss) return cli::usage_error("demo --small-size", ss.error());
     demo.large_size = *ls_;
     demo.small_size = *ss;
     if (auto v = s3::validate_bucket_name(demo.bucket); !v) return cli::report("demo", v.error());
@@ -468,4 +700,10 @@ int main(int argc, char** argv) {
     return cli::run_demo(*s, demo);
   }
   return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return cli::exit_status(run(argc, argv));
 }

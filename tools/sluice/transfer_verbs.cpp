@@ -112,7 +112,7 @@ int finish(const global_options& g, const transfer_flags& f, std::string_view ve
                   json_escape(r.failures[i].err.describe()).c_str());
     std::printf("]}\n");
   } else if (!g.quiet && !single.empty()) {
-    std::printf("copied %s (%s in %.2f s, %s)\n", single.c_str(),
+    std::printf("%s %s (%s in %.2f s, %s)\n", verb == "mv" ? "moved" : "copied", single.c_str(),
                 format_bytes(double(r.totals.bytes)).c_str(), secs,
                 format_rate(double(r.totals.bytes), secs).c_str());
   } else if (!g.quiet) {
@@ -126,11 +126,12 @@ int finish(const global_options& g, const transfer_flags& f, std::string_view ve
   return r.failures.empty() ? 0 : 1;
 }
 
-// Ctrl-C stops the running transfer cleanly (partial files removed, multipart
+// Ctrl-C (and SIGTERM, SIGHUP) stops the running transfer cleanly (partial files removed, multipart
 // uploads aborted); a second Ctrl-C ends the process at once.
 std::atomic<transfer::scheduler*> interrupt_target{nullptr};
 
-extern "C" void on_interrupt(int) {
+extern "C" void on_interrupt(int sig) {
+  note_signal(sig);
   if (auto* s = interrupt_target.load()) s->cancel();
 }
 
@@ -144,16 +145,18 @@ class interrupt_guard {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int_);
     sigaction(SIGTERM, &sa, &old_term_);
+    sigaction(SIGHUP, &sa, &old_hup_);
   }
   ~interrupt_guard() {
     sigaction(SIGINT, &old_int_, nullptr);
     sigaction(SIGTERM, &old_term_, nullptr);
+    sigaction(SIGHUP, &old_hup_, nullptr);
     interrupt_target.store(nullptr);
   }
 
  private:
   struct sigaction old_int_ {
-  }, old_term_{};
+  }, old_term_{}, old_hup_{};
 };
 
 result<session> open_transfer(const global_options& g, const transfer_flags& f) {
@@ -165,21 +168,69 @@ result<session> open_transfer(const global_options& g, const transfer_flags& f) 
   return open_session(g, t, 0);  // one engine thread per core
 }
 
+// The last segment of a key ("a/b/c" -> "c").
+std::string base_name(std::string_view key) {
+  auto slash = key.rfind('/');
+  return std::string(key.substr(slash == std::string_view::npos ? 0 : slash + 1));
+}
+
+// Standard input up to s3://bucket/key (`cp - s3://b/k`): multipart as it grows, within the budget.
+int upload_stdin(const global_options& g, const transfer_flags& f, const objects::location& to,
+                 const std::string& dst, const store::write_options& w) {
+  if (to.key.empty() || to.key.back() == '/')
+    return report("cp", fail(errc::invalid_argument,
+                             "'" + dst + "' names no object (standard input needs a key of its own)"));
+  auto s = open_transfer(g, f);
+  if (!s) return report("cp", s.error());
+  auto remote = bucket_store(*s, to.bucket);
+  if (!remote) return report("cp", remote.error());
+  interrupt_guard on_ctrl_c(*s->sched);
+  const bool show = !g.quiet && !f.json && ::isatty(STDERR_FILENO);
+  auto t0 = clock_type::now();
+  transfer::scheduler* sched = s->sched.get();
+  const store::stream_source input =
+      objects::descriptor_source(STDIN_FILENO, "standard input", [sched] { return sched->cancelled(); });
+  progress_display pd(s->sched->counters(), 0, 1, show);
+  auto up = s->eng->run((*remote)->write_stream(to.key, input, w));
+  pd.stop();
+  if (!up) return report("cp - " + dst, up.error());
+  transfer::batch_result r;
+  r.totals.objects = 1;
+  r.totals.bytes = s->sched->counters().bytes.load();
+  return finish(g, f, "cp", r, 0, std::chrono::duration<double>(clock_type::now() - t0).count(),
+                "- -> " + dst);
+}
+
 }  // namespace
 
 int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std::string& src,
-                     const std::string& dst, bool sync, const store::write_options& w) {
-  const char* verb = sync ? "sync" : "cp";
+                     const std::string& dst, std::string_view verb_name, const store::write_options& w) {
+  const std::string verb_text(verb_name);
+  const char* verb = verb_text.c_str();
+  const bool sync = verb_name == "sync";
   auto from = objects::parse_location(src);
   if (!from) return report(verb, from.error());
   auto to = objects::parse_location(dst);
   if (!to) return report(verb, to.error());
-  if (from->remote == to->remote)
+  // A glob in the source key (cp or mv): every match, as a tree under the pattern's literal directory.
+  const bool glob = from->remote && !sync && objects::has_wildcards(from->key);
+  std::string match;
+  if (glob) {
+    match = from->key;
+    const std::string literal = objects::literal_prefix(match);
+    const auto slash = literal.rfind('/');
+    from->key = slash == std::string::npos ? "" : literal.substr(0, slash + 1);
+  }
+  const bool recursive = f.recursive || sync || glob;
+  if (src == "-" && !sync && !f.move && !recursive && to->remote) return upload_stdin(g, f, *to, dst, w);
+  if (src == "-" || dst == "-")
+    return report(verb, fail(errc::invalid_argument,
+                             "'-' (standard input or output) goes with one s3:// object, for cp only"));
+  if (from->remote == to->remote && !(from->remote && recursive && !sync))
     return report(verb,
                   fail(errc::invalid_argument, from->remote ? "use cp for a server-side copy of one object; "
-                                                              "recursive copies need one local side"
+                                                              "sync needs one local side"
                                                             : "one side must be an s3:// URL"));
-  const bool recursive = f.recursive || sync;
   std::error_code ec;
   if (!from->remote && !fs::exists(from->path, ec))
     return report(verb, fail(errc::not_found, "'" + from->path + "' does not exist"));
@@ -216,38 +267,65 @@ int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std
       pd.stop();
       if (!up) return report(context, up.error());
       r.totals.bytes = size;
+      if (f.move && !fs::remove(from->path, ec))
+        return report(context, fail(errc::io_error, "uploaded, but cannot remove '" + from->path +
+                                                        "': " + (ec ? ec.message() : "gone")));
     } else {
       if (from->key.empty() || from->key.back() == '/')
         return report(verb,
                       fail(errc::invalid_argument, "'" + src + "' names no object (use -r for a prefix)"));
+      // A destination ending in '/' or naming a directory gets the key's last
+      // segment; missing directories on the way are created.
       std::string path = to->path;
-      if (fs::is_directory(path, ec)) {
-        auto slash = from->key.rfind('/');
-        path = (fs::path(path) / from->key.substr(slash == std::string::npos ? 0 : slash + 1)).string();
+      const bool into_dir = path.ends_with('/') || fs::is_directory(path, ec);
+      fs::path parent = into_dir ? fs::path(path) : fs::path(path).parent_path();
+      if (!parent.empty() && !fs::is_directory(parent, ec)) {
+        fs::create_directories(parent, ec);
+        if (ec)
+          return report(context, fail(errc::io_error, "cannot create the directory '" + parent.string() +
+                                                          "': " + ec.message()));
       }
-      progress_display pd(sched.counters(), 0, 1, show);
+      if (into_dir) path = (fs::path(path) / base_name(from->key)).string();
+      auto info = eng.run((*remote)->stat(from->key));
+      const uint64_t total = info && *info ? (*info)->size : 0;
+      progress_display pd(sched.counters(), total, 1, show);
       auto down = eng.run((*remote)->read_to_file(from->key, path));
       pd.stop();
       if (!down) return report(context, down.error());
       if (down->state != store::read_state::value)
         return report(context, fail(errc::not_found, src + ": no such key"));
       r.totals.bytes = down->size;
+      if (f.move) {
+        auto removed = eng.run((*remote)->remove(from->key, store::remove_always));
+        if (!removed) return report(context, removed.error());
+      }
     }
     return finish(g, f, verb, r, 0, secs(), src + " -> " + dst);
+  }
+
+  // Between two S3 prefixes (cp -r, mv -r): server-side copies.
+  std::shared_ptr<store::store> other;
+  if (from->remote && to->remote) {
+    auto o = bucket_store(*s, to->bucket);
+    if (!o) return report(verb, o.error());
+    other = *o;
   }
 
   // Many objects: a tree copy between a directory store and an S3 store
   // (objects::copy_tree / sync): streamed listing, path-safety guard,
   // concurrent copies and comparisons.
-  auto local_root = from->remote ? to->path : from->path;
-  store::file_options fo;
-  fo.create_root = from->remote;  // a download may create its directory; an upload's source must exist
-  auto local = store::open_file_store(local_root, fo);
-  if (!local) return report(verb, local.error());
-  store::store& source = from->remote ? **remote : **local;
-  store::store& destination = from->remote ? **local : **remote;
+  std::shared_ptr<store::store> local;
+  if (!other) {
+    store::file_options fo;
+    fo.create_root = from->remote;  // a download may create its directory; an upload's source must exist
+    auto opened = store::open_file_store(from->remote ? to->path : from->path, fo);
+    if (!opened) return report(verb, opened.error());
+    local = *opened;
+  }
+  store::store& source = from->remote ? **remote : *local;
+  store::store& destination = other ? *other : from->remote ? *local : **remote;
   const std::string src_prefix = from->remote ? from->key : "";
-  const std::string dst_prefix = from->remote ? "" : to->key;
+  const std::string dst_prefix = to->remote ? to->key : "";
 
   objects::tree_options o;
   o.include = f.include;
@@ -255,6 +333,8 @@ int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std
   o.dry_run = f.dry_run;
   o.delete_extra = f.delete_extra;
   o.size_only = f.size_only;
+  o.move = f.move;
+  o.match = match;
   o.concurrency = f.concurrency;
   o.write = w;
   if (f.dry_run && !f.json)
@@ -281,6 +361,8 @@ int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std
   transfer::batch_result out;
   out.totals.objects = r->copied;
   out.totals.bytes = r->bytes;
+  if (glob && r->copied == 0 && r->failures.empty() && r->refused.empty())
+    return report(std::string(verb) + " " + src, fail(errc::not_found, src + ": the pattern matches no key"));
   for (auto& x : r->refused) out.failures.push_back({x.key, x.err});
   for (auto& x : r->failures) out.failures.push_back({x.key, x.err});
   return finish(g, f, verb, out, r->skipped, secs());

@@ -143,4 +143,30 @@ awaitable<result<usage>> du(store::store& s, std::string_view prefix) {
   co_return u;
 }
 
+awaitable<result<usage_by_prefix>> du_by_prefix(store::store& s, std::string_view prefix) {
+  usage_by_prefix out;
+  // The level below: "data/exp" lists "data/exp/..." (and counts the key "data/exp" itself).
+  const std::string level =
+      prefix.empty() || prefix.back() == '/' ? std::string(prefix) : std::string(prefix) + "/";
+  store::list_callback count = [&](store::list_page& page) -> result<bool> {
+    for (const auto& e : page.entries) {
+      if (!store::covers(prefix, e.key)) continue;
+      out.total.bytes += e.size;
+      ++out.total.objects;
+      if (!std::string_view(e.key).starts_with(level)) continue;
+      const std::string_view rel = std::string_view(e.key).substr(level.size());
+      const auto slash = rel.find('/');
+      if (slash == std::string_view::npos) continue;
+      const std::string_view name = rel.substr(0, slash + 1);
+      // Listings come in key order, so a sub-prefix's keys are consecutive.
+      if (out.prefixes.empty() || out.prefixes.back().first != name) out.prefixes.emplace_back(name, usage{});
+      out.prefixes.back().second.bytes += e.size;
+      ++out.prefixes.back().second.objects;
+    }
+    return true;
+  };
+  SLUICE_CO_TRY_VOID(co_await s.list(prefix, store::list_all, count));
+  co_return out;
+}
+
 }  // namespace sluice::objects

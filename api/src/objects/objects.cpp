@@ -3,7 +3,22 @@
 #include <sluice/engine/integrity/recorded_hash.hpp>
 #include <sluice/engine/s3/uri.hpp>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <optional>
 
 namespace sluice::objects {
 
@@ -117,6 +132,114 @@ awaitable<result<streamed_value>> stream_value(store::store& s, std::string_view
     out.verified = true;
   }
   co_return out;
+}
+
+awaitable<result<streamed_value>> stream_range(store::store& s, std::string_view key,
+                                               const store::byte_range& range, uint64_t chunk,
+                                               const chunk_callback& on_chunk) {
+  if (range.whole()) co_return co_await stream_value(s, key, chunk, on_chunk);
+  if (chunk == 0)
+    co_return fail(errc::invalid_argument, s.describe(key) + ": a chunk must hold at least one byte");
+  SLUICE_CO_TRY(std::optional<store::read_result> st, co_await s.stat(key));
+  if (!st) co_return fail(errc::not_found, s.describe(key) + ": no such key");
+  if (!range.suffix && range.offset >= st->size)
+    co_return fail(errc::invalid_argument, s.describe(key) + ": the range starts at byte " +
+                                               std::to_string(range.offset) + ", at or past the end (" +
+                                               std::to_string(st->size) + " bytes)");
+  auto resolved = store::resolve(range, st->size);
+  if (!resolved) co_return fail(errc::invalid_argument, s.describe(key) + ": " + resolved.error().message);
+  streamed_value out;
+  out.gen = st->gen;
+  store::read_options ro;
+  ro.if_equal = out.gen;
+  while (out.bytes < resolved->count) {
+    const uint64_t at = resolved->first + out.bytes;
+    const uint64_t want = std::min(chunk, resolved->count - out.bytes);
+    ro.range = store::byte_range::at(at, want);
+    auto r = co_await s.read(key, ro);
+    if ((!r && r.error().code == condition::precondition_failed) ||
+        (r && (r->state != store::read_state::value || r->gen != out.gen)))
+      co_return fail(errc::precondition_failed,
+                     s.describe(key) + ": the value changed (replaced or removed) after " +
+                         std::to_string(out.bytes) + " bytes of the range were read; the read stops here");
+    if (!r) co_return r.error();
+    const auto bytes = r->bytes.span();
+    if (bytes.size() != want)
+      co_return fail(errc::truncated_response, s.describe(key) + ": asked for " + std::to_string(want) +
+                                                   " bytes at " + std::to_string(at) + ", got " +
+                                                   std::to_string(bytes.size()));
+    SLUICE_CO_TRY_VOID(on_chunk(bytes, at));
+    out.bytes += want;
+  }
+  co_return out;
+}
+
+namespace {
+
+// A descriptor read by Asio where the kernel can wait on it (pipes,
+// terminals, sockets), else by read(2) (regular files never block).
+struct descriptor_state {
+  descriptor_state(int f, std::string n) : fd(f), name(std::move(n)), saved_flags(::fcntl(f, F_GETFL)) {}
+  ~descriptor_state() {
+    if (async) {
+      async->release();  // borrowed: never closed here
+    }
+    if (saved_flags >= 0) ::fcntl(fd, F_SETFL, saved_flags);
+  }
+  int fd;
+  std::string name;
+  int saved_flags;
+  bool started = false;
+  std::function<bool()> stop;
+  std::optional<boost::asio::posix::stream_descriptor> async;
+  std::optional<boost::asio::steady_timer> tick;  // wakes a waiting read to ask `stop`
+};
+
+}  // namespace
+
+store::stream_source descriptor_source(int fd, std::string name, std::function<bool()> stop) {
+  namespace asio = boost::asio;
+  using namespace boost::asio::experimental::awaitable_operators;
+  auto st = std::make_shared<descriptor_state>(fd, std::move(name));
+  st->stop = std::move(stop);
+  return [st](std::span<std::byte> into) -> awaitable<result<std::size_t>> {
+    if (!st->started) {
+      st->started = true;
+      struct stat sb {};
+      const bool regular = ::fstat(st->fd, &sb) == 0 && S_ISREG(sb.st_mode);
+      if (!regular) {
+        st->async.emplace(co_await asio::this_coro::executor);
+        boost::system::error_code ec;
+        st->async->assign(st->fd, ec);
+        if (ec) st->async.reset();
+      }
+    }
+    std::size_t got = 0;
+    if (st->async) {
+      if (!st->tick) st->tick.emplace(st->async->get_executor());
+      while (got < into.size()) {
+        if (st->stop && st->stop()) co_return fail(errc::cancelled, "reading " + st->name + ": cancelled");
+        st->tick->expires_after(std::chrono::milliseconds(100));
+        auto buffer = asio::buffer(into.data() + got, into.size() - got);
+        auto done = co_await (st->async->async_read_some(buffer, asio::as_tuple(asio::use_awaitable)) ||
+                              st->tick->async_wait(asio::as_tuple(asio::use_awaitable)));
+        if (done.index() == 1) continue;  // time to ask `stop`
+        auto [ec, n] = std::get<0>(done);
+        got += n;
+        if (ec == asio::error::eof) break;
+        if (ec) co_return errno_error(ec.value(), "cannot read " + st->name + ": " + ec.message());
+      }
+    } else {
+      while (got < into.size()) {
+        const ssize_t n = ::read(st->fd, into.data() + got, into.size() - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) co_return errno_error(errno, "cannot read " + st->name + ": " + std::strerror(errno));
+        if (n == 0) break;
+        got += static_cast<std::size_t>(n);
+      }
+    }
+    co_return got;
+  };
 }
 
 }  // namespace sluice::objects

@@ -175,7 +175,14 @@ awaitable<result<tree_result>> run_tree(store::store& src, std::string_view src_
     std::vector<work_item> items;
     for (auto& e : page) {
       if (!e.key.empty() && e.key.back() == '/' && e.key.starts_with(sp)) {
-        ++out.markers;  // a folder marker: no value to copy
+        ++out.markers;  // a folder marker: no value to copy; a directory where the destination has them
+        if (opts.dry_run || e.key.size() <= sp.size() + 1) continue;
+        if (auto rel = relative_key(sp, std::string_view(e.key).substr(0, e.key.size() - 1)); rel) {
+          if (auto path = dst.local_path(dp + *rel)) {
+            std::error_code ec;  // a directory that cannot be made is no failure of a marker
+            std::filesystem::create_directories(*path, ec);
+          }
+        }
         continue;
       }
       auto rel = relative_key(sp, e.key);
@@ -183,7 +190,7 @@ awaitable<result<tree_result>> run_tree(store::store& src, std::string_view src_
         out.refused.push_back({e.key, rel.error()});
         continue;
       }
-      if (!wanted(opts, *rel)) {
+      if (!wanted(opts, *rel) || (!opts.match.empty() && !glob_match(opts.match, e.key))) {
         ++out.skipped;
         continue;
       }
@@ -252,6 +259,13 @@ awaitable<result<tree_result>> run_tree(store::store& src, std::string_view src_
           out.failures.push_back({w.rel, r.error()});
           if (r.error().code == condition::cancelled) stopped = true;
           continue;
+        }
+        if (opts.move && !sync) {
+          auto removed = co_await src.remove(sk, store::remove_always);
+          if (!removed) {
+            out.failures.push_back({w.rel, removed.error()});
+            continue;
+          }
         }
         ++out.copied;
         out.bytes += w.size;

@@ -381,6 +381,17 @@ class caching_store final : public store {
     co_return g;
   }
 
+  awaitable<result<generation>> write_stream(std::string_view key, const stream_source& source,
+                                             const write_options& opts) override {
+    auto g = co_await inner_->write_stream(key, source, opts);
+    if (!g) {
+      failed(key, g.error());
+      co_return g;
+    }
+    co_await learn_written(key, *g);
+    co_return g;
+  }
+
   awaitable<result<read_result>> read_to_file(std::string_view key, std::string_view path) override {
     bool fresh = false;
     if (pool_) {

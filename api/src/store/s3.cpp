@@ -322,6 +322,18 @@ class s3_store final : public store {
     co_return co_await etag_of(key);  // a server that sent no ETag
   }
 
+  awaitable<result<generation>> write_stream(std::string_view key, const stream_source& source,
+                                             const write_options& opts) override {
+    if (opts.if_equal || opts.must_not_exist)
+      co_return fail(errc::unsupported, describe(key) + ": a conditional write cannot come from a stream");
+    SLUICE_CO_TRY(std::string full, full_key(key));
+    SLUICE_CO_TRY(s3::put_options put, co_await put_options_for(key, opts));
+    auto r = co_await sched_->upload_stream(bucket_, full, source, put);
+    if (!r) co_return written_error(key, r.error());
+    if (!r->etag.empty()) co_return generation{unquoted(r->etag)};
+    co_return co_await etag_of(key);
+  }
+
   awaitable<result<read_result>> read_to_file(std::string_view key, std::string_view path) override {
     SLUICE_CO_TRY(std::string full, full_key(key));
     read_result out;
@@ -590,6 +602,11 @@ awaitable<result<void>> remove_bucket(transfer::scheduler& sched, std::string_vi
   auto body = [&](s3::client& c) -> awaitable<result<void>> { co_return co_await c.delete_bucket(name); };
   const std::string what = "s3://" + std::string(name);
   co_return co_await on_context<result<void>>(sched, 0, body, what);
+}
+
+result<std::string> presign_get(transfer::scheduler& sched, std::string_view bucket, std::string_view key,
+                                std::chrono::seconds expires) {
+  return sched.client(0).presign_get(bucket, key, expires);
 }
 
 }  // namespace sluice::store

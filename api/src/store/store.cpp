@@ -120,6 +120,20 @@ awaitable<result<generation>> store::write_file(std::string_view key, std::strin
   co_return co_await write(key, bytes, opts);
 }
 
+awaitable<result<generation>> store::write_stream(std::string_view key, const stream_source& source,
+                                                  const write_options& opts) {
+  std::vector<std::byte> bytes;
+  constexpr std::size_t chunk = std::size_t(1) << 20;
+  for (;;) {
+    const std::size_t at = bytes.size();
+    bytes.resize(at + chunk);
+    SLUICE_CO_TRY(std::size_t n, co_await source(std::span<std::byte>(bytes).subspan(at)));
+    bytes.resize(at + n);
+    if (n < chunk) break;
+  }
+  co_return co_await write(key, bytes, opts);
+}
+
 awaitable<result<read_result>> store::read_to_file(std::string_view key, std::string_view path_in) {
   const std::string path(path_in);
   SLUICE_CO_TRY(read_result r, co_await read(key, read_all));

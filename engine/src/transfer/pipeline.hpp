@@ -134,6 +134,9 @@ class pipeline final : public scheduler {
   awaitable<result<s3::put_result>> put_chain(std::string_view bucket, std::string_view key,
                                               std::span<const std::span<const std::byte>> pieces,
                                               const s3::put_options& put) override;
+  awaitable<result<s3::put_result>> upload_stream(std::string_view bucket, std::string_view key,
+                                                  const stream_source& source,
+                                                  const s3::put_options& put) override;
 
   void cancel() noexcept override;
   bool cancelled() const noexcept override;
@@ -243,6 +246,9 @@ class pipeline final : public scheduler {
                                                 const s3::put_options& put, uint64_t parts, unsigned workers,
                                                 bool spread, const part_reader& read,
                                                 const std::vector<uint64_t>* order);
+  awaitable<result<s3::put_result>> upload_stream_on(unsigned c, std::string_view bucket,
+                                                     std::string_view key, const stream_source& source,
+                                                     const s3::put_options& put_in);
   awaitable<result<s3::put_result>> put_on(unsigned c, std::string_view bucket, std::string_view key,
                                            std::span<const std::span<const std::byte>> pieces,
                                            const s3::put_options& put_in);

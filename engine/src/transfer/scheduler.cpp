@@ -97,6 +97,14 @@ awaitable<result<s3::put_result>> pipeline::put_chain(std::string_view bucket, s
   co_return co_await on_context(c, work, bucket, key);
 }
 
+awaitable<result<s3::put_result>> pipeline::upload_stream(std::string_view bucket, std::string_view key,
+                                                          const stream_source& source,
+                                                          const s3::put_options& put) {
+  unsigned c = pick();
+  auto work = [&] { return upload_stream_on(c, bucket, key, source, put); };
+  co_return co_await on_context(c, work, bucket, key);
+}
+
 awaitable<result<ranges_bytes>> pipeline::read_ranges(std::string_view bucket, std::string_view key,
                                                       std::span<const s3::byte_range> ranges,
                                                       const s3::conditions& when) {

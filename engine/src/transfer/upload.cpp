@@ -5,6 +5,8 @@
 #include <sluice/engine/integrity/xxh3.hpp>
 #include <sluice/engine/runtime/concurrently.hpp>
 
+#include <boost/asio/experimental/concurrent_channel.hpp>
+
 #include <cstring>
 
 namespace sluice::transfer {
@@ -315,6 +317,148 @@ awaitable<result<s3::put_result>> pipeline::put_on(unsigned c, std::string_view 
   r.etag = std::move(etag);
   r.xxh3 = composite;
   progress_.objects.fetch_add(1, std::memory_order_relaxed);
+  co_return r;
+}
+
+namespace detail {
+
+// A part of a stream on its way from the reader to a sender.
+struct stream_part {
+  uint64_t index = 0;
+  pooled_buffer bytes;
+};
+
+}  // namespace detail
+
+// Reader and senders meet in a channel without a buffer: the reader hands a
+// part over only when a sender takes it, and reads the next one only once
+// the pool grants its memory, so a fast stream never runs past the budget.
+awaitable<result<s3::put_result>> pipeline::upload_stream_on(unsigned c, std::string_view bucket,
+                                                             std::string_view key,
+                                                             const stream_source& source,
+                                                             const s3::put_options& put_in) {
+  auto& cl = *clients_[c];
+  const auto part = static_cast<std::size_t>(std::max<uint64_t>(opts_.part_size, 5ull << 20));
+  if (part > pool_->budget())
+    co_return fail(errc::too_large, object_url(bucket, key) + ": parts of " + std::to_string(part) +
+                                        " bytes do not fit the memory budget");
+  SLUICE_CO_TRY_VOID(check_cancelled(bucket, key));
+  SLUICE_CO_TRY(pooled_buffer first, co_await pool_->acquire(part));
+  SLUICE_CO_TRY(std::size_t got, co_await source(first.span()));
+  if (got < part) {
+    SLUICE_CO_TRY(admission_limit::ticket slot, co_await admission_.enter());
+    SLUICE_CO_TRY(s3::put_result r, co_await cl.put_object(bucket, key, first.span().first(got), put_in));
+    progress_.bytes.fetch_add(got, std::memory_order_relaxed);
+    progress_.objects.fetch_add(1, std::memory_order_relaxed);
+    co_return r;
+  }
+
+  s3::put_options create = put_in;
+  create.record_xxh3 = false;  // recorded at the end, once known
+  SLUICE_CO_TRY(std::string upload_id, co_await cl.create_multipart_upload(bucket, key, create));
+  using part_channel =
+      asio::experimental::concurrent_channel<void(boost::system::error_code, detail::stream_part)>;
+  part_channel channel(eng_.context(c).get_executor(), 0);
+  shared_failure failure;
+  // Reader only (read after the join): the part hashes and the total.
+  std::vector<uint64_t> hashes;
+  uint64_t total = 0;
+  // Senders, on every context: under done_mu.
+  std::mutex done_mu;
+  std::vector<s3::completed_part> done;
+
+  const unsigned senders = std::max(1u, opts_.max_in_flight);
+  co_await run_on_contexts(eng_, c, senders + 1, [&](unsigned slot) -> awaitable<void> {
+    if (slot == 0) {  // the reader, on context c (the source's)
+      pooled_buffer next = std::move(first);
+      std::size_t n = got;
+      for (uint64_t i = 0;; ++i) {
+        if (i >= 10000) {
+          failure.set(fail(errc::too_large, object_url(bucket, key) +
+                                                ": the stream needs more than 10,000 parts of " +
+                                                std::to_string(part) + " bytes (use a larger part size)"));
+          break;
+        }
+        next.resize(n);
+        hashes.push_back(integrity::xxh3(next.span()));
+        total += n;
+        detail::stream_part item{i, std::move(next)};
+        const boost::system::error_code handed_over;
+        auto [ec] =
+            co_await channel.async_send(handed_over, std::move(item), asio::as_tuple(asio::use_awaitable));
+        if (ec || n < part || failure.happened()) break;
+        if (auto cc = check_cancelled(bucket, key); !cc) {
+          failure.set(cc.error());
+          break;
+        }
+        auto buf = co_await pool_->acquire(part);
+        if (!buf) {
+          failure.set(buf.error());
+          break;
+        }
+        auto read = co_await source(buf->span());
+        if (!read) {
+          failure.set(read.error());
+          break;
+        }
+        if (*read == 0) break;  // the stream ended on a part boundary
+        next = std::move(*buf);
+        n = *read;
+      }
+      channel.close();
+      co_return;
+    }
+    s3::client& mine = *clients_[(c + slot) % contexts()];
+    for (;;) {
+      auto [ec, item] = co_await channel.async_receive(asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+      auto ticket = co_await admission_.enter();
+      if (!ticket) {
+        failure.set(ticket.error());
+        channel.close();
+        co_return;
+      }
+      auto etag = co_await mine.upload_part(bucket, key, upload_id, static_cast<int>(item.index + 1),
+                                            item.bytes.span());
+      if (!etag) {
+        failure.set(etag.error());
+        channel.close();
+        co_return;
+      }
+      progress_.bytes.fetch_add(item.bytes.size(), std::memory_order_relaxed);
+      std::lock_guard lk(done_mu);
+      done.push_back({static_cast<int>(item.index + 1), std::move(*etag)});
+    }
+  });
+  std::optional<error> failed = failure.take();
+  s3::put_result r;
+  if (!failed) {
+    std::sort(done.begin(), done.end(),
+              [](const auto& a, const auto& b) { return a.part_number < b.part_number; });
+    auto completed = co_await cl.complete_multipart_upload(bucket, key, upload_id, done);
+    if (!completed)
+      failed = completed.error();
+    else
+      r.etag = std::move(*completed);
+  }
+  if (failed) {
+    (void)co_await cl.abort_multipart_upload(bucket, key, upload_id);
+    co_return *failed;
+  }
+  progress_.objects.fetch_add(1, std::memory_order_relaxed);
+  r.xxh3 = integrity::composite_of(hashes, part);
+  if (total <= (uint64_t(5) << 30)) {  // CopyObject's limit
+    s3::put_options recorded = put_in;
+    recorded.metadata[std::string(integrity::metadata_key)] = integrity::format_recorded({r.xxh3, part});
+    auto copied =
+        co_await cl.copy_object(bucket, key, bucket, key, s3::metadata_directive::replace, recorded);
+    if (!copied) {
+      error e = copied.error();
+      e.message = object_url(bucket, key) + ": uploaded, but recording its XXH3 failed: " + e.message;
+      co_return e;
+    }
+    r.etag = std::move(*copied);
+  }
   co_return r;
 }
 

@@ -14,6 +14,8 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace sluice::objects {
 
@@ -41,5 +43,14 @@ struct usage {
   uint64_t objects = 0;
 };
 boost::asio::awaitable<result<usage>> du(store::store& s, std::string_view prefix);
+
+// du split at the first level below `prefix` (`sluice du` without -s): one
+// entry per sub-prefix ("name/", in key order), from one streamed listing;
+// values directly under the prefix count in `total` only.
+struct usage_by_prefix {
+  usage total;
+  std::vector<std::pair<std::string, usage>> prefixes;  // relative to the prefix, ending in '/'
+};
+boost::asio::awaitable<result<usage_by_prefix>> du_by_prefix(store::store& s, std::string_view prefix);
 
 }  // namespace sluice::objects

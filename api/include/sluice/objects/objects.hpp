@@ -68,4 +68,25 @@ struct streamed_value {
 boost::asio::awaitable<result<streamed_value>> stream_value(store::store& s, std::string_view key,
                                                             uint64_t chunk, const chunk_callback& on_chunk);
 
+// The same for a range of the value (HTTP byte-range semantics: `cat
+// --range`): the value's size and generation come from a stat, then the
+// range is read in chunks pinned to that generation. A range has no hash of
+// its own, so it is verified only when it is the whole value (then this is
+// stream_value). Errors: not_found, invalid_argument for a range that starts
+// at or past the end or a zero-length suffix, precondition_failed when the
+// value changes part-way.
+boost::asio::awaitable<result<streamed_value>> stream_range(store::store& s, std::string_view key,
+                                                            const store::byte_range& range, uint64_t chunk,
+                                                            const chunk_callback& on_chunk);
+
+// A stream_source over a file descriptor (standard input: `cp - s3://b/k`),
+// for store::write_stream. Pipes, terminals and sockets are read
+// asynchronously on the executor of the first call; regular files directly.
+// The descriptor is borrowed, never closed; its file status flags (Asio sets
+// O_NONBLOCK) are restored when the last copy of the source is destroyed.
+// `name` is how errors name it ("standard input"). `stop` (may be empty) is
+// asked every 100 ms while a read waits for input: true ends the read with
+// errc::cancelled (Ctrl-C during an upload of a quiet pipe).
+store::stream_source descriptor_source(int fd, std::string name, std::function<bool()> stop = {});
+
 }  // namespace sluice::objects

@@ -63,7 +63,12 @@ struct tree_options {
   bool dry_run = false;              // decide and report, change nothing
   bool delete_extra = false;         // sync: remove destination keys the source does not have
   bool size_only = false;            // sync: equal sizes count as equal content
-  unsigned concurrency = 64;         // values in flight
+  bool move = false;                 // copy_tree: remove each source value once its copy succeeded (mv -r)
+  // copy_tree: a glob (glob.hpp) on the whole source key; only matching values
+  // are copied (`cp 's3://b/runs/*.nc' DIR/`: the source prefix is the
+  // pattern's literal directory). Empty: every value.
+  std::string match;
+  unsigned concurrency = 64;                          // values in flight
   std::function<void(const tree_action&)> on_action;  // every decision, as made
   store::write_options write;  // content type and metadata for the values written (no conditions)
   tree_progress* progress = nullptr;

@@ -18,6 +18,7 @@
 #include <sluice/engine/transfer/scheduler.hpp>
 #include <sluice/store/store.hpp>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -64,5 +65,12 @@ boost::asio::awaitable<result<bool>> bucket_exists(transfer::scheduler& sched, s
 boost::asio::awaitable<result<void>> create_bucket(transfer::scheduler& sched, std::string_view name);
 // Removes an empty bucket (a bucket with objects is the server's BucketNotEmpty).
 boost::asio::awaitable<result<void>> remove_bucket(transfer::scheduler& sched, std::string_view name);
+
+// A presigned GET URL for s3://bucket/key, valid for `expires` (1 s to 7
+// days), that plain HTTP clients can fetch (SigV4 query signing; no request is
+// sent). Errors: invalid_config without credentials, invalid_argument for a
+// bad name or duration.
+result<std::string> presign_get(transfer::scheduler& sched, std::string_view bucket, std::string_view key,
+                                std::chrono::seconds expires);
 
 }  // namespace sluice::store

@@ -162,6 +162,11 @@ struct remove_stats {
   std::vector<remove_failure> failures;
 };
 
+// Fills `into` with the next bytes of a stream and returns how many; fewer
+// than into.size() only at the stream's end (0: nothing more). The same type
+// as transfer::stream_source; objects::descriptor_source reads a file descriptor.
+using stream_source = std::function<boost::asio::awaitable<result<std::size_t>>(std::span<std::byte> into)>;
+
 // What a driver guarantees.
 struct feature_set {
   bool conditional_create = false;    // write(must_not_exist) is atomic
@@ -247,6 +252,16 @@ class store {
                                                                 const write_options& opts = write_always);
   virtual boost::asio::awaitable<result<read_result>> read_to_file(std::string_view key,
                                                                    std::string_view path);
+
+  // Writes a value from a stream of unknown length (standard input). The S3
+  // driver sends it in parts as it arrives, within the scheduler's memory
+  // budget (transfer::scheduler::upload_stream); the default collects the
+  // stream in memory, then writes. `source` is called one call at a time on
+  // one executor. Conditions are not supported by the S3 driver's streaming
+  // path (unsupported).
+  virtual boost::asio::awaitable<result<generation>> write_stream(std::string_view key,
+                                                                  const stream_source& source,
+                                                                  const write_options& opts = write_always);
 
   virtual feature_set features() const = 0;
   // features(), for certain: a driver that learns what its server honours

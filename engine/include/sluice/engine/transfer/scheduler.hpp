@@ -83,6 +83,11 @@ struct stats {
   std::string etag;              // single downloads and uploads: the object's ETag, when the server sent one
 };
 
+// Fills `into` with the next bytes of a stream and returns how many; fewer
+// than into.size() only at the stream's end (0: nothing more). Called one call
+// at a time, always on the same engine context.
+using stream_source = std::function<boost::asio::awaitable<result<std::size_t>>(std::span<std::byte> into)>;
+
 // Called in object order with consecutive stretches of the object.
 using consumer = std::function<result<void>(std::span<const std::byte> bytes, uint64_t offset)>;
 
@@ -161,6 +166,20 @@ class scheduler : public std::enable_shared_from_this<scheduler> {
   // memory). The XXH3 (a composite for parts) is recorded as for files.
   virtual boost::asio::awaitable<result<s3::put_result>> put(
       std::string_view bucket, std::string_view key, std::span<const std::byte> body,
+      const s3::put_options& put = s3::default_put_options) = 0;
+
+  // Uploads a stream of unknown length (standard input): one PUT when it ends
+  // within the first part, else a multipart upload that grows part by part
+  // while earlier parts are sent (up to max_in_flight at once, from every
+  // context). Memory stays within the budget: a part is read only once its
+  // buffer is reserved. Parts are options::part_size (at least 5 MiB), so a
+  // stream may have at most 10,000 of them (too_large past that; the upload
+  // is aborted). The composite XXH3 is known only at the end: it is recorded
+  // by a server-side copy of the object onto itself (metadata replaced) when
+  // the object is at most 5 GiB; a larger one is left without it. A failed
+  // source or request aborts the multipart upload.
+  virtual boost::asio::awaitable<result<s3::put_result>> upload_stream(
+      std::string_view bucket, std::string_view key, const stream_source& source,
       const s3::put_options& put = s3::default_put_options) = 0;
 
   // Reads several ranges of one object in one call: ranges that overlap or
