@@ -25,6 +25,14 @@ Subcommands:
   wait-port PORT SECONDS                    wait until 127.0.0.1:PORT accepts
   report --results F [--title T]            print the table and the targets;
                                             exit 1 if any row failed
+  median --rounds F --results F2            one record per id of F's rounds ("ID#N"),
+                                            each figure the median over the rounds, into F2
+  checksum OUT EXPECTED                     the JSON line in OUT has checksum == EXPECTED
+
+Array rows (workloads array_read, array_sel, array_write) also carry stored_bytes,
+stored_throughput, destination_bytes (the caller's buffer), array_budget, checksum,
+server_requests and server_methods (lines nginx logged during the run), and for
+the selection's ceiling the plan: shards, spans, expected_read_requests.
 """
 
 import argparse
@@ -190,7 +198,35 @@ def parse_wrk(text):
             "bytes": d["bytes"], "requests": d["requests"], "errors": d["errors"]}
 
 
-PARSERS = {"sluice": parse_sluice, "iperf3": parse_iperf3, "fio": parse_fio, "wrk": parse_wrk}
+def parse_array(text):
+    # sluice_array_bench and bench/macro/zarrita_array.mjs print one JSON line.
+    line = [l for l in text.splitlines() if l.strip().startswith("{")][-1]
+    d = json.loads(line)
+    out = {
+        "seconds": d["seconds"],
+        "bytes": d["decoded_bytes"],
+        "throughput": d["decoded_bytes_per_s"],
+        "cpu_s_per_gib": d["cpu_s_per_gib"],
+        "max_rss": d["peak_rss_bytes"],
+        "destination_bytes": d.get("destination_bytes"),
+        "checksum": d.get("checksum"),
+        "window": d.get("window"),
+        "errors": 0,
+    }
+    if "stored_bytes" in d:
+        out["stored_bytes"] = d["stored_bytes"]
+        out["stored_throughput"] = d["stored_bytes_per_s"]
+    if "http_requests" in d:
+        out["requests"] = d["http_requests"]
+    if "memory_budget" in d:
+        out["array_budget"] = d["memory_budget"]
+    for k in ("checksum_selection", "shards", "spans", "span_bytes", "expected_gets", "expected_read_requests"):
+        if k in d:
+            out[k] = d[k]
+    return out
+
+
+PARSERS = {"array": parse_array, "sluice": parse_sluice, "iperf3": parse_iperf3, "fio": parse_fio, "wrk": parse_wrk}
 
 
 # ---------------------------------------------------------------- run
@@ -232,6 +268,14 @@ def tail(path, n=3):
         return ""
 
 
+def count_lines(path):
+    try:
+        with open(path, "rb") as f:
+            return sum(1 for _ in f)
+    except OSError:
+        return 0
+
+
 def append(results, rec):
     with open(results, "a") as f:
         f.write(json.dumps(rec) + "\n")
@@ -252,6 +296,7 @@ def cmd_run(a):
             break
         if a.before:
             subprocess.run(["bash", "-c", a.before], check=False)
+        logged = count_lines(a.access_log) if a.access_log else 0
         r = run_once(a.command, a.timeout, stdout_path + ".tmp", stderr_path)
         reps += 1
         if r["timed_out"]:
@@ -283,6 +328,20 @@ def cmd_run(a):
             fig["max_rss"] = r["max_rss"]
             if a.bytes:
                 fig["cpu_s_per_gib"] = r["cpu_s"] / (a.bytes / GIB)
+        window = fig.pop("window", None)
+        if a.access_log:
+            # Lines "$msec METHOD STATUS BYTES RANGE": the run's, and of those, when the tool says
+            # when its timed part ran (window), the ones nginx finished within it ($msec is cut to
+            # milliseconds: a millisecond of slack before).
+            methods = {}
+            with open(a.access_log, errors="replace") as f:
+                for line in f.readlines()[logged:]:
+                    parts = line.split(" ", 2)
+                    if window and not (window[0] - 0.001 <= float(parts[0]) <= window[1] + 0.001):
+                        continue
+                    methods[parts[1]] = methods.get(parts[1], 0) + 1
+            fig["server_requests"] = sum(methods.values())
+            fig["server_methods"] = methods
         os.replace(stdout_path + ".tmp", stdout_path + (".%d" % rep if a.reps > 1 else ""))
         key = fig.get("rps") if a.unit == "req/s" else fig.get("throughput")
         if best is None or (key or 0) > (best.get("rps" if a.unit == "req/s" else "throughput") or 0):
@@ -300,6 +359,135 @@ def cmd_run(a):
         print("  ok      %-34s %s" % (a.label, fig), file=sys.stderr)
     append(a.results, rec)
     return 0 if rec["status"] == "ok" else 1
+
+
+def median(values):
+    v = sorted(values)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
+def cmd_median(a):
+    """Collapses rounds ("ID#N" records) into one record per ID: every numeric figure the median
+    over the rounds (each figure on its own), the rest from the first round."""
+    groups = {}
+    with open(a.rounds) as f:
+        for line in f:
+            if line.strip():
+                rec = json.loads(line)
+                groups.setdefault(rec["id"].split("#")[0], []).append(rec)
+    for rid, recs in groups.items():
+        out = dict(recs[0], id=rid, rounds=len(recs))
+        failed = [r for r in recs if r["status"] != "ok"]
+        if failed:
+            out.update({"status": "failed", "reason": failed[0].get("reason", "")})
+        else:
+            for k, v in recs[0].items():
+                if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "reps":
+                    out[k] = median([r[k] for r in recs if isinstance(r.get(k), (int, float))])
+                elif isinstance(v, dict):
+                    out[k] = {m: median([r.get(k, {}).get(m, 0) for r in recs]) for m in v}
+        append(a.results, out)
+    return 0
+
+
+# The array rows: per workload, its sluice row, its ceiling (the same scheduler moving the stored
+# bytes alone) and its peer (zarrita).
+ARRAY_WORKLOADS = [
+    ("array_read", "array: read whole"),
+    ("array_sel", "array: read 10% selection"),
+    ("array_write", "array: write whole"),
+]
+
+
+def array_section(recs, w):
+    rows = [r for r in recs if r["workload"] in dict(ARRAY_WORKLOADS)]
+    if not rows:
+        return
+    by_id = {r["id"]: r for r in recs}
+    hdr = "%-26s %-38s %11s %11s %10s %15s %9s %9s %9s" % (
+        "array workload", "who", "decoded/s", "stored/s", "sluice / x", "requests c/srv", "cpu s/GiB",
+        "peak RSS", "- buffer")
+    w(hdr)
+    w("-" * len(hdr))
+    order = {"sluice": 0, "ceiling": 1, "peer": 2}
+    for wl, wl_name in ARRAY_WORKLOADS:
+        first = True
+        for r in sorted([r for r in rows if r["workload"] == wl], key=lambda r: order.get(r["kind"], 3)):
+            ok = r["status"] == "ok"
+            ratio = ""
+            base = by_id.get(r.get("vs") or "", {})
+            if ok and base.get("status") == "ok":
+                if r["kind"] == "ceiling" and r.get("stored_throughput") and base.get("stored_throughput"):
+                    ratio = "%.0f%%" % (100 * base["stored_throughput"] / r["stored_throughput"])
+                elif r["kind"] == "peer" and r.get("throughput") and base.get("throughput"):
+                    ratio = "%.2fx" % (base["throughput"] / r["throughput"])
+            reqs = ""
+            if ok:
+                reqs = "%s/%s" % (("%d" % r["requests"]) if r.get("requests") is not None else "-",
+                                  ("%d" % r["server_requests"]) if r.get("server_requests") is not None else "-")
+            rss = r.get("max_rss")
+            own = rss - r["destination_bytes"] if ok and rss and r.get("destination_bytes") else None
+            notes = []
+            if ok and r.get("server_methods"):
+                notes.append(" ".join("%s %d" % (m, n) for m, n in sorted(r["server_methods"].items())))
+            if ok and r.get("expected_read_requests") is not None:
+                notes.append("plan: %d shards, %d spans (%d GETs) + %d index GETs" % (
+                    r["shards"], r["spans"], r["expected_gets"], r["shards"]))
+            if r.get("note"):
+                notes.append(r["note"])
+            if not ok:
+                notes.append((r.get("reason") or "")[:110])
+            if r.get("rounds", 1) > 1:
+                notes.append("median of %d" % r["rounds"])
+            w("%-26s %-38s %11s %11s %10s %15s %9s %9s %9s  %s" % (
+                wl_name if first else "", r["label"][:38], fmt_rate(r.get("throughput")) if ok else r["status"],
+                fmt_rate(r.get("stored_throughput")) if ok and r.get("stored_throughput") else "",
+                ratio, reqs, "%.2f" % r["cpu_s_per_gib"] if ok and r.get("cpu_s_per_gib") is not None else "",
+                fmt_bytes(rss) if ok else "", fmt_bytes(own) if own is not None else "", "; ".join(notes)))
+            first = False
+        w("")
+
+
+def array_targets(recs, target):
+    by_id = {r["id"]: r for r in recs}
+    if not any(r["workload"] in dict(ARRAY_WORKLOADS) for r in recs):
+        return
+
+    def ok(i):
+        r = by_id.get(i)
+        return r if r and r.get("status") == "ok" else None
+
+    s, raw, z = ok("sluice.array_read"), ok("raw.array_read"), ok("zarrita.array_read")
+    if s and raw:
+        q = s["stored_throughput"] / raw["stored_throughput"]
+        target("array read whole >= 70% of the raw GET rate of its stored bytes", q >= 0.70,
+               "%.0f%% (%s of %s stored bytes/s)" % (100 * q, fmt_rate(s["stored_throughput"]),
+                                                      fmt_rate(raw["stored_throughput"])))
+    else:
+        target("array read whole >= 70% of the raw GET rate of its stored bytes", None, "missing figures")
+    if s:
+        limit = s["array_budget"] + 64 * MIB
+        own = s["max_rss"] - s["destination_bytes"]
+        target("array read whole: peak RSS - destination buffer <= budget + 64 MiB", own <= limit,
+               "%s (%s peak, %s buffer; limit %s)" % (fmt_bytes(own), fmt_bytes(s["max_rss"]),
+                                                       fmt_bytes(s["destination_bytes"]), fmt_bytes(limit)))
+    for wl, name in (("array_read", "read whole"), ("array_sel", "read 10% selection")):
+        s, z = ok("sluice." + wl), ok("zarrita." + wl)
+        if s and z:
+            q = s["throughput"] / z["throughput"]
+            target("array %s >= 5x zarrita" % name, q >= 5, "%.2fx (decoded bytes/s)" % q)
+        else:
+            target("array %s >= 5x zarrita" % name, None, "missing figures")
+    s, plan = ok("sluice.array_sel"), ok("raw.array_sel")
+    if s and plan and s.get("server_requests") is not None:
+        want = plan["expected_read_requests"]
+        got = s["server_requests"]
+        target("array selection: one index GET per shard + one GET per coalesced range", got == want,
+               "nginx logged %d requests, the plan needs %d (%d index GETs, %d spans in %d GETs)" % (
+                   got, want, plan["shards"], plan["spans"], plan["expected_gets"]))
+    else:
+        target("array selection: one index GET per shard + one GET per coalesced range", None, "missing figures")
 
 
 def cmd_na(a):
@@ -345,8 +533,9 @@ def cmd_report(a):
         w(a.title)
     hdr = "%-22s %-46s %-8s %13s %10s %9s %9s  %s" % (
         "workload", "who", "server", "figure", "sluice / x", "cpu s/GiB", "peak RSS", "notes")
-    w(hdr)
-    w("-" * len(hdr))
+    if any(r["workload"] in dict(WORKLOADS) for r in recs):  # not with --arrays-only
+        w(hdr)
+        w("-" * len(hdr))
     for wl, wl_name in WORKLOADS:
         rows = [r for r in recs if r["workload"] == wl]
         if not rows:
@@ -405,6 +594,8 @@ def cmd_report(a):
             first = False
         w("")
 
+    array_section(recs, w)
+
     # Targets.
     w("Targets (sluice / x is sluice's figure divided by the row's figure)%s:" % (
         "; SMOKE RUN: tiny sizes, the figures mean nothing" if a.smoke else ""))
@@ -429,9 +620,10 @@ def cmd_report(a):
         c = min(cs)
         target(text, s / c >= want, "%.0f%% (want >= %.0f%%)" % (100 * s / c, 100 * want))
 
-    ratio_target("large GET to memory >= 85% of iperf3", "sluice.large_mem", ["iperf3"], 0.85)
-    ratio_target("large GET to file >= 80% of min(iperf3, fio)", "sluice.large_file", ["iperf3", "fio"], 0.80)
-    ratio_target("small-GET rate >= 70% of wrk's", "sluice.small", ["wrk.small"], 0.70)
+    if any(r["workload"] in dict(WORKLOADS) for r in recs):  # not with --arrays-only
+        ratio_target("large GET to memory >= 85% of iperf3", "sluice.large_mem", ["iperf3"], 0.85)
+        ratio_target("large GET to file >= 80% of min(iperf3, fio)", "sluice.large_file", ["iperf3", "fio"], 0.80)
+        ratio_target("small-GET rate >= 70% of wrk's", "sluice.small", ["wrk.small"], 0.70)
     for wl, wl_name in WORKLOADS:
         peers = [r for r in recs if r["workload"] == wl and r["kind"] == "peer"]
         if not peers:
@@ -459,6 +651,7 @@ def cmd_report(a):
         target("peak RSS <= budget + 64 MiB, %s, %s" % (dict(WORKLOADS).get(r["workload"], r["workload"]), r["label"]),
                r["max_rss"] <= limit,
                "%s (limit %s)" % (fmt_bytes(r["max_rss"]), fmt_bytes(limit)))
+    array_targets(recs, target)
     runs = [r for r in recs if r["kind"] == "sluice" and r["workload"] != "tripwire"]
     errs = sum(r.get("integrity_errors", r.get("errors", 0)) or 0 for r in runs if r["status"] == "ok")
     bad = [r["label"] for r in runs if r["status"] != "ok"]
@@ -524,6 +717,8 @@ def main():
     p.add_argument("--before", default="", help="shell command run before each repetition (not timed)")
     p.add_argument("--check", default="", help="shell command that must succeed after each repetition "
                    "(not timed; $OUT is the command's standard output)")
+    p.add_argument("--access-log", default="", help="nginx access log: record the lines (requests) each "
+                   "repetition added, by method")
     p.add_argument("command", nargs=argparse.REMAINDER)
 
     p = sub.add_parser("na")
@@ -536,7 +731,23 @@ def main():
     p.add_argument("--title", default="")
     p.add_argument("--smoke", action="store_true")
 
+    p = sub.add_parser("median")
+    p.add_argument("--rounds", required=True)
+    p.add_argument("--results", required=True)
+    p = sub.add_parser("checksum")
+    p.add_argument("out")
+    p.add_argument("expected", type=float)
+
     a = ap.parse_args()
+    if a.cmd == "median":
+        return cmd_median(a)
+    if a.cmd == "checksum":
+        with open(a.out) as f:
+            got = json.loads([l for l in f.read().splitlines() if l.strip().startswith("{")][-1])["checksum"]
+        if got != a.expected:
+            print("checksum %r, want %r: the data read differs from the data written" % (got, a.expected))
+            return 1
+        return 0
     if a.cmd == "freeport":
         print(free_port())
         return 0

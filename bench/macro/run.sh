@@ -3,11 +3,13 @@
 # (iperf3, wrk, fio) and the peers (curl, rclone, aws cli), in one table with
 # sluice's ratio to each.
 #
-#   bash bench/macro/run.sh [--smoke] [--build-dir DIR] [--work-dir DIR] [--keep]
+#   bash bench/macro/run.sh [--smoke] [--arrays-only] [--build-dir DIR] [--work-dir DIR] [--keep]
 #
 #   --smoke        tiny sizes, 1-second tools; under a minute; exits non-zero if
 #                  any step fails (ctest runs it as bench_macro_smoke)
-#   --build-dir    where bin/sluice is (default: build); full runs write their
+#   --arrays-only  only the array rows (a Zarr v3 array written and read by
+#                  sluice, the raw GETs / PUTs of its stored bytes, zarrita)
+#   --build-dir    where bin/sluice and bin/sluice_array_bench are (default: build); full runs write their
 #                  table to DIR/bench/macro-YYYYmmdd-HHMMSS.txt
 #   --work-dir     parent of the temporary directory that holds the server's
 #                  objects, downloaded files and fio's file (default: $TMPDIR or /tmp);
@@ -32,6 +34,7 @@ mode=full
 build_dir="$repo/build"
 work_parent="${TMPDIR:-/tmp}"
 keep=0
+arrays_only=0
 while (($#)); do
   case "$1" in
     --smoke) mode=smoke ;;
@@ -40,6 +43,7 @@ while (($#)); do
     --work-dir) work_parent="$2"; shift ;;
     --work-dir=*) work_parent="${1#*=}" ;;
     --keep) keep=1 ;;
+    --arrays-only) arrays_only=1 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -47,6 +51,8 @@ while (($#)); do
 done
 build_dir="$(cd "$build_dir" 2>/dev/null && pwd)" || { echo "run.sh: no build directory '$build_dir'" >&2; exit 2; }
 sluice="$build_dir/bin/sluice"
+array_bench="$build_dir/bin/sluice_array_bench"
+node_modules="$repo/tests/servers/node_modules"
 
 # ------------------------------------------------------------------ parameters
 KiB=1024; MiB=$((1024 * KiB)); GiB=$((1024 * MiB))
@@ -65,6 +71,17 @@ else
   FIO_BS=8M; FIO_SIZE=1G
 fi
 FIO_DEPTH=8
+# The array: float32, shards of ARR_SHARDS elements (64 MiB decoded in the full
+# run), inner chunks of ARR_CHUNKS (1 MiB), zstd level 3; ARR_SELECT is a box of
+# 10% of its elements that cuts shards and inner chunks unaligned. ARR_C shards
+# at once, ARR_INFLIGHT requests.
+if [[ $mode == smoke ]]; then
+  ARR_SHAPE=512,512; ARR_SHARDS=256,256; ARR_CHUNKS=64,64; ARR_SELECT=100:262,60:222
+  ARR_C=2; ARR_INFLIGHT=4; ARR_PART=$((8 * MiB)); ARR_BUDGET=$((32 * MiB)); ARR_ROUNDS=1
+else
+  ARR_SHAPE=16384,16384; ARR_SHARDS=4096,4096; ARR_CHUNKS=512,512; ARR_SELECT=5000:10184,3000:8184
+  ARR_C=4; ARR_INFLIGHT=16; ARR_PART=$((8 * MiB)); ARR_BUDGET=$((256 * MiB)); ARR_ROUNDS=3
+fi
 human() { numfmt --to=iec-i --suffix=B "$1"; }
 
 # ------------------------------------------------------------------ preflight
@@ -90,6 +107,7 @@ if [[ -x /usr/bin/aws ]]; then aws=/usr/bin/aws; elif command -v aws >/dev/null 
   aws=""; missing+=("aws (Debian package awscli)"); fi
 s3rver_js="$repo/tests/servers/node_modules/s3rver/bin/s3rver.js"
 [[ -f $s3rver_js ]] || missing+=("s3rver (npm, tests/servers/package-lock.json)")
+[[ -f $node_modules/zarrita/package.json ]] || missing+=("zarrita (npm, tests/servers/package-lock.json)")
 if ((${#missing[@]})); then
   echo "run.sh: missing: ${missing[*]}" >&2
   echo "run.sh: run 'bash tools/install-deps.sh' (as root or with sudo), then try again." >&2
@@ -97,6 +115,10 @@ if ((${#missing[@]})); then
 fi
 if [[ ! -x $sluice ]]; then
   echo "run.sh: no sluice binary at $sluice (build it: ninja -C $build_dir sluice)" >&2
+  exit 1
+fi
+if [[ ! -x $array_bench ]]; then
+  echo "run.sh: no sluice_array_bench at $array_bench (build it: ninja -C $build_dir sluice_array_bench)" >&2
   exit 1
 fi
 if ! "$sluice" bench --help >/dev/null 2>&1; then
@@ -205,6 +227,7 @@ http {
   scgi_temp_path $work/nginx/scgi;
   types { }
   default_type application/octet-stream;
+  log_format arrays '\$msec \$request_method \$status \$body_bytes_sent "\$http_range"';
   server {
     listen 127.0.0.1:$1 backlog=4096;
     root $www;
@@ -214,6 +237,8 @@ http {
     location /bench/large/ { $common ${large_hash:+add_header x-amz-meta-sluice-xxh3 "$large_hash";} }
     location /bench/small/ { $common ${small_hash:+add_header x-amz-meta-sluice-xxh3 "$small_hash";} }
     location /bench/tamper/ { $common add_header x-amz-meta-sluice-xxh3 "0123456789abcdef"; }
+    # The array rows count requests server-side (one line per request).
+    location /bench/array/ { $common access_log $work/nginx/array-access.log arrays; }
   }
 }
 EOF
@@ -305,6 +330,112 @@ start_s3rver
 say "s3rver at $s3rver_url"
 on_nginx=(timeout -k 5 "$STEP_TIMEOUT" "$sluice" --endpoint-url "$nginx_url" bench)
 on_s3rver=(timeout -k 5 "$STEP_TIMEOUT" "$sluice" --endpoint-url "$s3rver_url" bench)
+
+# ------------------------------------------------------------------ arrays
+# A float32 Zarr v3 array, sharded (zstd inner chunks, a CRC-32C index at the
+# end), on nginx. Rows: sluice (zarr::array over the S3 store); the ceiling, the
+# same scheduler moving the stored bytes alone (sluice_array_bench raw-get: the
+# shards whole, or the selection's inner-chunk ranges with read_ranges; raw-put:
+# the same shard bytes PUT again), no encode or decode; zarrita (FetchStore over
+# HTTP, bench/macro/zarrita_array.mjs). zarrita 0.7.5 cannot write shards, so
+# writes have no peer. The tools take turns round after round; each row is the
+# median of its rounds. nginx logs every request under /bench/array/, so the
+# rows count them server-side too. Every read is checked against the checksum
+# of the data written.
+array_rows() {
+  say "arrays:"
+  local abench=(timeout -k 5 "$STEP_TIMEOUT" "$array_bench" --endpoint-url "$nginx_url")
+  local common=(--concurrency "$ARR_C" --in-flight "$ARR_INFLIGHT" --part-size "$ARR_PART" --memory-budget "$ARR_BUDGET")
+  local layout=(--shape "$ARR_SHAPE" --shards "$ARR_SHARDS" --chunks "$ARR_CHUNKS")
+  local rounds="$work/array-rounds.jsonl" log="$work/nginx/array-access.log" src=s3://bench/array/src.zarr
+  : >"$rounds"
+  ameasure() {  # ID ROUND WORKLOAD KIND LABEL [lib.py run options...] -- CMD...
+    local id=$1 round=$2 workload=$3 kind=$4 label=$5
+    shift 5
+    "${lib[@]}" run --results "$rounds" --logdir "$logs" --id "$id#$round" --workload "$workload" --kind "$kind" \
+      --label "$label" --timeout "$STEP_TIMEOUT" --parse array --access-log "$log" "$@" || step_failed=1
+  }
+  # The array everything reads: written once, with the checksums of the whole and of the selection.
+  if ! "${abench[@]}" write "$src" "${layout[@]}" --select "$ARR_SELECT" "${common[@]}" \
+      >"$logs/array-setup.out" 2>"$logs/array-setup.err"; then
+    "${lib[@]}" na --results "$results" --id sluice.array_read --workload array_read --kind sluice \
+      --label "sluice zarr::array read" --status failed --reason "writing the array failed: $(tail -n 2 "$logs/array-setup.err")"
+    step_failed=1
+    return 0
+  fi
+  local sums shards sum_whole sum_sel
+  sums="$(/usr/bin/python3 -c 'import json, sys
+d = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+print(repr(d["checksum"]), repr(d["checksum_selection"]), d["shards"])' "$logs/array-setup.out")"
+  read -r sum_whole sum_sel shards <<<"$sums"
+  local check_whole check_sel check_w check_p
+  printf -v check_whole '%q %q checksum "$OUT" %q' "${lib[@]}" "$sum_whole"
+  printf -v check_sel '%q %q checksum "$OUT" %q' "${lib[@]}" "$sum_sel"
+  check_w="$(check_dir "$www/bench/array/w.zarr/c" "$shards" "+0")"
+  check_p="$(check_dir "$www/bench/array/p.zarr/c" "$shards" "+0")"
+  local round wl sel check
+  for ((round = 1; round <= ARR_ROUNDS; round++)); do
+    for wl in array_read array_sel; do
+      sel=() check=$check_whole
+      [[ $wl == array_sel ]] && sel=(--select "$ARR_SELECT") check=$check_sel
+      ameasure "sluice.$wl" "$round" "$wl" sluice "sluice zarr::array::read, $ARR_C shards" --check "$check" -- \
+        "${abench[@]}" read "$src" "${sel[@]}" "${common[@]}"
+      ameasure "raw.$wl" "$round" "$wl" ceiling "raw GETs, same scheduler, no decode" --vs "sluice.$wl" -- \
+        "${abench[@]}" raw-get "$src" "${sel[@]}" "${common[@]}"
+      ameasure "zarrita.$wl" "$round" "$wl" peer "zarrita 0.7.5 FetchStore (node)" --vs "sluice.$wl" \
+        --check "$check" -- \
+        timeout -k 5 "$STEP_TIMEOUT" node "$here/zarrita_array.mjs" --modules "$node_modules" \
+        "$nginx_url/bench/array/src.zarr" "${sel[@]}"
+    done
+    ameasure sluice.array_write "$round" array_write sluice "sluice zarr::array::write, $ARR_C shards" \
+      --before "rm -rf '$www/bench/array/w.zarr'" --check "$check_w" -- \
+      "${abench[@]}" write s3://bench/array/w.zarr "${layout[@]}" "${common[@]}"
+    ameasure raw.array_write "$round" array_write ceiling "raw PUTs, same scheduler, no encode" \
+      --vs sluice.array_write --before "rm -rf '$www/bench/array/p.zarr'" --check "$check_p" -- \
+      "${abench[@]}" raw-put "$src" --to array/p.zarr "${common[@]}"
+  done
+  rm -rf "$www/bench/array/w.zarr" "$www/bench/array/p.zarr"
+  "${lib[@]}" median --rounds "$rounds" --results "$results"
+}
+array_rows
+
+# ------------------------------------------------------------------ report
+# (called at the end, or right after the array rows with --arrays-only)
+finish() {
+  local standard=""
+  ((arrays_only)) || standard="large object $(human "$LARGE_SIZE") in $(human "$LARGE_PART") parts, concurrency $LARGE_C, \
+budget $(human "$LARGE_BUDGET"); puts $put_label, concurrency $PUT_C, budget $(human "$PUT_BUDGET"); small $small_label, \
+concurrency $SMALL_C, budget $(human "$SMALL_BUDGET")
+Every row is the best of up to $REPS runs; sluice GETs: $( ((SLUICE_DURATION > 0)) && echo "each run repeats for ${SLUICE_DURATION} s" || echo "one pass"); \
+ceilings: ${TOOL_SECS} s runs (fio: $FIO_SIZE).
+"
+  title="sluice macro benchmark ($mode), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -r), load average at start $load_start, at end $(cut -d' ' -f1-3 /proc/loadavg)
+sluice: $sluice ($(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?') + working tree)
+${standard}array: float32 [$ARR_SHAPE], shards [$ARR_SHARDS], inner chunks [$ARR_CHUNKS], zstd 3, CRC-32C index; selection [$ARR_SELECT]; \
+$ARR_C shards at once, $ARR_INFLIGHT requests in flight, $(human "$ARR_PART") parts, budget $(human "$ARR_BUDGET"); each array row the median of $ARR_ROUNDS rounds.
+Server: nginx unless noted.
+"
+  set +e
+  smoke_flag=()
+  [[ $mode == smoke ]] && smoke_flag=(--smoke)
+  "${lib[@]}" report --results "$results" --title "$title" "${smoke_flag[@]}" >"$work/table.txt"
+  report_rc=$?
+  set -e
+  cat "$work/table.txt"
+  if [[ $mode == full ]]; then
+    mkdir -p "$build_dir/bench"
+    saved="$build_dir/bench/macro-$start_ts.txt"
+    cp "$work/table.txt" "$saved"
+    echo
+    echo "results written to $saved"
+  fi
+  if ((step_failed || report_rc)); then
+    say "run.sh: some steps failed (see the table; logs in $work/logs with --keep)"
+    exit 1
+  fi
+  exit 0
+}
+if ((arrays_only)); then finish; fi
 
 # The large object: one random part repeated, written straight into nginx's root
 # (nginx cannot take the multipart upload sluice would use for it).
@@ -558,30 +689,4 @@ measure aws.small small peer "aws s3 cp --recursive to files (s3rver), syncfs" "
     sync -f "$4"' _ "$work/aws-small.cfg" "$aws" "$s3rver_url" "$out/aws-small"
 rm -rf "$out/aws-small"
 
-# ------------------------------------------------------------------ report
-title="sluice macro benchmark ($mode), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -r), load average at start $load_start, at end $(cut -d' ' -f1-3 /proc/loadavg)
-sluice: $sluice ($(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?') + working tree)
-large object $(human "$LARGE_SIZE") in $(human "$LARGE_PART") parts, concurrency $LARGE_C, budget $(human "$LARGE_BUDGET"); \
-puts $put_label, concurrency $PUT_C, budget $(human "$PUT_BUDGET"); small $small_label, concurrency $SMALL_C, budget $(human "$SMALL_BUDGET")
-Every row is the best of up to $REPS runs; sluice GETs: $( ((SLUICE_DURATION > 0)) && echo "each run repeats for ${SLUICE_DURATION} s" || echo "one pass"); \
-ceilings: ${TOOL_SECS} s runs (fio: $FIO_SIZE). Server: nginx unless noted.
-"
-set +e
-smoke_flag=()
-[[ $mode == smoke ]] && smoke_flag=(--smoke)
-"${lib[@]}" report --results "$results" --title "$title" "${smoke_flag[@]}" >"$work/table.txt"
-report_rc=$?
-set -e
-cat "$work/table.txt"
-if [[ $mode == full ]]; then
-  mkdir -p "$build_dir/bench"
-  saved="$build_dir/bench/macro-$start_ts.txt"
-  cp "$work/table.txt" "$saved"
-  echo
-  echo "results written to $saved"
-fi
-if ((step_failed || report_rc)); then
-  say "run.sh: some steps failed (see the table; logs in $work/logs with --keep)"
-  exit 1
-fi
-exit 0
+finish
