@@ -244,3 +244,53 @@ TEST_F(ZarrArray, a_corrupt_chunk_is_a_clear_error_naming_it) {
 }
 
 }  // namespace
+
+namespace {
+
+// An outer bytes codec (after crc32c) must say how large its output is: gzip
+// by its trailer's ISIZE, zstd by the frame's content size. A size read from
+// stored bytes is never trusted past what the chunk could have been encoded to.
+TEST_F(ZarrArray, outer_codecs_decode_by_their_recorded_size_and_a_lying_size_is_refused) {
+  for (const char* outer : {"gzip", "zstd"}) {
+    SCOPED_TRACE(outer);
+    const std::string path = std::string("outer-") + outer;
+    auto a = eng_.run(array::create(
+        mem_, path,
+        int32_array({10}, {10}, {spec("bytes", {{"endian", "little"}}), spec("crc32c"), spec(outer)})));
+    ASSERT_TRUE(a) << a.error().describe();
+    std::vector<std::int32_t> v(10);
+    std::iota(v.begin(), v.end(), -3);
+    ASSERT_TRUE(eng_.run(a->write({}, std::as_bytes(std::span(v)), 1)));
+    std::vector<std::int32_t> back(10);
+    auto r = eng_.run(a->read({}, std::as_writable_bytes(std::span(back)), 1));
+    ASSERT_TRUE(r) << r.error().describe();
+    EXPECT_EQ(back, v);
+  }
+  const std::string gz_key = "outer-gzip/c/0";
+  auto gz = eng_.run(mem_->read(gz_key));
+  ASSERT_TRUE(gz && gz->state == store::read_state::value);
+  std::vector<std::byte> lying(gz->bytes.span().begin(), gz->bytes.span().end());
+  for (std::size_t i = lying.size() - 4; i < lying.size(); ++i)
+    lying[i] = std::byte{0xff};  // ISIZE 4 GiB - 1
+  ASSERT_TRUE(eng_.run(mem_->write(gz_key, lying)));
+  auto a = eng_.run(array::open(mem_, "outer-gzip"));
+  ASSERT_TRUE(a) << a.error().describe();
+  std::vector<std::int32_t> back(10);
+  auto r = eng_.run(a->read({}, std::as_writable_bytes(std::span(back)), 1));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, sluice::errc::corrupt_data) << r.error().describe();
+  // A zstd frame header declaring 2^40 bytes (single segment, 8-byte size, one empty raw block).
+  std::vector<std::byte> huge;
+  for (int b : {0x28, 0xb5, 0x2f, 0xfd, 0xe0, 0, 0, 0, 0, 0, 1, 0, 0, 0x01, 0x00, 0x00})
+    huge.push_back(static_cast<std::byte>(b));
+  ASSERT_TRUE(eng_.run(mem_->write("outer-zstd/c/0", huge)));
+  auto z = eng_.run(array::open(mem_, "outer-zstd"));
+  ASSERT_TRUE(z) << z.error().describe();
+  r = eng_.run(z->read({}, std::as_writable_bytes(std::span(back)), 1));
+  ASSERT_FALSE(r) << "a frame declaring a terabyte";
+  EXPECT_EQ(r.error().code, sluice::errc::corrupt_data) << r.error().describe();
+  EXPECT_NE(r.error().describe().find("declares 1099511627776 decoded bytes"), std::string::npos)
+      << r.error().describe();
+}
+
+}  // namespace

@@ -407,6 +407,7 @@ class caching_store final : public store {
   feature_set features() const override { return inner_->features(); }
   awaitable<result<feature_set>> probe_features() override { co_return co_await inner_->probe_features(); }
   std::string describe(std::string_view key) const override { return inner_->describe(key); }
+  engine* compute_engine() const noexcept override { return inner_->compute_engine(); }
   std::optional<std::string> local_path(std::string_view key) const override {
     return inner_->local_path(key);
   }

@@ -178,6 +178,8 @@ class s3_store final : public store {
     co_return out;
   }
 
+  engine* compute_engine() const noexcept override { return &sched_->owner(); }
+
   awaitable<result<generation>> write(std::string_view key, std::span<const std::byte> bytes,
                                       const write_options& opts) override {
     SLUICE_CO_TRY(std::string full, full_key(key));

@@ -6,7 +6,11 @@
 
 #include <sluice/engine/codec/endian.hpp>
 #include <sluice/engine/runtime/concurrently.hpp>
+#include <sluice/engine/runtime/engine.hpp>
 #include <sluice/zarr/error.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
 #include <array>
@@ -236,6 +240,23 @@ result<prepared> prepare(const array_metadata& m, std::span<const std::uint64_t>
   return p;
 }
 
+// Decodes stored chunk bytes on one of the store's engine threads when it has
+// an engine (the S3 store), so that several chunks decode at once; else here.
+// The spans are borrowed until the awaitable completes.
+asio::awaitable<result<void>> decode_task(std::shared_ptr<const chunk_codecs> codecs,
+                                          std::span<const std::byte> stored, std::span<std::byte> chunk,
+                                          std::string where) {
+  co_return codecs->decode(stored, chunk, where);
+}
+
+asio::awaitable<result<void>> decode_on(engine* eng, std::shared_ptr<const chunk_codecs> codecs,
+                                        std::span<const std::byte> stored, std::span<std::byte> chunk,
+                                        std::string where) {
+  if (eng == nullptr) co_return codecs->decode(stored, chunk, where);
+  co_return co_await asio::co_spawn(
+      eng->executor(), decode_task(std::move(codecs), stored, chunk, std::move(where)), asio::use_awaitable);
+}
+
 // Decoded shard indexes an array keeps (16 bytes per inner chunk: 16 MiB
 // hold the indexes of a million inner chunks).
 constexpr std::size_t shard_index_cache_bytes = std::size_t(16) << 20;
@@ -445,7 +466,8 @@ asio::awaitable<result<void>> array::load_chunk(std::string key, std::span<std::
     fill_with(chunk, fill);
     co_return result<void>{};
   }
-  co_return codecs_->decode(got.bytes.span(), chunk, store_->describe(key));
+  co_return co_await decode_on(store_->compute_engine(), codecs_, got.bytes.span(), chunk,
+                               store_->describe(key));
 }
 
 asio::awaitable<result<void>> array::read(const selection& sel, std::span<std::byte> out,
@@ -487,9 +509,14 @@ asio::awaitable<result<void>> array::write(const selection& sel, std::span<const
           const chunk_part& p = job.parts[next++];
           const std::string key = chunk_key(p.index);
           result<void> step{};
-          if (p.whole)
-            fill_with(chunk, job.fill);  // the overhang past the array's edge
-          else
+          if (p.whole) {
+            // Only a chunk that overhangs the array's edge has elements the
+            // selection does not set: those are the fill value.
+            bool overhangs = false;
+            for (std::size_t d = 0; d < p.index.size(); ++d)
+              overhangs = overhangs || (p.index[d] + 1) * meta_->chunk_grid.chunk_shape[d] > meta_->shape[d];
+            if (overhangs) fill_with(chunk, job.fill);
+          } else
             step = co_await load_chunk(key, chunk, job.fill);
           if (step) {
             copy_region(chunk.data(), job.chunk_strides, src, job.sel_strides, p, job.dims, job.esize, true);
@@ -618,7 +645,8 @@ asio::awaitable<result<void>> array::read_inner_chunks(const selection& sel, std
             }
             done = result<void>{};
             for (std::size_t j = 0; j < stored_parts.size() && done; ++j) {
-              done = sh.inner->decode(got->ranges[j].span(), inner, where);
+              done =
+                  co_await decode_on(store_->compute_engine(), sh.inner, got->ranges[j].span(), inner, where);
               if (done) copy_out(inner, stored_parts[j]);
             }
             break;

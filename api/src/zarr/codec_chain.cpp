@@ -244,60 +244,133 @@ result<std::shared_ptr<const chunk_codecs>> chunk_codecs::make(const array_metad
   return std::shared_ptr<const chunk_codecs>(std::move(c));
 }
 
+namespace {
+
+// Scratch memory that is not zeroed when it grows: every codec overwrites
+// what it is given, and zero-filling a 64 MiB shard costs as much as copying it.
+class scratch {
+ public:
+  std::span<std::byte> take(std::size_t n) {
+    if (n > capacity_) {
+      data_.reset(new std::byte[n]);
+      capacity_ = n;
+    }
+    return {data_.get(), n};
+  }
+
+ private:
+  std::unique_ptr<std::byte[]> data_;
+  std::size_t capacity_ = 0;
+};
+
+// Two scratch buffers used in turn: each stage reads the one the previous
+// stage wrote and writes the other.
+struct ping_pong {
+  scratch a, b;
+  bool next_is_a = true;
+  std::span<std::byte> take(std::size_t n) {
+    scratch& s = next_is_a ? a : b;
+    next_is_a = !next_is_a;
+    return s.take(n);
+  }
+};
+
+}  // namespace
+
 result<std::vector<std::byte>> chunk_codecs::encode(std::span<const std::byte> chunk,
                                                     std::string_view key) const {
-  std::vector<std::byte> cur(chunk.begin(), chunk.end()), next;
+  ping_pong buf;
+  std::span<const std::byte> cur = chunk;
   for (const auto& t : transposes_) {
-    next.resize(cur.size());
-    SLUICE_TRY_VOID(codec::transpose(cur, next, t.in_shape, t.order, element_size_, key));
-    cur.swap(next);
+    std::span<std::byte> out = buf.take(cur.size());
+    SLUICE_TRY_VOID(codec::transpose(cur, out, t.in_shape, t.order, element_size_, key));
+    cur = out;
   }
+  std::vector<std::byte> shard;
   if (shard_) {
-    SLUICE_TRY(cur, encode_shard(cur, key));
+    SLUICE_TRY(shard, encode_shard(cur, key));
+    cur = shard;
   } else if (swap_) {
-    codec::swap_bytes(cur, swap_unit_);
+    std::span<std::byte> out = buf.take(cur.size());
+    std::memcpy(out.data(), cur.data(), cur.size());
+    codec::swap_bytes(out, swap_unit_);
+    cur = out;
   }
   for (const auto& b : bytes_) {
-    next.resize(b->max_encoded_size(cur.size()));
-    SLUICE_TRY(std::size_t n, b->encode(cur, next, key));
-    next.resize(n);
-    cur.swap(next);
+    std::span<std::byte> out = buf.take(b->max_encoded_size(cur.size()));
+    SLUICE_TRY(std::size_t n, b->encode(cur, out, key));
+    cur = out.first(n);
   }
-  return cur;
+  if (cur.data() == shard.data()) return shard;
+  return std::vector<std::byte>(cur.begin(), cur.end());
+}
+
+std::uint64_t chunk_codecs::max_array_to_bytes() const noexcept {
+  if (!shard_) return chunk_bytes_;
+  return shard_->index_bytes() + shard_->inner_count * shard_->inner->max_stored_bytes();
+}
+
+std::uint64_t chunk_codecs::max_stored_bytes() const noexcept {
+  std::uint64_t n = max_array_to_bytes();
+  for (const auto& b : bytes_) n = b->max_encoded_size(static_cast<std::size_t>(n));
+  return n;
 }
 
 result<void> chunk_codecs::decode(std::span<const std::byte> stored, std::span<std::byte> chunk,
                                   std::string_view key) const {
-  std::vector<std::byte> cur(stored.begin(), stored.end()), next;
+  // Each stage writes into scratch memory, except the last, which writes into
+  // `chunk`: without transposes the innermost bytes codec (or the shard)
+  // decodes straight into it.
+  ping_pong buf;
+  const bool direct = transposes_.empty();
+  std::span<const std::byte> cur = stored;
+  // bound[i]: the most bytes codec i can have been given when encoding.
+  std::vector<std::uint64_t> bound(bytes_.size());
+  for (std::size_t i = 0; i < bytes_.size(); ++i)
+    bound[i] = i == 0 ? max_array_to_bytes()
+                      : bytes_[i - 1]->max_encoded_size(static_cast<std::size_t>(bound[i - 1]));
   for (std::size_t i = bytes_.size(); i-- > 0;) {
     const auto& b = bytes_[i];
     // The innermost bytes codec decodes to the chunk's size; an outer one must say.
+    const bool innermost = i == 0 && !shard_;
     std::optional<std::size_t> size =
-        i == 0 && !shard_ ? std::optional<std::size_t>(chunk_bytes_) : b->decoded_size(cur, key);
+        innermost ? std::optional<std::size_t>(chunk_bytes_) : b->decoded_size(cur, key);
     if (!size)
       return fail(errc::unsupported, std::string(key) + ": " + std::string(b->name()) +
                                          ": cannot tell the decoded size of an inner codec's output");
-    next.resize(*size);
-    SLUICE_TRY(std::size_t n, b->decode(cur, next, key));
-    next.resize(n);
-    cur.swap(next);
+    // A size read from the stored bytes is untrusted: never allocate past
+    // what the codecs inside could have produced.
+    if (*size > bound[i])
+      return fail(sluice::errc::corrupt_data,
+                  std::string(key) + ": " + std::string(b->name()) + ": declares " + std::to_string(*size) +
+                      " decoded bytes, more than the " + std::to_string(bound[i]) + " its chunk can take");
+    std::span<std::byte> out = innermost && direct ? chunk.first(*size) : buf.take(*size);
+    SLUICE_TRY(std::size_t n, b->decode(cur, out, key));
+    cur = out.first(n);
   }
+  std::span<std::byte> whole;  // the chunk after the array -> bytes codec (transposed order)
   if (shard_) {
-    next.resize(static_cast<std::size_t>(chunk_bytes_));
-    SLUICE_TRY_VOID(decode_shard(cur, next, key));
-    cur.swap(next);
-  } else if (cur.size() != chunk_bytes_)
-    return fail(sluice::errc::corrupt_data, std::string(key) + ": the chunk holds " +
-                                                std::to_string(cur.size()) + " bytes, not the " +
-                                                std::to_string(chunk_bytes_) + " of its shape");
-  if (swap_ && !shard_) codec::swap_bytes(cur, swap_unit_);
+    whole = direct ? chunk : buf.take(static_cast<std::size_t>(chunk_bytes_));
+    SLUICE_TRY_VOID(decode_shard(cur, whole, key));
+  } else {
+    if (cur.size() != chunk_bytes_)
+      return fail(sluice::errc::corrupt_data, std::string(key) + ": the chunk holds " +
+                                                  std::to_string(cur.size()) + " bytes, not the " +
+                                                  std::to_string(chunk_bytes_) + " of its shape");
+    if (cur.data() == chunk.data()) {
+      whole = chunk;
+    } else {
+      whole = direct ? chunk : buf.take(cur.size());
+      std::memcpy(whole.data(), cur.data(), cur.size());
+    }
+    if (swap_) codec::swap_bytes(whole, swap_unit_);
+  }
   for (std::size_t i = transposes_.size(); i-- > 0;) {
     const auto& t = transposes_[i];
-    next.resize(cur.size());
-    SLUICE_TRY_VOID(codec::inverse_transpose(cur, next, t.in_shape, t.order, element_size_, key));
-    cur.swap(next);
+    std::span<std::byte> out = i == 0 ? chunk : buf.take(whole.size());
+    SLUICE_TRY_VOID(codec::inverse_transpose(whole, out, t.in_shape, t.order, element_size_, key));
+    whole = out;
   }
-  std::copy(cur.begin(), cur.end(), chunk.begin());
   return {};
 }
 

@@ -71,6 +71,9 @@ class chunk_codecs {
   }
   // The byte size of one decoded chunk (chunk_shape elements).
   std::uint64_t chunk_bytes() const noexcept { return chunk_bytes_; }
+  // The most bytes a chunk can be stored as (every codec's worst case): what
+  // a decoded size read from untrusted bytes is checked against.
+  std::uint64_t max_stored_bytes() const noexcept;
 
  private:
   struct transpose_step {
@@ -86,6 +89,10 @@ class chunk_codecs {
   std::vector<std::unique_ptr<codec::bytes_codec>> bytes_;  // in encode order
 
   std::optional<sharding> shard_;
+
+  // The most bytes the array -> bytes codec can produce (before the bytes
+  // codecs): the chunk, or a shard's index and every inner chunk at its worst.
+  std::uint64_t max_array_to_bytes() const noexcept;
 
   static result<sharding> make_sharding(const array_metadata& m,
                                         const std::vector<std::uint64_t>& shard_shape,

@@ -77,8 +77,15 @@ class gzip_codec final : public bytes_codec {
     }
   }
 
-  std::optional<std::size_t> decoded_size(std::span<const std::byte>, std::string_view) const override {
-    return std::nullopt;
+  // A gzip member's trailer ends with ISIZE, the decoded size modulo 2^32:
+  // exact for one member under 4 GiB (what Zarr writers produce). Several
+  // members, or padding, make the hint wrong, and decode() then refuses.
+  std::optional<std::size_t> decoded_size(std::span<const std::byte> in, std::string_view) const override {
+    if (in.size() < 18 || in[0] != std::byte{0x1f} || in[1] != std::byte{0x8b}) return std::nullopt;
+    std::uint32_t isize = 0;
+    for (int b = 0; b < 4; ++b)
+      isize |= std::uint32_t(std::to_integer<unsigned>(in[in.size() - 4 + b])) << (8 * b);
+    return isize;
   }
 
   result<std::size_t> decode(std::span<const std::byte> in, std::span<std::byte> out,

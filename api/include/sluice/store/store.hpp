@@ -46,6 +46,10 @@
 #include <string_view>
 #include <vector>
 
+namespace sluice {
+class engine;  // engine/runtime/engine.hpp
+}
+
 namespace sluice::store {
 
 // One version of a value. Opaque: compare, store, send back; never parse.
@@ -273,6 +277,11 @@ class store {
 
   // The local file holding `key`, for drivers backed by a directory.
   virtual std::optional<std::string> local_path(std::string_view /*key*/) const { return std::nullopt; }
+
+  // The engine whose threads this store's operations run on, where it has one
+  // (S3: its scheduler's): layers above may run CPU work there (the Zarr
+  // layer decodes chunks on it) instead of on the caller's one thread.
+  virtual engine* compute_engine() const noexcept { return nullptr; }
 };
 
 // Whether a recursive operation on `prefix` covers `key` (see remove_prefix).
