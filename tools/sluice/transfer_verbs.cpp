@@ -101,7 +101,7 @@ class progress_display {
 
 // What a transfer verb did, for its one summary line or its JSON document.
 struct outcome {
-  uint64_t objects = 0, bytes = 0, skipped = 0, removed = 0, markers = 0;
+  uint64_t objects = 0, bytes = 0, skipped = 0, filtered = 0, removed = 0, markers = 0;
   bool server_side = false;
   std::vector<std::pair<std::string, error>> failures;  // key (or path), error
   boost::json::array actions;                           // --dryrun: what would be done
@@ -122,6 +122,7 @@ int finish(const global_options& g, const transfer_flags& f, std::string_view ve
     out["bytes"] = r.bytes;
     if (!single) {
       out["skipped"] = r.skipped;
+      out["filtered"] = r.filtered;
       out["removed"] = r.removed;
       out["folder_markers"] = r.markers;
     }
@@ -145,7 +146,8 @@ int finish(const global_options& g, const transfer_flags& f, std::string_view ve
                 format_rate(double(r.bytes), secs).c_str());
   } else if (!g.quiet) {
     std::string extra;
-    if (r.skipped) extra += ", " + std::to_string(r.skipped) + " unchanged";
+    if (r.skipped > r.filtered) extra += ", " + std::to_string(r.skipped - r.filtered) + " unchanged";
+    if (r.filtered) extra += ", " + std::to_string(r.filtered) + " filtered out";
     if (r.removed) extra += ", " + std::to_string(r.removed) + " removed";
     if (!r.failures.empty()) extra += ", " + std::to_string(r.failures.size()) + " FAILED";
     std::printf("%s%.*s: %llu object%s, %s in %.2f s (%s)%s\n", f.dry_run ? "(dryrun) " : "",
@@ -406,6 +408,7 @@ int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std
   out.objects = r->copied;
   out.bytes = r->bytes;
   out.skipped = r->skipped;
+  out.filtered = r->filtered;
   out.removed = r->removed;
   out.markers = r->markers;
   out.server_side = bool(other);

@@ -298,6 +298,7 @@ awaitable<result<tree_result>> run_tree(store::store& src, std::string_view src_
       }
       if (!wanted(opts, *rel) || (!opts.match.empty() && !glob_match(opts.match, e.key))) {
         count_skip(e.size);
+        ++out.filtered;
         continue;
       }
       work_item w{std::move(*rel), e.size, false, e.last_modified};

@@ -97,6 +97,7 @@ struct tree_result {
   uint64_t copied = 0;
   uint64_t bytes = 0;                  // bytes copied
   uint64_t skipped = 0;                // unchanged (sync) or filtered out
+  uint64_t filtered = 0;               // of those, filtered out (filters, match)
   uint64_t removed = 0;                // sync with delete_extra
   uint64_t markers = 0;                // folder markers ("prefix/") skipped
   std::vector<tree_failure> refused;   // keys that would leave the destination
