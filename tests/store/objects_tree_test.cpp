@@ -2,6 +2,7 @@
 // between memory and local directories, and the path-safety guard.
 #include <sluice/engine/runtime/engine.hpp>
 #include <sluice/objects/glob.hpp>
+#include <sluice/objects/objects.hpp>
 #include <sluice/objects/tree.hpp>
 #include <sluice/store/file.hpp>
 #include <sluice/store/memory.hpp>
@@ -193,6 +194,35 @@ TEST_F(Objects, include_and_exclude_filter_relative_keys) {
   ASSERT_TRUE(r) << r.error().describe();
   EXPECT_EQ(keys(*dst), (std::set<std::string>{"u/a.nc", "u/sub/d.nc"}));
   EXPECT_EQ(r->skipped, 2u);
+}
+
+TEST_F(Objects, filters_apply_in_order_and_the_last_match_wins_as_in_aws) {
+  for (const char* k : {"t/a.nc", "t/b.nc", "t/c.txt", "t/sub/d.nc"}) put(*mem_, k, "x");
+  objects::tree_options o;
+  o.filters = {{false, "*"}, {true, "*.nc"}, {false, "b.*"}};
+  auto dst = store::make_memory_store();
+  auto r = eng_.run(objects::copy_tree(*mem_, "t", *dst, "u", o));
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ(keys(*dst), (std::set<std::string>{"u/a.nc", "u/sub/d.nc"}));
+  EXPECT_EQ(r->filtered, 2u);
+  // An include alone changes nothing: every key starts included.
+  objects::tree_options only_include;
+  only_include.filters = {{true, "*.nc"}};
+  auto all = store::make_memory_store();
+  auto r2 = eng_.run(objects::copy_tree(*mem_, "t", *all, "", only_include));
+  ASSERT_TRUE(r2) << r2.error().describe();
+  EXPECT_EQ(keys(*all).size(), 4u);
+}
+
+TEST(ObjectsTime, parse_timestamp_reads_listing_and_http_dates) {
+  EXPECT_EQ(objects::parse_timestamp("2024-05-01T12:00:00.000Z"), 1714564800);
+  EXPECT_EQ(objects::parse_timestamp("2024-05-01T12:00:00Z"), 1714564800);
+  EXPECT_EQ(objects::parse_timestamp("2024-05-01T12:00:00+00:00"), 1714564800);
+  EXPECT_EQ(objects::parse_timestamp("Wed, 01 May 2024 12:00:00 GMT"), 1714564800);
+  EXPECT_FALSE(objects::parse_timestamp(""));
+  EXPECT_FALSE(objects::parse_timestamp("yesterday"));
+  EXPECT_FALSE(objects::parse_timestamp("2024-13-01T12:00:00Z"));
+  EXPECT_FALSE(objects::parse_timestamp("Wed, 01 Foo 2024 12:00:00 GMT"));
 }
 
 TEST_F(Objects, move_value_renames_within_a_store_and_copies_then_removes_across_stores) {

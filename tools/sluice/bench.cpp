@@ -1,5 +1,6 @@
 // `sluice bench get|put`: object-store throughput as users measure it.
 #include "cli.hpp"
+#include "json_output.hpp"
 
 #include <sluice/engine/s3/error.hpp>
 #include <sluice/engine/transfer/scheduler.hpp>
@@ -210,22 +211,33 @@ int run_bench(const global_options& g, const bench_options& b) {
   auto hs = sched->http_stats();
 
   if (b.json) {
-    std::printf(
-        "{\"mode\":\"%s\",\"size\":%llu,\"count\":%u,\"concurrency\":%u,\"part_size\":%llu,\"memory_budget\":"
-        "%llu,"
-        "\"objects\":%llu,\"bytes\":%llu,\"seconds\":%.6f,\"throughput_bytes_per_s\":%.1f,\"requests_per_s\":"
-        "%.2f,"
-        "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"cpu_s_per_gib\":%.4f,\"peak_rss_bytes\":%llu,\"pool_peak_bytes\":%"
-        "llu,"
-        "\"http_requests\":%llu,\"connections\":%llu,\"body_bytes_direct\":%llu,\"body_bytes_copied\":%llu,"
-        "\"peak_requests_in_flight\":%u,\"errors\":%zu}\n",
-        b.mode.c_str(), (unsigned long long)b.size, b.count, b.concurrency, (unsigned long long)b.part_size,
-        (unsigned long long)b.memory_budget, (unsigned long long)t.ops.load(),
-        (unsigned long long)t.bytes.load(), wall, thr, rps, pct(0.5), pct(0.99), cpu_per_gib,
-        (unsigned long long)u1.max_rss, (unsigned long long)sched->pool().peak_reserved(),
-        (unsigned long long)hs.requests, (unsigned long long)hs.connections_opened,
-        (unsigned long long)hs.body_bytes_direct, (unsigned long long)hs.body_bytes_copied,
-        sched->peak_requests_in_flight(), t.errors.size());
+    boost::json::object out{{"verb", "bench"},
+                            {"mode", b.mode},
+                            {"size", b.size},
+                            {"count", b.count},
+                            {"concurrency", b.concurrency},
+                            {"part_size", b.part_size},
+                            {"memory_budget", b.memory_budget},
+                            {"objects", t.ops.load()},
+                            {"bytes", t.bytes.load()},
+                            {"seconds", wall},
+                            {"throughput_bytes_per_s", thr},
+                            {"requests_per_s", rps},
+                            {"p50_ms", pct(0.5)},
+                            {"p99_ms", pct(0.99)},
+                            {"cpu_s_per_gib", cpu_per_gib},
+                            {"peak_rss_bytes", u1.max_rss},
+                            {"pool_peak_bytes", sched->pool().peak_reserved()},
+                            {"http_requests", hs.requests},
+                            {"connections", hs.connections_opened},
+                            {"body_bytes_direct", hs.body_bytes_direct},
+                            {"body_bytes_copied", hs.body_bytes_copied},
+                            {"peak_requests_in_flight", sched->peak_requests_in_flight()},
+                            {"errors", t.errors.size()}};
+    boost::json::array messages;
+    for (const auto& e : t.errors) messages.push_back(boost::json::string(valid_utf8(e)));
+    out["error_messages"] = std::move(messages);
+    print_json(out);
   } else {
     std::printf("sluice bench %s: %llu objects of %s in %.2f s\n", b.mode.c_str(),
                 (unsigned long long)t.ops.load(), format_bytes(double(b.size)).c_str(), wall);

@@ -1,5 +1,7 @@
 #include "cli.hpp"
 
+#include "json_output.hpp"
+
 #include <sluice/store/s3.hpp>
 
 #include <sluice/engine/s3/config.hpp>
@@ -104,9 +106,26 @@ std::string format_bytes(double bytes) {
 }
 
 std::string format_rate(double bytes, double seconds) {
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%.1f MB/s", seconds > 0 ? bytes / seconds / 1e6 : 0.0);
-  return buf;
+  return format_bytes(seconds > 0 ? bytes / seconds : 0.0) + "/s";
+}
+
+std::string format_size_like_aws(uint64_t bytes) {
+  // awscli's human_readable_size: whole bytes below 1 KiB, else one decimal in the largest unit
+  // that keeps the value below 1024 once rounded.
+  if (bytes == 1) return "1 Byte";
+  if (bytes < 1024) return std::to_string(bytes) + " Bytes";
+  const char* units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  const double value = double(bytes);
+  double unit = 1024.0 * 1024.0;
+  for (const char* suffix : units) {
+    if (std::round(value / unit * 1024.0) < 1024.0 || suffix == units[5]) {
+      char buf[48];
+      std::snprintf(buf, sizeof buf, "%.1f %s", 1024.0 * value / unit, suffix);
+      return buf;
+    }
+    unit *= 1024.0;
+  }
+  return std::to_string(bytes);
 }
 
 void fill_random(std::span<std::byte> out, uint64_t seed) {
@@ -137,6 +156,21 @@ std::string printable(std::string_view s) {
 
 namespace {
 std::atomic<int> stopping_signal{0};
+bool json_errors = false;
+
+int report_as(std::string_view context, const error& e, int status) {
+  warn(context, e);
+  if (json_errors && !json_printed()) print_json(error_json(e, context, status));
+  return status;
+}
+}  // namespace
+
+void set_json_errors(bool on) noexcept {
+  json_errors = on;
+}
+
+void warn(std::string_view context, const error& e) {
+  std::fprintf(stderr, "sluice: %s: %s\n", printable(context).c_str(), printable(e.describe()).c_str());
 }
 
 void note_signal(int sig) noexcept {
@@ -149,13 +183,11 @@ int exit_status(int status) {
 }
 
 int report(std::string_view context, const error& e) {
-  std::fprintf(stderr, "sluice: %s: %s\n", printable(context).c_str(), printable(e.describe()).c_str());
-  return 1;
+  return report_as(context, e, 1);
 }
 
 int usage_error(std::string_view context, const error& e) {
-  report(context, e);
-  return 2;
+  return report_as(context, e, 2);
 }
 
 }  // namespace sluice::cli

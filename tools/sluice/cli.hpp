@@ -11,6 +11,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace sluice::cli {
@@ -24,7 +25,7 @@ struct global_options {
   bool unsigned_payload = false;
   bool no_sign_request = false;  // anonymous requests, on purpose
   bool quiet = false;
-  bool json = false;  // one JSON document on standard output (the verbs that have one)
+  bool json = false;  // one JSON document on standard output (json_output.hpp)
 };
 
 // An engine and a transfer scheduler on it, built from the global options and
@@ -56,8 +57,11 @@ void note_signal(int sig) noexcept;
 
 // "256MiB", "4k", "1.5GiB", "1000" -> bytes.
 result<uint64_t> parse_size(std::string_view text);
+// 1536 -> "1.5 KiB"; rates in the same units ("12.0 MiB/s").
 std::string format_bytes(double bytes);
 std::string format_rate(double bytes, double seconds);
+// As `aws s3 ls --human-readable` writes sizes: "1 Byte", "3 Bytes", "1.0 KiB", "9.1 MiB".
+std::string format_size_like_aws(uint64_t bytes);
 
 // Deterministic pseudo-random bytes (demo and bench data).
 void fill_random(std::span<std::byte> out, uint64_t seed);
@@ -66,11 +70,18 @@ void fill_random(std::span<std::byte> out, uint64_t seed);
 // `s` with control characters (bytes below 0x20, and 0x7f) shown as \xHH: a key
 // or an error quoting one can carry terminal escape sequences, and a terminal
 // must never run them.
+// Under --json (set_json_errors) the first report of a run that has printed no
+// document yet is also written on standard output as {"error": {...}}
+// (json_output.hpp), so a script reading standard output always gets one
+// document.
 std::string printable(std::string_view s);
 int report(std::string_view context, const error& e);
 // The same for a value on the command line that is not usable (a size, a
 // range, a duration): returns 2, the status of a command line that does not parse.
 int usage_error(std::string_view context, const error& e);
+// The stderr line alone: one failure among many that the verb's own document lists.
+void warn(std::string_view context, const error& e);
+void set_json_errors(bool on) noexcept;
 
 // The `demo` verb: the README's main job against an endpoint.
 struct demo_options {
@@ -80,6 +91,7 @@ struct demo_options {
   uint64_t small_size = 16 << 10;
   unsigned concurrency = 64;
   bool keep = false;
+  bool json = false;  // one document instead of the report
 };
 int run_demo(session& s, const demo_options& d);
 
@@ -92,10 +104,12 @@ struct transfer_flags {
   uint64_t multipart_threshold = 64ull << 20;
   unsigned concurrency = 64;
   // cp -r and sync (objects::tree_options)
-  std::vector<std::string> include, exclude;
+  std::vector<std::string> include, exclude;          // as given, per option
+  std::vector<std::pair<bool, std::string>> filters;  // (include?, glob) in command-line order
   bool dry_run = false;
   bool delete_extra = false;  // sync
   bool size_only = false;     // sync
+  bool checksum = false;      // sync: content compared, never times
   bool move = false;          // mv: each source removed once its copy succeeded
 };
 // cp and mv (one object, or -r) and sync between a local side and an S3

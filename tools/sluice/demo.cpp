@@ -1,6 +1,7 @@
 // The README's main job: a large object and many small ones, up and down
 // through sluice, verified byte for byte, with timings.
 #include "cli.hpp"
+#include "json_output.hpp"
 
 #include <sluice/engine/runtime/concurrently.hpp>
 #include <sluice/engine/transfer/scheduler.hpp>
@@ -9,6 +10,7 @@
 
 #include <unistd.h>
 #include <chrono>
+#include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -73,19 +75,32 @@ awaitable<result<void>> small_objects(store::store& bucket, const demo_options& 
   co_return result<void>{};
 }
 
+// A line of the human report (none under --json: the document says it all).
+__attribute__((format(printf, 2, 3))) void say(bool on, const char* format, ...) {
+  if (!on) return;
+  va_list args;
+  va_start(args, format);
+  std::vprintf(format, args);
+  va_end(args);
+}
+
 }  // namespace
 
 int run_demo(session& s, const demo_options& d) {
   auto& eng = *s.eng;
-  std::printf("sluice demo: endpoint %s, bucket %s\n", s.client_options.config.endpoint_url.c_str(),
-              d.bucket.c_str());
+  const bool text = !d.json;
+  boost::json::object out{{"verb", "demo"}, {"bucket", d.bucket}};
+  out["endpoint"] = valid_utf8(s.client_options.config.endpoint_url);
+  say(text, "sluice demo: endpoint %s, bucket %s\n", s.client_options.config.endpoint_url.c_str(),
+      d.bucket.c_str());
 
   auto exists = eng.run(store::bucket_exists(*s.sched, d.bucket));
   if (!exists) return report("demo: head bucket", exists.error());
   if (!*exists) {
     if (auto r = eng.run(store::create_bucket(*s.sched, d.bucket)); !r)
       return report("demo: create bucket", r.error());
-    std::printf("  created bucket %s\n", d.bucket.c_str());
+    say(text, "  created bucket %s\n", d.bucket.c_str());
+    out["created_bucket"] = true;
   }
   auto bucket = bucket_store(s, d.bucket);
   if (!bucket) return report("demo", bucket.error());
@@ -129,18 +144,23 @@ int run_demo(session& s, const demo_options& d) {
   if (!up) return report("demo: upload", up.error());
   uint64_t parts =
       d.large_size > topts.multipart_threshold ? (d.large_size + topts.part_size - 1) / topts.part_size : 1;
-  std::printf("  uploaded   %s in %llu part%s: %.2f s, %s\n", format_bytes(double(d.large_size)).c_str(),
-              static_cast<unsigned long long>(parts), parts == 1 ? "" : "s", t_up,
-              format_rate(double(d.large_size), t_up).c_str());
+  say(text, "  uploaded   %s in %llu part%s: %.2f s, %s\n", format_bytes(double(d.large_size)).c_str(),
+      static_cast<unsigned long long>(parts), parts == 1 ? "" : "s", t_up,
+      format_rate(double(d.large_size), t_up).c_str());
 
   t0 = clock_type::now();
   auto down = eng.run(sched->download(d.bucket, large_key, back));
   double t_down = seconds_since(t0);
   if (!down) return report("demo: download", down.error());
   bool same = same_file(src, back);
-  std::printf("  downloaded %s: %.2f s, %s, XXH3 verified, byte-for-byte %s\n",
-              format_bytes(double(d.large_size)).c_str(), t_down,
-              format_rate(double(d.large_size), t_down).c_str(), same ? "identical" : "DIFFERENT");
+  out["large"] = boost::json::object{{"bytes", d.large_size},
+                                     {"parts", parts},
+                                     {"upload_seconds", t_up},
+                                     {"download_seconds", t_down},
+                                     {"identical", same}};
+  say(text, "  downloaded %s: %.2f s, %s, XXH3 verified, byte-for-byte %s\n",
+      format_bytes(double(d.large_size)).c_str(), t_down, format_rate(double(d.large_size), t_down).c_str(),
+      same ? "identical" : "DIFFERENT");
   if (!same)
     return report("demo", fail(errc::integrity_mismatch, "the downloaded file differs from the original"));
 
@@ -149,14 +169,18 @@ int run_demo(session& s, const demo_options& d) {
   if (auto r = eng.run(small_objects(**bucket, d, prefix, true)); !r)
     return report("demo: small uploads", r.error());
   double t_sp = seconds_since(t0);
-  std::printf("  uploaded   %u objects of %s: %.2f s, %.0f objects/s\n", d.small_count,
-              format_bytes(double(d.small_size)).c_str(), t_sp, d.small_count / t_sp);
+  say(text, "  uploaded   %u objects of %s: %.2f s, %.0f objects/s\n", d.small_count,
+      format_bytes(double(d.small_size)).c_str(), t_sp, d.small_count / t_sp);
   t0 = clock_type::now();
   if (auto r = eng.run(small_objects(**bucket, d, prefix, false)); !r)
     return report("demo: small downloads", r.error());
   double t_sg = seconds_since(t0);
-  std::printf("  downloaded %u objects: %.2f s, %.0f objects/s, all verified\n", d.small_count, t_sg,
-              d.small_count / t_sg);
+  say(text, "  downloaded %u objects: %.2f s, %.0f objects/s, all verified\n", d.small_count, t_sg,
+      d.small_count / t_sg);
+  out["small"] = boost::json::object{{"count", d.small_count},
+                                     {"bytes_each", d.small_size},
+                                     {"upload_seconds", t_sp},
+                                     {"download_seconds", t_sg}};
 
   uint64_t listed = 0;
   const store::list_callback count = [&](store::list_page& page) -> result<bool> {
@@ -165,22 +189,30 @@ int run_demo(session& s, const demo_options& d) {
   };
   if (auto r = eng.run(objects::list(**bucket, prefix, true, count)); !r)
     return report("demo: list", r.error());
-  std::printf("  listed     %llu objects under s3://%s/%s\n", static_cast<unsigned long long>(listed),
-              d.bucket.c_str(), prefix.c_str());
+  out["listed"] = listed;
+  say(text, "  listed     %llu objects under s3://%s/%s\n", static_cast<unsigned long long>(listed),
+      d.bucket.c_str(), prefix.c_str());
   if (listed != d.small_count)
     return report("demo", fail(errc::malformed_response, "the listing does not show every object"));
 
   if (!d.keep) {
     auto removed = eng.run(objects::remove(**bucket, "demo", true));
     if (!removed) return report("demo: clean up", removed.error());
-    std::printf("  removed    %llu objects\n", static_cast<unsigned long long>(removed->deleted));
+    say(text, "  removed    %llu objects\n", static_cast<unsigned long long>(removed->deleted));
+    out["removed"] = removed->deleted;
   }
   // Every request: the bucket store's (bucket, small objects, listing, clean-up) and the large object's.
   auto stats = s.sched->http_stats();
   stats += sched->http_stats();
-  std::printf("sluice demo: OK (%llu requests on %llu connections)\n",
-              static_cast<unsigned long long>(stats.requests),
-              static_cast<unsigned long long>(stats.connections_opened));
+  say(text, "sluice demo: OK (%llu requests on %llu connections)\n",
+      static_cast<unsigned long long>(stats.requests),
+      static_cast<unsigned long long>(stats.connections_opened));
+  if (!text) {
+    out["ok"] = true;
+    out["requests"] = stats.requests;
+    out["connections"] = stats.connections_opened;
+    print_json(out);
+  }
   return 0;
 }
 

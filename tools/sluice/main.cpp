@@ -1,5 +1,6 @@
 // sluice: verified transfers between object storage and local files.
 #include "cli.hpp"
+#include "json_output.hpp"
 
 #include <sluice/engine/integrity/xxh3.hpp>
 #include <sluice/engine/s3/uri.hpp>
@@ -21,19 +22,104 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <iostream>
 #include <map>
 #include <optional>
 #include <set>
+#include <tuple>
 
 using namespace sluice;
 namespace asio = boost::asio;
 
 namespace {
 
+struct ls_options {
+  std::string url;
+  bool recursive = false;
+  bool human_readable = false;
+  bool summarize = false;
+};
+
+// A listing's time as `aws s3 ls` shows it: "YYYY-MM-DD HH:MM:SS" in the local time zone (the
+// server's text, padded, when it is not a time).
+std::string ls_time(std::string_view server_time) {
+  auto t = objects::parse_timestamp(server_time);
+  std::string out(server_time);
+  if (t) {
+    const std::time_t tt = static_cast<std::time_t>(*t);
+    std::tm tm{};
+    char buf[32];
+    if (::localtime_r(&tt, &tm) != nullptr && std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm) > 0)
+      out = buf;
+  }
+  if (out.size() < 19) out.resize(19, ' ');
+  return out;
+}
+
+// The lines of `aws s3 ls`: objects "TIME SIZE NAME" (size right-aligned in 10), common prefixes as
+// 27 spaces, "PRE NAME/"; NAME is the key's last segment, or the whole key with --recursive.
+class ls_printer {
+ public:
+  ls_printer(const cli::global_options& g, const ls_options& o) : g_(g), o_(o) {}
+  void prefix(const std::string& p) {
+    if (g_.json) {
+      boost::json::object e;
+      cli::put_text(e, "prefix", p);
+      prefixes_.push_back(std::move(e));
+      return;
+    }
+    std::string_view name = p;
+    if (name.ends_with('/')) name.remove_suffix(1);
+    if (auto slash = name.rfind('/'); slash != std::string_view::npos) name.remove_prefix(slash + 1);
+    std::printf("%30s %s/\n", "PRE", cli::printable(name).c_str());
+  }
+  void object(const store::entry& e, bool full_key) {
+    ++objects_;
+    bytes_ += e.size;
+    if (g_.json) {
+      boost::json::object j;
+      cli::put_text(j, "key", e.key);
+      j["size"] = e.size;
+      j["last_modified"] = cli::valid_utf8(e.last_modified);
+      if (!e.gen.tag.empty()) j["etag"] = cli::valid_utf8(e.gen.tag);
+      entries_.push_back(std::move(j));
+      return;
+    }
+    std::string_view name = e.key;
+    if (!full_key)
+      if (auto slash = name.rfind('/'); slash != std::string_view::npos) name.remove_prefix(slash + 1);
+    const std::string size = o_.human_readable ? cli::format_size_like_aws(e.size) : std::to_string(e.size);
+    std::printf("%s %10s %s\n", ls_time(e.last_modified).c_str(), size.c_str(), cli::printable(name).c_str());
+  }
+  void finish() {
+    if (g_.json) {
+      boost::json::object out{{"verb", "ls"}};
+      cli::put_text(out, "url", o_.url);
+      out["prefixes"] = std::move(prefixes_);
+      out["objects"] = std::move(entries_);
+      out["total_objects"] = objects_;
+      out["total_bytes"] = bytes_;
+      cli::print_json(out);
+      return;
+    }
+    if (!o_.summarize) return;
+    std::printf(
+        "\nTotal Objects: %llu\n   Total Size: %s\n", static_cast<unsigned long long>(objects_),
+        o_.human_readable ? cli::format_size_like_aws(bytes_).c_str() : std::to_string(bytes_).c_str());
+  }
+
+ private:
+  const cli::global_options& g_;
+  const ls_options& o_;
+  boost::json::array prefixes_, entries_;
+  uint64_t objects_ = 0, bytes_ = 0;
+};
+
 // Each verb validates its arguments before opening a session, so usage
 // errors never send a request.
-int cmd_ls(const cli::global_options& g, const std::string& url, bool recursive) {
+int cmd_ls(const cli::global_options& g, const ls_options& o) {
+  const std::string& url = o.url;
   objects::location loc;
   if (!url.empty() && url != "s3://") {
     auto parsed = objects::parse_location(url);
@@ -47,33 +133,46 @@ int cmd_ls(const cli::global_options& g, const std::string& url, bool recursive)
   if (loc.bucket.empty()) {
     auto buckets = s->eng->run(store::list_buckets(*s->sched));
     if (!buckets) return cli::report("ls", buckets.error());
-    for (auto& b : *buckets) std::printf("%s  %s\n", b.creation_date.c_str(), b.name.c_str());
+    if (g.json) {
+      boost::json::array list;
+      for (auto& b : *buckets) {
+        boost::json::object j;
+        cli::put_text(j, "name", b.name);
+        j["creation_date"] = cli::valid_utf8(b.creation_date);
+        list.push_back(std::move(j));
+      }
+      cli::print_json(boost::json::object{{"verb", "ls"}, {"buckets", std::move(list)}});
+      return 0;
+    }
+    for (auto& b : *buckets)
+      std::printf("%s %s\n", ls_time(b.creation_date).c_str(), cli::printable(b.name).c_str());
     return 0;
   }
   auto bucket = cli::bucket_store(*s, loc.bucket);
   if (!bucket) return cli::report("ls", bucket.error());
+  ls_printer out(g, o);
   if (objects::has_wildcards(loc.key)) {
-    // A glob ('*', '?', '[...]', '**'): the matches of a streamed listing of its literal prefix; no
-    // match is an empty listing.
-    const objects::match_callback print_match = [](const store::entry& o) -> result<bool> {
-      std::printf("%-20s %12llu %s\n", o.last_modified.c_str(), static_cast<unsigned long long>(o.size),
-                  cli::printable(o.key).c_str());
+    // A glob ('*', '?', '[...]', '**'): the matches of a streamed listing of its literal prefix, with
+    // their whole keys; no match is an empty listing.
+    const objects::match_callback print_match = [&](const store::entry& e) -> result<bool> {
+      out.object(e, true);
       return true;
     };
     auto matched = s->eng->run(objects::glob(**bucket, loc.key, print_match));
     if (!matched) return cli::report("ls " + url, matched.error());
+    out.finish();
     return 0;
   }
-  // Printed page by page as the listing streams.
-  store::list_callback print = [](store::list_page& page) -> result<bool> {
-    for (auto& p : page.prefixes) std::printf("%32s %s\n", "PRE", cli::printable(p).c_str());
-    for (auto& o : page.entries)
-      std::printf("%-20s %12llu %s\n", o.last_modified.c_str(), static_cast<unsigned long long>(o.size),
-                  cli::printable(o.key).c_str());
+  // Printed page by page as the listing streams; the prefix is used as given, as aws does
+  // (`ls s3://b/run` shows PRE run/ and PRE run2/).
+  store::list_callback print = [&](store::list_page& page) -> result<bool> {
+    for (auto& p : page.prefixes) out.prefix(p);
+    for (auto& e : page.entries) out.object(e, o.recursive);
     return true;
   };
-  auto listed = s->eng->run(objects::list(**bucket, loc.key, recursive, print));
+  auto listed = s->eng->run(objects::list(**bucket, loc.key, o.recursive, print));
   if (!listed) return cli::report("ls " + url, listed.error());
+  out.finish();
   return 0;
 }
 
@@ -98,9 +197,32 @@ int cmd_copy_remote(const cli::global_options& g, const std::string& src, const 
   if (!destination) return cli::report("cp", destination.error());
   auto c = s->eng->run((*destination)->copy_from(**source, from.key, key, w));
   if (!c) return cli::report("cp " + src + " " + dst, c.error());
-  if (!g.quiet)
-    std::printf("copied %s -> s3://%s/%s (server-side)\n", src.c_str(), to.bucket.c_str(), key.c_str());
+  const std::string target = "s3://" + to.bucket + "/" + key;
+  if (g.json) {
+    boost::json::object out{{"verb", "cp"}, {"server_side", true}, {"objects", 1}};
+    cli::put_text(out, "from", src);
+    cli::put_text(out, "to", target);
+    cli::print_json(out);
+  } else if (!g.quiet) {
+    std::printf("copied %s -> %s (server-side)\n", cli::printable(src).c_str(),
+                cli::printable(target).c_str());
+  }
   return 0;
+}
+
+// rm's outcome: "removed N objects" or its JSON; 1 when any failed.
+int print_removed(const cli::global_options& g, const std::string& url, uint64_t deleted,
+                  boost::json::array failures) {
+  const bool failed = !failures.empty();
+  if (g.json) {
+    boost::json::object out{{"verb", "rm"}, {"removed", deleted}};
+    cli::put_text(out, "url", url);
+    out["failures"] = std::move(failures);
+    cli::print_json(out);
+  } else if (!g.quiet) {
+    std::printf("removed %llu object%s\n", static_cast<unsigned long long>(deleted), deleted == 1 ? "" : "s");
+  }
+  return failed ? 1 : 0;
 }
 
 int cmd_rm(const cli::global_options& g, const std::string& url, bool recursive) {
@@ -126,22 +248,33 @@ int cmd_rm(const cli::global_options& g, const std::string& url, bool recursive)
     if (!matched) return cli::report("rm " + url, matched.error());
     if (keys.empty())
       return cli::report("rm " + url, fail(errc::not_found, url + ": the pattern matches no key"));
-    int status = 0;
+    boost::json::array failures;
+    uint64_t deleted = 0;
     for (const auto& key : keys) {
       auto removed = s->eng->run((*bucket)->remove(key, store::remove_always));
-      if (!removed) status = cli::report("rm s3://" + loc->bucket + "/" + key, removed.error());
+      if (removed) {
+        ++deleted;
+        continue;
+      }
+      cli::warn("rm s3://" + loc->bucket + "/" + key, removed.error());
+      boost::json::object f;
+      cli::put_text(f, "key", key);
+      cli::put_text(f, "error", removed.error().describe());
+      failures.push_back(std::move(f));
     }
-    if (!g.quiet) std::printf("removed %zu object%s\n", keys.size(), keys.size() == 1 ? "" : "s");
-    return status;
+    return print_removed(g, url, deleted, std::move(failures));
   }
   auto r = s->eng->run(objects::remove(**bucket, loc->key, recursive));
   if (!r) return cli::report("rm " + url, r.error());
-  for (auto& f : r->failures)
-    std::fprintf(stderr, "sluice: rm: %s\n", cli::printable(f.err.describe()).c_str());
-  if (!g.quiet)
-    std::printf("removed %llu object%s\n", static_cast<unsigned long long>(r->deleted),
-                r->deleted == 1 ? "" : "s");
-  return r->failures.empty() ? 0 : 1;
+  boost::json::array failures;
+  for (auto& f : r->failures) {
+    cli::warn("rm", f.err);
+    boost::json::object j;
+    cli::put_text(j, "key", f.key);
+    cli::put_text(j, "error", f.err.describe());
+    failures.push_back(std::move(j));
+  }
+  return print_removed(g, url, r->deleted, std::move(failures));
 }
 
 int cmd_stat(const cli::global_options& g, const std::string& url) {
@@ -157,14 +290,30 @@ int cmd_stat(const cli::global_options& g, const std::string& url) {
   if (!info) return cli::report("stat " + url, info.error());
   if (!*info) return cli::report("stat " + url, fail(errc::not_found, url + ": no such key"));
   const store::read_result& st = **info;
+  if (g.json) {
+    boost::json::object out{{"verb", "stat"}};
+    cli::put_text(out, "url", url);
+    cli::put_text(out, "key", loc->key);
+    out["size"] = st.size;
+    out["etag"] = cli::valid_utf8(st.gen.tag);
+    out["last_modified"] = cli::valid_utf8(st.last_modified);
+    out["content_type"] = cli::valid_utf8(st.content_type);
+    if (!st.recorded_xxh3.empty()) out["xxh3"] = cli::valid_utf8(st.recorded_xxh3);
+    boost::json::object meta;
+    for (auto& [k, v] : st.metadata) meta[cli::valid_utf8(k)] = cli::valid_utf8(v);
+    out["metadata"] = std::move(meta);
+    cli::print_json(out);
+    return 0;
+  }
   std::printf(
       "url            %s\nsize           %llu\netag           %s\nlast-modified  %s\ncontent-type   %s\n",
-      url.c_str(), static_cast<unsigned long long>(st.size), st.gen.tag.c_str(), st.last_modified.c_str(),
-      st.content_type.c_str());
+      cli::printable(url).c_str(), static_cast<unsigned long long>(st.size), st.gen.tag.c_str(),
+      st.last_modified.c_str(), st.content_type.c_str());
   // The store keeps sluice's recorded hash apart from the user's metadata; shown among them as before.
   auto metadata = st.metadata;
   if (!st.recorded_xxh3.empty()) metadata[std::string(integrity::metadata_key)] = st.recorded_xxh3;
-  for (auto& [k, v] : metadata) std::printf("meta %-9s %s\n", k.c_str(), v.c_str());
+  for (auto& [k, v] : metadata)
+    std::printf("meta %-9s %s\n", cli::printable(k).c_str(), cli::printable(v).c_str());
   return 0;
 }
 
@@ -251,7 +400,13 @@ int cmd_bucket(const cli::global_options& g, const std::string& url, bool make) 
   auto r = make ? s->eng->run(store::create_bucket(sched, loc->bucket))
                 : s->eng->run(store::remove_bucket(sched, loc->bucket));
   if (!r) return cli::report(std::string(verb) + " " + url, r.error());
-  if (!g.quiet) std::printf("%s %s\n", make ? "made bucket" : "removed bucket", url.c_str());
+  if (g.json) {
+    boost::json::object out{{"verb", verb}, {"bucket", loc->bucket}};
+    cli::put_text(out, "url", url);
+    cli::print_json(out);
+  } else if (!g.quiet) {
+    std::printf("%s %s\n", make ? "made bucket" : "removed bucket", url.c_str());
+  }
   return 0;
 }
 
@@ -334,7 +489,9 @@ int run(int argc, char** argv) {
   app.add_flag("--no-sign-request", g.no_sign_request,
                "Send anonymous (unsigned) requests; without it, no credentials found is an error");
   app.add_flag("-q,--quiet", g.quiet, "Print nothing on success");
-  app.add_flag("--json", g.json, "Print one JSON document (cp, mv, sync, du, presign, bench, array info)");
+  app.add_flag("--json", g.json,
+               "Print one JSON document on standard output, errors included (every verb but cat, cp to -, "
+               "array put/get)");
   bool version_flag = false;  // handled before parsing
   app.add_flag("--version", version_flag, "Print the version, the commit and the linked libraries' versions");
 
@@ -365,10 +522,13 @@ int run(int argc, char** argv) {
     return cmd;
   };
 
-  auto* ls = verb("ls", "List buckets, or objects under s3://bucket[/prefix]",
-                  "sluice ls s3://bucket/runs/ --endpoint-url http://127.0.0.1:9000");
-  ls->add_flag("-r,--recursive", recursive, "List every key under the prefix");
-  ls->add_option("url", url, "s3://bucket[/prefix]");
+  ls_options lso;
+  auto* ls = verb("ls", "List buckets, or objects under s3://bucket[/prefix], as aws s3 ls prints them",
+                  "sluice ls s3://bucket/runs/ --recursive --human-readable --summarize");
+  ls->add_flag("-r,--recursive", lso.recursive, "List every key under the prefix (whole keys)");
+  ls->add_flag("--human-readable", lso.human_readable, "Sizes as 1.0 KiB, 2.5 MiB ...");
+  ls->add_flag("--summarize", lso.summarize, "End with the number of objects and their total size");
+  ls->add_option("url", lso.url, "s3://bucket[/prefix]");
 
   auto add_transfer_flags = [&](CLI::App* cmd) {
     cmd->add_option("--part-size", part_size_text, "Part size for large objects (default 8MiB)");
@@ -381,11 +541,15 @@ int run(int argc, char** argv) {
     cmd->add_option("--content-type", content_type, "Content-Type of uploaded objects");
     cmd->add_option("--metadata", metadata, "User metadata NAME=VALUE (repeatable)");
   };
+  // --include and --exclude per verb, for putting them back in command-line order after parsing.
+  std::vector<std::tuple<CLI::App*, CLI::Option*, CLI::Option*>> filter_options;
   auto add_tree_flags = [&](CLI::App* cmd) {
-    cmd->add_option("--include", tf.include,
-                    "Copy only keys (relative paths) matching this glob (repeatable)");
-    cmd->add_option("--exclude", tf.exclude,
-                    "Skip keys (relative paths) matching this glob (repeatable; wins over --include)");
+    auto* inc = cmd->add_option("--include", tf.include,
+                                "Copy keys (relative paths) matching this glob again after an --exclude "
+                                "(repeatable; in order, the last filter that matches wins, as in aws)");
+    auto* exc = cmd->add_option("--exclude", tf.exclude,
+                                "Leave out keys (relative paths) matching this glob (repeatable)");
+    filter_options.emplace_back(cmd, inc, exc);
     cmd->add_flag("--dryrun", tf.dry_run, "Print what would be done, change nothing");
   };
   auto* cp =
@@ -419,6 +583,9 @@ int run(int argc, char** argv) {
   sy->add_flag("--delete", tf.delete_extra,
                "Remove destination files or keys the source does not have (only when every copy succeeded)");
   sy->add_flag("--size-only", tf.size_only, "Count files of equal size as unchanged (no hashing)");
+  sy->add_flag("--checksum", tf.checksum,
+               "Always compare content (XXH3 or a single-part ETag's MD5, reading the local file); never "
+               "trust times");
 
   auto* rm = verb("rm", "Remove an object, or with -r a prefix (keys equal to it or under it + '/')",
                   "sluice rm -r s3://bucket/scratch/run1");
@@ -518,6 +685,17 @@ int run(int argc, char** argv) {
   // The verb, found before CLI11 parses: a mistyped one is named (CLI11 would say "a subcommand is
   // required"), and --version needs none.
   bool verb_found = false, help = false;
+  // --json anywhere: errors of the command line itself are a JSON document too.
+  bool json_asked = false;
+  for (int i = 1; i < argc && std::string_view(argv[i]) != "--"; ++i)
+    if (std::string_view(argv[i]) == "--json") json_asked = true;
+  cli::set_json_errors(json_asked);
+  auto usage_line = [&](const std::string& context, const std::string& message) {
+    std::fprintf(stderr, "sluice: %s%s%s\n", context.c_str(), context.empty() ? "" : ": ",
+                 cli::printable(message).c_str());
+    if (json_asked) cli::print_json(cli::error_json(fail(errc::invalid_argument, message), context, 2));
+    return 2;
+  };
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
     if (a == "--") break;
@@ -533,16 +711,13 @@ int run(int argc, char** argv) {
     if (std::find(verb_names.begin(), verb_names.end(), a) == verb_names.end()) {
       std::string list;
       for (auto& v : verb_names) list += (list.empty() ? "" : ", ") + v;
-      std::fprintf(stderr, "sluice: unknown verb '%s' (verbs: %s; see sluice --help)\n",
-                   cli::printable(a).c_str(), list.c_str());
-      return 2;
+      return usage_line("", "unknown verb '" + std::string(a) + "' (verbs: " + list + "; see sluice --help)");
     }
     verb_found = true;
     break;
   }
   if (!verb_found && !help) {
-    std::fprintf(stderr, "sluice: no verb given (sluice VERB [options]; see sluice --help)\n");
-    return 2;
+    return usage_line("", "no verb given (sluice VERB [options]; see sluice --help)");
   }
 
   try {
@@ -565,22 +740,27 @@ int run(int argc, char** argv) {
       what =
           first.starts_with("-") ? "unknown option '" + first + "'" : "unexpected argument '" + first + "'";
     }
-    std::fprintf(stderr, "sluice: %s%s%s (see %s)\n", name.c_str(), name.empty() ? "" : ": ",
-                 cli::printable(what).c_str(), see.c_str());
-    return 2;
+    return usage_line(name, what + " (see " + see + ")");
   }
 
   tf.json = g.json;
   bench.json = g.json;
   arr.json = g.json;
-  // --json where a verb has no JSON yet: said, not ignored.
-  for (CLI::App* no_json : {ls, rm, st, cat, mb, rb, dm})
-    if (*no_json && g.json) {
-      std::fprintf(stderr, "sluice: %s: --json is not available for this verb\n",
-                   no_json->get_name().c_str());
-      return 2;
+  // --include/--exclude in the order given: CLI11 keeps each option's values apart, its parse order
+  // says how they interleave.
+  for (auto& [cmd, inc, exc] : filter_options) {
+    std::size_t next_inc = 0, next_exc = 0;
+    for (CLI::Option* o : cmd->parse_order()) {
+      if (o == inc && next_inc < tf.include.size()) tf.filters.push_back({true, tf.include[next_inc++]});
+      if (o == exc && next_exc < tf.exclude.size()) tf.filters.push_back({false, tf.exclude[next_exc++]});
     }
-  if (*ls) return cmd_ls(g, url, recursive);
+  }
+  // cat writes the object's bytes on standard output: no room for a document there.
+  const bool to_stdout = *cp && dst == "-" && src != "-";
+  if (g.json && (*cat || to_stdout))
+    return usage_line(*cat ? "cat" : "cp",
+                      "--json is not available: the object's bytes go to standard output");
+  if (*ls) return cmd_ls(g, lso);
   if (*cp || *sy || *mv) {
     const char* verb_name = *cp ? "cp" : *sy ? "sync" : "mv";
     auto ps_ = cli::parse_size(part_size_text);
@@ -626,10 +806,8 @@ int run(int argc, char** argv) {
   if (*ar) {
     arr.verb = *ap ? "put" : *ag ? "get" : *ac ? "consolidate" : "info";
     arr.fill_given = fill_opt->count() > 0;
-    if (g.json && arr.verb != "info") {
-      std::fprintf(stderr, "sluice: array %s: --json is not available for this verb\n", arr.verb.c_str());
-      return 2;
-    }
+    if (g.json && arr.verb != "info")
+      return usage_line("array " + arr.verb, "--json is not available for this verb");
     return cli::cmd_array(g, arr);
   }
   if (*rm) return cmd_rm(g, url, recursive);
@@ -693,6 +871,7 @@ int run(int argc, char** argv) {
     auto ss = cli::parse_size(small_text);
     if (!ss) return cli::usage_error("demo --small-size", ss.error());
     demo.large_size = *ls_;
+    demo.json = g.json;
     demo.small_size = *ss;
     if (auto v = s3::validate_bucket_name(demo.bucket); !v) return cli::report("demo", v.error());
     auto s = cli::open_session(g);

@@ -1,6 +1,7 @@
 // du, presign, mv of one object between S3 locations, and rb --force: thin layers over
 // objects:: and store::, with their JSON written by Boost.JSON.
 #include "cli.hpp"
+#include "json_output.hpp"
 
 #include <sluice/objects/glob.hpp>
 #include <sluice/objects/objects.hpp>
@@ -15,10 +16,6 @@
 namespace sluice::cli {
 
 namespace {
-
-void print_json(const boost::json::value& v) {
-  std::cout << boost::json::serialize(v) << "\n" << std::flush;
-}
 
 std::string url_of(const std::string& bucket, std::string_view key) {
   return "s3://" + bucket + (key.empty() ? "" : "/" + std::string(key));
@@ -47,14 +44,15 @@ int cmd_du(const global_options& g, const du_options& o) {
   }
   const std::string level = loc->key.empty() || loc->key.back() == '/' ? loc->key : loc->key + "/";
   if (g.json) {
-    boost::json::object out{
-        {"verb", "du"}, {"url", o.url}, {"bytes", u.total.bytes}, {"objects", u.total.objects}};
+    boost::json::object out{{"verb", "du"}, {"bytes", u.total.bytes}, {"objects", u.total.objects}};
+    put_text(out, "url", o.url);
     if (!o.summary) {
       boost::json::array parts;
-      for (const auto& [name, usage] : u.prefixes)
-        parts.push_back(boost::json::object{{"prefix", url_of(loc->bucket, level + name)},
-                                            {"bytes", usage.bytes},
-                                            {"objects", usage.objects}});
+      for (const auto& [name, usage] : u.prefixes) {
+        boost::json::object p{{"bytes", usage.bytes}, {"objects", usage.objects}};
+        put_text(p, "prefix", url_of(loc->bucket, level + name));
+        parts.push_back(std::move(p));
+      }
       out["prefixes"] = std::move(parts);
     }
     print_json(out);
@@ -86,7 +84,8 @@ int cmd_presign(const global_options& g, const std::string& url, long expires_in
   auto signed_url = store::presign_get(*s->sched, loc->bucket, loc->key, std::chrono::seconds(expires_in));
   if (!signed_url) return report("presign " + url, signed_url.error());
   if (g.json)
-    print_json(boost::json::object{{"verb", "presign"}, {"url", *signed_url}, {"expires_in", expires_in}});
+    print_json(boost::json::object{
+        {"verb", "presign"}, {"url", valid_utf8(*signed_url)}, {"expires_in", expires_in}});
   else
     std::printf("%s\n", signed_url->c_str());
   return 0;
@@ -116,10 +115,14 @@ int cmd_move_remote(const global_options& g, const std::string& src, const std::
   auto moved = s->eng->run(objects::move_value(**source, from->key, **destination, key));
   if (!moved) return report("mv " + src + " " + dst, moved.error());
   const std::string target = url_of(to->bucket, key);
-  if (g.json)
-    print_json(boost::json::object{{"verb", "mv"}, {"from", src}, {"to", target}, {"bytes", *moved}});
-  else if (!g.quiet)
+  if (g.json) {
+    boost::json::object out{{"verb", "mv"}, {"bytes", *moved}, {"server_side", true}};
+    put_text(out, "from", src);
+    put_text(out, "to", target);
+    print_json(out);
+  } else if (!g.quiet) {
     std::printf("moved %s -> %s (server-side)\n", printable(src).c_str(), printable(target).c_str());
+  }
   return 0;
 }
 
@@ -134,15 +137,18 @@ int cmd_remove_bucket_force(const global_options& g, const std::string& url) {
   if (!bucket) return report("rb", bucket.error());
   auto emptied = s->eng->run(objects::remove(**bucket, "", true));
   if (!emptied) return report("rb --force " + url, emptied.error());
-  for (const auto& f : emptied->failures)
-    std::fprintf(stderr, "sluice: rb: %s\n", printable(f.err.describe()).c_str());
+  for (const auto& f : emptied->failures) warn("rb", f.err);
   if (!emptied->failures.empty())
     return report("rb --force " + url,
                   fail(errc::io_error, std::to_string(emptied->failures.size()) +
                                            " object(s) could not be removed; the bucket is kept"));
   auto removed = s->eng->run(store::remove_bucket(*s->sched, loc->bucket));
   if (!removed) return report("rb " + url, removed.error());
-  if (!g.quiet)
+  if (g.json) {
+    boost::json::object out{{"verb", "rb"}, {"bucket", loc->bucket}, {"removed", emptied->deleted}};
+    put_text(out, "url", url);
+    print_json(out);
+  } else if (!g.quiet)
     std::printf("removed %llu object%s and bucket %s\n", static_cast<unsigned long long>(emptied->deleted),
                 emptied->deleted == 1 ? "" : "s", url.c_str());
   return 0;

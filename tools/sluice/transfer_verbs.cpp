@@ -1,5 +1,6 @@
 // cp (one object or -r) and sync over the bucket store and the directory store, with progress.
 #include "cli.hpp"
+#include "json_output.hpp"
 
 #include <sluice/engine/transfer/scheduler.hpp>
 #include <sluice/objects/glob.hpp>
@@ -16,6 +17,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace sluice::cli {
 
@@ -24,11 +27,20 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-// Shows bytes, objects, rate and ETA on a terminal while a transfer runs.
+// Shows bytes, objects, rate and ETA on a terminal while a transfer runs. Bytes moved come from the
+// scheduler (parts as they complete) or, for a tree, from the tree's own counts when those are ahead
+// (server-side copies move no bytes through the scheduler); values a sync found unchanged count as
+// done but not in the rate. `total_known` false (standard input) shows the totals as "?".
 class progress_display {
  public:
-  progress_display(transfer::progress& p, uint64_t total_bytes, uint64_t total_objects, bool enabled)
-      : p_(p), total_bytes_(total_bytes), total_objects_(total_objects), start_(clock_type::now()) {
+  progress_display(transfer::progress& p, const objects::tree_progress* tree, uint64_t total_bytes,
+                   uint64_t total_objects, bool total_known, bool enabled)
+      : p_(p),
+        tree_(tree),
+        total_bytes_(total_bytes),
+        total_objects_(total_objects),
+        total_known_(total_known),
+        start_(clock_type::now()) {
     if (enabled) thread_ = std::thread([this] { loop(); });
   }
   ~progress_display() { stop(); }
@@ -50,24 +62,36 @@ class progress_display {
     while (!cv_.wait_for(lk, std::chrono::milliseconds(200), [this] { return done_; })) draw();
   }
   void draw() {
-    double secs = std::chrono::duration<double>(clock_type::now() - start_).count();
-    double bytes = double(p_.bytes.load());
-    double rate = secs > 0 ? bytes / secs : 0;
+    const double secs = std::chrono::duration<double>(clock_type::now() - start_).count();
+    double moved = double(p_.bytes.load());
+    uint64_t objects = p_.objects.load();
+    double skipped = 0;
+    if (tree_ != nullptr) {
+      moved = std::max(moved, double(tree_->bytes.load()));
+      skipped = double(tree_->skipped_bytes.load());
+      objects = tree_->objects.load() + tree_->skipped_objects.load();
+    }
+    const double done = moved + skipped;
+    const double rate = secs > 0 ? moved / secs : 0;
     std::string eta = "--";
-    if (rate > 0 && total_bytes_ > bytes)
-      eta = std::to_string(int((double(total_bytes_) - bytes) / rate)) + "s";
-    int width = 30;
-    int filled = total_bytes_ ? int(width * std::min(1.0, bytes / double(total_bytes_))) : 0;
-    std::fprintf(stderr, "\r[%s%s] %s / %s  %llu/%llu objects  %s  ETA %s\033[K",
+    if (total_known_ && rate > 0 && double(total_bytes_) > done)
+      eta = std::to_string(int((double(total_bytes_) - done) / rate)) + "s";
+    const int width = 30;
+    const int filled =
+        total_known_ && total_bytes_ ? int(width * std::min(1.0, done / double(total_bytes_))) : 0;
+    const std::string total = total_known_ ? format_bytes(double(total_bytes_)) : "?";
+    const std::string total_objects = total_known_ ? std::to_string(total_objects_) : "?";
+    std::fprintf(stderr, "\r[%s%s] %s / %s  %llu/%s objects  %s  ETA %s\033[K",
                  std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(),
-                 format_bytes(bytes).c_str(), format_bytes(double(total_bytes_)).c_str(),
-                 (unsigned long long)p_.objects.load(), (unsigned long long)total_objects_,
-                 format_rate(bytes, secs).c_str(), eta.c_str());
+                 format_bytes(done).c_str(), total.c_str(), (unsigned long long)objects,
+                 total_objects.c_str(), format_rate(moved, secs).c_str(), eta.c_str());
     std::fflush(stderr);
   }
 
   transfer::progress& p_;
+  const objects::tree_progress* tree_;
   uint64_t total_bytes_, total_objects_;
+  bool total_known_;
   clock_type::time_point start_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -75,53 +99,61 @@ class progress_display {
   std::thread thread_;
 };
 
-std::string json_escape(std::string_view s) {
-  std::string out;
-  for (char ch : s) {
-    unsigned char c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += ch;
-    }
-  }
-  return out;
-}
+// What a transfer verb did, for its one summary line or its JSON document.
+struct outcome {
+  uint64_t objects = 0, bytes = 0, skipped = 0, filtered = 0, removed = 0, markers = 0;
+  bool server_side = false;
+  std::vector<std::pair<std::string, error>> failures;  // key (or path), error
+  boost::json::array actions;                           // --dryrun: what would be done
+};
 
 // Prints the outcome: one summary line, or JSON, or nothing (-q); failures
 // always go to stderr, one line each.
-int finish(const global_options& g, const transfer_flags& f, std::string_view verb,
-           const transfer::batch_result& r, uint64_t skipped, double secs, const std::string& single = {}) {
-  for (const auto& fl : r.failures)
-    std::fprintf(stderr, "sluice: %.*s: %s: %s\n", int(verb.size()), verb.data(), printable(fl.key).c_str(),
-                 printable(fl.err.describe()).c_str());
+int finish(const global_options& g, const transfer_flags& f, std::string_view verb, const outcome& r,
+           double secs, const std::string& src, const std::string& dst, bool single) {
+  for (const auto& [key, err] : r.failures)
+    std::fprintf(stderr, "sluice: %.*s: %s: %s\n", int(verb.size()), verb.data(), printable(key).c_str(),
+                 printable(err.describe()).c_str());
   if (f.json) {
-    std::printf(
-        "{\"verb\":\"%.*s\",\"objects\":%llu,\"bytes\":%llu,\"skipped\":%llu,\"seconds\":%.3f,"
-        "\"throughput_bytes_per_s\":%.1f,\"refetched_parts\":%llu,\"failures\":[",
-        int(verb.size()), verb.data(), (unsigned long long)r.totals.objects,
-        (unsigned long long)r.totals.bytes, (unsigned long long)skipped, secs,
-        secs > 0 ? double(r.totals.bytes) / secs : 0.0, (unsigned long long)r.totals.refetched_parts);
-    for (std::size_t i = 0; i < r.failures.size(); ++i)
-      std::printf("%s{\"key\":\"%s\",\"error\":\"%s\"}", i ? "," : "", json_escape(r.failures[i].key).c_str(),
-                  json_escape(r.failures[i].err.describe()).c_str());
-    std::printf("]}\n");
-  } else if (!g.quiet && !single.empty()) {
-    std::printf("%s %s (%s in %.2f s, %s)\n", verb == "mv" ? "moved" : "copied", single.c_str(),
-                format_bytes(double(r.totals.bytes)).c_str(), secs,
-                format_rate(double(r.totals.bytes), secs).c_str());
+    boost::json::object out{{"verb", verb}};
+    put_text(out, "from", src);
+    put_text(out, "to", dst);
+    out["objects"] = r.objects;
+    out["bytes"] = r.bytes;
+    if (!single) {
+      out["skipped"] = r.skipped;
+      out["filtered"] = r.filtered;
+      out["removed"] = r.removed;
+      out["folder_markers"] = r.markers;
+    }
+    out["server_side"] = r.server_side;
+    out["dry_run"] = f.dry_run;
+    out["seconds"] = secs;
+    out["throughput_bytes_per_s"] = secs > 0 ? double(r.bytes) / secs : 0.0;
+    boost::json::array failures;
+    for (const auto& [key, err] : r.failures) {
+      boost::json::object j;
+      put_text(j, "key", key);
+      put_text(j, "error", err.describe());
+      failures.push_back(std::move(j));
+    }
+    out["failures"] = std::move(failures);
+    if (f.dry_run) out["actions"] = r.actions;
+    print_json(out);
+  } else if (!g.quiet && single) {
+    std::printf("%s %s -> %s (%s in %.2f s, %s)\n", verb == "mv" ? "moved" : "copied", printable(src).c_str(),
+                printable(dst).c_str(), format_bytes(double(r.bytes)).c_str(), secs,
+                format_rate(double(r.bytes), secs).c_str());
   } else if (!g.quiet) {
-    std::printf("%.*s: %llu object%s, %s in %.2f s (%s)%s%s\n", int(verb.size()), verb.data(),
-                (unsigned long long)r.totals.objects, r.totals.objects == 1 ? "" : "s",
-                format_bytes(double(r.totals.bytes)).c_str(), secs,
-                format_rate(double(r.totals.bytes), secs).c_str(),
-                skipped ? (", " + std::to_string(skipped) + " unchanged").c_str() : "",
-                r.failures.empty() ? "" : (", " + std::to_string(r.failures.size()) + " FAILED").c_str());
+    std::string extra;
+    if (r.skipped > r.filtered) extra += ", " + std::to_string(r.skipped - r.filtered) + " unchanged";
+    if (r.filtered) extra += ", " + std::to_string(r.filtered) + " filtered out";
+    if (r.removed) extra += ", " + std::to_string(r.removed) + " removed";
+    if (!r.failures.empty()) extra += ", " + std::to_string(r.failures.size()) + " FAILED";
+    std::printf("%s%.*s: %llu object%s, %s in %.2f s (%s)%s\n", f.dry_run ? "(dryrun) " : "",
+                int(verb.size()), verb.data(), (unsigned long long)r.objects, r.objects == 1 ? "" : "s",
+                format_bytes(double(r.bytes)).c_str(), secs, format_rate(double(r.bytes), secs).c_str(),
+                extra.c_str());
   }
   return r.failures.empty() ? 0 : 1;
 }
@@ -190,15 +222,14 @@ int upload_stdin(const global_options& g, const transfer_flags& f, const objects
   transfer::scheduler* sched = s->sched.get();
   const store::stream_source input =
       objects::descriptor_source(STDIN_FILENO, "standard input", [sched] { return sched->cancelled(); });
-  progress_display pd(s->sched->counters(), 0, 1, show);
+  progress_display pd(s->sched->counters(), nullptr, 0, 1, false, show);
   auto up = s->eng->run((*remote)->write_stream(to.key, input, w));
   pd.stop();
   if (!up) return report("cp - " + dst, up.error());
-  transfer::batch_result r;
-  r.totals.objects = 1;
-  r.totals.bytes = s->sched->counters().bytes.load();
-  return finish(g, f, "cp", r, 0, std::chrono::duration<double>(clock_type::now() - t0).count(),
-                "- -> " + dst);
+  outcome r;
+  r.objects = 1;
+  r.bytes = s->sched->counters().bytes.load();
+  return finish(g, f, "cp", r, std::chrono::duration<double>(clock_type::now() - t0).count(), "-", dst, true);
 }
 
 }  // namespace
@@ -256,17 +287,17 @@ int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std
     // PUT, or a multipart upload above the threshold), read_to_file streams an
     // object down in ranged parts (temporary file, verified, renamed).
     const std::string context = std::string(verb) + " " + src + " " + dst;
-    transfer::batch_result r;
-    r.totals.objects = 1;
+    outcome r;
+    r.objects = 1;
     if (!from->remote) {
       std::string key = to->key;
       if (key.empty() || key.back() == '/') key += fs::path(from->path).filename().string();
       const uint64_t size = fs::file_size(from->path, ec);
-      progress_display pd(sched.counters(), size, 1, show);
+      progress_display pd(sched.counters(), nullptr, size, 1, true, show);
       auto up = eng.run((*remote)->write_file(key, from->path, w));
       pd.stop();
       if (!up) return report(context, up.error());
-      r.totals.bytes = size;
+      r.bytes = size;
       if (f.move && !fs::remove(from->path, ec))
         return report(context, fail(errc::io_error, "uploaded, but cannot remove '" + from->path +
                                                         "': " + (ec ? ec.message() : "gone")));
@@ -286,21 +317,26 @@ int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std
                                                           "': " + ec.message()));
       }
       if (into_dir) path = (fs::path(path) / base_name(from->key)).string();
+      // The size first, for the progress line's total (and a missing key said before any file is made).
       auto info = eng.run((*remote)->stat(from->key));
-      const uint64_t total = info && *info ? (*info)->size : 0;
-      progress_display pd(sched.counters(), total, 1, show);
+      if (!info) return report(context, info.error());
+      if (!*info) return report(context, fail(errc::not_found, src + ": no such key"));
+      progress_display pd(sched.counters(), nullptr, (*info)->size, 1, true, show);
       auto down = eng.run((*remote)->read_to_file(from->key, path));
       pd.stop();
       if (!down) return report(context, down.error());
       if (down->state != store::read_state::value)
         return report(context, fail(errc::not_found, src + ": no such key"));
-      r.totals.bytes = down->size;
+      r.bytes = down->size;
+      // As aws does: the file's time is the object's, so that sync can compare times later.
+      if (auto stamped = objects::stamp_modification_time(path, (*info)->last_modified); !stamped)
+        warn(context, stamped.error());
       if (f.move) {
         auto removed = eng.run((*remote)->remove(from->key, store::remove_always));
         if (!removed) return report(context, removed.error());
       }
     }
-    return finish(g, f, verb, r, 0, secs(), src + " -> " + dst);
+    return finish(g, f, verb, r, secs(), src, dst, true);
   }
 
   // Between two S3 prefixes (cp -r, mv -r): server-side copies.
@@ -328,22 +364,33 @@ int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std
   const std::string dst_prefix = to->remote ? to->key : "";
 
   objects::tree_options o;
-  o.include = f.include;
-  o.exclude = f.exclude;
   o.dry_run = f.dry_run;
   o.delete_extra = f.delete_extra;
   o.size_only = f.size_only;
+  o.checksum = f.checksum;
+  for (const auto& [include, pattern] : f.filters) o.filters.push_back({include, pattern});
   o.move = f.move;
   o.match = match;
   o.concurrency = f.concurrency;
   o.write = w;
-  if (f.dry_run && !f.json)
+  outcome out;
+  if (f.dry_run)
     o.on_action = [&](const objects::tree_action& a) {
       const char* what = a.kind == objects::action_kind::copy   ? "copy"
                          : a.kind == objects::action_kind::skip ? "skip"
                                                                 : "delete";
-      std::printf("(dryrun) %s %s (%s)\n", what, printable(a.key).c_str(), printable(a.reason).c_str());
+      if (f.json) {
+        boost::json::object j{{"action", what}};
+        put_text(j, "key", a.key);
+        j["size"] = a.size;
+        j["reason"] = valid_utf8(a.reason);
+        out.actions.push_back(std::move(j));
+      } else {
+        std::printf("(dryrun) %s %s (%s)\n", what, printable(a.key).c_str(), printable(a.reason).c_str());
+      }
     };
+  objects::tree_progress counts;
+  o.progress = &counts;
   // Totals for the progress line: one listing pass before the copy, only on a terminal.
   uint64_t total = 0, total_objects = 0;
   if (show) {
@@ -353,19 +400,23 @@ int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std
       total_objects = u->objects;
     }
   }
-  progress_display pd(sched.counters(), total, total_objects, show);
+  progress_display pd(sched.counters(), &counts, total, total_objects, true, show);
   auto r = sync ? eng.run(objects::sync(source, src_prefix, destination, dst_prefix, o))
                 : eng.run(objects::copy_tree(source, src_prefix, destination, dst_prefix, o));
   pd.stop();
   if (!r) return report(verb, r.error());
-  transfer::batch_result out;
-  out.totals.objects = r->copied;
-  out.totals.bytes = r->bytes;
+  out.objects = r->copied;
+  out.bytes = r->bytes;
+  out.skipped = r->skipped;
+  out.filtered = r->filtered;
+  out.removed = r->removed;
+  out.markers = r->markers;
+  out.server_side = bool(other);
   if (glob && r->copied == 0 && r->failures.empty() && r->refused.empty())
     return report(std::string(verb) + " " + src, fail(errc::not_found, src + ": the pattern matches no key"));
-  for (auto& x : r->refused) out.failures.push_back({x.key, x.err});
-  for (auto& x : r->failures) out.failures.push_back({x.key, x.err});
-  return finish(g, f, verb, out, r->skipped, secs());
+  for (auto& x : r->refused) out.failures.emplace_back(x.key, x.err);
+  for (auto& x : r->failures) out.failures.emplace_back(x.key, x.err);
+  return finish(g, f, verb, out, secs(), src, dst, false);
 }
 
 }  // namespace sluice::cli

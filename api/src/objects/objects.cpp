@@ -17,7 +17,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <optional>
 
 namespace sluice::objects {
@@ -41,6 +43,40 @@ result<location> parse_location(std::string_view text) {
                                             "' (use s3://bucket/key or a local path)");
   loc.path = std::string(text);
   return loc;
+}
+
+std::optional<int64_t> parse_timestamp(std::string_view text) {
+  const std::string t(text);
+  std::tm tm{};
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, used = 0;
+  if (std::sscanf(t.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &year, &month, &day, &hour, &minute, &second,
+                  &used) == 6) {
+    std::string_view rest = text.substr(static_cast<std::size_t>(used));
+    if (rest.starts_with('.')) {  // fractions of a second: dropped
+      rest.remove_prefix(1);
+      while (!rest.empty() && rest.front() >= '0' && rest.front() <= '9') rest.remove_prefix(1);
+    }
+    if (rest != "Z" && rest != "+00:00" && !rest.empty()) return std::nullopt;
+  } else {
+    char weekday[4] = {}, month_name[4] = {}, zone[4] = {};
+    if (std::sscanf(t.c_str(), "%3s, %d %3s %d %d:%d:%d %3s", weekday, &day, month_name, &year, &hour,
+                    &minute, &second, zone) != 8 ||
+        std::string_view(zone) != "GMT")
+      return std::nullopt;
+    static constexpr std::string_view months = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    const auto at = months.find(month_name);
+    if (at == std::string_view::npos || at % 3 != 0) return std::nullopt;
+    month = static_cast<int>(at / 3) + 1;
+  }
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60)
+    return std::nullopt;
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = minute;
+  tm.tm_sec = second;
+  return static_cast<int64_t>(::timegm(&tm));
 }
 
 bool covers(std::string_view prefix, std::string_view key) noexcept {

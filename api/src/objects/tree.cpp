@@ -1,15 +1,20 @@
 // copy_tree, sync and single-value copies between any two stores (tree.hpp).
 #include <sluice/objects/glob.hpp>
+#include <sluice/objects/objects.hpp>
 #include <sluice/objects/tree.hpp>
 
 #include <sluice/engine/integrity/recorded_hash.hpp>
 #include <sluice/engine/runtime/concurrently.hpp>
 
 #include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -49,10 +54,78 @@ bool filter_match(std::string_view pattern, std::string_view rel) {
 bool wanted(const tree_options& o, std::string_view rel) {
   for (const auto& p : o.exclude)
     if (filter_match(p, rel)) return false;
-  if (o.include.empty()) return true;
+  bool in = o.include.empty();
   for (const auto& p : o.include)
-    if (filter_match(p, rel)) return true;
-  return false;
+    if (filter_match(p, rel)) {
+      in = true;
+      break;
+    }
+  if (!in) return false;
+  for (const auto& f : o.filters)  // aws: the last rule that matches decides
+    if (filter_match(f.pattern, rel)) in = f.include;
+  return in;
+}
+
+// An ETag that is the MD5 of the object's bytes: 32 hex digits (a multipart
+// ETag has "-N" after them, an SSE-KMS one is not the MD5 but cannot be told
+// apart; such a mismatch only costs a copy).
+bool is_md5_etag(std::string_view tag) {
+  if (tag.size() != 32) return false;
+  for (char c : tag)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return false;
+  return true;
+}
+
+// The MD5 of a local file in lowercase hex.
+result<std::string> md5_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return os_fail("cannot open", path, errno);
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_md5(), nullptr) != 1) {
+    ::close(fd);
+    return fail(errc::io_error, "cannot start an MD5 digest");
+  }
+  std::vector<std::byte> buf(hash_chunk);
+  for (;;) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int e = errno;
+      ::close(fd);
+      return os_fail("cannot read", path, e);
+    }
+    if (n == 0) break;
+    EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx.get(), digest, &len);
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < len; ++i) {
+    hex += digits[digest[i] >> 4];
+    hex += digits[digest[i] & 15];
+  }
+  return hex;
+}
+
+bool equal_hex(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  return true;
+}
+
+// A value's modification time in seconds: a local file's mtime, else the store's Last-Modified.
+std::optional<int64_t> modified_at(const store::read_result& r, const std::optional<std::string>& path) {
+  if (path) {
+    struct stat sb {};
+    if (::stat(path->c_str(), &sb) != 0) return std::nullopt;
+    return static_cast<int64_t>(sb.st_mtim.tv_sec);
+  }
+  return parse_timestamp(r.last_modified);
 }
 
 // The XXH3 of a local file, hashed the way `recorded` was (its part size).
@@ -76,38 +149,60 @@ result<uint64_t> hash_file(const std::string& path, uint64_t part_size) {
   return h.digest();
 }
 
-// Whether the two values hold the same bytes, as far as hashes can tell
-// (nullopt: nothing to compare with, so not proven equal).
-awaitable<result<bool>> same_content(store::store& src, const std::string& sk, store::store& dst,
-                                     const std::string& dk) {
+// Why the two values (of equal size) count as the same: hashes first, times
+// last (tree.hpp, sync); nullptr when nothing proves it.
+awaitable<result<const char*>> unchanged_reason(store::store& src, const std::string& sk, store::store& dst,
+                                                const std::string& dk, const tree_options& opts) {
   SLUICE_CO_TRY(std::optional<store::read_result> a, co_await src.stat(sk));
   SLUICE_CO_TRY(std::optional<store::read_result> b, co_await dst.stat(dk));
-  if (!a || !b) co_return false;
-  if (!a->recorded_xxh3.empty() && a->recorded_xxh3 == b->recorded_xxh3) co_return true;
-  // One side recorded a hash, the other is a local file: hash the file alike.
-  auto compare_with_file = [](const std::string& recorded,
-                              const std::optional<std::string>& path) -> result<bool> {
+  const char* differ = nullptr;
+  if (!a || !b || a->size != b->size) co_return differ;
+  const auto pa = src.local_path(sk), pb = dst.local_path(dk);
+  // 1. sluice's XXH3 on both sides (a local file hashed the way the other side recorded it).
+  if (!a->recorded_xxh3.empty() && !b->recorded_xxh3.empty())
+    co_return a->recorded_xxh3 == b->recorded_xxh3 ? "same size and XXH3" : differ;
+  auto compare_with_file = [](const std::string& recorded, const std::string& path) -> result<bool> {
     auto rec = integrity::parse_recorded(recorded);
-    if (!rec || !path) return false;
-    SLUICE_TRY(uint64_t h, hash_file(*path, rec->part_size));
+    if (!rec) return false;
+    SLUICE_TRY(uint64_t h, hash_file(path, rec->part_size));
     return h == rec->value;
   };
-  if (!a->recorded_xxh3.empty() && b->recorded_xxh3.empty())
-    co_return compare_with_file(a->recorded_xxh3, dst.local_path(dk));
-  if (a->recorded_xxh3.empty() && !b->recorded_xxh3.empty())
-    co_return compare_with_file(b->recorded_xxh3, src.local_path(sk));
+  if (!a->recorded_xxh3.empty() && pb) {
+    SLUICE_CO_TRY(bool same, compare_with_file(a->recorded_xxh3, *pb));
+    co_return same ? "same size and XXH3" : differ;
+  }
+  if (!b->recorded_xxh3.empty() && pa) {
+    SLUICE_CO_TRY(bool same, compare_with_file(b->recorded_xxh3, *pa));
+    co_return same ? "same size and XXH3" : differ;
+  }
+  // 2. A single-part ETag: the MD5 of the bytes.
+  if (!pa && !pb && is_md5_etag(a->gen.tag) && is_md5_etag(b->gen.tag))
+    co_return equal_hex(a->gen.tag, b->gen.tag) ? "same size and MD5 (ETag)" : differ;
+  if (pb && is_md5_etag(a->gen.tag)) {
+    SLUICE_CO_TRY(std::string md5, md5_file(*pb));
+    co_return equal_hex(md5, a->gen.tag) ? "same size and MD5 (ETag)" : differ;
+  }
+  if (pa && is_md5_etag(b->gen.tag)) {
+    SLUICE_CO_TRY(std::string md5, md5_file(*pa));
+    co_return equal_hex(md5, b->gen.tag) ? "same size and MD5 (ETag)" : differ;
+  }
   // Two local files: hash both.
-  auto pa = src.local_path(sk), pb = dst.local_path(dk);
   if (pa && pb) {
     SLUICE_CO_TRY(uint64_t ha, hash_file(*pa, 0));
     SLUICE_CO_TRY(uint64_t hb, hash_file(*pb, 0));
-    co_return ha == hb;
+    co_return ha == hb ? "same size and XXH3" : differ;
   }
-  co_return false;
+  if (opts.checksum) co_return differ;
+  // 3. Times, as aws s3 sync compares them.
+  const auto ta = modified_at(*a, pa), tb = modified_at(*b, pb);
+  if (!ta || !tb) co_return differ;
+  if (pb) co_return *ta == *tb ? "same size and modification time" : differ;  // a download
+  co_return *tb >= *ta ? "same size, destination not older" : differ;
 }
 
 awaitable<result<void>> copy_one(store::store& src, const std::string& sk, store::store& dst,
-                                 const std::string& dk, const store::write_options& wo) {
+                                 const std::string& dk, const store::write_options& wo,
+                                 const std::string& last_modified) {
   // 1. Without moving the bytes through this process (the copy keeps the
   // source's metadata, so not when new metadata is asked for).
   if (wo.content_type.empty() && wo.metadata.empty()) {
@@ -124,6 +219,9 @@ awaitable<result<void>> copy_one(store::store& src, const std::string& sk, store
     SLUICE_CO_TRY(store::read_result r, co_await src.read_to_file(sk, *path));
     if (r.state != store::read_state::value)
       co_return fail(errc::not_found, src.describe(sk) + ": no such key");
+    // As aws does: the file's modification time is the object's, so a later sync can compare times.
+    if (!src.local_path(sk) && !last_modified.empty())
+      SLUICE_CO_TRY_VOID(stamp_modification_time(*path, last_modified));
     co_return result<void>{};
   }
   if (auto path = src.local_path(sk)) {
@@ -141,7 +239,8 @@ awaitable<result<void>> copy_one(store::store& src, const std::string& sk, store
 struct work_item {
   std::string rel;
   uint64_t size = 0;
-  bool compare = false;  // sync: the destination has a value of the same size
+  bool compare = false;       // sync: the destination has a value of the same size
+  std::string last_modified;  // the source's, as listed
 };
 
 awaitable<result<tree_result>> run_tree(store::store& src, std::string_view src_prefix_in, store::store& dst,
@@ -150,6 +249,13 @@ awaitable<result<tree_result>> run_tree(store::store& src, std::string_view src_
   tree_result out;
   auto report = [&](action_kind k, const std::string& rel, uint64_t size, const char* why) {
     if (opts.on_action) opts.on_action(tree_action{k, rel, size, why});
+  };
+  auto count_skip = [&](uint64_t size) {
+    ++out.skipped;
+    if (opts.progress) {
+      opts.progress->skipped_bytes.fetch_add(size, std::memory_order_relaxed);
+      opts.progress->skipped_objects.fetch_add(1, std::memory_order_relaxed);
+    }
   };
 
   // sync: what the destination holds (relative key -> size).
@@ -191,17 +297,18 @@ awaitable<result<tree_result>> run_tree(store::store& src, std::string_view src_
         continue;
       }
       if (!wanted(opts, *rel) || (!opts.match.empty() && !glob_match(opts.match, e.key))) {
-        ++out.skipped;
+        count_skip(e.size);
+        ++out.filtered;
         continue;
       }
-      work_item w{std::move(*rel), e.size, false};
+      work_item w{std::move(*rel), e.size, false, e.last_modified};
       if (sync) {
         auto it = existing.find(w.rel);
         if (it != existing.end()) {
           const bool same_size = it->second == e.size;
           existing.erase(it);  // seen in the source: not extra
           if (same_size && opts.size_only) {
-            ++out.skipped;
+            count_skip(w.size);
             report(action_kind::skip, w.rel, w.size, "same size");
             continue;
           }
@@ -240,10 +347,10 @@ awaitable<result<tree_result>> run_tree(store::store& src, std::string_view src_
         work_item& w = items[next++];
         const std::string sk = sp + w.rel, dk = dp + w.rel;
         if (w.compare) {
-          auto same = co_await same_content(src, sk, dst, dk);
+          auto same = co_await unchanged_reason(src, sk, dst, dk, opts);
           if (same && *same) {
-            ++out.skipped;
-            report(action_kind::skip, w.rel, w.size, "same size and XXH3");
+            count_skip(w.size);
+            report(action_kind::skip, w.rel, w.size, *same);
             continue;
           }
           report(action_kind::copy, w.rel, w.size,
@@ -254,7 +361,7 @@ awaitable<result<tree_result>> run_tree(store::store& src, std::string_view src_
             continue;
           }
         }
-        auto r = co_await copy_one(src, sk, dst, dk, opts.write);
+        auto r = co_await copy_one(src, sk, dst, dk, opts.write, w.last_modified);
         if (!r) {
           out.failures.push_back({w.rel, r.error()});
           if (r.error().code == condition::cancelled) stopped = true;
@@ -306,6 +413,15 @@ awaitable<result<tree_result>> run_tree(store::store& src, std::string_view src_
 
 }  // namespace
 
+result<void> stamp_modification_time(const std::string& path, std::string_view last_modified) {
+  const auto t = parse_timestamp(last_modified);
+  if (!t) return {};  // no time to give it
+  struct timespec times[2] = {{0, UTIME_OMIT}, {static_cast<time_t>(*t), 0}};
+  if (::utimensat(AT_FDCWD, path.c_str(), times, 0) != 0)
+    return os_fail("cannot set the modification time of", path, errno);
+  return {};
+}
+
 std::string tree_prefix(std::string_view prefix) {
   std::string p(prefix);
   if (!p.empty() && p.back() != '/') p += '/';
@@ -350,7 +466,7 @@ awaitable<result<uint64_t>> copy_value(store::store& src, std::string_view src_k
   SLUICE_CO_TRY(std::optional<store::read_result> st, co_await src.stat(src_key));
   if (!st) co_return fail(errc::not_found, src.describe(src_key) + ": no such key");
   const std::string sk(src_key), dk(dst_key);
-  SLUICE_CO_TRY_VOID(co_await copy_one(src, sk, dst, dk, store::write_always));
+  SLUICE_CO_TRY_VOID(co_await copy_one(src, sk, dst, dk, store::write_always, st->last_modified));
   co_return st->size;
 }
 

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -27,6 +28,11 @@ struct location {
   std::string path;    // local only
 };
 result<location> parse_location(std::string_view text);
+
+// Seconds since the epoch (UTC) of a time as S3 writes it: ISO 8601 in
+// listings ("2024-05-01T12:00:00.000Z", "...+00:00") or an HTTP date in
+// HEAD answers ("Wed, 01 May 2024 12:00:00 GMT"). nullopt for anything else.
+std::optional<int64_t> parse_timestamp(std::string_view text);
 
 // Keys a recursive operation on `prefix` covers (store::covers): the key
 // equal to `prefix` and keys under `prefix` + "/" — never siblings that merely

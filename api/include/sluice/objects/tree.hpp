@@ -53,6 +53,15 @@ struct tree_action {
 struct tree_progress {
   std::atomic<uint64_t> bytes{0};    // bytes of values completed
   std::atomic<uint64_t> objects{0};  // values completed (copied or removed)
+  // Values found unchanged (sync) or filtered out: done without a transfer.
+  std::atomic<uint64_t> skipped_bytes{0};
+  std::atomic<uint64_t> skipped_objects{0};
+};
+
+// One --include or --exclude of aws s3: a glob (glob.hpp) on the relative key.
+struct filter_rule {
+  bool include = false;
+  std::string pattern;
 };
 
 struct tree_options {
@@ -60,10 +69,14 @@ struct tree_options {
   // matches the last segment at any depth ("*.nc" also covers "a/b/c.nc").
   std::vector<std::string> include;  // empty: everything
   std::vector<std::string> exclude;  // wins over include
-  bool dry_run = false;              // decide and report, change nothing
-  bool delete_extra = false;         // sync: remove destination keys the source does not have
-  bool size_only = false;            // sync: equal sizes count as equal content
-  bool move = false;                 // copy_tree: remove each source value once its copy succeeded (mv -r)
+  // aws's filters, after include/exclude above: every key starts included, each rule that matches
+  // it decides anew, so the last matching rule wins ("--exclude '*' --include '*.nc'": only .nc).
+  std::vector<filter_rule> filters;
+  bool dry_run = false;       // decide and report, change nothing
+  bool delete_extra = false;  // sync: remove destination keys the source does not have
+  bool size_only = false;     // sync: equal sizes count as equal content
+  bool checksum = false;      // sync: equal only when a hash proves it (never by time)
+  bool move = false;          // copy_tree: remove each source value once its copy succeeded (mv -r)
   // copy_tree: a glob (glob.hpp) on the whole source key; only matching values
   // are copied (`cp 's3://b/runs/*.nc' DIR/`: the source prefix is the
   // pattern's literal directory). Empty: every value.
@@ -84,6 +97,7 @@ struct tree_result {
   uint64_t copied = 0;
   uint64_t bytes = 0;                  // bytes copied
   uint64_t skipped = 0;                // unchanged (sync) or filtered out
+  uint64_t filtered = 0;               // of those, filtered out (filters, match)
   uint64_t removed = 0;                // sync with delete_extra
   uint64_t markers = 0;                // folder markers ("prefix/") skipped
   std::vector<tree_failure> refused;   // keys that would leave the destination
@@ -97,10 +111,20 @@ boost::asio::awaitable<result<tree_result>> copy_tree(store::store& src, std::st
                                                       store::store& dst, std::string_view dst_prefix,
                                                       const tree_options& opts = default_tree_options);
 
-// copy_tree that skips values whose destination already has the same content:
-// the same size and the same XXH3 (a local file is hashed the way the other
-// side recorded it; two S3 values compare their recorded hashes), or only the
-// same size with size_only. A value without a hash to compare is copied.
+// copy_tree that skips values whose destination already has the same content.
+// Values of different sizes always differ; of equal size they are equal when
+//  1. both carry sluice's XXH3 and it matches (a local file is hashed the way
+//     the other side recorded it; two S3 values compare their recorded hashes),
+//  2. else one is an object with a single-part ETag (an MD5: 32 hex digits, no
+//     '-', as aws s3 and most tools write objects below their multipart
+//     threshold) and the MD5 of the local file (or the other ETag) matches,
+//  3. else (no hash on either side; not with `checksum`) their times match as
+//     aws s3 sync has it: a download is equal when the local file's
+//     modification time is the object's Last-Modified to the second (downloads
+//     set it so: tree copies into a local directory stamp every file), an
+//     upload or S3 copy when the destination is not older than the source.
+// size_only: equal sizes suffice. A value nothing proves equal is copied.
+// Downloads set each file's modification time to its object's Last-Modified.
 // With delete_extra, destination keys under the prefix that the source does
 // not have are removed: after the copies, only when every copy succeeded
 // (rclone's rule: a failed run never deletes), never keys outside the prefix
@@ -123,6 +147,11 @@ boost::asio::awaitable<result<uint64_t>> move_value(store::store& src, std::stri
 // for keys outside the prefix, folder markers and anything with an empty,
 // "." or ".." segment. `prefix` is "" or ends in '/'.
 result<std::string> relative_key(std::string_view prefix, std::string_view key);
+
+// Sets the modification time of the file at `path` to `last_modified` (as
+// S3 writes times: objects::parse_timestamp), as aws s3 does on download;
+// nothing when it is no time.
+result<void> stamp_modification_time(const std::string& path, std::string_view last_modified);
 
 // The prefix of a tree: "" stays "", anything else gets a trailing '/'.
 std::string tree_prefix(std::string_view prefix);
