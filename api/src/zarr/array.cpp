@@ -597,6 +597,10 @@ asio::awaitable<result<void>> array::read_inner_chunks(const selection& sel, std
             auto idx = std::make_shared<shard_index>();
             idx->gen = got.gen;
             idx->shard_size = got.size;
+            if (got.bytes.size() != index_bytes)
+              co_return fail(sluice::errc::corrupt_data,
+                             where + ": the shard is " + std::to_string(got.size) +
+                                 " bytes, shorter than its index (" + std::to_string(index_bytes) + ")");
             SLUICE_CO_TRY(idx->where, sh.decode_index(got.bytes.span(), got.size, where));
             co_return std::shared_ptr<const shard_index>(std::move(idx));
           };
