@@ -267,6 +267,17 @@ std::string array::chunk_key(std::span<const std::uint64_t> chunk_index) const {
   return join(path_, meta_->chunk_key.key(chunk_index));
 }
 
+array array::assemble(std::shared_ptr<store::store> st, std::string path, array_metadata metadata,
+                      std::shared_ptr<const chunk_codecs> codecs) {
+  array a;
+  a.store_ = std::move(st);
+  a.path_ = std::move(path);
+  a.meta_ = std::make_shared<const array_metadata>(std::move(metadata));
+  a.codecs_ = std::move(codecs);
+  a.indexes_ = std::make_shared<shard_index_cache>(shard_index_cache_bytes);
+  return a;
+}
+
 asio::awaitable<result<array>> array::create(std::shared_ptr<store::store> st, std::string path,
                                              array_metadata metadata) {
   const std::string doc_key = join(path, "zarr.json");
@@ -275,13 +286,7 @@ asio::awaitable<result<array>> array::create(std::shared_ptr<store::store> st, s
   SLUICE_CO_TRY_VOID(co_await detail::ensure_parent_groups(st, path));
   std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(doc.data()), doc.size());
   SLUICE_CO_TRY_VOID(co_await st->write(doc_key, bytes));
-  array a;
-  a.store_ = std::move(st);
-  a.path_ = std::move(path);
-  a.meta_ = std::make_shared<const array_metadata>(std::move(metadata));
-  a.codecs_ = std::move(codecs);
-  a.indexes_ = std::make_shared<shard_index_cache>(shard_index_cache_bytes);
-  co_return a;
+  co_return assemble(std::move(st), std::move(path), std::move(metadata), std::move(codecs));
 }
 
 asio::awaitable<result<array>> array::open(std::shared_ptr<store::store> st, std::string path) {
@@ -292,26 +297,14 @@ asio::awaitable<result<array>> array::open(std::shared_ptr<store::store> st, std
   std::string_view text(reinterpret_cast<const char*>(got.bytes.data()), got.bytes.size());
   SLUICE_CO_TRY(array_metadata m, parse_array_metadata(text, st->describe(doc_key)));
   SLUICE_CO_TRY(auto codecs, chunk_codecs::make(m, st->describe(doc_key)));
-  array a;
-  a.store_ = std::move(st);
-  a.path_ = std::move(path);
-  a.meta_ = std::make_shared<const array_metadata>(std::move(m));
-  a.codecs_ = std::move(codecs);
-  a.indexes_ = std::make_shared<shard_index_cache>(shard_index_cache_bytes);
-  co_return a;
+  co_return assemble(std::move(st), std::move(path), std::move(m), std::move(codecs));
 }
 
 result<array> array::bind(std::shared_ptr<store::store> st, std::string path, array_metadata metadata) {
   const std::string where = st->describe(join(path, "zarr.json"));
   SLUICE_TRY_VOID(validate(metadata, where));
   SLUICE_TRY(auto codecs, chunk_codecs::make(metadata, where));
-  array a;
-  a.store_ = std::move(st);
-  a.path_ = std::move(path);
-  a.meta_ = std::make_shared<const array_metadata>(std::move(metadata));
-  a.codecs_ = std::move(codecs);
-  a.indexes_ = std::make_shared<shard_index_cache>(shard_index_cache_bytes);
-  return a;
+  return assemble(std::move(st), std::move(path), std::move(metadata), std::move(codecs));
 }
 
 asio::awaitable<result<void>> array::set_attributes(boost::json::object attributes) {

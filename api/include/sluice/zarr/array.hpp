@@ -108,6 +108,9 @@ class array {
   std::string chunk_key(std::span<const std::uint64_t> chunk_index) const;
 
  private:
+  // An array object over checked metadata and its codecs (create, open, bind).
+  static array assemble(std::shared_ptr<store::store> st, std::string path, array_metadata metadata,
+                        std::shared_ptr<const chunk_codecs> codecs);
   // A chunk's elements (C order, native bytes) into `chunk`: decoded, or the
   // fill value (`fill`, native bytes) when the chunk is not stored.
   boost::asio::awaitable<result<void>> load_chunk(std::string key, std::span<std::byte> chunk,
