@@ -334,7 +334,8 @@ int run(int argc, char** argv) {
   app.add_flag("--no-sign-request", g.no_sign_request,
                "Send anonymous (unsigned) requests; without it, no credentials found is an error");
   app.add_flag("-q,--quiet", g.quiet, "Print nothing on success");
-  app.add_flag("--json", g.json, "Print one JSON document (cp, mv, sync, du, presign, bench, array info)");
+  app.add_flag("--json", g.json,
+               "Print one JSON document (cp, mv, sync, du, presign, cleanup, bench, array info)");
   bool version_flag = false;  // handled before parsing
   app.add_flag("--version", version_flag, "Print the version, the commit and the linked libraries' versions");
 
@@ -456,6 +457,18 @@ int run(int argc, char** argv) {
       verb("rb", "Remove a bucket (empty, or emptied first with --force)", "sluice rb --force s3://bucket");
   rb->add_option("url", url, "s3://bucket")->required();
   rb->add_flag("--force", force, "Remove every object first");
+
+  cli::cleanup_cli_options cleanup;
+  std::string older_than_text;
+  auto* cu = verb("cleanup",
+                  "List and abort the multipart uploads left open under s3://bucket[/prefix] (by crashed "
+                  "or killed writers)",
+                  "sluice cleanup s3://bucket/runs/ --older-than 1d --dryrun");
+  cu->add_option("url", cleanup.url, "s3://bucket[/prefix]")->required();
+  cu->add_option("--older-than", older_than_text,
+                 "Only uploads initiated at least this long ago: 90s, 30m, 1h, 2d, 1w (default: all)");
+  cu->add_flag("--dryrun", cleanup.dry_run, "Print what would be aborted, change nothing");
+  cu->add_flag("--json", g.json, "Print one JSON object");
 
   cli::demo_options demo;
   std::string large_text = "256MiB", small_text = "16KiB";
@@ -636,6 +649,14 @@ int run(int argc, char** argv) {
   if (*st) return cmd_stat(g, url);
   if (*dv) return cli::cmd_du(g, du);
   if (*ps) return cli::cmd_presign(g, url, expires_in);
+  if (*cu) {
+    if (!older_than_text.empty()) {
+      auto d = cli::parse_duration(older_than_text);
+      if (!d) return cli::usage_error("cleanup --older-than", d.error());
+      cleanup.older_than = *d;
+    }
+    return cli::cmd_cleanup(g, cleanup);
+  }
   if (*cat) {
     store::byte_range range = store::byte_range::all();
     if (!range_text.empty()) {

@@ -14,7 +14,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 namespace sluice::cli {
@@ -95,18 +97,23 @@ std::string json_escape(std::string_view s) {
 
 // Prints the outcome: one summary line, or JSON, or nothing (-q); failures
 // always go to stderr, one line each.
+// `received`: response-body bytes that came over the network (a resumed download fetches fewer than
+// it writes).
 int finish(const global_options& g, const transfer_flags& f, std::string_view verb,
-           const transfer::batch_result& r, uint64_t skipped, double secs, const std::string& single = {}) {
+           const transfer::batch_result& r, uint64_t skipped, double secs, const std::string& single = {},
+           std::optional<uint64_t> received = std::nullopt) {
   for (const auto& fl : r.failures)
     std::fprintf(stderr, "sluice: %.*s: %s: %s\n", int(verb.size()), verb.data(), printable(fl.key).c_str(),
                  printable(fl.err.describe()).c_str());
   if (f.json) {
     std::printf(
         "{\"verb\":\"%.*s\",\"objects\":%llu,\"bytes\":%llu,\"skipped\":%llu,\"seconds\":%.3f,"
-        "\"throughput_bytes_per_s\":%.1f,\"refetched_parts\":%llu,\"failures\":[",
+        "\"throughput_bytes_per_s\":%.1f,\"refetched_parts\":%llu",
         int(verb.size()), verb.data(), (unsigned long long)r.totals.objects,
         (unsigned long long)r.totals.bytes, (unsigned long long)skipped, secs,
         secs > 0 ? double(r.totals.bytes) / secs : 0.0, (unsigned long long)r.totals.refetched_parts);
+    if (received) std::printf(",\"received_bytes\":%llu", (unsigned long long)*received);
+    std::printf(",\"failures\":[");
     for (std::size_t i = 0; i < r.failures.size(); ++i)
       std::printf("%s{\"key\":\"%s\",\"error\":\"%s\"}", i ? "," : "", json_escape(r.failures[i].key).c_str(),
                   json_escape(r.failures[i].err.describe()).c_str());
@@ -159,8 +166,17 @@ class interrupt_guard {
   }, old_term_{}, old_hup_{};
 };
 
+// Where running multipart uploads are recorded (transfer::options::upload_journal_dir):
+// $XDG_STATE_HOME/sluice, else ~/.local/state/sluice; none without either variable.
+std::string state_dir() {
+  if (const char* x = std::getenv("XDG_STATE_HOME"); x && *x == '/') return std::string(x) + "/sluice";
+  if (const char* h = std::getenv("HOME"); h && *h == '/') return std::string(h) + "/.local/state/sluice";
+  return {};
+}
+
 result<session> open_transfer(const global_options& g, const transfer_flags& f) {
   transfer::options t;
+  t.upload_journal_dir = state_dir();
   t.part_size = f.part_size;
   t.memory_budget = f.memory_budget;
   t.max_in_flight = f.concurrency;
@@ -300,7 +316,9 @@ int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std
         if (!removed) return report(context, removed.error());
       }
     }
-    return finish(g, f, verb, r, 0, secs(), src + " -> " + dst);
+    const auto http = sched.http_stats();
+    return finish(g, f, verb, r, 0, secs(), src + " -> " + dst,
+                  http.body_bytes_direct + http.body_bytes_copied);
   }
 
   // Between two S3 prefixes (cp -r, mv -r): server-side copies.
@@ -365,7 +383,8 @@ int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std
     return report(std::string(verb) + " " + src, fail(errc::not_found, src + ": the pattern matches no key"));
   for (auto& x : r->refused) out.failures.push_back({x.key, x.err});
   for (auto& x : r->failures) out.failures.push_back({x.key, x.err});
-  return finish(g, f, verb, out, r->skipped, secs());
+  const auto http = sched.http_stats();
+  return finish(g, f, verb, out, r->skipped, secs(), {}, http.body_bytes_direct + http.body_bytes_copied);
 }
 
 }  // namespace sluice::cli

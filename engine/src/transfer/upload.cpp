@@ -4,6 +4,7 @@
 #include <sluice/engine/cache/file_reader.hpp>
 #include <sluice/engine/integrity/xxh3.hpp>
 #include <sluice/engine/runtime/concurrently.hpp>
+#include <sluice/engine/s3/error.hpp>
 
 #include <boost/asio/experimental/concurrent_channel.hpp>
 
@@ -143,7 +144,8 @@ awaitable<result<std::string>> pipeline::send_multipart(unsigned c, std::string_
                                                         const part_reader& read,
                                                         const std::vector<uint64_t>* order) {
   auto& cl = *clients_[c];
-  SLUICE_CO_TRY(std::string upload_id, co_await cl.create_multipart_upload(bucket, key, put));
+  std::unique_ptr<detail::upload_record> record;
+  SLUICE_CO_TRY(std::string upload_id, co_await begin_multipart(cl, bucket, key, put, record));
   // Workers on every context (each with its own context's client) pull
   // part numbers; the state they share is atomic or under a mutex, and
   // done[i] is written by one worker each and read after all have finished.
@@ -197,10 +199,94 @@ awaitable<result<std::string>> pipeline::send_multipart(unsigned c, std::string_
       etag = std::move(*completed);
   }
   if (failed) {
-    (void)co_await cl.abort_multipart_upload(bucket, key, upload_id);
+    co_await abandon_multipart(cl, bucket, key, upload_id, record.get());
     co_return *failed;
   }
+  if (record) record->finished();
   co_return etag;
+}
+
+awaitable<result<std::string>> pipeline::begin_multipart(s3::client& cl, std::string_view bucket,
+                                                         std::string_view key, const s3::put_options& put,
+                                                         std::unique_ptr<detail::upload_record>& record) {
+  if (!opts_.upload_journal_dir.empty()) {
+    co_await abort_stale_uploads(cl, bucket, key);
+    record =
+        detail::upload_record::begin(opts_.upload_journal_dir, cl.options().config.endpoint_url, bucket, key);
+  }
+  auto id = co_await cl.create_multipart_upload(bucket, key, put);
+  if (!id) {
+    if (record) record->finished();  // nothing was created (or the next run finds it by time)
+    co_return id.error();
+  }
+  if (record) record->set_upload_id(*id);
+  co_return std::move(*id);
+}
+
+// The records of this key whose process died: each names its upload, or
+// (a crash before CreateMultipartUpload answered) the time it began, and
+// then the uploads of this key begun since then that no live run holds
+// are aborted. A record stays when its abort fails in a way worth trying
+// again (the next run does), and when the listing fails.
+awaitable<void> pipeline::abort_stale_uploads(s3::client& cl, std::string_view bucket, std::string_view key) {
+  detail::upload_records found =
+      detail::find_upload_records(opts_.upload_journal_dir, cl.options().config.endpoint_url, bucket, key);
+  if (found.stale.empty()) co_return;
+  std::optional<std::vector<s3::multipart_upload_entry>> listed;  // this key's uploads, listed once
+  for (auto& r : found.stale) {
+    bool done = true;
+    std::vector<std::string> ids;
+    if (!r.upload_id().empty()) {
+      ids.push_back(r.upload_id());
+    } else {
+      if (!listed) {
+        std::vector<s3::multipart_upload_entry> all;
+        s3::multipart_list_request lr;
+        lr.prefix = std::string(key);
+        bool ok = true;
+        for (int pages = 0; pages < 100; ++pages) {
+          auto page = co_await cl.list_multipart_uploads(bucket, lr);
+          if (!page) {
+            // A server without the listing (s3rver: 501) will not have it next time either.
+            const int status = page.error().http_status;
+            if (status == 501 || status == 405 || !s3::is_retryable(page.error())) r.remove();
+            ok = false;
+            break;
+          }
+          for (auto& u : page->uploads)
+            if (u.key == key) all.push_back(std::move(u));
+          if (!page->truncated ||
+              (page->next_key_marker == lr.key_marker && page->next_upload_id_marker == lr.upload_id_marker))
+            break;
+          lr.key_marker = page->next_key_marker;
+          lr.upload_id_marker = page->next_upload_id_marker;
+        }
+        if (!ok) continue;  // the record stays for the next run (unless removed above)
+        listed = std::move(all);
+      }
+      for (const auto& u : *listed) {
+        auto t = s3::parse_s3_time(u.initiated);
+        // Five minutes of slack for the clocks of this host and the server.
+        if (!t || *t + 300 < r.began()) continue;
+        if (std::find(found.live_ids.begin(), found.live_ids.end(), u.upload_id) != found.live_ids.end())
+          continue;
+        ids.push_back(u.upload_id);
+      }
+    }
+    for (const auto& id : ids) {
+      auto a = co_await cl.abort_multipart_upload(bucket, key, id);
+      if (!a && a.error().code != s3::errc::no_such_upload && s3::is_retryable(a.error())) done = false;
+    }
+    if (done) r.remove();
+  }
+}
+
+awaitable<void> pipeline::abandon_multipart(s3::client& cl, std::string_view bucket, std::string_view key,
+                                            std::string_view upload_id, detail::upload_record* record) {
+  // The record stays only when trying again may help (the server was unreachable or busy); an
+  // abort the server refuses for good (s3rver answers 405) would be refused next time too.
+  auto a = co_await cl.abort_multipart_upload(bucket, key, upload_id);
+  if (record && (a || !s3::is_retryable(a.error()))) record->finished();
 }
 
 namespace detail {
@@ -355,7 +441,8 @@ awaitable<result<s3::put_result>> pipeline::upload_stream_on(unsigned c, std::st
 
   s3::put_options create = put_in;
   create.record_xxh3 = false;  // recorded at the end, once known
-  SLUICE_CO_TRY(std::string upload_id, co_await cl.create_multipart_upload(bucket, key, create));
+  std::unique_ptr<detail::upload_record> record;
+  SLUICE_CO_TRY(std::string upload_id, co_await begin_multipart(cl, bucket, key, create, record));
   using part_channel =
       asio::experimental::concurrent_channel<void(boost::system::error_code, detail::stream_part)>;
   part_channel channel(eng_.context(c).get_executor(), 0);
@@ -442,9 +529,10 @@ awaitable<result<s3::put_result>> pipeline::upload_stream_on(unsigned c, std::st
       r.etag = std::move(*completed);
   }
   if (failed) {
-    (void)co_await cl.abort_multipart_upload(bucket, key, upload_id);
+    co_await abandon_multipart(cl, bucket, key, upload_id, record.get());
     co_return *failed;
   }
+  if (record) record->finished();
   progress_.objects.fetch_add(1, std::memory_order_relaxed);
   r.xxh3 = integrity::composite_of(hashes, part);
   if (total <= (uint64_t(5) << 30)) {  // CopyObject's limit
