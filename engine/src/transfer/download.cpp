@@ -130,23 +130,34 @@ awaitable<void> pipeline::write_part(cache::file_writer& writer, uint64_t index,
 
 // Reads back each part the adopted file's journal names and keeps those
 // whose XXH3 still matches (the others are fetched again). Part 0 is in
-// hand already (the first GET always runs: it learns the ETag).
+// hand already (the first GET always runs: it learns the ETag). Read in
+// pieces of at most 1 MiB of pool memory, taken without waiting: the first
+// part may hold the whole budget, and then nothing is resumed.
 awaitable<void> pipeline::verify_resumed(cache::file_writer& writer, const object_plan& plan,
                                          std::vector<bool>& have, std::vector<uint64_t>& hashes, stats& st) {
   auto reader = cache::file_reader::open(writer.temp_path());
   if (!reader) co_return;
+  const std::size_t piece = std::min<std::size_t>(plan.part_length(0), std::size_t(1) << 20);
+  std::optional<pooled_buffer> buf = pool_->try_acquire(piece);
+  if (!buf) co_return;
   for (const auto& [i, h] : writer.resumed_parts()) {
     if (i == 0 || i >= plan.parts) continue;
-    auto buf = co_await pool_->acquire(plan.part_length(i));
-    if (!buf) co_return;
-    auto r = co_await (*reader)->read_at(plan.part_offset(i), buf->span());
-    if (!r || integrity::xxh3(buf->span()) != h) continue;
+    const std::size_t len = plan.part_length(i);
+    integrity::xxh3_stream hash;
+    bool read = true;
+    for (std::size_t at = 0; at < len && read; at += piece) {
+      auto dst = buf->span().first(std::min(piece, len - at));
+      auto r = co_await (*reader)->read_at(plan.part_offset(i) + at, dst);
+      read = bool(r);
+      if (read) hash.update(dst);
+    }
+    if (!read || hash.digest() != h) continue;
     have[i] = true;
     hashes[i] = h;
     ++st.resumed_parts;
-    st.resumed_bytes += plan.part_length(i);
-    st.bytes += plan.part_length(i);  // the object's bytes, fetched now or before
-    progress_.bytes.fetch_add(plan.part_length(i), std::memory_order_relaxed);
+    st.resumed_bytes += len;
+    st.bytes += len;  // the object's bytes, fetched now or before
+    progress_.bytes.fetch_add(len, std::memory_order_relaxed);
   }
 }
 
