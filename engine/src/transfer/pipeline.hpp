@@ -246,13 +246,26 @@ class pipeline final : public scheduler {
                                      bool spread);
   uint64_t multipart_part_size(uint64_t size) const;
 
+  // What a file upload sends, so that the next run of the same upload can take over the multipart
+  // upload a dead run left open: its parts whose ETags match the dead run's record are not sent again.
+  struct upload_source {
+    std::string identity;  // path, size, part size and put options (with the composite XXH3)
+    uint64_t size = 0;
+    uint64_t part_size = 0;
+    uint64_t resumed_parts = 0;  // out: parts taken over
+  };
+
   // CreateMultipartUpload, recorded under options::upload_journal_dir while it runs (so a crash
-  // leaves a trace the next run finds); first aborts the uploads of the same key that dead runs
-  // left open. `record` is null when nothing is recorded.
+  // leaves a trace the next run finds); first takes over (with `source`: a dead run's upload of the
+  // same source, filling `done` with the parts it holds) or aborts the uploads of the same key that
+  // dead runs left open. `record` is null when nothing is recorded.
   awaitable<result<std::string>> begin_multipart(s3::client& cl, std::string_view bucket,
                                                  std::string_view key, const s3::put_options& put,
-                                                 std::unique_ptr<detail::upload_record>& record);
-  awaitable<void> abort_stale_uploads(s3::client& cl, std::string_view bucket, std::string_view key);
+                                                 std::unique_ptr<detail::upload_record>& record,
+                                                 upload_source* source,
+                                                 std::vector<s3::completed_part>& done);
+  awaitable<void> abort_stale_uploads(s3::client& cl, std::string_view bucket, std::string_view key,
+                                      detail::upload_records& found, std::string_view keep_id);
   // Aborts an upload that failed; its record goes only when the abort went through.
   static awaitable<void> abandon_multipart(s3::client& cl, std::string_view bucket, std::string_view key,
                                            std::string_view upload_id, detail::upload_record* record);
@@ -264,7 +277,8 @@ class pipeline final : public scheduler {
   awaitable<result<std::string>> send_multipart(unsigned c, std::string_view bucket, std::string_view key,
                                                 const s3::put_options& put, uint64_t parts, unsigned workers,
                                                 bool spread, const part_reader& read,
-                                                const std::vector<uint64_t>* order);
+                                                const std::vector<uint64_t>* order,
+                                                upload_source* source = nullptr);
   awaitable<result<s3::put_result>> upload_stream_on(unsigned c, std::string_view bucket,
                                                      std::string_view key, const stream_source& source,
                                                      const s3::put_options& put_in);

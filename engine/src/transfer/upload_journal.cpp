@@ -109,31 +109,49 @@ std::string read_text(int fd) {
 struct parsed_record {
   int64_t began = 0;
   std::string upload_id;
+  std::string source;
+  std::map<int, std::string> parts;
 };
 
-// "<identity>\nbegan <unix>\n[upload <hex id>\n]"; nullopt when it is another key's or unreadable.
+// "<identity>\nbegan <unix>\nsource <hex>\n[upload <hex id>\n][part <n> <hex etag>\n]..."; nullopt
+// when it is another key's or unreadable. A torn last line is ignored.
 std::optional<parsed_record> parse(std::string_view text, const std::string& expected) {
   if (!text.starts_with(expected + "\n")) return std::nullopt;
   text.remove_prefix(expected.size() + 1);
   parsed_record out;
-  long long began = 0;
-  const std::string rest(text);
-  if (std::sscanf(rest.c_str(), "began %lld", &began) != 1) return std::nullopt;
-  out.began = began;
-  if (auto at = text.find("\nupload "); at != std::string_view::npos) {
-    auto line = text.substr(at + 8);
-    auto nl = line.find('\n');
-    if (nl != std::string_view::npos) {
-      if (auto id = from_hex(line.substr(0, nl))) out.upload_id = *id;
+  bool began = false;
+  while (!text.empty()) {
+    const auto nl = text.find('\n');
+    if (nl == std::string_view::npos) break;
+    const std::string line(text.substr(0, nl));
+    text.remove_prefix(nl + 1);
+    const auto sp = line.find(' ');
+    const std::string word = line.substr(0, sp);
+    const std::string rest = sp == std::string::npos ? "" : line.substr(sp + 1);
+    if (word == "began") {
+      long long t = 0;
+      began = std::sscanf(rest.c_str(), "%lld", &t) == 1;
+      out.began = t;
+    } else if (word == "source") {
+      if (auto v = from_hex(rest)) out.source = *v;
+    } else if (word == "upload") {
+      if (auto v = from_hex(rest)) out.upload_id = *v;
+    } else if (word == "part") {
+      const auto sp2 = rest.find(' ');
+      int n = 0;
+      if (sp2 == std::string::npos || std::sscanf(rest.c_str(), "%d", &n) != 1) continue;
+      if (auto v = from_hex(rest.substr(sp2 + 1))) out.parts[n] = *v;
     }
   }
+  if (!began) return std::nullopt;
   return out;
 }
 
 }  // namespace
 
 std::unique_ptr<upload_record> upload_record::begin(const std::string& dir, std::string_view endpoint,
-                                                    std::string_view bucket, std::string_view key) {
+                                                    std::string_view bucket, std::string_view key,
+                                                    std::string_view source) {
   const std::string uploads = dir + "/uploads";
   std::error_code ec;
   std::filesystem::create_directories(uploads, ec);
@@ -152,7 +170,8 @@ std::unique_ptr<upload_record> upload_record::begin(const std::string& dir, std:
     const auto now =
         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
             .count();
-    const std::string text = identity(endpoint, bucket, key) + "\nbegan " + std::to_string(now) + "\n";
+    const std::string text = identity(endpoint, bucket, key) + "\nbegan " + std::to_string(now) +
+                             "\nsource " + hex_of(source) + "\n";
     std::unique_ptr<upload_record> r(new upload_record(path, fd));
     if (!write_all(fd, text, 0) || ::fdatasync(fd) != 0) {
       r->finished();
@@ -165,6 +184,7 @@ std::unique_ptr<upload_record> upload_record::begin(const std::string& dir, std:
 }
 
 void upload_record::set_upload_id(std::string_view id) {
+  std::lock_guard lk(mu_);
   if (fd_ < 0) return;
   const std::string line = "upload " + hex_of(id) + "\n";
   if (write_all(fd_, line, size_)) {
@@ -173,7 +193,15 @@ void upload_record::set_upload_id(std::string_view id) {
   }
 }
 
+void upload_record::add_part(int number, std::string_view etag) {
+  std::lock_guard lk(mu_);
+  if (fd_ < 0) return;
+  const std::string line = "part " + std::to_string(number) + " " + hex_of(etag) + "\n";
+  if (write_all(fd_, line, size_)) size_ += line.size();
+}
+
 void upload_record::finished() noexcept {
+  std::lock_guard lk(mu_);
   if (fd_ < 0) return;
   ::unlink(path_.c_str());
   ::close(fd_);
@@ -185,7 +213,12 @@ upload_record::~upload_record() {
 }
 
 stale_record::stale_record(stale_record&& o) noexcept
-    : path_(std::move(o.path_)), fd_(o.fd_), upload_id_(std::move(o.upload_id_)), began_(o.began_) {
+    : path_(std::move(o.path_)),
+      fd_(o.fd_),
+      upload_id_(std::move(o.upload_id_)),
+      began_(o.began_),
+      source_(std::move(o.source_)),
+      parts_(std::move(o.parts_)) {
   o.fd_ = -1;
 }
 
@@ -229,7 +262,8 @@ upload_records find_upload_records(const std::string& dir, std::string_view endp
       ::close(fd);
       continue;
     }
-    out.stale.emplace_back(path, fd, std::move(rec->upload_id), rec->began);
+    out.stale.emplace_back(path, fd, std::move(rec->upload_id), rec->began, std::move(rec->source),
+                           std::move(rec->parts));
   }
   return out;
 }

@@ -9,7 +9,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,18 +22,25 @@ class upload_record {
  public:
   // Creates a record (and the directories); null when it cannot be written (the upload then runs
   // unrecorded: it is only aborted by its own failure path or by `sluice cleanup`).
+  // `source`: what is uploaded (a file: its path, size, part size and composite XXH3, and the
+  // metadata), so a later run of the same upload can take it over; empty when it cannot.
   static std::unique_ptr<upload_record> begin(const std::string& dir, std::string_view endpoint,
-                                              std::string_view bucket, std::string_view key);
+                                              std::string_view bucket, std::string_view key,
+                                              std::string_view source);
   ~upload_record();  // closes (releases the lock); the file stays unless finished()
   upload_record(const upload_record&) = delete;
   upload_record& operator=(const upload_record&) = delete;
 
   void set_upload_id(std::string_view id);
+  // Part `number` was stored with `etag` (as UploadPart returned it). Any thread; not fsynced (a
+  // lost line only means sending that part again).
+  void add_part(int number, std::string_view etag);
   // The upload was completed or aborted: the record goes.
   void finished() noexcept;
 
  private:
   upload_record(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  std::mutex mu_;  // guards size_ and the appends
   std::string path_;
   int fd_ = -1;
   uint64_t size_ = 0;
@@ -41,8 +50,14 @@ class upload_record {
 // this object lives; remove() deletes it once its upload is dealt with.
 class stale_record {
  public:
-  stale_record(std::string path, int fd, std::string upload_id, int64_t began)
-      : path_(std::move(path)), fd_(fd), upload_id_(std::move(upload_id)), began_(began) {}
+  stale_record(std::string path, int fd, std::string upload_id, int64_t began, std::string source,
+               std::map<int, std::string> parts)
+      : path_(std::move(path)),
+        fd_(fd),
+        upload_id_(std::move(upload_id)),
+        began_(began),
+        source_(std::move(source)),
+        parts_(std::move(parts)) {}
   ~stale_record();
   stale_record(stale_record&& o) noexcept;
   stale_record& operator=(stale_record&&) = delete;
@@ -50,6 +65,8 @@ class stale_record {
 
   const std::string& upload_id() const noexcept { return upload_id_; }  // empty: died before it was known
   int64_t began() const noexcept { return began_; }                     // Unix seconds
+  const std::string& source() const noexcept { return source_; }
+  const std::map<int, std::string>& parts() const noexcept { return parts_; }  // number -> ETag
   void remove() noexcept;
 
  private:
@@ -57,6 +74,8 @@ class stale_record {
   int fd_ = -1;
   std::string upload_id_;
   int64_t began_ = 0;
+  std::string source_;
+  std::map<int, std::string> parts_;
 };
 
 struct upload_records {

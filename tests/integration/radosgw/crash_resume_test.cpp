@@ -202,9 +202,9 @@ TEST(CrashResume, cleanup_lists_and_aborts_open_uploads_by_prefix_age_and_dryrun
   EXPECT_EQ(bad.exit_code, 2) << describe(bad);
 }
 
-// Many uploads in flight at once: the listing is followed page by page (radosgw pages at 1,000;
-// the client's page size is the server's), so all are found.
-TEST(CrashResume, killed_uploads_are_aborted_by_the_rerun_and_never_left_open) {
+// Each rerun finds the records of the killed runs (XDG_STATE_HOME): the last upload of the same file
+// is taken over (the parts the server holds are not sent again), the others aborted.
+TEST(CrashResume, killed_uploads_are_taken_over_or_aborted_by_the_rerun_and_never_left_open) {
   crash_fixture f;
   ASSERT_TRUE(f.start());
   temp_dir dir;

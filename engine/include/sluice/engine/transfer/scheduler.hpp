@@ -88,9 +88,9 @@ struct stats {
   uint64_t refetched_parts = 0;  // parts fetched again after an integrity mismatch
   uint64_t reread_parts = 0;     // uploads: parts read from the file a second time (no memory to keep them)
   bool verified = false;         // a recorded hash was checked (single objects)
-  uint64_t resumed_parts = 0;    // downloads: parts an earlier, interrupted run had written (not fetched)
-  uint64_t resumed_bytes = 0;    // their bytes (counted in `bytes` too)
-  std::string etag;              // single downloads and uploads: the object's ETag, when the server sent one
+  uint64_t resumed_parts = 0;  // parts a dead run had written (downloads) or sent (uploads): not moved again
+  uint64_t resumed_bytes = 0;  // downloads: their bytes (counted in `bytes` too)
+  std::string etag;            // single downloads and uploads: the object's ETag, when the server sent one
 };
 
 // Fills `into` with the next bytes of a stream and returns how many; fewer
