@@ -97,11 +97,11 @@ std::string json_escape(std::string_view s) {
 
 // Prints the outcome: one summary line, or JSON, or nothing (-q); failures
 // always go to stderr, one line each.
-// `received`: response-body bytes that came over the network (a resumed download fetches fewer than
-// it writes).
+// `http`: the requests sent and the response-body bytes that came over the network (a resumed
+// download fetches fewer bytes than it writes; a resumed upload sends fewer requests).
 int finish(const global_options& g, const transfer_flags& f, std::string_view verb,
            const transfer::batch_result& r, uint64_t skipped, double secs, const std::string& single = {},
-           std::optional<uint64_t> received = std::nullopt) {
+           std::optional<http::client_stats> http = std::nullopt) {
   for (const auto& fl : r.failures)
     std::fprintf(stderr, "sluice: %.*s: %s: %s\n", int(verb.size()), verb.data(), printable(fl.key).c_str(),
                  printable(fl.err.describe()).c_str());
@@ -112,7 +112,10 @@ int finish(const global_options& g, const transfer_flags& f, std::string_view ve
         int(verb.size()), verb.data(), (unsigned long long)r.totals.objects,
         (unsigned long long)r.totals.bytes, (unsigned long long)skipped, secs,
         secs > 0 ? double(r.totals.bytes) / secs : 0.0, (unsigned long long)r.totals.refetched_parts);
-    if (received) std::printf(",\"received_bytes\":%llu", (unsigned long long)*received);
+    if (http)
+      std::printf(",\"received_bytes\":%llu,\"requests\":%llu",
+                  (unsigned long long)(http->body_bytes_direct + http->body_bytes_copied),
+                  (unsigned long long)http->requests);
     std::printf(",\"failures\":[");
     for (std::size_t i = 0; i < r.failures.size(); ++i)
       std::printf("%s{\"key\":\"%s\",\"error\":\"%s\"}", i ? "," : "", json_escape(r.failures[i].key).c_str(),
@@ -317,8 +320,7 @@ int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std
       }
     }
     const auto http = sched.http_stats();
-    return finish(g, f, verb, r, 0, secs(), src + " -> " + dst,
-                  http.body_bytes_direct + http.body_bytes_copied);
+    return finish(g, f, verb, r, 0, secs(), src + " -> " + dst, http);
   }
 
   // Between two S3 prefixes (cp -r, mv -r): server-side copies.
@@ -384,7 +386,7 @@ int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std
   for (auto& x : r->refused) out.failures.push_back({x.key, x.err});
   for (auto& x : r->failures) out.failures.push_back({x.key, x.err});
   const auto http = sched.http_stats();
-  return finish(g, f, verb, out, r->skipped, secs(), {}, http.body_bytes_direct + http.body_bytes_copied);
+  return finish(g, f, verb, out, r->skipped, secs(), {}, http);
 }
 
 }  // namespace sluice::cli

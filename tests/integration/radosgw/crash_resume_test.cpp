@@ -308,3 +308,49 @@ TEST(CrashResume, a_download_of_a_changed_object_starts_over) {
 }
 
 }  // namespace
+
+namespace {
+
+std::size_t recorded_parts(const std::string& uploads) {
+  std::size_t n = 0;
+  if (!fs::exists(uploads)) return 0;
+  for (auto& e : fs::directory_iterator(uploads)) {
+    const std::string text = read_file(e.path().string());
+    for (auto at = text.find("\npart "); at != std::string::npos; at = text.find("\npart ", at + 1)) ++n;
+  }
+  return n;
+}
+
+// The rerun of a killed upload of the same file takes its multipart upload over: the parts the
+// server already holds are not sent again, so it sends fewer requests than an upload from scratch.
+TEST(CrashResume, a_killed_upload_of_the_same_file_is_taken_over_and_sends_fewer_requests) {
+  crash_fixture f;
+  ASSERT_TRUE(f.start());
+  temp_dir dir;
+  const auto data = test_bytes(96 * MiB + 5, 21);
+  write_bytes(dir / "big.bin", data);
+  auto cp = [&](const std::string& key) {
+    return std::vector<std::string>{
+        "cp",   "--json",        "--part-size", "8MiB",          "--multipart-threshold",
+        "8MiB", "--concurrency", "1",           dir / "big.bin", f.url(key)};
+  };
+  auto fresh = run_command(with_endpoint(f, cp("fresh.bin")), f.env);
+  ASSERT_EQ(fresh.exit_code, 0) << describe(fresh);
+  const uint64_t fresh_requests = json_number(fresh.out, "requests");
+
+  const std::string uploads = f.state.path + "/sluice/uploads";
+  ASSERT_TRUE(run_until_then_kill(f, cp("taken.bin"), [&] { return recorded_parts(uploads) >= 4; }));
+  ASSERT_EQ(f.open_uploads().size(), 1u);
+
+  auto rerun = run_command(with_endpoint(f, cp("taken.bin")), f.env);
+  ASSERT_EQ(rerun.exit_code, 0) << describe(rerun);
+  EXPECT_LE(json_number(rerun.out, "requests") + 3, fresh_requests) << rerun.out << "\nfresh: " << fresh.out;
+  EXPECT_TRUE(f.open_uploads().empty());
+  EXPECT_TRUE(fs::is_empty(uploads));
+  auto got = f.client->run((*f.client)->get_object_bytes(f.bucket, "taken.bin"));
+  ASSERT_TRUE(got) << got.error().describe();
+  ASSERT_EQ(got->data.size(), data.size());
+  EXPECT_EQ(std::memcmp(got->data.data(), data.data(), data.size()), 0);
+}
+
+}  // namespace
