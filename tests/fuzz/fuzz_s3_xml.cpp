@@ -6,6 +6,8 @@
 //   continuation token; required fields are not empty);
 // - what a parser returns, written back as the document S3 would send (text
 //   escaped with xml_escape, listing keys URL-encoded), parses to the same value;
+// - ListMultipartUploads and ListParts pages obey their contracts (markers
+//   on truncated pages, part numbers 1..10000) and uploads read back;
 // - a valid object key survives xml_escape and build_delete_objects exactly.
 #include "fuzz_check.hpp"
 
@@ -201,6 +203,43 @@ void check_keys_survive_escaping(const std::vector<std::string>& keys) {
 
 }  // namespace
 
+// ListMultipartUploads and ListParts: contracts, then written back and parsed again.
+void check_upload_listings(std::string_view xml) {
+  for (bool encoded : {false, true}) {
+    auto page = s3::parse_list_multipart_uploads(xml, encoded);
+    check_error_kind(page, false);
+    if (!page) continue;
+    SLUICE_FUZZ_CHECK(!page->truncated || !page->next_key_marker.empty());
+    std::string again = "<ListMultipartUploadsResult>" + element("EncodingType", "url");
+    bool ok = representable(page->next_key_marker + page->next_upload_id_marker);
+    for (const auto& u : page->uploads) {
+      SLUICE_FUZZ_CHECK(!u.key.empty() && !u.upload_id.empty());
+      ok = ok && representable(u.key + u.upload_id + u.initiated);
+      again += "<Upload>" + element("Key", s3::encode_query_component(u.key)) +
+               element("UploadId", u.upload_id) + element("Initiated", u.initiated) + "</Upload>";
+    }
+    again += element("IsTruncated", page->truncated ? "true" : "false") +
+             element("NextKeyMarker", s3::encode_query_component(page->next_key_marker)) +
+             element("NextUploadIdMarker", page->next_upload_id_marker) + "</ListMultipartUploadsResult>";
+    if (!ok) continue;
+    auto reparsed = s3::parse_list_multipart_uploads(again, true);
+    SLUICE_FUZZ_CHECK(reparsed);
+    SLUICE_FUZZ_CHECK(reparsed->uploads.size() == page->uploads.size());
+    for (std::size_t i = 0; i < page->uploads.size(); ++i)
+      SLUICE_FUZZ_CHECK(reparsed->uploads[i].key == page->uploads[i].key &&
+                        reparsed->uploads[i].upload_id == page->uploads[i].upload_id &&
+                        reparsed->uploads[i].initiated == page->uploads[i].initiated);
+    SLUICE_FUZZ_CHECK(reparsed->next_key_marker == page->next_key_marker);
+  }
+  auto parts = s3::parse_list_parts(xml);
+  check_error_kind(parts, false);
+  if (!parts) return;
+  SLUICE_FUZZ_CHECK(!parts->truncated ||
+                    (parts->next_part_number_marker >= 1 && parts->next_part_number_marker <= 10000));
+  for (const auto& p : parts->parts) SLUICE_FUZZ_CHECK(p.part_number >= 1 && p.part_number <= 10000);
+  if (auto t = s3::parse_s3_time(xml)) SLUICE_FUZZ_CHECK(*t >= -62167219200);  // not before year 0
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view xml = sluice::fuzz::as_text(data, size);
   check_error(xml);
@@ -209,6 +248,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check_list_buckets(xml);
   check_multipart_and_copy(xml);
   check_delete_objects(xml);
+  check_upload_listings(xml);
 
   // The input, and its two halves, as object keys.
   std::vector<std::string> keys;

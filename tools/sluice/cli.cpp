@@ -56,6 +56,34 @@ result<std::shared_ptr<store::store>> bucket_store(session& s, const std::string
   return store::open_s3_store(s.sched, {bucket, prefix, store::conditional_writes::assume_unsupported});
 }
 
+result<std::chrono::seconds> parse_duration(std::string_view text) {
+  auto bad = [&] {
+    return fail(errc::invalid_argument,
+                "'" + std::string(text) + "' is not a duration (examples: 90s, 30m, 1h, 2d, 1w)");
+  };
+  uint64_t n = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || p == text.data()) return bad();
+  const std::string_view unit(p, static_cast<std::size_t>(text.data() + text.size() - p));
+  uint64_t mult = 0;
+  if (unit == "s")
+    mult = 1;
+  else if (unit == "m")
+    mult = 60;
+  else if (unit == "h")
+    mult = 3600;
+  else if (unit == "d")
+    mult = 86400;
+  else if (unit == "w")
+    mult = 7 * 86400;
+  else if (unit.empty() && n == 0)
+    mult = 1;
+  else
+    return bad();
+  if (n > (uint64_t(1) << 40) / mult) return bad();  // beyond any upload's age
+  return std::chrono::seconds(static_cast<int64_t>(n * mult));
+}
+
 result<uint64_t> parse_size(std::string_view text) {
   auto bad = [&] {
     return fail(errc::invalid_argument,

@@ -6,6 +6,7 @@
 #include <sluice/engine/transfer/scheduler.hpp>
 #include <sluice/store/store.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -59,6 +60,8 @@ void note_signal(int sig) noexcept;
 result<uint64_t> parse_size(std::string_view text);
 // 1536 -> "1.5 KiB"; rates in the same units ("12.0 MiB/s").
 std::string format_bytes(double bytes);
+// "90s", "30m", "1h", "2d", "1w" (a whole number and one unit; "0" alone is zero) -> seconds.
+result<std::chrono::seconds> parse_duration(std::string_view text);
 std::string format_rate(double bytes, double seconds);
 // As `aws s3 ls --human-readable` writes sizes: "1 Byte", "3 Bytes", "1.0 KiB", "9.1 MiB".
 std::string format_size_like_aws(uint64_t bytes);
@@ -128,6 +131,13 @@ int cmd_du(const global_options& g, const du_options& o);
 int cmd_presign(const global_options& g, const std::string& url, long expires_in);
 // mv of one object between two S3 locations: server-side copy, then the source removed.
 int cmd_move_remote(const global_options& g, const std::string& src, const std::string& dst);
+// cleanup: the multipart uploads left open under s3://bucket[/prefix], aborted (or, dry run, listed).
+struct cleanup_cli_options {
+  std::string url;
+  std::chrono::seconds older_than{0};
+  bool dry_run = false;
+};
+int cmd_cleanup(const global_options& g, const cleanup_cli_options& o);
 // rb --force: every object removed, then the bucket.
 int cmd_remove_bucket_force(const global_options& g, const std::string& url);
 

@@ -624,6 +624,18 @@ int run(int argc, char** argv) {
   rb->add_option("url", url, "s3://bucket")->required();
   rb->add_flag("--force", force, "Remove every object first");
 
+  cli::cleanup_cli_options cleanup;
+  std::string older_than_text;
+  auto* cu = verb("cleanup",
+                  "List and abort the multipart uploads left open under s3://bucket[/prefix] (by crashed "
+                  "or killed writers)",
+                  "sluice cleanup s3://bucket/runs/ --older-than 1d --dryrun");
+  cu->add_option("url", cleanup.url, "s3://bucket[/prefix]")->required();
+  cu->add_option("--older-than", older_than_text,
+                 "Only uploads initiated at least this long ago: 90s, 30m, 1h, 2d, 1w (default: all)");
+  cu->add_flag("--dryrun", cleanup.dry_run, "Print what would be aborted, change nothing");
+  cu->add_flag("--json", g.json, "Print one JSON object");
+
   cli::demo_options demo;
   std::string large_text = "256MiB", small_text = "16KiB";
   auto* dm = verb("demo", "Upload, download and verify a large object and many small ones; print speeds",
@@ -814,6 +826,14 @@ int run(int argc, char** argv) {
   if (*st) return cmd_stat(g, url);
   if (*dv) return cli::cmd_du(g, du);
   if (*ps) return cli::cmd_presign(g, url, expires_in);
+  if (*cu) {
+    if (!older_than_text.empty()) {
+      auto d = cli::parse_duration(older_than_text);
+      if (!d) return cli::usage_error("cleanup --older-than", d.error());
+      cleanup.older_than = *d;
+    }
+    return cli::cmd_cleanup(g, cleanup);
+  }
   if (*cat) {
     store::byte_range range = store::byte_range::all();
     if (!range_text.empty()) {

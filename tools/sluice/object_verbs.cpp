@@ -68,6 +68,61 @@ int cmd_du(const global_options& g, const du_options& o) {
   return 0;
 }
 
+int cmd_cleanup(const global_options& g, const cleanup_cli_options& o) {
+  auto loc = objects::parse_location(o.url);
+  if (!loc) return report("cleanup", loc.error());
+  if (!loc->remote || loc->bucket.empty())
+    return report("cleanup",
+                  fail(errc::invalid_argument, "'" + o.url + "' is not an s3://bucket[/prefix] URL"));
+  auto s = open_session(g);
+  if (!s) return report("cleanup", s.error());
+  store::cleanup_options co;
+  co.prefix = loc->key;
+  co.older_than = o.older_than;
+  co.dry_run = o.dry_run;
+  auto r = s->eng->run(store::cleanup_uploads(*s->sched, loc->bucket, co));
+  if (!r) return report("cleanup " + o.url, r.error());
+  std::size_t aborted = 0, failed = 0;
+  for (const auto& u : *r) {
+    if (u.aborted) ++aborted;
+    if (u.err) {
+      ++failed;
+      std::fprintf(stderr, "sluice: cleanup: %s: %s\n", printable(url_of(loc->bucket, u.key)).c_str(),
+                   printable(u.err->describe()).c_str());
+    }
+  }
+  if (g.json) {
+    boost::json::array uploads;
+    for (const auto& u : *r) {
+      boost::json::object one;
+      put_text(one, "key", u.key);
+      put_text(one, "upload_id", u.upload_id);
+      put_text(one, "initiated", u.initiated);
+      one["aborted"] = u.aborted;
+      if (u.err) put_text(one, "error", u.err->describe());
+      uploads.push_back(std::move(one));
+    }
+    boost::json::object out{{"verb", "cleanup"}};
+    put_text(out, "url", o.url);
+    out["dry_run"] = o.dry_run;
+    out["found"] = r->size();
+    out["aborted"] = aborted;
+    out["failures"] = failed;
+    out["uploads"] = std::move(uploads);
+    print_json(out);
+  } else if (!g.quiet) {
+    for (const auto& u : *r) {
+      if (!u.aborted && !o.dry_run) continue;
+      std::printf("%s %s (upload %s, initiated %s)\n", o.dry_run ? "(dryrun) abort" : "aborted",
+                  printable(url_of(loc->bucket, u.key)).c_str(), printable(u.upload_id).c_str(),
+                  printable(u.initiated).c_str());
+    }
+    std::printf("cleanup: %zu open upload%s found, %zu aborted%s\n", r->size(), r->size() == 1 ? "" : "s",
+                aborted, failed ? (", " + std::to_string(failed) + " FAILED").c_str() : "");
+  }
+  return failed ? 1 : 0;
+}
+
 int cmd_presign(const global_options& g, const std::string& url, long expires_in) {
   auto loc = objects::parse_location(url);
   if (!loc) return report("presign", loc.error());

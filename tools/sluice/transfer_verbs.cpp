@@ -15,7 +15,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -109,8 +111,11 @@ struct outcome {
 
 // Prints the outcome: one summary line, or JSON, or nothing (-q); failures
 // always go to stderr, one line each.
+// `http`: the requests sent and the response-body bytes that came over the network (a resumed
+// download fetches fewer bytes than it writes; a resumed upload sends fewer requests).
 int finish(const global_options& g, const transfer_flags& f, std::string_view verb, const outcome& r,
-           double secs, const std::string& src, const std::string& dst, bool single) {
+           double secs, const std::string& src, const std::string& dst, bool single,
+           std::optional<http::client_stats> http = std::nullopt) {
   for (const auto& [key, err] : r.failures)
     std::fprintf(stderr, "sluice: %.*s: %s: %s\n", int(verb.size()), verb.data(), printable(key).c_str(),
                  printable(err.describe()).c_str());
@@ -130,6 +135,10 @@ int finish(const global_options& g, const transfer_flags& f, std::string_view ve
     out["dry_run"] = f.dry_run;
     out["seconds"] = secs;
     out["throughput_bytes_per_s"] = secs > 0 ? double(r.bytes) / secs : 0.0;
+    if (http) {
+      out["received_bytes"] = http->body_bytes_direct + http->body_bytes_copied;
+      out["requests"] = http->requests;
+    }
     boost::json::array failures;
     for (const auto& [key, err] : r.failures) {
       boost::json::object j;
@@ -191,8 +200,17 @@ class interrupt_guard {
   }, old_term_{}, old_hup_{};
 };
 
+// Where running multipart uploads are recorded (transfer::options::upload_journal_dir):
+// $XDG_STATE_HOME/sluice, else ~/.local/state/sluice; none without either variable.
+std::string state_dir() {
+  if (const char* x = std::getenv("XDG_STATE_HOME"); x && *x == '/') return std::string(x) + "/sluice";
+  if (const char* h = std::getenv("HOME"); h && *h == '/') return std::string(h) + "/.local/state/sluice";
+  return {};
+}
+
 result<session> open_transfer(const global_options& g, const transfer_flags& f) {
   transfer::options t;
+  t.upload_journal_dir = state_dir();
   t.part_size = f.part_size;
   t.memory_budget = f.memory_budget;
   t.max_in_flight = f.concurrency;
@@ -336,7 +354,7 @@ int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std
         if (!removed) return report(context, removed.error());
       }
     }
-    return finish(g, f, verb, r, secs(), src, dst, true);
+    return finish(g, f, verb, r, secs(), src, dst, true, sched.http_stats());
   }
 
   // Between two S3 prefixes (cp -r, mv -r): server-side copies.
@@ -416,7 +434,7 @@ int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std
     return report(std::string(verb) + " " + src, fail(errc::not_found, src + ": the pattern matches no key"));
   for (auto& x : r->refused) out.failures.emplace_back(x.key, x.err);
   for (auto& x : r->failures) out.failures.emplace_back(x.key, x.err);
-  return finish(g, f, verb, out, secs(), src, dst, false);
+  return finish(g, f, verb, out, secs(), src, dst, false, sched.http_stats());
 }
 
 }  // namespace sluice::cli

@@ -1,6 +1,7 @@
 #include "store/local_files.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -58,6 +59,16 @@ result<temp_file> temp_file::create(const std::string& final_path, bool make_dir
     std::string candidate = dir + "/." + name + ".sluice-" + random_suffix();
     int fd = ::open(candidate.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd >= 0) {
+      // Held while the file lives, as cache::file_writer does: another run's sweep of stale
+      // temporary files (cache::remove_stale_temp_files) leaves a locked one alone. If a sweep
+      // locked it first, between the open and here, it is gone: try another name.
+      struct stat a {
+      }, b{};
+      if (::flock(fd, LOCK_EX | LOCK_NB) != 0 || ::fstat(fd, &a) != 0 ||
+          ::lstat(candidate.c_str(), &b) != 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev) {
+        ::close(fd);
+        continue;
+      }
       t.fd_ = fd;
       t.path_ = std::move(candidate);
       return t;

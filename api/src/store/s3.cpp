@@ -606,6 +606,47 @@ awaitable<result<void>> remove_bucket(transfer::scheduler& sched, std::string_vi
   co_return co_await on_context<result<void>>(sched, 0, body, what);
 }
 
+awaitable<result<std::vector<stale_upload>>> cleanup_uploads(transfer::scheduler& sched,
+                                                             std::string_view bucket,
+                                                             const cleanup_options& opts) {
+  SLUICE_CO_TRY_VOID(check_bucket_name(bucket, "cannot clean up the bucket"));
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  auto body = [&](s3::client& c) -> awaitable<result<std::vector<stale_upload>>> {
+    std::vector<stale_upload> out;
+    s3::multipart_list_request lr;
+    lr.prefix = opts.prefix;
+    for (;;) {
+      SLUICE_CO_TRY(s3::multipart_uploads_page page, co_await c.list_multipart_uploads(bucket, lr));
+      for (auto& u : page.uploads) {
+        auto t = s3::parse_s3_time(u.initiated);
+        const bool old_enough = opts.older_than.count() == 0 || (t && now - *t >= opts.older_than.count());
+        if (!old_enough) continue;
+        out.push_back(
+            {std::move(u.key), std::move(u.upload_id), std::move(u.initiated), false, std::nullopt});
+      }
+      if (!page.truncated) break;
+      if (page.next_key_marker == lr.key_marker && page.next_upload_id_marker == lr.upload_id_marker)
+        co_return fail(errc::malformed_response, "list uploads of s3://" + std::string(bucket) +
+                                                     ": a truncated listing whose markers do not advance");
+      lr.key_marker = std::move(page.next_key_marker);
+      lr.upload_id_marker = std::move(page.next_upload_id_marker);
+    }
+    if (opts.dry_run) co_return out;
+    for (auto& u : out) {
+      auto a = co_await c.abort_multipart_upload(bucket, u.key, u.upload_id);
+      if (a || is(a.error(), s3::errc::no_such_upload))
+        u.aborted = true;  // gone either way
+      else
+        u.err = a.error();
+    }
+    co_return out;
+  };
+  const std::string what = "cleanup s3://" + std::string(bucket);
+  co_return co_await on_context<result<std::vector<stale_upload>>>(sched, 0, body, what);
+}
+
 result<std::string> presign_get(transfer::scheduler& sched, std::string_view bucket, std::string_view key,
                                 std::chrono::seconds expires) {
   return sched.client(0).presign_get(bucket, key, expires);

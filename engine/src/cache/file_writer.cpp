@@ -5,7 +5,11 @@
 
 #include <boost/asio/use_awaitable.hpp>
 
+#include <sluice/engine/integrity/xxh3.hpp>
+
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,9 +18,13 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <mutex>
+#include <set>
+#include <string_view>
 
 namespace sluice::cache {
 
@@ -108,15 +116,207 @@ const char* to_string(io_backend b) noexcept {
 file_writer::file_writer(std::string final_path, uint64_t size)
     : final_path_(std::move(final_path)), size_(size) {}
 
-result<std::unique_ptr<file_writer>> file_writer::create(asio::any_io_executor ex, std::string final_path,
-                                                         uint64_t size, writer_options opts) {
+namespace {
+
+constexpr std::string_view temp_marker = ".sluice-";
+constexpr std::string_view journal_suffix = ".journal";
+constexpr std::size_t suffix_chars = 6;
+
+bool is_suffix_char(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+// ".<name>.sluice-XXXXXX" (a temporary file) -> true; `journal` set for one with ".journal" after it.
+bool is_temp_name(std::string_view n, bool& journal) {
+  journal = n.ends_with(journal_suffix);
+  if (journal) n.remove_suffix(journal_suffix.size());
+  if (n.size() < 2 + temp_marker.size() + suffix_chars || n.front() != '.') return false;
+  const std::string_view tail = n.substr(n.size() - suffix_chars);
+  if (!std::all_of(tail.begin(), tail.end(), is_suffix_char)) return false;
+  return n.substr(n.size() - suffix_chars - temp_marker.size(), temp_marker.size()) == temp_marker;
+}
+
+// Takes the writer's lock on a temporary file: held while the descriptor is open, by a live process.
+bool try_lock(int fd) {
+  int r;
+  do {
+    r = ::flock(fd, LOCK_EX | LOCK_NB);
+  } while (r != 0 && errno == EINTR);
+  return r == 0;
+}
+
+// Whether `path` still names the file open as `fd` (a sweeper may have removed it meanwhile).
+bool same_file(int fd, const std::string& path) {
+  struct stat a {
+  }, b{};
+  return ::fstat(fd, &a) == 0 && ::lstat(path.c_str(), &b) == 0 && a.st_dev == b.st_dev &&
+         a.st_ino == b.st_ino;
+}
+
+// ---- the journal: one header line, then one line per part written ---------------------------
+//   sluice-journal 1 <size> <part size> <hex etag> <hex source> <check>
+//   <index> <xxh3 of the part, 16 hex> <check>
+// <check> is 8 hex digits of the XXH3 of the line before it: a torn or zeroed tail ends the list.
+
+std::string hex_of(std::string_view s) {
+  static constexpr char digits[] = "0123456789abcdef";
+  if (s.empty()) return "-";
+  std::string out;
+  for (unsigned char c : s) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+std::string check_of(std::string_view line) {
+  char buf[9];
+  std::snprintf(buf, sizeof buf, "%08x", static_cast<unsigned>(integrity::xxh3(line)));
+  return buf;
+}
+
+std::string journal_header(uint64_t size, const resume_key& key) {
+  std::string line = "sluice-journal 1 " + std::to_string(size) + " " + std::to_string(key.part_size) + " " +
+                     hex_of(key.etag) + " " + hex_of(key.source);
+  return line + " " + check_of(line) + "\n";
+}
+
+std::string journal_record(uint64_t index, uint64_t hash) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%llu %016llx", static_cast<unsigned long long>(index),
+                static_cast<unsigned long long>(hash));
+  std::string line = buf;
+  return line + " " + check_of(line) + "\n";
+}
+
+// One checked line: its content without the check, or nullopt.
+std::optional<std::string_view> checked(std::string_view line) {
+  const auto sp = line.rfind(' ');
+  if (sp == std::string_view::npos) return std::nullopt;
+  if (check_of(line.substr(0, sp)) != line.substr(sp + 1)) return std::nullopt;
+  return line.substr(0, sp);
+}
+
+struct journal_contents {
+  std::map<uint64_t, uint64_t> parts;
+  uint64_t valid_bytes = 0;  // the header and the whole, checked records
+};
+
+// Reads `path` and returns its parts if its header matches `size` and `key`.
+std::optional<journal_contents> read_journal(const std::string& path, uint64_t size, const resume_key& key) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return std::nullopt;
+  std::string text;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+    if (text.size() > (std::size_t(64) << 20)) break;  // far more than 10,000 parts take
+  }
+  ::close(fd);
+  const std::string header = journal_header(size, key);
+  if (!text.starts_with(header)) return std::nullopt;
+  journal_contents out;
+  std::size_t at = header.size();
+  out.valid_bytes = at;
+  while (at < text.size()) {
+    const auto nl = text.find('\n', at);
+    if (nl == std::string::npos) break;
+    auto body = checked(std::string_view(text).substr(at, nl - at));
+    if (!body) break;
+    unsigned long long index = 0, hash = 0;
+    const std::string b(*body);
+    if (std::sscanf(b.c_str(), "%llu %llx", &index, &hash) != 2) break;
+    out.parts[index] = hash;
+    at = nl + 1;
+    out.valid_bytes = at;
+  }
+  return out;
+}
+
+// Writes all of `text` at `offset`.
+bool write_all(int fd, std::string_view text, uint64_t offset) {
+  std::size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = ::pwrite(fd, text.data() + done, text.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+// Directories already swept by this process.
+std::mutex swept_mu;
+std::set<std::string> swept;
+
+void sweep_once(const std::string& dir) {
+  {
+    std::lock_guard lk(swept_mu);
+    if (!swept.insert(dir).second) return;
+  }
+  remove_stale_temp_files(dir);
+}
+
+}  // namespace
+
+std::size_t remove_stale_temp_files(const std::string& dir, std::chrono::seconds keep_resumable) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return 0;
+  std::vector<std::pair<std::string, bool>> found;
+  while (dirent* e = ::readdir(d)) {
+    bool journal = false;
+    if (is_temp_name(e->d_name, journal)) found.emplace_back(e->d_name, journal);
+  }
+  ::closedir(d);
+  std::size_t removed = 0;
+  const auto now = std::chrono::system_clock::now();
+  for (const auto& [name, journal] : found) {
+    const std::string path = dir + "/" + name;
+    if (journal) {
+      // A journal whose file is gone (a crash between the two removals).
+      struct stat sb {};
+      const std::string temp = path.substr(0, path.size() - journal_suffix.size());
+      if (::lstat(temp.c_str(), &sb) != 0 && errno == ENOENT) ::unlink(path.c_str());
+      continue;
+    }
+    int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) continue;
+    struct stat sb {};
+    if (::fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || !try_lock(fd)) {
+      ::close(fd);  // not ours to touch, or a live writer holds it
+      continue;
+    }
+    const std::string journal_path = path + std::string(journal_suffix);
+    struct stat jb {};
+    if (::lstat(journal_path.c_str(), &jb) == 0 && S_ISREG(jb.st_mode) &&
+        now - std::chrono::system_clock::from_time_t(jb.st_mtime) < keep_resumable) {
+      ::close(fd);  // resumable by the next run of the same download
+      continue;
+    }
+    if (same_file(fd, path) && ::unlink(path.c_str()) == 0) {
+      ++removed;
+      ::unlink(journal_path.c_str());
+    }
+    ::close(fd);
+  }
+  return removed;
+}
+
+// Validates the destination, picks the backend and makes the (not yet opened) writer; `name` gets
+// the file name the temporary name is made from.
+result<std::unique_ptr<file_writer>> file_writer::prepare(asio::any_io_executor ex, std::string final_path,
+                                                          uint64_t size, const writer_options& opts,
+                                                          std::string& name) {
   if (final_path.empty()) return fail(errc::invalid_argument, "file_writer: empty destination path");
   if (!ex) return fail(errc::invalid_argument, "file_writer: no executor for " + final_path);
   if (size > static_cast<uint64_t>(std::numeric_limits<off_t>::max()) - direct_align)
     return fail(errc::invalid_argument, "file_writer: size too large for " + final_path);
   const auto slash = final_path.rfind('/');
   std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : final_path.substr(0, slash);
-  std::string name = slash == std::string::npos ? final_path : final_path.substr(slash + 1);
+  name = slash == std::string::npos ? final_path : final_path.substr(slash + 1);
   if (name.empty() || name == "." || name == "..")
     return fail(errc::invalid_argument, "file_writer: " + final_path + " names a directory, not a file");
 
@@ -154,33 +354,49 @@ result<std::unique_ptr<file_writer>> file_writer::create(asio::any_io_executor e
   w->ring_ = ring;
   w->dir_path_ = dir;
   w->sync_dir_ = opts.sync_directory;
+  w->journal_every_parts_ = std::max(1u, opts.journal_every_parts);
+  w->journal_every_ = opts.journal_every;
   if (name.size() > max_name_in_temp) name.resize(max_name_in_temp);
+  return w;
+}
 
-  // The buffered descriptor creates the file; O_DIRECT is a second open of the same file, so a
-  // file system that refuses O_DIRECT (EINVAL at open) never leaves a half-created file behind.
+// Creates a fresh temporary file and takes its lock.
+result<void> file_writer::create_temp(std::string name) {
+  const std::string& dir = dir_path_;
   int fd = -1;
   for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
-    std::string temp = dir + "/." + name + ".sluice-" + random_suffix();
+    std::string temp = dir + "/." + name + std::string(temp_marker) + random_suffix();
     fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd >= 0) {
-      w->temp_path_ = std::move(temp);
+      // The lock tells other runs this file is alive. A sweeper that locked it first, between the
+      // open and here, removes it: then try another name.
+      if (!try_lock(fd) || !same_file(fd, temp)) {
+        ::close(fd);
+        fd = -1;
+        continue;
+      }
+      temp_path_ = std::move(temp);
       break;
     }
     if (errno != EEXIST && errno != EINTR) {
       int e = errno;
       return errno_error(
-          e, "cannot create a temporary file in " + dir + " for " + w->final_path_ + ": " + errno_text(e));
+          e, "cannot create a temporary file in " + dir + " for " + final_path_ + ": " + errno_text(e));
     }
   }
   if (fd < 0)
-    return fail(errc::io_error, "cannot create a temporary file in " + dir + " for " + w->final_path_ +
+    return fail(errc::io_error, "cannot create a temporary file in " + dir + " for " + final_path_ +
                                     ": every name tried exists");
-  w->buffered_fd_ = fd;  // from here on, w's destructor removes the temporary file
+  buffered_fd_ = fd;  // from here on, the destructor removes the temporary file
+  return {};
+}
 
+result<void> file_writer::open_direct_and_preallocate(const writer_options& opts) {
+  const int fd = buffered_fd_;
   if (opts.direct) {
     int dfd;
     do {
-      dfd = ::open(w->temp_path_.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
+      dfd = ::open(temp_path_.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
     } while (dfd < 0 && errno == EINTR);
     if (dfd >= 0) {
       // Same file? (someone could have renamed ours in between; then stay buffered)
@@ -188,8 +404,8 @@ result<std::unique_ptr<file_writer>> file_writer::create(asio::any_io_executor e
       struct stat reopened = {};
       if (::fstat(fd, &created) == 0 && ::fstat(dfd, &reopened) == 0 && created.st_dev == reopened.st_dev &&
           created.st_ino == reopened.st_ino) {
-        w->direct_fd_ = dfd;
-        w->direct_ = true;
+        direct_fd_ = dfd;
+        direct_ = true;
       } else {
         ::close(dfd);
       }
@@ -199,18 +415,145 @@ result<std::unique_ptr<file_writer>> file_writer::create(asio::any_io_executor e
 
   // Preallocate. fallocate(2) rather than posix_fallocate: where the file system has no
   // fallocate, glibc's posix_fallocate emulates it by writing every block, doubling the I/O.
-  if (size > 0) {
+  // (Mode 0 keeps the bytes an adopted file already holds.)
+  if (size_ > 0) {
     int r;
     do {
-      r = ::fallocate(fd, 0, 0, static_cast<off_t>(size));
+      r = ::fallocate(fd, 0, 0, static_cast<off_t>(size_));
     } while (r != 0 && errno == EINTR);
     if (r != 0 && errno != EOPNOTSUPP && errno != ENOSYS) {
       int e = errno;
-      return errno_error(e, "cannot preallocate " + std::to_string(size) + " bytes for " + w->temp_path_ +
+      return errno_error(e, "cannot preallocate " + std::to_string(size_) + " bytes for " + temp_path_ +
                                 ": " + errno_text(e));
     }
   }
+  return {};
+}
+
+result<std::unique_ptr<file_writer>> file_writer::create(asio::any_io_executor ex, std::string final_path,
+                                                         uint64_t size, writer_options opts) {
+  std::string name;
+  SLUICE_TRY(std::unique_ptr<file_writer> w, prepare(std::move(ex), std::move(final_path), size, opts, name));
+  SLUICE_TRY_VOID(w->create_temp(name));
+  SLUICE_TRY_VOID(w->open_direct_and_preallocate(opts));
+  sweep_once(w->dir_path_);
   return w;
+}
+
+// A fresh journal: the header, made durable before any part is recorded.
+result<void> file_writer::start_journal(const resume_key& key) {
+  const std::string path = temp_path_ + std::string(journal_suffix);
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return {};  // no journal: the download still works, it just cannot resume
+  const std::string header = journal_header(size_, key);
+  if (!write_all(fd, header, 0) || ::fdatasync(fd) != 0) {
+    ::close(fd);
+    ::unlink(path.c_str());
+    return {};
+  }
+  journal_fd_ = fd;
+  journal_size_ = header.size();
+  return {};
+}
+
+result<std::unique_ptr<file_writer>> file_writer::create_resumable(asio::any_io_executor ex,
+                                                                   std::string final_path, uint64_t size,
+                                                                   const resume_key& key,
+                                                                   writer_options opts) {
+  std::string name;
+  SLUICE_TRY(std::unique_ptr<file_writer> w, prepare(std::move(ex), std::move(final_path), size, opts, name));
+  // Temporary files of this destination that no live process holds: adopt the first whose journal
+  // matches, remove the others (the object changed, or they cannot be resumed).
+  const std::string prefix = "." + name + std::string(temp_marker);
+  std::vector<std::string> candidates;
+  if (DIR* d = ::opendir(w->dir_path_.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      std::string_view n = e->d_name;
+      bool journal = false;
+      if (n.starts_with(prefix) && n.size() == prefix.size() + suffix_chars && is_temp_name(n, journal) &&
+          !journal)
+        candidates.emplace_back(n);
+    }
+    ::closedir(d);
+  }
+  for (const auto& n : candidates) {
+    const std::string path = w->dir_path_ + "/" + n;
+    const std::string journal_path = path + std::string(journal_suffix);
+    int fd = ::open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) continue;
+    struct stat sb {};
+    if (::fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || !try_lock(fd) || !same_file(fd, path)) {
+      ::close(fd);
+      continue;
+    }
+    std::optional<journal_contents> j;
+    if (w->buffered_fd_ < 0) j = read_journal(journal_path, size, key);
+    if (!j) {
+      ::unlink(path.c_str());
+      ::unlink(journal_path.c_str());
+      ::close(fd);
+      continue;
+    }
+    int jfd = ::open(journal_path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (jfd < 0 || ::ftruncate(jfd, static_cast<off_t>(j->valid_bytes)) != 0) {
+      if (jfd >= 0) ::close(jfd);
+      ::unlink(path.c_str());
+      ::unlink(journal_path.c_str());
+      ::close(fd);
+      continue;
+    }
+    w->buffered_fd_ = fd;
+    w->temp_path_ = path;
+    w->journal_fd_ = jfd;
+    w->journal_size_ = j->valid_bytes;
+    w->resumed_ = std::move(j->parts);
+  }
+  if (w->buffered_fd_ < 0) {
+    SLUICE_TRY_VOID(w->create_temp(name));
+    SLUICE_TRY_VOID(w->start_journal(key));
+  }
+  SLUICE_TRY_VOID(w->open_direct_and_preallocate(opts));
+  sweep_once(w->dir_path_);
+  return w;
+}
+
+void file_writer::record_part(uint64_t index, uint64_t hash) {
+  if (journal_fd_ >= 0) pending_.emplace_back(index, hash);
+}
+
+asio::awaitable<result<void>> file_writer::checkpoint(bool force) {
+  if (journal_fd_ < 0 || pending_.empty() || checkpointing_ || closed_ || committed_)
+    co_return result<void>{};
+  const auto now = std::chrono::steady_clock::now();
+  if (!force && pending_.size() < journal_every_parts_ && now - last_checkpoint_ < journal_every_)
+    co_return result<void>{};
+  checkpointing_ = true;
+  last_checkpoint_ = now;
+  in_flight_scope scope(in_flight_);
+  // Only the parts recorded before the data fsync may be named by the journal.
+  std::vector<std::pair<uint64_t, uint64_t>> batch;
+  batch.swap(pending_);
+  long r;
+  do {
+    r = co_await fsync_fd(buffered_fd_);
+  } while (r == -EINTR || r == -EAGAIN);
+  if (r < 0 || closed_ || committed_ || journal_fd_ < 0) {
+    checkpointing_ = false;
+    co_return r < 0
+        ? errno_error(static_cast<int>(-r), "fsync " + temp_path_ + ": " + errno_text(static_cast<int>(-r)))
+        : result<void>{};
+  }
+  std::string lines;
+  for (const auto& [i, h] : batch) lines += journal_record(i, h);
+  const int jfd = journal_fd_;
+  if (write_all(jfd, lines, journal_size_)) {
+    journal_size_ += lines.size();
+    do {
+      r = co_await fsync_fd(jfd);
+    } while (r == -EINTR || r == -EAGAIN);
+  }
+  checkpointing_ = false;
+  co_return result<void>{};
 }
 
 file_writer::~file_writer() {
@@ -224,6 +567,11 @@ void file_writer::abandon() noexcept {
   if (buffered_fd_ >= 0) ::close(buffered_fd_);
   direct_fd_ = buffered_fd_ = -1;
   if (!committed_ && !temp_path_.empty()) ::unlink(temp_path_.c_str());
+  if (journal_fd_ >= 0) {
+    ::close(journal_fd_);
+    journal_fd_ = -1;
+    ::unlink((temp_path_ + std::string(journal_suffix)).c_str());
+  }
 }
 
 asio::awaitable<long> file_writer::write_some(int fd, const std::byte* p, std::size_t n, uint64_t offset) {

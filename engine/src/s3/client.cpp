@@ -587,6 +587,44 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
     co_return result<void>{};
   }
 
+  awaitable<result<multipart_uploads_page>> list_multipart_uploads(
+      std::string_view bucket, const multipart_list_request& lr) override {
+    if (lr.max_uploads < 1 || lr.max_uploads > 1000)
+      co_return fail(sluice::errc::invalid_argument, "max-uploads must be between 1 and 1000");
+    s3_request req{"GET", std::string(bucket), {}, {{"uploads", "", false}, {"encoding-type", "url"}}, {},
+                   {}};
+    if (!lr.prefix.empty()) req.query.push_back({"prefix", lr.prefix});
+    if (!lr.key_marker.empty()) req.query.push_back({"key-marker", lr.key_marker});
+    if (!lr.upload_id_marker.empty()) req.query.push_back({"upload-id-marker", lr.upload_id_marker});
+    req.query.push_back({"max-uploads", std::to_string(lr.max_uploads)});
+    http::string_sink sink;
+    SLUICE_CO_TRY_VOID(co_await execute(req, sink));
+    co_return parse_list_multipart_uploads(sink.text(), true);
+  }
+
+  awaitable<result<std::vector<uploaded_part>>> list_parts(std::string_view bucket, std::string_view key,
+                                                           std::string_view upload_id) override {
+    std::vector<uploaded_part> all;
+    int marker = 0;
+    for (;;) {
+      s3_request req{"GET", std::string(bucket), std::string(key), {{"uploadId", std::string(upload_id)}}, {},
+                     {}};
+      req.query.push_back({"max-parts", "1000"});
+      if (marker > 0) req.query.push_back({"part-number-marker", std::to_string(marker)});
+      http::string_sink sink;
+      SLUICE_CO_TRY_VOID(co_await execute(req, sink));
+      SLUICE_CO_TRY(parts_page page, parse_list_parts(sink.text()));
+      for (auto& p : page.parts) all.push_back(std::move(p));
+      if (!page.truncated) break;
+      if (page.next_part_number_marker <= marker)
+        co_return fail(
+            sluice::errc::malformed_response,
+            "LIST PARTS " + object_url(bucket, key) + ": a truncated listing whose marker does not advance");
+      marker = page.next_part_number_marker;
+    }
+    co_return all;
+  }
+
   // ---- buckets -------------------------------------------------------------------
 
   awaitable<result<void>> create_bucket(std::string_view bucket) override {

@@ -211,7 +211,8 @@ bool is_error_root(pugi::xml_node root) {
 // The ETag of a 200 answer that may instead be an <Error> document.
 // `allow_empty_etag`: radosgw answers CompleteMultipartUpload with <ETag></ETag>.
 result<std::string> etag_or_error(std::string_view xml, std::string_view operation,
-                                  std::initializer_list<std::string_view> roots, bool allow_empty_etag = false) {
+                                  std::initializer_list<std::string_view> roots,
+                                  bool allow_empty_etag = false) {
   pugi::xml_document doc;
   SLUICE_TRY(pugi::xml_node root, load(doc, xml, *roots.begin()));
   if (is_error_root(root)) {
@@ -311,6 +312,120 @@ result<list_page> parse_list_objects_v2(std::string_view xml, bool url_encoded) 
     page.key_count = page.objects.size() + page.common_prefixes.size();
   }
   return page;
+}
+
+result<multipart_uploads_page> parse_list_multipart_uploads(std::string_view xml, bool url_encoded) {
+  constexpr std::string_view root_name = "ListMultipartUploadsResult";
+  pugi::xml_document doc;
+  SLUICE_TRY(pugi::xml_node root, load_expecting(doc, xml, root_name));
+  const bool encoded = url_encoded && text_of(child(root, "EncodingType")) == "url";
+  auto decode = [&](std::string text, std::string_view field) -> result<std::string> {
+    if (!encoded) return text;
+    auto decoded = form_decode(text);
+    if (!decoded)
+      return malformed("ListMultipartUploadsResult: <" + std::string(field) + "> is not valid URL encoding");
+    return std::move(*decoded);
+  };
+  multipart_uploads_page page;
+  std::optional<error> failure;
+  for_each_child(root, "Upload", [&](pugi::xml_node upload) {
+    if (failure) return;
+    multipart_upload_entry entry;
+    auto key = required_text(upload, "Key");
+    if (!key) return void(failure = key.error());
+    auto decoded = decode(std::move(*key), "Key");
+    if (!decoded) return void(failure = decoded.error());
+    entry.key = std::move(*decoded);
+    auto id = required_text(upload, "UploadId");
+    if (!id) return void(failure = id.error());
+    entry.upload_id = std::move(*id);
+    entry.initiated = text_of(child(upload, "Initiated"));
+    page.uploads.push_back(std::move(entry));
+  });
+  if (failure) return *failure;
+  if (pugi::xml_node truncated = child(root, "IsTruncated")) {
+    auto value = parse_bool(text_of(truncated));
+    if (!value) return malformed("ListMultipartUploadsResult: <IsTruncated> is not a boolean");
+    page.truncated = *value;
+  }
+  SLUICE_TRY(page.next_key_marker, decode(text_of(child(root, "NextKeyMarker")), "NextKeyMarker"));
+  page.next_upload_id_marker = text_of(child(root, "NextUploadIdMarker"));
+  if (page.truncated && page.next_key_marker.empty())
+    return malformed("ListMultipartUploadsResult: truncated listing without <NextKeyMarker>");
+  return page;
+}
+
+result<parts_page> parse_list_parts(std::string_view xml) {
+  pugi::xml_document doc;
+  SLUICE_TRY(pugi::xml_node root, load_expecting(doc, xml, "ListPartsResult"));
+  parts_page page;
+  std::optional<error> failure;
+  for_each_child(root, "Part", [&](pugi::xml_node part) {
+    if (failure) return;
+    uploaded_part p;
+    auto number = required_text(part, "PartNumber");
+    if (!number) return void(failure = number.error());
+    auto n = parse_u64(*number);
+    if (!n || *n < 1 || *n > 10000)
+      return void(failure = malformed("ListPartsResult: <PartNumber> is not a number from 1 to 10000"));
+    p.part_number = static_cast<int>(*n);
+    auto size = required_text(part, "Size");
+    if (!size) return void(failure = size.error());
+    auto sz = parse_u64(*size);
+    if (!sz) return void(failure = malformed("ListPartsResult: <Size> is not an unsigned 64-bit number"));
+    p.size = *sz;
+    auto etag = required_text(part, "ETag");
+    if (!etag) return void(failure = etag.error());
+    p.etag = strip_quotes(std::move(*etag));
+    page.parts.push_back(std::move(p));
+  });
+  if (failure) return *failure;
+  if (pugi::xml_node truncated = child(root, "IsTruncated")) {
+    auto value = parse_bool(text_of(truncated));
+    if (!value) return malformed("ListPartsResult: <IsTruncated> is not a boolean");
+    page.truncated = *value;
+  }
+  if (page.truncated) {
+    auto next = parse_u64(text_of(child(root, "NextPartNumberMarker")));
+    if (!next || *next < 1 || *next > 10000)
+      return malformed("ListPartsResult: truncated listing without a usable <NextPartNumberMarker>");
+    page.next_part_number_marker = static_cast<int>(*next);
+  }
+  return page;
+}
+
+std::optional<int64_t> parse_s3_time(std::string_view text) {
+  text = trim_xml_space(text);
+  // YYYY-MM-DDTHH:MM:SS, then optional fraction, then Z.
+  if (text.size() < 20 || text[4] != '-' || text[7] != '-' || text[10] != 'T' || text[13] != ':' ||
+      text[16] != ':' || text.back() != 'Z')
+    return std::nullopt;
+  auto num = [&](std::size_t at, std::size_t n) -> std::optional<int> {
+    int v = 0;
+    for (std::size_t i = at; i < at + n; ++i) {
+      if (text[i] < '0' || text[i] > '9') return std::nullopt;
+      v = v * 10 + (text[i] - '0');
+    }
+    return v;
+  };
+  auto y = num(0, 4), mo = num(5, 2), d = num(8, 2), h = num(11, 2), mi = num(14, 2), se = num(17, 2);
+  if (!y || !mo || !d || !h || !mi || !se || *mo < 1 || *mo > 12 || *d < 1 || *d > 31 || *h > 23 ||
+      *mi > 59 || *se > 60)
+    return std::nullopt;
+  std::string_view frac = text.substr(19, text.size() - 20);
+  if (!frac.empty()) {
+    if (frac.front() != '.' || frac.size() < 2) return std::nullopt;
+    for (char c : frac.substr(1))
+      if (c < '0' || c > '9') return std::nullopt;
+  }
+  // Days from the civil date (Howard Hinnant's algorithm).
+  const int yy = *y - (*mo <= 2 ? 1 : 0);
+  const int era = (yy >= 0 ? yy : yy - 399) / 400;
+  const int yoe = yy - era * 400;
+  const int doy = (153 * (*mo + (*mo > 2 ? -3 : 9)) + 2) / 5 + *d - 1;
+  const int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  const int64_t days = int64_t(era) * 146097 + doe - 719468;
+  return days * 86400 + *h * 3600 + *mi * 60 + *se;
 }
 
 result<std::vector<bucket_entry>> parse_list_buckets(std::string_view xml) {

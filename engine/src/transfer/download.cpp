@@ -1,6 +1,7 @@
 // Downloads to a file: parts written behind the fetches, integrity checked, refetched on a mismatch.
 #include "transfer/pipeline.hpp"
 
+#include <sluice/engine/cache/file_reader.hpp>
 #include <sluice/engine/integrity/xxh3.hpp>
 
 #include <boost/asio/co_spawn.hpp>
@@ -20,16 +21,30 @@ awaitable<result<stats>> pipeline::download_on(unsigned c, std::string_view buck
   object_plan plan = std::move(head.first);
   pooled_buffer first = std::move(head.second);
   auto ex = co_await asio::this_coro::executor;
-  SLUICE_CO_TRY(std::unique_ptr<cache::file_writer> writer,
-                cache::file_writer::create(ex, std::string(path), plan.size, opts_.file));
 
   const bool composite = plan.recorded && plan.recorded->part_size == plan.part_size;
   const bool whole = plan.recorded && plan.recorded->part_size == 0;
+  // Resumable after a crash: parts may then come from an earlier run's file, so the content hash
+  // must be one of parts (composite) or there must be none; an ETag tells a changed object.
+  const bool resumable =
+      opts_.resume_downloads && plan.parts > 1 && !plan.etag.empty() && (composite || !plan.recorded);
+  std::unique_ptr<cache::file_writer> writer;
+  if (resumable) {
+    const cache::resume_key rk{object_url(bucket, key), plan.etag, plan.part_size};
+    SLUICE_CO_TRY(writer,
+                  cache::file_writer::create_resumable(ex, std::string(path), plan.size, rk, opts_.file));
+  } else {
+    SLUICE_CO_TRY(writer, cache::file_writer::create(ex, std::string(path), plan.size, opts_.file));
+  }
   // Recorded with another part size: the object fits in our first part
   // (first_part re-plans otherwise), so hash that part the recorded way.
   const bool single_other = plan.recorded && !composite && !whole;
   uint64_t single_hash = 0;
   std::vector<uint64_t> hashes(plan.parts);
+  // Parts an interrupted run left in the adopted file, checked by reading them back.
+  std::vector<bool> have(plan.parts, false);
+  if (!writer->resumed_parts().empty()) co_await verify_resumed(*writer, plan, have, hashes, st);
+  const bool journal = writer->resumable();
   integrity::xxh3_stream whole_hash;
   ordered_stage<buffer_slice> in_order([&](uint64_t, buffer_slice& b) -> result<void> {
     whole_hash.update(b.span());
@@ -47,12 +62,12 @@ awaitable<result<stats>> pipeline::download_on(unsigned c, std::string_view buck
     if (single_other) single_hash = integrity::hash_content(held.span(), plan.recorded->part_size);
     if (whole) SLUICE_CO_TRY_VOID(in_order.push(i, held.share(0, n)));
     ++writes.in_flight;
-    asio::co_spawn(ex, write_part(*writer, plan.part_offset(i), new pooled_buffer(std::move(held)), writes),
-                   [&writes](std::exception_ptr e) {
-                     if (e && !writes.failed)
-                       writes.failed = fail(errc::io_error, "a part's write failed unexpectedly");
-                     if (--writes.in_flight == 0) writes.idle.cancel();
-                   });
+    asio::co_spawn(
+        ex, write_part(*writer, i, plan.part_offset(i), new pooled_buffer(std::move(held)), hash, writes),
+        [&writes](std::exception_ptr e) {
+          if (e && !writes.failed) writes.failed = fail(errc::io_error, "a part's write failed unexpectedly");
+          if (--writes.in_flight == 0) writes.idle.cancel();
+        });
     progress_.bytes.fetch_add(n, std::memory_order_relaxed);
     st.bytes += n;
     ++st.requests;
@@ -61,13 +76,13 @@ awaitable<result<stats>> pipeline::download_on(unsigned c, std::string_view buck
   result<void> fetched;
   uint64_t start = 0;
   if (first && plan.parts > 0) {
-    const uint64_t first_hash = composite ? integrity::xxh3(first.span()) : 0;
+    const uint64_t first_hash = composite || journal ? integrity::xxh3(first.span()) : 0;
     fetched = co_await handle(0, first, first_hash);
     start = 1;
   }
   if (fetched)
     fetched = co_await run_parts(c, bucket, key, plan, start, workers ? workers : opts_.max_in_flight, handle,
-                                 no_window, 0, spread, composite);
+                                 no_window, 0, spread, composite || journal, &have);
   co_await writes.drain();  // before any return: the writer must outlive its writes
   SLUICE_CO_TRY_VOID(fetched);
   if (writes.failed) co_return *writes.failed;
@@ -96,12 +111,54 @@ awaitable<result<stats>> pipeline::download_on(unsigned c, std::string_view buck
 }
 
 // One write-behind part: owns `owned` (a raw pointer, not a by-value
-// buffer: GCC 12 coroutines) until the write completes.
-awaitable<void> pipeline::write_part(cache::file_writer& writer, uint64_t offset, pooled_buffer* owned,
-                                     write_group& group) {
+// buffer: GCC 12 coroutines) until the write completes. A resumable
+// writer then records the part (index, XXH3) for its journal; a failed
+// checkpoint only means that part is fetched again after a crash.
+awaitable<void> pipeline::write_part(cache::file_writer& writer, uint64_t index, uint64_t offset,
+                                     pooled_buffer* owned, uint64_t hash, write_group& group) {
   std::unique_ptr<pooled_buffer> hold(owned);
   auto r = co_await writer.write_at(offset, hold->span());
-  if (!r && !group.failed) group.failed = r.error();
+  if (!r) {
+    if (!group.failed) group.failed = r.error();
+    co_return;
+  }
+  hold.reset();  // the memory goes back before the (rare) checkpoint fsync
+  if (!writer.resumable()) co_return;
+  writer.record_part(index, hash);
+  (void)co_await writer.checkpoint(false);
+}
+
+// Reads back each part the adopted file's journal names and keeps those
+// whose XXH3 still matches (the others are fetched again). Part 0 is in
+// hand already (the first GET always runs: it learns the ETag). Read in
+// pieces of at most 1 MiB of pool memory, taken without waiting: the first
+// part may hold the whole budget, and then nothing is resumed.
+awaitable<void> pipeline::verify_resumed(cache::file_writer& writer, const object_plan& plan,
+                                         std::vector<bool>& have, std::vector<uint64_t>& hashes, stats& st) {
+  auto reader = cache::file_reader::open(writer.temp_path());
+  if (!reader) co_return;
+  const std::size_t piece = std::min<std::size_t>(plan.part_length(0), std::size_t(1) << 20);
+  std::optional<pooled_buffer> buf = pool_->try_acquire(piece);
+  if (!buf) co_return;
+  for (const auto& [i, h] : writer.resumed_parts()) {
+    if (i == 0 || i >= plan.parts) continue;
+    const std::size_t len = plan.part_length(i);
+    integrity::xxh3_stream hash;
+    bool read = true;
+    for (std::size_t at = 0; at < len && read; at += piece) {
+      auto dst = buf->span().first(std::min(piece, len - at));
+      auto r = co_await (*reader)->read_at(plan.part_offset(i) + at, dst);
+      read = bool(r);
+      if (read) hash.update(dst);
+    }
+    if (!read || hash.digest() != h) continue;
+    have[i] = true;
+    hashes[i] = h;
+    ++st.resumed_parts;
+    st.resumed_bytes += len;
+    st.bytes += len;  // the object's bytes, fetched now or before
+    progress_.bytes.fetch_add(len, std::memory_order_relaxed);
+  }
 }
 
 // The second look after a mismatch: refetch each part, hash it, rewrite
@@ -124,6 +181,7 @@ awaitable<result<uint64_t>> pipeline::refetch_and_compare(s3::client& cl, std::s
         hashes[i] = h;
         ++st.refetched_parts;
       }
+      writer.record_part(i, h);
     }
     if (!composite) whole.update(buf.span());
   }

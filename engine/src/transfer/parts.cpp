@@ -94,6 +94,7 @@ awaitable<result<std::pair<object_plan, pooled_buffer>>> pipeline::first_part(s3
 // is close enough.
 awaitable<std::optional<uint64_t>> pipeline::claim(part_queue& q) {
   for (;;) {
+    while (q.skip && q.next < q.plan.parts && (*q.skip)[q.next]) ++q.next;
     if (q.failed || q.next >= q.plan.parts) co_return std::nullopt;
     if (q.window && q.delivered && q.next >= q.delivered() + q.window) {
       co_await q.moved.async_wait(tok);
@@ -148,10 +149,10 @@ awaitable<result<void>> pipeline::run_parts(unsigned home, std::string_view buck
                                             const object_plan& plan, uint64_t first, unsigned workers,
                                             const part_handler& handle,
                                             const std::function<uint64_t()>& delivered, unsigned window,
-                                            bool spread, bool hash_parts) {
+                                            bool spread, bool hash_parts, const std::vector<bool>* skip) {
   if (first >= plan.parts) co_return result<void>{};
   auto ex = co_await asio::this_coro::executor;
-  part_queue q(ex, plan, first, bucket, key, handle, delivered, window);
+  part_queue q(ex, plan, first, bucket, key, handle, delivered, window, skip);
   workers = static_cast<unsigned>(std::min<uint64_t>(std::max(1u, workers), plan.parts - first));
   const unsigned n = spread ? std::min(contexts(), workers) : 1;
   co_await run_on_contexts(eng_, home, n, [&](unsigned slot) -> awaitable<void> {

@@ -5,6 +5,8 @@
 #include <sluice/engine/runtime/admission.hpp>
 #include <sluice/engine/transfer/scheduler.hpp>
 
+#include "transfer/upload_journal.hpp"
+
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -179,7 +181,8 @@ class pipeline final : public scheduler {
   // run_parts' frame and is touched only on the transfer's own (home) context.
   struct part_queue {
     part_queue(asio::any_io_executor home, const object_plan& p, uint64_t first, std::string_view b,
-               std::string_view k, const part_handler& h, const std::function<uint64_t()>& d, unsigned w)
+               std::string_view k, const part_handler& h, const std::function<uint64_t()>& d, unsigned w,
+               const std::vector<bool>* s)
         : home(home),
           plan(p),
           next(first),
@@ -188,6 +191,7 @@ class pipeline final : public scheduler {
           handle(h),
           delivered(d),
           window(w),
+          skip(s),
           moved(home, asio::steady_timer::time_point::max()) {}
     asio::any_io_executor home;
     const object_plan& plan;
@@ -196,6 +200,7 @@ class pipeline final : public scheduler {
     const part_handler& handle;
     const std::function<uint64_t()>& delivered;
     unsigned window;
+    const std::vector<bool>* skip;  // parts not to fetch (a resumed download holds them), or null
     std::optional<error> failed;
     asio::steady_timer moved;  // cancelled whenever a part is handed over or the transfer fails
   };
@@ -207,14 +212,17 @@ class pipeline final : public scheduler {
   awaitable<result<void>> run_parts(unsigned home, std::string_view bucket, std::string_view key,
                                     const object_plan& plan, uint64_t first, unsigned workers,
                                     const part_handler& handle, const std::function<uint64_t()>& delivered,
-                                    unsigned window, bool spread, bool hash_parts);
+                                    unsigned window, bool spread, bool hash_parts,
+                                    const std::vector<bool>* skip = nullptr);
 
   // ---- download to a file (download.cpp) ----------------------------------------------
 
   awaitable<result<stats>> download_on(unsigned c, std::string_view bucket, std::string_view key,
                                        std::string_view path, unsigned workers = 0, bool spread = true);
-  static awaitable<void> write_part(cache::file_writer& writer, uint64_t offset, pooled_buffer* owned,
-                                    write_group& group);
+  static awaitable<void> write_part(cache::file_writer& writer, uint64_t index, uint64_t offset,
+                                    pooled_buffer* owned, uint64_t hash, write_group& group);
+  awaitable<void> verify_resumed(cache::file_writer& writer, const object_plan& plan, std::vector<bool>& have,
+                                 std::vector<uint64_t>& hashes, stats& st);
   awaitable<result<uint64_t>> refetch_and_compare(s3::client& cl, std::string_view bucket,
                                                   std::string_view key, const object_plan& plan,
                                                   std::vector<uint64_t>& hashes, cache::file_writer& writer,
@@ -238,6 +246,30 @@ class pipeline final : public scheduler {
                                      bool spread);
   uint64_t multipart_part_size(uint64_t size) const;
 
+  // What a file upload sends, so that the next run of the same upload can take over the multipart
+  // upload a dead run left open: its parts whose ETags match the dead run's record are not sent again.
+  struct upload_source {
+    std::string identity;  // path, size, part size and put options (with the composite XXH3)
+    uint64_t size = 0;
+    uint64_t part_size = 0;
+    uint64_t resumed_parts = 0;  // out: parts taken over
+  };
+
+  // CreateMultipartUpload, recorded under options::upload_journal_dir while it runs (so a crash
+  // leaves a trace the next run finds); first takes over (with `source`: a dead run's upload of the
+  // same source, filling `done` with the parts it holds) or aborts the uploads of the same key that
+  // dead runs left open. `record` is null when nothing is recorded.
+  awaitable<result<std::string>> begin_multipart(s3::client& cl, std::string_view bucket,
+                                                 std::string_view key, const s3::put_options& put,
+                                                 std::unique_ptr<detail::upload_record>& record,
+                                                 upload_source* source,
+                                                 std::vector<s3::completed_part>& done);
+  awaitable<void> abort_stale_uploads(s3::client& cl, std::string_view bucket, std::string_view key,
+                                      detail::upload_records& found, std::string_view keep_id);
+  // Aborts an upload that failed; its record goes only when the abort went through.
+  static awaitable<void> abandon_multipart(s3::client& cl, std::string_view bucket, std::string_view key,
+                                           std::string_view upload_id, detail::upload_record* record);
+
   // Gives part i's bytes; `holder` keeps pool memory alive while the part is sent.
   using part_reader = std::function<awaitable<result<std::span<const std::byte>>>(uint64_t, pooled_buffer&)>;
 
@@ -245,7 +277,8 @@ class pipeline final : public scheduler {
   awaitable<result<std::string>> send_multipart(unsigned c, std::string_view bucket, std::string_view key,
                                                 const s3::put_options& put, uint64_t parts, unsigned workers,
                                                 bool spread, const part_reader& read,
-                                                const std::vector<uint64_t>* order);
+                                                const std::vector<uint64_t>* order,
+                                                upload_source* source = nullptr);
   awaitable<result<s3::put_result>> upload_stream_on(unsigned c, std::string_view bucket,
                                                      std::string_view key, const stream_source& source,
                                                      const s3::put_options& put_in);

@@ -4,10 +4,12 @@
 #include <sluice/engine/cache/file_reader.hpp>
 #include <sluice/engine/integrity/xxh3.hpp>
 #include <sluice/engine/runtime/concurrently.hpp>
+#include <sluice/engine/s3/error.hpp>
 
 #include <boost/asio/experimental/concurrent_channel.hpp>
 
 #include <cstring>
+#include <filesystem>
 
 namespace sluice::transfer {
 
@@ -117,11 +119,25 @@ awaitable<result<stats>> pipeline::upload_on(unsigned c, std::string_view path_i
       co_return fail(errc::io_error, "'" + path + "' changed while it was being uploaded");
     co_return std::span<const std::byte>(holder.span());
   };
-  SLUICE_CO_TRY(st.etag,
-                co_await send_multipart(c, bucket, key, put, parts, workers, spread, from_file, &order));
+  // The same file (by name, size, part size, the parts' hashes and the
+  // metadata) may take over the upload a dead run of it left open.
+  upload_source source;
+  source.size = size;
+  source.part_size = part;
+  {
+    std::string described = put.content_type;
+    for (const auto& [k, v] : put.metadata) described += "\n" + k + "=" + v;
+    std::error_code ec;
+    const auto absolute = std::filesystem::absolute(path, ec);
+    source.identity = (ec ? path : absolute.string()) + "\n" + std::to_string(size) + " " +
+                      std::to_string(part) + " " + integrity::to_hex(integrity::xxh3(described));
+  }
+  SLUICE_CO_TRY(st.etag, co_await send_multipart(c, bucket, key, put, parts, workers, spread, from_file,
+                                                 &order, &source));
   st.bytes = size;
   st.objects = 1;
-  st.requests = parts + 2;
+  st.requests = parts + 2 - source.resumed_parts;
+  st.resumed_parts = source.resumed_parts;
   st.reread_parts = parts - kept_parts;
   progress_.objects.fetch_add(1, std::memory_order_relaxed);
   co_return st;
@@ -141,13 +157,16 @@ awaitable<result<std::string>> pipeline::send_multipart(unsigned c, std::string_
                                                         std::string_view key, const s3::put_options& put,
                                                         uint64_t parts, unsigned workers, bool spread,
                                                         const part_reader& read,
-                                                        const std::vector<uint64_t>* order) {
+                                                        const std::vector<uint64_t>* order,
+                                                        upload_source* source) {
   auto& cl = *clients_[c];
-  SLUICE_CO_TRY(std::string upload_id, co_await cl.create_multipart_upload(bucket, key, put));
+  std::unique_ptr<detail::upload_record> record;
   // Workers on every context (each with its own context's client) pull
   // part numbers; the state they share is atomic or under a mutex, and
-  // done[i] is written by one worker each and read after all have finished.
+  // done[i] is written by one worker each and read after all have finished
+  // (parts taken over from a dead run's upload are filled in before).
   std::vector<s3::completed_part> done(parts);
+  SLUICE_CO_TRY(std::string upload_id, co_await begin_multipart(cl, bucket, key, put, record, source, done));
   std::atomic<uint64_t> next{0};
   shared_failure failure;
   workers = static_cast<unsigned>(std::min<uint64_t>(std::max(1u, workers), parts));
@@ -165,6 +184,7 @@ awaitable<result<std::string>> pipeline::send_multipart(unsigned c, std::string_
         const uint64_t claimed = next.fetch_add(1, std::memory_order_relaxed);
         if (claimed >= parts) co_return;
         const uint64_t i = order ? (*order)[claimed] : claimed;
+        if (!done[i].etag.empty()) continue;  // the server holds it already
         pooled_buffer holder;
         auto bytes = co_await read(i, holder);
         if (!bytes) {
@@ -182,6 +202,7 @@ awaitable<result<std::string>> pipeline::send_multipart(unsigned c, std::string_
           failure.set(etag.error());
           co_return;
         }
+        if (record) record->add_part(static_cast<int>(i + 1), *etag);
         done[i] = {static_cast<int>(i + 1), std::move(*etag)};
         progress_.bytes.fetch_add(bytes->size(), std::memory_order_relaxed);
       }
@@ -197,10 +218,139 @@ awaitable<result<std::string>> pipeline::send_multipart(unsigned c, std::string_
       etag = std::move(*completed);
   }
   if (failed) {
-    (void)co_await cl.abort_multipart_upload(bucket, key, upload_id);
+    co_await abandon_multipart(cl, bucket, key, upload_id, record.get());
     co_return *failed;
   }
+  if (record) record->finished();
   co_return etag;
+}
+
+awaitable<result<std::string>> pipeline::begin_multipart(s3::client& cl, std::string_view bucket,
+                                                         std::string_view key, const s3::put_options& put,
+                                                         std::unique_ptr<detail::upload_record>& record,
+                                                         upload_source* source,
+                                                         std::vector<s3::completed_part>& done) {
+  std::string taken_id;
+  if (!opts_.upload_journal_dir.empty()) {
+    detail::upload_records found =
+        detail::find_upload_records(opts_.upload_journal_dir, cl.options().config.endpoint_url, bucket, key);
+    // A dead run's upload of the same source: its parts that the server still holds with the ETag
+    // the record names are this run's parts (the same bytes: the composite XXH3 over the same part
+    // size matched) and are not sent again.
+    detail::stale_record* taken = nullptr;
+    for (auto& r : found.stale) {
+      if (!source || source->identity.empty() || r.upload_id().empty() || r.source() != source->identity)
+        continue;
+      auto listed = co_await cl.list_parts(bucket, key, r.upload_id());
+      if (!listed) continue;  // gone (NoSuchUpload) or unreadable: aborted below
+      const uint64_t parts = done.size();
+      uint64_t held = 0;
+      for (const auto& p : *listed) {
+        const uint64_t i = static_cast<uint64_t>(p.part_number - 1);
+        if (i >= parts) continue;
+        const uint64_t length = std::min(source->part_size, source->size - i * source->part_size);
+        auto it = r.parts().find(p.part_number);
+        if (it == r.parts().end() || p.size != length) continue;
+        std::string recorded = it->second;
+        if (recorded.size() >= 2 && recorded.front() == '"' && recorded.back() == '"')
+          recorded = recorded.substr(1, recorded.size() - 2);
+        if (recorded != p.etag) continue;
+        done[i] = {p.part_number, it->second};
+        ++held;
+      }
+      taken = &r;
+      taken_id = r.upload_id();
+      source->resumed_parts = held;
+      break;
+    }
+    co_await abort_stale_uploads(cl, bucket, key, found, taken_id);
+    const std::string_view what = source ? std::string_view(source->identity) : std::string_view();
+    record = detail::upload_record::begin(opts_.upload_journal_dir, cl.options().config.endpoint_url, bucket,
+                                          key, what);
+    if (taken) {
+      if (record) {
+        record->set_upload_id(taken_id);
+        for (const auto& d : done)
+          if (!d.etag.empty()) record->add_part(d.part_number, d.etag);
+      }
+      taken->remove();
+      co_return taken_id;
+    }
+  }
+  auto id = co_await cl.create_multipart_upload(bucket, key, put);
+  if (!id) {
+    if (record) record->finished();  // nothing was created (or the next run finds it by time)
+    co_return id.error();
+  }
+  if (record) record->set_upload_id(*id);
+  co_return std::move(*id);
+}
+
+// The records of this key whose process died: each names its upload, or
+// (a crash before CreateMultipartUpload answered) the time it began, and
+// then the uploads of this key begun since then that no live run holds
+// are aborted. A record stays when its abort fails in a way worth trying
+// again (the next run does), and when the listing fails.
+awaitable<void> pipeline::abort_stale_uploads(s3::client& cl, std::string_view bucket, std::string_view key,
+                                              detail::upload_records& found, std::string_view keep_id) {
+  if (found.stale.empty()) co_return;
+  std::optional<std::vector<s3::multipart_upload_entry>> listed;  // this key's uploads, listed once
+  for (auto& r : found.stale) {
+    if (!keep_id.empty() && r.upload_id() == keep_id) continue;  // taken over, not aborted
+    bool done = true;
+    std::vector<std::string> ids;
+    if (!r.upload_id().empty()) {
+      ids.push_back(r.upload_id());
+    } else {
+      if (!listed) {
+        std::vector<s3::multipart_upload_entry> all;
+        s3::multipart_list_request lr;
+        lr.prefix = std::string(key);
+        bool ok = true;
+        for (int pages = 0; pages < 100; ++pages) {
+          auto page = co_await cl.list_multipart_uploads(bucket, lr);
+          if (!page) {
+            // A server without the listing (s3rver: 501) will not have it next time either.
+            const int status = page.error().http_status;
+            if (status == 501 || status == 405 || !s3::is_retryable(page.error())) r.remove();
+            ok = false;
+            break;
+          }
+          for (auto& u : page->uploads)
+            if (u.key == key) all.push_back(std::move(u));
+          if (!page->truncated ||
+              (page->next_key_marker == lr.key_marker && page->next_upload_id_marker == lr.upload_id_marker))
+            break;
+          lr.key_marker = page->next_key_marker;
+          lr.upload_id_marker = page->next_upload_id_marker;
+        }
+        if (!ok) continue;  // the record stays for the next run (unless removed above)
+        listed = std::move(all);
+      }
+      for (const auto& u : *listed) {
+        auto t = s3::parse_s3_time(u.initiated);
+        // Five minutes of slack for the clocks of this host and the server.
+        if (!t || *t + 300 < r.began()) continue;
+        if (std::find(found.live_ids.begin(), found.live_ids.end(), u.upload_id) != found.live_ids.end())
+          continue;
+        if (u.upload_id == keep_id) continue;
+        ids.push_back(u.upload_id);
+      }
+    }
+    for (const auto& id : ids) {
+      auto a = co_await cl.abort_multipart_upload(bucket, key, id);
+      if (!a && a.error().code != s3::errc::no_such_upload && s3::is_retryable(a.error())) done = false;
+    }
+    if (done) r.remove();
+  }
+}
+
+awaitable<void> pipeline::abandon_multipart(s3::client& cl, std::string_view bucket, std::string_view key,
+                                            std::string_view upload_id, detail::upload_record* record) {
+  // The record stays only when trying again may help (the server was unreachable or busy); an
+  // abort the server refuses for good (s3rver answers 405) would be refused next time too.
+  auto a = co_await cl.abort_multipart_upload(bucket, key, upload_id);
+  if (record && (a || !s3::is_retryable(a.error()))) record->finished();
 }
 
 namespace detail {
@@ -355,7 +505,10 @@ awaitable<result<s3::put_result>> pipeline::upload_stream_on(unsigned c, std::st
 
   s3::put_options create = put_in;
   create.record_xxh3 = false;  // recorded at the end, once known
-  SLUICE_CO_TRY(std::string upload_id, co_await cl.create_multipart_upload(bucket, key, create));
+  std::unique_ptr<detail::upload_record> record;
+  std::vector<s3::completed_part> none;  // a stream is never taken over
+  SLUICE_CO_TRY(std::string upload_id,
+                co_await begin_multipart(cl, bucket, key, create, record, nullptr, none));
   using part_channel =
       asio::experimental::concurrent_channel<void(boost::system::error_code, detail::stream_part)>;
   part_channel channel(eng_.context(c).get_executor(), 0);
@@ -442,9 +595,10 @@ awaitable<result<s3::put_result>> pipeline::upload_stream_on(unsigned c, std::st
       r.etag = std::move(*completed);
   }
   if (failed) {
-    (void)co_await cl.abort_multipart_upload(bucket, key, upload_id);
+    co_await abandon_multipart(cl, bucket, key, upload_id, record.get());
     co_return *failed;
   }
+  if (record) record->finished();
   progress_.objects.fetch_add(1, std::memory_order_relaxed);
   r.xxh3 = integrity::composite_of(hashes, part);
   if (total <= (uint64_t(5) << 30)) {  // CopyObject's limit

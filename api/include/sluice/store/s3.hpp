@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -65,6 +66,29 @@ boost::asio::awaitable<result<bool>> bucket_exists(transfer::scheduler& sched, s
 boost::asio::awaitable<result<void>> create_bucket(transfer::scheduler& sched, std::string_view name);
 // Removes an empty bucket (a bucket with objects is the server's BucketNotEmpty).
 boost::asio::awaitable<result<void>> remove_bucket(transfer::scheduler& sched, std::string_view name);
+
+// Multipart uploads begun and never completed nor aborted (a crashed or killed writer leaves them,
+// and the server keeps their parts, billed, until they are aborted): `sluice cleanup`.
+struct cleanup_options {
+  std::string prefix;                  // uploads of keys starting with this ("" for the bucket)
+  std::chrono::seconds older_than{0};  // only uploads initiated at least this long ago (0: all)
+  bool dry_run = false;                // list them, abort nothing
+};
+struct stale_upload {
+  std::string key;
+  std::string upload_id;
+  std::string initiated;  // as the server sent it (ISO 8601)
+  bool aborted = false;   // false under dry_run, or when the abort failed (`err`)
+  std::optional<error> err;
+};
+// Lists the bucket's uploads under `prefix` (ListMultipartUploads, every page; a marker that does
+// not advance is malformed_response) and aborts each one old enough, one at a time. A failed
+// abort is recorded in its entry and the others go on; a failed listing is the call's error.
+// An upload whose <Initiated> cannot be read counts as old enough only when older_than is 0. The
+// scheduler, bucket and options are borrowed until completion.
+boost::asio::awaitable<result<std::vector<stale_upload>>> cleanup_uploads(transfer::scheduler& sched,
+                                                                          std::string_view bucket,
+                                                                          const cleanup_options& opts);
 
 // A presigned GET URL for s3://bucket/key, valid for `expires` (1 s to 7
 // days), that plain HTTP clients can fetch (SigV4 query signing; no request is

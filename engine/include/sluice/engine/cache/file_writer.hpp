@@ -12,12 +12,16 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace sluice::cache {
 
@@ -38,7 +42,28 @@ struct writer_options {
   // writing many files into one directory turns this off and syncs the
   // directory once at the end (sync_directory()).
   bool sync_directory = true;
+  // Resumable writers (create_resumable): checkpoint() makes the parts recorded since the last one
+  // durable in the journal once this many are pending or this long has passed, not more often.
+  unsigned journal_every_parts = 16;
+  std::chrono::milliseconds journal_every{250};
 };
+
+// What a resumable download's temporary file is being filled from; its journal records it, and
+// a later run adopts the file only when all of it matches.
+struct resume_key {
+  std::string source;      // e.g. "s3://bucket/key": compared, never parsed
+  std::string etag;        // the object's version: another ETag restarts the download
+  uint64_t part_size = 0;  // part i covers [i * part_size, (i + 1) * part_size)
+};
+
+// Removes what crashed runs left in `dir`: temporary files ".<name>.sluice-XXXXXX" that no live
+// process holds (every writer holds an flock(2) on its file while it lives), and journals without
+// their file. A file with a journal younger than `keep_resumable` is kept: the next run of the
+// same download resumes it. Returns how many temporary files were removed. Never follows a link,
+// never touches another kind of file, and ignores errors (a file that cannot be removed stays).
+// file_writer runs it once per directory and process, with a keep_resumable of 24 hours.
+std::size_t remove_stale_temp_files(const std::string& dir,
+                                    std::chrono::seconds keep_resumable = std::chrono::hours(24));
 
 // What may stand at a download's destination: nothing, or a regular file
 // (replaced at commit). A symbolic link, FIFO, device, socket or directory is
@@ -79,6 +104,17 @@ class file_writer {
   // errc::invalid_argument for an empty path or a bad SLUICE_IO_BACKEND.
   static result<std::unique_ptr<file_writer>> create(boost::asio::any_io_executor ex, std::string final_path,
                                                      uint64_t size, writer_options opts = {});
+  // Like create(), but resumable after a crash. The writer keeps a journal beside its temporary
+  // file (".<name>.sluice-XXXXXX.journal": the key, the size and the parts written, each with its
+  // XXH3). If a temporary file of `final_path` from a dead process is found whose journal matches
+  // `key` and `size`, it is adopted: resumed_parts() lists the parts it already holds (the caller
+  // should check them, e.g. by reading them back). Stale temporary files of `final_path` that do
+  // not match (another ETag: the object changed) are removed. commit() and abandon() remove the
+  // journal too.
+  static result<std::unique_ptr<file_writer>> create_resumable(boost::asio::any_io_executor ex,
+                                                               std::string final_path, uint64_t size,
+                                                               const resume_key& key,
+                                                               writer_options opts = {});
   ~file_writer();  // unlinks the temp file unless committed
   file_writer(const file_writer&) = delete;
   file_writer& operator=(const file_writer&) = delete;
@@ -101,6 +137,19 @@ class file_writer {
   // Closes the descriptors and unlinks the temporary file unless committed. Idempotent.
   void abandon() noexcept;
 
+  // Resumable writers only. The parts an adopted file already held (index -> XXH3), as its
+  // journal recorded them; empty for a fresh file.
+  const std::map<uint64_t, uint64_t>& resumed_parts() const noexcept { return resumed_; }
+  bool resumable() const noexcept { return journal_fd_ >= 0; }
+  // Notes that part `index` (whose XXH3 is `hash`) was written: call once its write_at completed.
+  // It becomes durable at the next checkpoint (a no-op for a writer that is not resumable).
+  void record_part(uint64_t index, uint64_t hash);
+  // When due (see writer_options::journal_every_parts, journal_every) or `force`d: fsyncs the
+  // temporary file, then appends the parts recorded before that fsync to the journal and fsyncs
+  // it, so the journal never names a part that is not on disk. One checkpoint at a time (a call
+  // while one runs returns at once). A failure only costs refetching those parts after a crash.
+  boost::asio::awaitable<result<void>> checkpoint(bool force);
+
   io_backend backend() const noexcept { return backend_; }
   // True when the file system accepted O_DIRECT: aligned writes then bypass the page cache.
   bool direct() const noexcept { return direct_; }
@@ -113,6 +162,13 @@ class file_writer {
 
  private:
   file_writer(std::string final_path, uint64_t size);
+
+  static result<std::unique_ptr<file_writer>> prepare(boost::asio::any_io_executor ex, std::string final_path,
+                                                      uint64_t size, const writer_options& opts,
+                                                      std::string& name);
+  result<void> create_temp(std::string name);
+  result<void> open_direct_and_preallocate(const writer_options& opts);
+  result<void> start_journal(const resume_key& key);
 
   // One write or fsync through the chosen backend; returns the syscall result (-errno on error).
   boost::asio::awaitable<long> write_some(int fd, const std::byte* p, std::size_t n, uint64_t offset);
@@ -132,6 +188,15 @@ class file_writer {
   bool committed_ = false;
   bool closed_ = false;
   unsigned in_flight_ = 0;
+  // Resumable writers: the journal and the parts recorded since the last checkpoint.
+  int journal_fd_ = -1;
+  uint64_t journal_size_ = 0;
+  std::map<uint64_t, uint64_t> resumed_;
+  std::vector<std::pair<uint64_t, uint64_t>> pending_;
+  unsigned journal_every_parts_ = 16;
+  std::chrono::milliseconds journal_every_{250};
+  std::chrono::steady_clock::time_point last_checkpoint_{};
+  bool checkpointing_ = false;
 };
 
 // Whether io_uring works here (probed once: io_uring_queue_init may fail with ENOSYS/EPERM in

@@ -114,6 +114,13 @@ struct list_request {
   int max_keys = 1000;
 };
 
+struct multipart_list_request {
+  std::string prefix;            // uploads of keys starting with this
+  std::string key_marker;        // from the previous page (next_key_marker)
+  std::string upload_id_marker;  // from the previous page (next_upload_id_marker)
+  int max_uploads = 1000;
+};
+
 enum class metadata_directive { copy, replace };
 
 class client {
@@ -173,6 +180,15 @@ class client {
       std::span<const completed_part> parts) = 0;
   virtual asio::awaitable<result<void>> abort_multipart_upload(std::string_view bucket, std::string_view key,
                                                                std::string_view upload_id) = 0;
+  // One page of the multipart uploads in progress (begun, neither completed nor aborted) whose
+  // keys start with req.prefix, in key order (ListMultipartUploads, keys URL-encoded on the wire).
+  virtual asio::awaitable<result<multipart_uploads_page>> list_multipart_uploads(
+      std::string_view bucket, const multipart_list_request& req) = 0;
+  // Every part an upload holds so far, in part order (ListParts, pages followed; a marker that does
+  // not advance is malformed_response). NoSuchUpload (s3::errc) when the upload is gone.
+  virtual asio::awaitable<result<std::vector<uploaded_part>>> list_parts(std::string_view bucket,
+                                                                         std::string_view key,
+                                                                         std::string_view upload_id) = 0;
 
   // --- buckets ----------------------------------------------------------------
   virtual asio::awaitable<result<void>> create_bucket(std::string_view bucket) = 0;

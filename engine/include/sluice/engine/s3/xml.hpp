@@ -77,6 +77,40 @@ struct delete_result {
 };
 result<delete_result> parse_delete_objects(std::string_view xml);
 
+// ListMultipartUploads: the uploads begun and neither completed nor aborted.
+struct multipart_upload_entry {
+  std::string key;
+  std::string upload_id;
+  std::string initiated;  // as sent (ISO 8601)
+};
+struct multipart_uploads_page {
+  std::vector<multipart_upload_entry> uploads;
+  bool truncated = false;
+  std::string next_key_marker;  // with next_upload_id_marker: where the next page starts
+  std::string next_upload_id_marker;
+};
+// ListMultipartUploadsResult. `url_encoded` as for ListObjectsV2 (keys decoded when the answer
+// says <EncodingType>url</EncodingType>). A truncated page without <NextKeyMarker> is malformed.
+result<multipart_uploads_page> parse_list_multipart_uploads(std::string_view xml, bool url_encoded);
+
+// ListParts: the parts an upload holds so far.
+struct uploaded_part {
+  int part_number = 0;
+  uint64_t size = 0;
+  std::string etag;  // quotes stripped
+};
+struct parts_page {
+  std::vector<uploaded_part> parts;
+  bool truncated = false;
+  int next_part_number_marker = 0;
+};
+// ListPartsResult. Part numbers must be 1..10000 and sizes unsigned 64-bit numbers.
+result<parts_page> parse_list_parts(std::string_view xml);
+
+// An S3 timestamp ("2026-12-01T09:30:00.000Z", as in <Initiated> and <LastModified>) as seconds
+// since the Unix epoch; nullopt when it is not one.
+std::optional<int64_t> parse_s3_time(std::string_view text);
+
 // Escapes text for XML character data (&, <, >, ", ').
 std::string xml_escape(std::string_view s);
 

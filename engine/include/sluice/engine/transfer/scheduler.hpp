@@ -71,6 +71,14 @@ struct options {
   unsigned connections_per_context = 0;
   uint64_t target_bytes_per_s = 0;
   cache::writer_options file;
+  // Crash resume (docs/reliability.md#crash-consistency-and-resume). Downloads in parts keep a
+  // journal beside their temporary file, and the next download of the same object (same ETag)
+  // to the same path fetches only the parts it does not already hold.
+  bool resume_downloads = true;
+  // Where multipart uploads are recorded while they run ("<dir>/uploads/", created as needed); a
+  // later upload to the same key aborts the uploads that a dead process left open. Empty: no record
+  // (a library user may clean up with store::cleanup_uploads instead).
+  std::string upload_journal_dir;
 };
 
 struct stats {
@@ -80,7 +88,9 @@ struct stats {
   uint64_t refetched_parts = 0;  // parts fetched again after an integrity mismatch
   uint64_t reread_parts = 0;     // uploads: parts read from the file a second time (no memory to keep them)
   bool verified = false;         // a recorded hash was checked (single objects)
-  std::string etag;              // single downloads and uploads: the object's ETag, when the server sent one
+  uint64_t resumed_parts = 0;  // parts a dead run had written (downloads) or sent (uploads): not moved again
+  uint64_t resumed_bytes = 0;  // downloads: their bytes (counted in `bytes` too)
+  std::string etag;            // single downloads and uploads: the object's ETag, when the server sent one
 };
 
 // Fills `into` with the next bytes of a stream and returns how many; fewer
