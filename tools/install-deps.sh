@@ -64,10 +64,16 @@ if ((${#missing[@]})); then
 fi
 
 # s3rver and zarrita (the Zarr interop reader, tests/interop/zarrita_read.mjs) are pinned by
-# tests/servers/package-lock.json; `npm ci` again whenever the lock is newer than the install.
-if [[ ! -x "$repo/tests/servers/node_modules/.bin/s3rver" ]] ||
-   [[ ! -f "$repo/tests/servers/node_modules/zarrita/package.json" ]] ||
-   [[ "$repo/tests/servers/package-lock.json" -nt "$repo/tests/servers/node_modules/.package-lock.json" ]]; then
+# tests/servers/package-lock.json; `npm ci` again whenever the lock's content differs from the one
+# installed (a stamp of its SHA-256: a fresh checkout's newer mtime alone does not reinstall, which
+# would pull the modules from under a test run sharing them).
+servers="$repo/tests/servers"
+lock_sum="$(sha256sum "$servers/package-lock.json" | cut -d' ' -f1)"
+stamp="$servers/node_modules/.sluice-lock-sha256"
+if [[ ! -x "$servers/node_modules/.bin/s3rver" ]] ||
+   [[ ! -f "$servers/node_modules/zarrita/package.json" ]] ||
+   [[ "$(cat "$stamp" 2>/dev/null)" != "$lock_sum" ]]; then
   echo "install-deps: npm ci in tests/servers"
-  (cd "$repo/tests/servers" && npm ci --no-audit --no-fund --loglevel=error)
+  (cd "$servers" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$lock_sum" >"$stamp"
 fi

@@ -144,6 +144,58 @@ TEST_F(Objects, keys_that_would_leave_the_destination_are_refused_and_folder_mar
   EXPECT_EQ(keys(*disk), std::set<std::string>{"ok.txt"});
 }
 
+TEST_F(Objects, the_case_probe_finds_this_file_system_case_sensitive_and_leaves_nothing) {
+  // Linux file systems here are case-sensitive (a case-insensitive one, vfat or a casefold
+  // directory, cannot be mounted on the test machines: the fold itself is forced below).
+  fs::create_directories(dir_ / "probe");
+  EXPECT_FALSE(objects::names_fold_case(dir_ / "probe"));
+  EXPECT_FALSE(objects::names_fold_case(dir_ / "probe" / "not" / "made" / "yet"));
+  EXPECT_TRUE(fs::is_empty(dir_ / "probe")) << "the probe file is removed";
+}
+
+TEST_F(Objects, keys_one_case_insensitive_file_system_would_merge_are_refused_not_overwritten) {
+  put(*mem_, "p/Data/README.txt", "first");
+  put(*mem_, "p/data/readme.txt", "second");
+  put(*mem_, "p/other.txt", "fine");
+  auto disk = files("ci");
+  objects::tree_options o;
+  o.fold_case = true;  // as on vfat, or a casefold directory
+  auto r = eng_.run(objects::copy_tree(*mem_, "p", *disk, "", o));
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ(r->copied, 2u);
+  ASSERT_EQ(r->refused.size(), 1u);
+  EXPECT_EQ(r->refused[0].key, "p/data/readme.txt");
+  EXPECT_NE(r->refused[0].err.message.find("p/Data/README.txt"), std::string::npos)
+      << r->refused[0].err.message;
+  EXPECT_NE(r->refused[0].err.message.find("ignores case"), std::string::npos) << r->refused[0].err.message;
+  EXPECT_EQ(get(*disk, "Data/README.txt"), "first");
+
+  // On a case-sensitive file system both are files of their own.
+  auto cs = files("cs");
+  auto plain = eng_.run(objects::copy_tree(*mem_, "p", *cs, ""));
+  ASSERT_TRUE(plain) << plain.error().describe();
+  EXPECT_EQ(plain->copied, 3u);
+  EXPECT_TRUE(plain->refused.empty());
+}
+
+TEST_F(Objects, sync_delete_on_a_case_insensitive_destination_keeps_the_file_the_source_names_in_other_case) {
+  // The destination holds "Notes.txt"; the source has "notes.txt". Folded they are one file: the
+  // sync compares them, and --delete must not remove "Notes.txt" as extra (it is the copy).
+  auto dst = files("dst");
+  put(*dst, "Notes.txt", "same");
+  put(*dst, "gone.txt", "extra");
+  put(*mem_, "s/notes.txt", "same");
+  objects::tree_options o;
+  o.fold_case = true;
+  o.delete_extra = true;
+  auto r = eng_.run(objects::sync(*mem_, "s", *dst, "", o));
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ(r->removed, 1u) << "only gone.txt";
+  const auto left = keys(*dst);
+  EXPECT_TRUE(left.contains("Notes.txt"));
+  EXPECT_FALSE(left.contains("gone.txt"));
+}
+
 TEST_F(Objects, a_second_sync_copies_nothing_and_delete_extra_removes_only_what_the_source_lacks) {
   auto src = files("src");
   auto dst = files("dst");

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cctype>
 #include <filesystem>
 #include <map>
@@ -49,6 +50,13 @@ bool filter_match(std::string_view pattern, std::string_view rel) {
   if (pattern.find('/') != std::string_view::npos) return glob_match(pattern, rel);
   auto slash = rel.rfind('/');
   return glob_match(pattern, slash == std::string_view::npos ? rel : rel.substr(slash + 1));
+}
+
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
 }
 
 bool wanted(const tree_options& o, std::string_view rel) {
@@ -258,13 +266,33 @@ awaitable<result<tree_result>> run_tree(store::store& src, std::string_view src_
     }
   };
 
-  // sync: what the destination holds (relative key -> size).
-  std::map<std::string, uint64_t> existing;
+  // A local destination whose file system takes names that differ only in case
+  // for one file: two such keys would write one file, and the second would
+  // silently replace the first. Names are compared folded, the first key wins,
+  // the others are refused.
+  bool fold = false;
+  if (opts.fold_case) {
+    fold = *opts.fold_case;
+  } else if (auto inside =
+                 dst.local_path(dp + "probe")) {  // (a key names a file; the prefix is its directory)
+    fold = names_fold_case(std::filesystem::path(*inside).parent_path());
+  }
+  auto name_of = [fold](const std::string& rel) { return fold ? ascii_lower(rel) : rel; };
+  std::map<std::string, std::string> claimed;  // fold: folded relative key -> the key that has it
+
+  // sync: what the destination holds (relative key, folded when `fold` -> its size and real name).
+  struct held {
+    uint64_t size;
+    std::string rel;
+  };
+  std::map<std::string, held> existing;
   if (sync) {
     store::list_callback keep = [&](store::list_page& page) -> result<bool> {
       for (auto& e : page.entries) {
         auto rel = relative_key(dp, e.key);
-        if (rel) existing.emplace(std::move(*rel), e.size);
+        if (!rel) continue;
+        std::string name = name_of(*rel);  // (before *rel is moved from)
+        existing.emplace(std::move(name), held{e.size, std::move(*rel)});
       }
       return true;
     };
@@ -301,11 +329,21 @@ awaitable<result<tree_result>> run_tree(store::store& src, std::string_view src_
         ++out.filtered;
         continue;
       }
+      if (fold) {
+        auto [first, fresh] = claimed.emplace(ascii_lower(*rel), e.key);
+        if (!fresh) {
+          out.refused.push_back(
+              {e.key, fail(errc::invalid_argument,
+                           "'" + e.key + "' and '" + first->second + "' would be one local file ('" + *rel +
+                               "'): the destination's file system ignores case; only the first is copied")});
+          continue;
+        }
+      }
       work_item w{std::move(*rel), e.size, false, e.last_modified};
       if (sync) {
-        auto it = existing.find(w.rel);
+        auto it = existing.find(name_of(w.rel));
         if (it != existing.end()) {
-          const bool same_size = it->second == e.size;
+          const bool same_size = it->second.size == e.size;
           existing.erase(it);  // seen in the source: not extra
           if (same_size && opts.size_only) {
             count_skip(w.size);
@@ -386,7 +424,9 @@ awaitable<result<tree_result>> run_tree(store::store& src, std::string_view src_
 
   if (sync && opts.delete_extra && !stopped && out.failures.empty()) {
     std::vector<std::string> extra;
-    for (const auto& [rel, size] : existing) {
+    for (const auto& [name, h] : existing) {
+      const std::string& rel = h.rel;
+      const uint64_t size = h.size;
       if (!wanted(opts, rel)) continue;  // filtered out: neither copied nor deleted
       report(action_kind::remove, rel, size, "not in source");
       if (opts.dry_run)
@@ -420,6 +460,27 @@ result<void> stamp_modification_time(const std::string& path, std::string_view l
   if (::utimensat(AT_FDCWD, path.c_str(), times, 0) != 0)
     return os_fail("cannot set the modification time of", path, errno);
   return {};
+}
+
+bool names_fold_case(const std::filesystem::path& dir) {
+  // The nearest directory that exists: a destination is often made by the copy.
+  std::error_code ec;
+  std::filesystem::path d = dir.empty() ? std::filesystem::path(".") : dir;
+  while (!std::filesystem::is_directory(d, ec)) {
+    if (!d.has_parent_path() || d.parent_path() == d) return false;
+    d = d.parent_path();
+  }
+  static std::atomic<unsigned> serial{0};
+  const std::string base =
+      ".sluice-case-probe-" + std::to_string(::getpid()) + "-" + std::to_string(serial++);
+  const std::filesystem::path lower = d / (base + "-a"), upper = d / (base + "-A");
+  const int fd = ::open(lower.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+  if (fd < 0) return false;  // cannot tell (read-only, say): writing will fail anyway
+  ::close(fd);
+  struct stat st;
+  const bool folded = ::stat(upper.c_str(), &st) == 0;
+  ::unlink(lower.c_str());
+  return folded;
 }
 
 std::string tree_prefix(std::string_view prefix) {

@@ -65,10 +65,46 @@ error transport_error(const error_code& ec, std::string_view stage, const http::
   return fail(errc::connection_failed, where + ": " + ec.message());
 }
 
+// The whole-request deadline of one exchange (see `timeouts`): a budget of
+// time that grows with the bytes moved, and the step deadlines capped by it.
+class request_clock {
+ public:
+  using clock = std::chrono::steady_clock;
+  explicit request_clock(const timeouts& t)
+      : t_(t), start_(clock::now()), limit_(start_ + t.first_byte + t.idle) {}
+
+  // Allows `bytes` more to move (a body, or the next slice of one).
+  void credit(uint64_t bytes) {
+    if (t_.min_rate == 0) return;
+    limit_ += std::chrono::milliseconds(bytes * 1000 / t_.min_rate);
+  }
+  // The step deadline `step` from now, capped by the whole-request one.
+  template <class Stream>
+  void arm(Stream& s, std::chrono::milliseconds step) const {
+    const auto at = clock::now() + step;
+    s.expires_at(t_.min_rate ? std::min(at, limit_) : at);
+  }
+  // Whether a timeout that just fired was the whole-request deadline.
+  bool whole_deadline_passed() const { return t_.min_rate && clock::now() >= limit_; }
+  double seconds() const { return std::chrono::duration<double>(clock::now() - start_).count(); }
+
+ private:
+  const timeouts& t_;
+  clock::time_point start_, limit_;
+};
+
 struct connection {
   std::unique_ptr<beast::tcp_stream> plain;
   std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> secure;
   beast::flat_buffer buffer;
+  std::atomic<uint64_t>* open_count = nullptr;  // the client's count, once connected
+
+  connection() = default;
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+  ~connection() {
+    if (open_count) open_count->fetch_sub(1, std::memory_order_relaxed);
+  }
   beast::tcp_stream& lowest() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
 };
 
@@ -96,16 +132,31 @@ awaitable<result<response>> exchange(Stream& stream, connection& conn, const req
     head.set(bhttp::field::content_length, std::to_string(req.body.size()));
   head.keep_alive(true);
 
+  request_clock pace(opts.deadlines);
+  pace.credit(req.body.size());
+  // A timeout that the whole-request deadline caused says so.
+  auto timed_out = [&](const error_code& ec, std::string_view stage) {
+    if (ec == beast::error::timeout && pace.whole_deadline_passed()) {
+      char rate[64];
+      std::snprintf(rate, sizeof rate, "%.1f", double(opts.deadlines.min_rate) / 1024);
+      return fail(errc::timeout, "timed out while " + std::string(stage) + " " + ep.to_string() + " after " +
+                                     std::to_string(int(pace.seconds())) +
+                                     " s: the exchange moved slower than the minimum rate of " + rate +
+                                     " KiB/s");
+    }
+    return transport_error(ec, stage, ep);
+  };
+
   // Send the header, then the body straight from the caller's bytes.
-  lowest.expires_after(opts.deadlines.idle);
+  pace.arm(lowest, opts.deadlines.idle);
   bhttp::request_serializer<bhttp::empty_body> ser{head};
   if (auto [ec, n] = co_await bhttp::async_write_header(stream, ser, tok); ec)
-    co_return transport_error(ec, "sending a request to", ep);
+    co_return timed_out(ec, "sending a request to");
   for (std::size_t off = 0; off < req.body.size();) {
     std::size_t len = std::min(io_slice, req.body.size() - off);
-    lowest.expires_after(opts.deadlines.idle);
+    pace.arm(lowest, opts.deadlines.idle);
     auto [ec, n] = co_await asio::async_write(stream, asio::buffer(req.body.data() + off, len), tok);
-    if (ec) co_return transport_error(ec, "sending a request body to", ep);
+    if (ec) co_return timed_out(ec, "sending a request body to");
     off += n;
   }
 
@@ -114,10 +165,10 @@ awaitable<result<response>> exchange(Stream& stream, connection& conn, const req
   parser.body_limit(boost::none);
   parser.header_limit(64 * 1024);
   if (is_head) parser.skip(true);
-  lowest.expires_after(opts.deadlines.first_byte);
+  pace.arm(lowest, opts.deadlines.first_byte);
   if (auto [ec, n] = co_await bhttp::async_read_header(stream, conn.buffer, parser, tok); ec) {
     st.got_response_bytes = conn.buffer.size() > 0 || ec == beast::error::timeout;
-    co_return transport_error(ec, "waiting for the answer from", ep);
+    co_return timed_out(ec, "waiting for the answer from");
   }
   st.got_response_bytes = true;
 
@@ -169,6 +220,8 @@ awaitable<result<response>> exchange(Stream& stream, connection& conn, const req
     // handed over from the parser's buffer; the rest is read from the socket
     // straight into the sink's memory.
     uint64_t remaining = *resp.content_length;
+    // An error body is read up to its cap at most.
+    pace.credit(success ? remaining : std::min<uint64_t>(remaining, error_body_cap));
     auto pre = conn.buffer.data();
     std::size_t take = static_cast<std::size_t>(std::min<uint64_t>(remaining, pre.size()));
     if (auto r = deliver({static_cast<const std::byte*>(pre.data()), take}); !r) co_return r.error();
@@ -185,7 +238,7 @@ awaitable<result<response>> exchange(Stream& stream, connection& conn, const req
         dst = err_scratch;
       }
       std::size_t want = static_cast<std::size_t>(std::min<uint64_t>({remaining, dst.size(), io_slice}));
-      lowest.expires_after(opts.deadlines.idle);
+      pace.arm(lowest, opts.deadlines.idle);
       auto [ec, n] = co_await asio::async_read(stream, asio::buffer(dst.data(), want), tok);
       if (ec) {
         if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated ||
@@ -194,7 +247,7 @@ awaitable<result<response>> exchange(Stream& stream, connection& conn, const req
                                                        std::to_string(resp.body_bytes + n) + " of " +
                                                        std::to_string(*resp.content_length) +
                                                        " announced bytes");
-        co_return transport_error(ec, "reading the answer from", ep);
+        co_return timed_out(ec, "reading the answer from");
       }
       if (success) {
         if (auto r = sink.commit(n); !r) co_return r.error();
@@ -218,17 +271,21 @@ awaitable<result<response>> exchange(Stream& stream, connection& conn, const req
       if (dst.empty())
         co_return fail(errc::too_large,
                        "the answer from " + ep.to_string() + " is larger than its destination");
+      // At most a slice per read, as for a length-delimited body; with the
+      // length unknown, each slice is credited to the deadline as it is asked for.
+      dst = dst.first(std::min(dst.size(), io_slice));
       parser.get().body().data = dst.data();
       parser.get().body().size = dst.size();
       parser.get().body().more = true;
-      lowest.expires_after(opts.deadlines.idle);
+      pace.credit(dst.size());
+      pace.arm(lowest, opts.deadlines.idle);
       auto [ec, n] = co_await bhttp::async_read(stream, conn.buffer, parser, tok);
       if (ec == bhttp::error::need_buffer) ec = {};
       if (ec) {
         if (ec == bhttp::error::partial_message || ec == asio::error::eof ||
             ec == asio::ssl::error::stream_truncated)
           co_return fail(errc::truncated_response, "the answer from " + ep.to_string() + " ended early");
-        co_return transport_error(ec, "reading the answer from", ep);
+        co_return timed_out(ec, "reading the answer from");
       }
       std::size_t filled = dst.size() - parser.get().body().size;
       if (success) {
@@ -342,6 +399,7 @@ class pooled_client final : public client, public std::enable_shared_from_this<p
   client_stats stats() const override {
     client_stats s;
     s.connections_opened = opened_.load(std::memory_order_relaxed);
+    s.peak_open_connections = peak_open_.load(std::memory_order_relaxed);
     s.requests = requests_.load(std::memory_order_relaxed);
     s.reused = reused_.load(std::memory_order_relaxed);
     s.body_bytes_direct = direct_.load(std::memory_order_relaxed);
@@ -403,6 +461,11 @@ class pooled_client final : public client, public std::enable_shared_from_this<p
         co_return transport_error(hec, "TLS handshake with", ep_);
     }
     opened_.fetch_add(1, std::memory_order_relaxed);
+    conn->open_count = &open_;
+    const uint64_t now_open = open_.fetch_add(1, std::memory_order_relaxed) + 1;
+    for (uint64_t peak = peak_open_.load(std::memory_order_relaxed);
+         now_open > peak && !peak_open_.compare_exchange_weak(peak, now_open, std::memory_order_relaxed);) {
+    }
     co_return conn;
   }
 
@@ -410,6 +473,10 @@ class pooled_client final : public client, public std::enable_shared_from_this<p
   http::endpoint ep_;
   client_options opts_;
   std::optional<asio::ssl::context> ssl_;
+
+  // Connections open now (a connection counts itself down when destroyed, so
+  // these outlive idle_) and the most at once. Relaxed atomics.
+  std::atomic<uint64_t> open_{0}, peak_open_{0};
 
   // Guarded by mu_: connections ready for reuse.
   std::mutex mu_;

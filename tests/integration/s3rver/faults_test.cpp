@@ -14,12 +14,18 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 using namespace sluice;
 using namespace sluice::testing;
@@ -42,6 +48,7 @@ struct fault_client_options {
   int max_attempts = 3;
   std::chrono::milliseconds deadline = 1s;  // connect, first byte and idle alike
   std::string access_key = std::string(fake_access_key);
+  uint64_t min_rate = http::timeouts{}.min_rate;
 };
 
 // An engine and an S3 client with short deadlines and quick retries, pointed at `endpoint_url`.
@@ -57,6 +64,7 @@ class fault_client {
     o.http.deadlines.connect = fo.deadline;
     o.http.deadlines.first_byte = fo.deadline;
     o.http.deadlines.idle = fo.deadline;
+    o.http.deadlines.min_rate = fo.min_rate;
     o.retry.max_attempts = fo.max_attempts;
     o.retry.base_delay = 10ms;
     o.retry.max_delay = 50ms;
@@ -114,6 +122,72 @@ std::string list_body(std::string_view key_name) {
          std::string(key_name) +
          "</Key><LastModified>2024-01-01T00:00:00.000Z</LastModified><ETag>&quot;abc&quot;</ETag>"
          "<Size>5</Size><StorageClass>STANDARD</StorageClass></Contents></ListBucketResult>";
+}
+
+// Answers every request on 127.0.0.1 with `head`, then `piece` every `interval`
+// (`pieces` times, or until the client leaves): an answer that is never idle
+// for long, yet crawls.
+class trickle_server {
+ public:
+  trickle_server(std::string head, std::string piece, int pieces, std::chrono::milliseconds interval)
+      : head_(std::move(head)), piece_(std::move(piece)), pieces_(pieces), interval_(interval) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), len) != 0 || ::listen(fd_, 8) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+      throw std::runtime_error("trickle_server: cannot listen on loopback");
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~trickle_server() {
+    stop_ = true;
+    ::shutdown(fd_, SHUT_RDWR);
+    thread_.join();
+    ::close(fd_);
+  }
+  trickle_server(const trickle_server&) = delete;
+  trickle_server& operator=(const trickle_server&) = delete;
+
+  std::string endpoint_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  int answers() const { return answers_.load(); }
+
+ private:
+  void serve() {
+    while (!stop_) {
+      const int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) return;
+      std::string got;
+      char buf[4096];
+      while (got.find("\r\n\r\n") == std::string::npos) {
+        const ssize_t n = ::recv(c, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        got.append(buf, std::size_t(n));
+      }
+      ++answers_;
+      bool open = ::send(c, head_.data(), head_.size(), MSG_NOSIGNAL) == ssize_t(head_.size());
+      for (int i = 0; open && !stop_ && i < pieces_; ++i) {
+        std::this_thread::sleep_for(interval_);
+        open = ::send(c, piece_.data(), piece_.size(), MSG_NOSIGNAL) == ssize_t(piece_.size());
+      }
+      ::close(c);
+    }
+  }
+
+  std::string head_, piece_;
+  int pieces_;
+  std::chrono::milliseconds interval_;
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> answers_{0};
+  std::thread thread_;
+};
+
+std::string length_head(std::size_t length) {
+  return "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(length) + "\r\n\r\n";
 }
 
 }  // namespace
@@ -280,6 +354,47 @@ TEST(FaultsTransport, body_that_stalls_midway_is_an_idle_timeout) {
   EXPECT_EQ(got.error().code, errc::timeout) << got.error().describe();
   EXPECT_EQ(server.requests(), 1);
   expect_no_secret(got.error(), server);
+}
+
+// 4 MiB sent as 128 KiB every 100 ms (1.25 MiB/s): every 1 MiB slice arrives
+// within the idle deadline of 1 s, so only the whole-request deadline can end it.
+TEST(FaultsTransport, a_body_that_crawls_below_the_minimum_rate_is_a_timeout_that_says_so) {
+  const std::string piece(128 << 10, 'c');
+  trickle_server server(length_head(32 * piece.size()), piece, 32, 100ms);
+  fault_client c(server.endpoint_url(), {.max_attempts = 1, .min_rate = 8 << 20});
+  stopwatch sw;
+  auto got = c.run(c->get_object_bytes(bucket, key));
+  EXPECT_LT(sw.elapsed(), budget);
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().code, errc::timeout) << got.error().describe();
+  EXPECT_TRUE(contains(got.error().message, "minimum rate")) << got.error().message;
+  EXPECT_EQ(server.answers(), 1);
+}
+
+TEST(FaultsTransport, the_same_crawling_body_is_read_whole_without_a_minimum_rate) {
+  const std::string piece(128 << 10, 'c');
+  trickle_server server(length_head(32 * piece.size()), piece, 32, 100ms);
+  fault_client c(server.endpoint_url(), {.max_attempts = 1, .min_rate = 0});
+  auto got = c.run(c->get_object_bytes(bucket, key));
+  ASSERT_TRUE(got) << got.error().describe();
+  EXPECT_EQ(got->data.span().size(), 32 * piece.size());
+}
+
+// A chunked answer that never ends, a 128 KiB chunk every 100 ms, to a listing (GETs of objects
+// refuse an answer without a Content-Length before reading its body).
+TEST(FaultsTransport, an_endless_chunked_body_that_crawls_is_a_timeout) {
+  const std::string data(128 << 10, 'k');
+  char size_line[32];
+  std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size());
+  trickle_server server("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", size_line + data + "\r\n",
+                        1000, 100ms);
+  fault_client c(server.endpoint_url(), {.max_attempts = 1, .min_rate = 8 << 20});
+  stopwatch sw;
+  auto got = c.run(c->list_objects_v2(bucket, {}));
+  EXPECT_LT(sw.elapsed(), budget);
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().code, errc::timeout) << got.error().describe();
+  EXPECT_TRUE(contains(got.error().message, "minimum rate")) << got.error().message;
 }
 
 TEST(FaultsTransport, an_error_answer_with_a_huge_body_is_cut_at_the_cap_not_read_on) {

@@ -213,9 +213,13 @@ TEST_F(Transfer, five_thousand_small_objects_in_flight_at_once) {
     EXPECT_EQ(read_file(path("f" + std::to_string(i) + ".back")), read_file(path("f" + std::to_string(i))));
   // Small objects reserve their size, not a part: 5,000 in flight fit in far less than 5,000 parts.
   EXPECT_LT(sched_->pool().peak_reserved(), std::size_t(64) << 20);
-  // Thousands of operations in flight share a bounded number of connections.
-  EXPECT_LE(sched_->http_stats().connections_opened, 2u * 256u);
-  EXPECT_GE(sched_->http_stats().connections_opened, 2u);
+  // Thousands of operations in flight share a bounded number of connections: never more open at
+  // once than the pool's size per client. (How many were opened in all also counts replacements
+  // for connections the server closed while idle, which a loaded machine makes more of.)
+  const auto hs = sched_->http_stats();
+  EXPECT_LE(hs.peak_open_connections, uint64_t(sched_->contexts()) * 256u);
+  EXPECT_GE(hs.peak_open_connections, 2u);
+  EXPECT_GE(hs.connections_opened, hs.peak_open_connections);
 }
 
 TEST_F(Transfer, a_small_budget_is_never_exceeded_with_many_requests_in_flight) {

@@ -32,7 +32,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -85,8 +87,18 @@ struct tree_options {
   std::function<void(const tree_action&)> on_action;  // every decision, as made
   store::write_options write;  // content type and metadata for the values written (no conditions)
   tree_progress* progress = nullptr;
+  // A local destination whose file system takes names differing only in ASCII case for one file
+  // (vfat, a casefold directory): such keys are compared folded, the first is copied and the
+  // others refused. Unset: found out with names_fold_case() on the destination directory.
+  std::optional<bool> fold_case;
 };
 inline const tree_options default_tree_options{};
+
+// Whether `dir` (or, when it does not exist yet, its nearest existing ancestor)
+// treats names that differ only in ASCII case as one: a probe file is made
+// with a lower-case name, looked up by the upper-case one, and removed. False
+// when the probe cannot be made.
+bool names_fold_case(const std::filesystem::path& dir);
 
 struct tree_failure {
   std::string key;  // relative key

@@ -37,10 +37,17 @@ struct tls_options {
   std::string ca_file;  // PEM bundle; empty: the system's trust store
 };
 
+// Deadlines of one attempt. Besides the per-step ones, every exchange has a
+// whole-request deadline that grows with the bytes it moves, so an answer that
+// trickles in (a byte every few seconds keeps an idle deadline from firing)
+// still ends: the exchange must finish by
+//   start + first_byte + idle + (request body + response body) / min_rate,
+// where a response body of unknown length (chunked) is credited as it arrives.
 struct timeouts {
   std::chrono::milliseconds connect{10s};     // resolve + TCP + TLS handshake
   std::chrono::milliseconds first_byte{60s};  // request sent -> response header complete
-  std::chrono::milliseconds idle{30s};        // no progress while sending or receiving a body
+  std::chrono::milliseconds idle{30s};        // one slice (<= 1 MiB) of a body sent or received
+  uint64_t min_rate = 32 * 1024;              // bytes/s averaged over the exchange; 0: no such deadline
 };
 
 struct client_options {
@@ -133,6 +140,9 @@ class span_sink final : public body_sink {
 // Counters for tests and benchmarks (monotonic, relaxed).
 struct client_stats {
   uint64_t connections_opened = 0;
+  // The most connections open at one moment (at most max_connections per
+  // client; summed over clients when stats are added up).
+  uint64_t peak_open_connections = 0;
   uint64_t requests = 0;
   uint64_t reused = 0;
   uint64_t body_bytes_direct = 0;  // read from the socket straight into sink memory
@@ -140,6 +150,7 @@ struct client_stats {
 
   client_stats& operator+=(const client_stats& o) noexcept {
     connections_opened += o.connections_opened;
+    peak_open_connections += o.peak_open_connections;
     requests += o.requests;
     reused += o.reused;
     body_bytes_direct += o.body_bytes_direct;
