@@ -237,7 +237,8 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
         err = std::move(r.error());
         if (err.code == sluice::errc::cancelled) co_return err;
         err.message = what + ": " + err.message;
-        if (err.code == sluice::errc::too_large) co_return err;  // the caller's buffer: a retry changes nothing
+        if (err.code == sluice::errc::too_large)
+          co_return err;  // the caller's buffer: a retry changes nothing
       }
       auto elapsed =
           std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);

@@ -116,23 +116,40 @@ std::string s3_error_answer(int status, std::string_view reason, std::string_vie
 
 std::string_view name_of(fault_kind k) {
   switch (k) {
-    case fault_kind::none: return "none";
-    case fault_kind::reset_before_forward: return "reset_before_forward";
-    case fault_kind::reset_after_forward: return "reset_after_forward";
-    case fault_kind::reset_mid_answer: return "reset_mid_answer";
-    case fault_kind::truncate: return "truncate";
-    case fault_kind::length_longer: return "length_longer";
-    case fault_kind::length_shorter: return "length_shorter";
-    case fault_kind::bit_flip: return "bit_flip";
-    case fault_kind::slow_down: return "slow_down";
-    case fault_kind::stall_request: return "stall_request";
-    case fault_kind::stall_header: return "stall_header";
-    case fault_kind::stall_body: return "stall_body";
-    case fault_kind::huge_header: return "huge_header";
-    case fault_kind::malformed_status: return "malformed_status";
-    case fault_kind::duplicate_content_length: return "duplicate_content_length";
-    case fault_kind::continue_out_of_place: return "continue_out_of_place";
-    case fault_kind::redirect: return "redirect";
+    case fault_kind::none:
+      return "none";
+    case fault_kind::reset_before_forward:
+      return "reset_before_forward";
+    case fault_kind::reset_after_forward:
+      return "reset_after_forward";
+    case fault_kind::reset_mid_answer:
+      return "reset_mid_answer";
+    case fault_kind::truncate:
+      return "truncate";
+    case fault_kind::length_longer:
+      return "length_longer";
+    case fault_kind::length_shorter:
+      return "length_shorter";
+    case fault_kind::bit_flip:
+      return "bit_flip";
+    case fault_kind::slow_down:
+      return "slow_down";
+    case fault_kind::stall_request:
+      return "stall_request";
+    case fault_kind::stall_header:
+      return "stall_header";
+    case fault_kind::stall_body:
+      return "stall_body";
+    case fault_kind::huge_header:
+      return "huge_header";
+    case fault_kind::malformed_status:
+      return "malformed_status";
+    case fault_kind::duplicate_content_length:
+      return "duplicate_content_length";
+    case fault_kind::continue_out_of_place:
+      return "continue_out_of_place";
+    case fault_kind::redirect:
+      return "redirect";
   }
   return "?";
 }
@@ -570,7 +587,8 @@ void fault_proxy::serve_planned(int fd) {
     const auto answer_length = header_value(ahead, "content-length");
     const bool has_length = answer_length && !header_value(ahead, "transfer-encoding");
     // Kinds that do not fit this answer are not applied.
-    if (((k == fault_kind::length_longer || k == fault_kind::length_shorter) && (method == "HEAD" || !has_length)) ||
+    if (((k == fault_kind::length_longer || k == fault_kind::length_shorter) &&
+         (method == "HEAD" || !has_length)) ||
         (k == fault_kind::length_shorter && abody.empty()) ||
         (k == fault_kind::bit_flip && (method != "GET" || status < 200 || status >= 300 || abody.empty())))
       k = fault_kind::none;
@@ -599,7 +617,8 @@ void fault_proxy::serve_planned(int fd) {
         keep = false;
         break;
       case fault_kind::length_longer:
-        out = with_header_value(ahead, "content-length", std::to_string(abody.size() + 1 + below(1000))) + abody;
+        out = with_header_value(ahead, "content-length", std::to_string(abody.size() + 1 + below(1000))) +
+              abody;
         keep = false;
         break;
       case fault_kind::length_shorter:
@@ -620,18 +639,21 @@ void fault_proxy::serve_planned(int fd) {
         ::close(fd);
         return;
       case fault_kind::huge_header:
-        out = with_field(ahead, "x-fault-padding: " + std::string(16 * 1024 + below(84 * 1024), 'p') + "\r\n") +
-              abody;
+        out =
+            with_field(ahead, "x-fault-padding: " + std::string(16 * 1024 + below(84 * 1024), 'p') + "\r\n") +
+            abody;
         break;
       case fault_kind::malformed_status: {
-        static constexpr std::string_view garbled[] = {"HTTP/1.1 2OO OK", "HTTP/1.1 20 OK", "HTTX/1.1 200 OK",
-                                                       "HTTP/1.1 -200 OK", "HTTP/1.1200 OK", "\x16\x03\x01 200"};
+        static constexpr std::string_view garbled[] = {"HTTP/1.1 2OO OK", "HTTP/1.1 20 OK",
+                                                       "HTTX/1.1 200 OK", "HTTP/1.1 -200 OK",
+                                                       "HTTP/1.1200 OK",  "\x16\x03\x01 200"};
         out = std::string(garbled[below(std::size(garbled))]) + answer.substr(answer.find("\r\n"));
         keep = false;
         break;
       }
       case fault_kind::duplicate_content_length:
-        out = with_field(ahead, "Content-Length: " + std::to_string(abody.size() + 1 + below(100)) + "\r\n") + abody;
+        out = with_field(ahead, "Content-Length: " + std::to_string(abody.size() + 1 + below(100)) + "\r\n") +
+              abody;
         keep = false;
         break;
       case fault_kind::continue_out_of_place:

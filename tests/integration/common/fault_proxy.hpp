@@ -70,20 +70,20 @@ struct proxy_faults {
 // What a planned fault_proxy does to one exchange. Every kind that needs the answer forwards the
 // request first (the server acts on it), then alters what the client gets.
 enum class fault_kind {
-  none,                      // relay the answer untouched, keep the connection
-  reset_before_forward,      // RST once the request is read; the server never sees it
-  reset_after_forward,       // RST before any answer byte
-  reset_mid_answer,          // part of the answer (header or body), then RST
-  truncate,                  // part of the answer, then FIN
-  length_longer,             // a Content-Length beyond the body, then FIN (not on HEAD)
-  length_shorter,            // a Content-Length short of the body, every byte sent, connection kept (not HEAD)
-  bit_flip,                  // one bit of a 2xx GET body flipped
-  slow_down,                 // a 503 SlowDown instead of forwarding
-  stall_request,             // stop reading the request after its header: a large PUT's send stalls
-  stall_header,              // part of the answer's header (maybe none), then nothing
-  stall_body,                // the header and part of the body, then nothing
-  huge_header,               // a header field of 16-100 KiB added (beyond 64 KiB a client must refuse it)
-  malformed_status,          // a garbled status line, then FIN
+  none,                  // relay the answer untouched, keep the connection
+  reset_before_forward,  // RST once the request is read; the server never sees it
+  reset_after_forward,   // RST before any answer byte
+  reset_mid_answer,      // part of the answer (header or body), then RST
+  truncate,              // part of the answer, then FIN
+  length_longer,         // a Content-Length beyond the body, then FIN (not on HEAD)
+  length_shorter,        // a Content-Length short of the body, every byte sent, connection kept (not HEAD)
+  bit_flip,              // one bit of a 2xx GET body flipped
+  slow_down,             // a 503 SlowDown instead of forwarding
+  stall_request,         // stop reading the request after its header: a large PUT's send stalls
+  stall_header,          // part of the answer's header (maybe none), then nothing
+  stall_body,            // the header and part of the body, then nothing
+  huge_header,           // a header field of 16-100 KiB added (beyond 64 KiB a client must refuse it)
+  malformed_status,      // a garbled status line, then FIN
   duplicate_content_length,  // a second Content-Length that disagrees, then FIN
   continue_out_of_place,     // "100 Continue" (never asked for) before the answer
   redirect,                  // a 307 to another host instead of forwarding
@@ -126,7 +126,7 @@ class fault_proxy {
   int flipped() const { return flipped_.load(); }       // bodies altered (proxy mode)
   int connections() const { return accepted_.load(); }  // connections accepted
   int injected(fault_kind k) const { return injected_[static_cast<std::size_t>(k)].load(); }  // planned mode
-  int refused() const { return refused_.load(); }                // connections closed at once (too many)
+  int refused() const { return refused_.load(); }  // connections closed at once (too many)
   int upstream_failures() const { return upstream_failures_.load(); }  // planned mode: upstream unreachable
   // The request line and headers of every request read so far, in order.
   std::vector<std::string> request_heads() const;

@@ -45,7 +45,9 @@ void write_bytes(const fs::path& p, const std::vector<std::byte>& v) {
   f.write(reinterpret_cast<const char*>(v.data()), static_cast<std::streamsize>(v.size()));
 }
 
-bool is_temporary(const fs::path& p) { return p.filename().string().find(".sluice-") != std::string::npos; }
+bool is_temporary(const fs::path& p) {
+  return p.filename().string().find(".sluice-") != std::string::npos;
+}
 
 // Files at their final names under `root` (relative path -> content), and the temporaries beside them.
 struct tree_state {
@@ -74,8 +76,8 @@ uint64_t crash_seed() {
 // Runs `argv` with `env` and kills it with SIGKILL once `ready()` holds (polled every 2 ms, at most
 // 60 s). False if it ended on its own first.
 template <class Ready>
-bool run_until_then_kill(const std::vector<std::string>& argv_s, const std::map<std::string, std::string>& env,
-                         Ready ready) {
+bool run_until_then_kill(const std::vector<std::string>& argv_s,
+                         const std::map<std::string, std::string>& env, Ready ready) {
   pid_t pid = ::fork();
   if (pid == 0) {
     for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
@@ -124,11 +126,13 @@ class CrashTree : public ::testing::Test {
     // 24 small files in three directories, three that go up in parts of 5 MiB.
     std::mt19937_64 sizes(seed_);
     for (int i = 0; i < 24; ++i) {
-      const std::string rel = "d" + std::to_string(i % 3) + "/sub" + std::to_string(i % 2) + "/f" + std::to_string(i);
+      const std::string rel =
+          "d" + std::to_string(i % 3) + "/sub" + std::to_string(i % 2) + "/f" + std::to_string(i);
       source_[rel] = test_bytes(sizes() % (300 * KiB), 100 + static_cast<uint64_t>(i));
     }
     for (int i = 0; i < 3; ++i)
-      source_["big/b" + std::to_string(i)] = test_bytes(11 * MiB + (sizes() % (5 * MiB)), 200 + static_cast<uint64_t>(i));
+      source_["big/b" + std::to_string(i)] =
+          test_bytes(11 * MiB + (sizes() % (5 * MiB)), 200 + static_cast<uint64_t>(i));
     for (const auto& [rel, bytes] : source_) write_bytes(src() / rel, bytes);
   }
 
@@ -140,7 +144,8 @@ class CrashTree : public ::testing::Test {
         for (auto& o : page->objects) keys.push_back(o.key);
         (void)client_->run((*client_)->delete_objects(bucket_, keys));
       }
-      for (const auto& u : open_uploads()) (void)client_->run((*client_)->abort_multipart_upload(bucket_, u.key, u.upload_id));
+      for (const auto& u : open_uploads())
+        (void)client_->run((*client_)->abort_multipart_upload(bucket_, u.key, u.upload_id));
       (void)client_->run((*client_)->delete_bucket(bucket_));
     }
     remove_tree(dir_);
@@ -190,15 +195,15 @@ class CrashTree : public ::testing::Test {
   // No object is partial: each one under `prefix` is its source file, byte for byte.
   void expect_no_partial_object(const std::string& prefix, const std::string& when) {
     for (const auto& [rel, bytes] : objects_under(prefix))
-      EXPECT_TRUE(same_as_source(rel, bytes)) << when << ": object " << prefix << rel << " (" << bytes.size()
-                                              << " bytes) is not its file";
+      EXPECT_TRUE(same_as_source(rel, bytes))
+          << when << ": object " << prefix << rel << " (" << bytes.size() << " bytes) is not its file";
   }
 
   // No file is torn: each one at a final name in the destination is its source, byte for byte.
   void expect_no_torn_file(const std::string& when) {
     for (const auto& [rel, bytes] : tree_of(dst()).files)
-      EXPECT_TRUE(same_as_source(rel, bytes)) << when << ": file " << rel << " (" << bytes.size()
-                                              << " bytes) is not its object";
+      EXPECT_TRUE(same_as_source(rel, bytes))
+          << when << ": file " << rel << " (" << bytes.size() << " bytes) is not its object";
   }
 
   // The whole tree on both sides, and nothing left behind.
@@ -210,13 +215,15 @@ class CrashTree : public ::testing::Test {
         auto it = t.files.find(rel);
         EXPECT_TRUE(it != t.files.end() && same_as_source(rel, it->second)) << rel << " missing or different";
       }
-      EXPECT_TRUE(t.temporaries.empty()) << t.temporaries.size() << " temporaries left, e.g. " << t.temporaries.front();
+      EXPECT_TRUE(t.temporaries.empty())
+          << t.temporaries.size() << " temporaries left, e.g. " << t.temporaries.front();
     } else {
       const auto objects = objects_under(prefix);
       EXPECT_EQ(objects.size(), source_.size());
       for (const auto& [rel, bytes] : source_) {
         auto it = objects.find(rel);
-        EXPECT_TRUE(it != objects.end() && same_as_source(rel, it->second)) << prefix << rel << " missing or different";
+        EXPECT_TRUE(it != objects.end() && same_as_source(rel, it->second))
+            << prefix << rel << " missing or different";
       }
     }
     const auto open = open_uploads();
@@ -238,7 +245,8 @@ class CrashTree : public ::testing::Test {
   bool upload_recorded(fs::file_time_type since) const {
     std::error_code ec;
     for (auto& e : fs::directory_iterator(uploads_dir(), ec))
-      if (fs::last_write_time(e.path(), ec) >= since && read_all(e.path()).find("\nupload ") != std::string::npos)
+      if (fs::last_write_time(e.path(), ec) >= since &&
+          read_all(e.path()).find("\nupload ") != std::string::npos)
         return true;
     return false;
   }
@@ -255,10 +263,12 @@ class CrashTree : public ::testing::Test {
   // `reset` undoes a run that finished, so that the next one has work to do (sync skips what is
   // already there).
   template <class Ready, class Check, class Reset>
-  void kill_and_rerun(const std::vector<std::string>& args, Ready ready, Check check_after_kill, Reset reset) {
+  void kill_and_rerun(const std::vector<std::string>& args, Ready ready, Check check_after_kill,
+                      Reset reset) {
     const auto t0 = std::chrono::steady_clock::now();
     auto whole = run_command(sluice(args), env_);
-    const auto span = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+    const auto span =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
     ASSERT_EQ(whole.exit_code, 0) << describe(whole);
     reset();
     int killed = 0;
@@ -314,30 +324,34 @@ class CrashTree : public ::testing::Test {
 };
 
 TEST_F(CrashTree, killed_cp_r_up_never_leaves_a_partial_object_and_the_rerun_completes_and_cleans_up) {
-  kill_and_rerun({"cp", "-r", src().string(), url("up/")}, [&](fs::file_time_type t) { return upload_recorded(t); },
-                 [&](const std::string& when) { expect_no_partial_object("up/", when); },
-                 [&] { remove_objects("up/"); });
+  kill_and_rerun(
+      {"cp", "-r", src().string(), url("up/")}, [&](fs::file_time_type t) { return upload_recorded(t); },
+      [&](const std::string& when) { expect_no_partial_object("up/", when); },
+      [&] { remove_objects("up/"); });
   expect_complete_and_clean("up/", false);
 }
 
 TEST_F(CrashTree, killed_sync_up_never_leaves_a_partial_object_and_the_rerun_completes_and_cleans_up) {
-  kill_and_rerun({"sync", src().string(), url("up/")}, [&](fs::file_time_type t) { return upload_recorded(t); },
-                 [&](const std::string& when) { expect_no_partial_object("up/", when); },
-                 [&] { remove_objects("up/"); });
+  kill_and_rerun(
+      {"sync", src().string(), url("up/")}, [&](fs::file_time_type t) { return upload_recorded(t); },
+      [&](const std::string& when) { expect_no_partial_object("up/", when); },
+      [&] { remove_objects("up/"); });
   expect_complete_and_clean("up/", false);
 }
 
 TEST_F(CrashTree, killed_cp_r_down_never_leaves_a_torn_file_and_the_rerun_completes_and_cleans_up) {
   ASSERT_NO_FATAL_FAILURE(upload_tree("down/"));
-  kill_and_rerun({"cp", "-r", url("down/"), dst().string()}, [&](fs::file_time_type t) { return download_under_way(t); },
-                 [&](const std::string& when) { expect_no_torn_file(when); }, [&] { remove_tree(dst().string()); });
+  kill_and_rerun(
+      {"cp", "-r", url("down/"), dst().string()}, [&](fs::file_time_type t) { return download_under_way(t); },
+      [&](const std::string& when) { expect_no_torn_file(when); }, [&] { remove_tree(dst().string()); });
   expect_complete_and_clean("down/", true);
 }
 
 TEST_F(CrashTree, killed_sync_down_never_leaves_a_torn_file_and_the_rerun_completes_and_cleans_up) {
   ASSERT_NO_FATAL_FAILURE(upload_tree("down/"));
-  kill_and_rerun({"sync", url("down/"), dst().string()}, [&](fs::file_time_type t) { return download_under_way(t); },
-                 [&](const std::string& when) { expect_no_torn_file(when); }, [&] { remove_tree(dst().string()); });
+  kill_and_rerun(
+      {"sync", url("down/"), dst().string()}, [&](fs::file_time_type t) { return download_under_way(t); },
+      [&](const std::string& when) { expect_no_torn_file(when); }, [&] { remove_tree(dst().string()); });
   expect_complete_and_clean("down/", true);
 }
 

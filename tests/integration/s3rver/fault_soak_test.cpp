@@ -145,7 +145,8 @@ struct key_model {
   }
   std::string describe() const {
     std::string out = key + " (";
-    for (const auto& c : candidates) out += (c ? std::to_string(c->size()) + " B" : std::string("absent")) + " ";
+    for (const auto& c : candidates)
+      out += (c ? std::to_string(c->size()) + " B" : std::string("absent")) + " ";
     return out + (tainted ? "tainted)" : "settled)");
   }
 };
@@ -183,9 +184,9 @@ int worker_of(std::string_view target) {
 }
 
 // Faults in a quarter of the exchanges, every kind alike except bit flips (more often) and the costly
-// ones (stalls wait out a deadline; a redirect is not retried, so it fails its operation). Bit flips only where a recorded
-// hash covers the bytes read: GETs of whole objects or of their parts, never of a range the caller
-// chose (no checksum covers those; `unverifiable` says which workers read such ranges now).
+// ones (stalls wait out a deadline; a redirect is not retried, so it fails its operation). Bit flips only
+// where a recorded hash covers the bytes read: GETs of whole objects or of their parts, never of a range the
+// caller chose (no checksum covers those; `unverifiable` says which workers read such ranges now).
 class fault_plan {
  public:
   fault_plan(uint64_t seed, bool stalls, const std::vector<std::atomic<bool>>* unverifiable)
@@ -305,15 +306,24 @@ class soak_worker {
     int pick = static_cast<int>(rng_() % 87), op = 0;
     while (pick >= weights[static_cast<std::size_t>(op)]) pick -= weights[static_cast<std::size_t>(op++)];
     switch (op) {
-      case 0: return write(false);
-      case 1: return write(true);
-      case 2: return read_whole();
-      case 3: return read_range();
-      case 4: return read_ranges();
-      case 5: return stat();
-      case 6: return list();
-      case 7: return rng_() % 2 ? remove() : write_file();
-      default: return download();
+      case 0:
+        return write(false);
+      case 1:
+        return write(true);
+      case 2:
+        return read_whole();
+      case 3:
+        return read_range();
+      case 4:
+        return read_ranges();
+      case 5:
+        return stat();
+      case 6:
+        return list();
+      case 7:
+        return rng_() % 2 ? remove() : write_file();
+      default:
+        return download();
     }
   }
 
@@ -398,7 +408,8 @@ class soak_worker {
     unverifiable_ = true;
     auto r = eng_.run(st_.read(k->key, o));
     unverifiable_ = false;
-    const std::string what = "read of " + std::to_string(count) + " bytes at " + std::to_string(first) + " of";
+    const std::string what =
+        "read of " + std::to_string(count) + " bytes at " + std::to_string(first) + " of";
     if (!r) return tally_.error_of(r.error(), what + " " + k->key);
     const auto got = r->bytes.span();
     if (r->state == store::read_state::value && got.size() == count &&
@@ -414,7 +425,8 @@ class soak_worker {
     std::vector<store::byte_range> ranges;
     for (int i = 0, n = 2 + static_cast<int>(rng_() % 2); i < n; ++i) {
       const uint64_t first = rng_() % value.size();
-      ranges.push_back(store::byte_range::at(first, 1 + rng_() % std::min<uint64_t>(value.size() - first, MiB)));
+      ranges.push_back(
+          store::byte_range::at(first, 1 + rng_() % std::min<uint64_t>(value.size() - first, MiB)));
     }
     unverifiable_ = true;
     auto r = eng_.run(st_.read_ranges(k->key, ranges));
@@ -423,8 +435,9 @@ class soak_worker {
     bool same = r->state == store::read_state::value && r->ranges.size() == ranges.size();
     for (std::size_t i = 0; same && i < ranges.size(); ++i) {
       const auto got = r->ranges[i].span();
-      same = got.size() == *ranges[i].length &&
-             std::equal(got.begin(), got.end(), value.begin() + static_cast<std::ptrdiff_t>(ranges[i].offset));
+      same =
+          got.size() == *ranges[i].length &&
+          std::equal(got.begin(), got.end(), value.begin() + static_cast<std::ptrdiff_t>(ranges[i].offset));
     }
     if (same) return tally_.correct();
     tally_.bad("read_ranges of " + k->key + ": other bytes");
@@ -435,8 +448,9 @@ class soak_worker {
     auto r = eng_.run(st_.stat(k.key));
     if (!r) return tally_.error_of(r.error(), "stat " + k.key);
     if (!*r ? k.may_be_absent() : k.size_matches((*r)->size)) return tally_.correct();
-    tally_.bad("stat " + k.key + ": " + (*r ? std::to_string((*r)->size) + " bytes" : std::string("missing")) +
-               ", but it holds " + k.describe());
+    tally_.bad("stat " + k.key + ": " +
+               (*r ? std::to_string((*r)->size) + " bytes" : std::string("missing")) + ", but it holds " +
+               k.describe());
   }
 
   void list() {
@@ -452,9 +466,10 @@ class soak_worker {
       auto it = listed.find(k.key);
       const bool ok = it == listed.end() ? k.may_be_absent() : k.size_matches(it->second);
       if (!ok)
-        return tally_.bad("list " + pfx + ": " + k.key +
-                          (it == listed.end() ? std::string(" missing") : " " + std::to_string(it->second) + " B") +
-                          ", but it holds " + k.describe());
+        return tally_.bad(
+            "list " + pfx + ": " + k.key +
+            (it == listed.end() ? std::string(" missing") : " " + std::to_string(it->second) + " B") +
+            ", but it holds " + k.describe());
       if (it != listed.end()) listed.erase(it);
     }
     for (const auto& [key, size] : listed)
@@ -474,14 +489,17 @@ class soak_worker {
       if (fs::exists(path)) tally_.bad("download " + k.key + " failed but left a file at its name");
     } else if (r->state == store::read_state::missing) {
       if (fs::exists(path)) tally_.bad("download " + k.key + ": missing, yet a file at its name");
-      k.may_be_absent() ? tally_.correct() : tally_.bad("download " + k.key + ": missing, but it holds " + k.describe());
+      k.may_be_absent() ? tally_.correct()
+                        : tally_.bad("download " + k.key + ": missing, but it holds " + k.describe());
     } else {
       const std::string got = read_local(path);
-      k.matches(bytes_of(got)) ? tally_.correct()
-                               : tally_.bad("download " + k.key + ": a file of " + std::to_string(got.size()) +
-                                            " bytes never written there, which holds " + k.describe());
+      k.matches(bytes_of(got))
+          ? tally_.correct()
+          : tally_.bad("download " + k.key + ": a file of " + std::to_string(got.size()) +
+                       " bytes never written there, which holds " + k.describe());
     }
-    if (auto left = temporaries(dir_); !left.empty()) tally_.bad("download " + k.key + " left " + left.front());
+    if (auto left = temporaries(dir_); !left.empty())
+      tally_.bad("download " + k.key + " left " + left.front());
   }
 
   int id_;
@@ -515,10 +533,18 @@ class cli_leg {
       const auto start = std::chrono::steady_clock::now();
       switch (rng_() % 5) {
         case 0:
-        case 1: upload(); break;
-        case 2: download(); break;
-        case 3: cat(); break;
-        default: ls(); break;
+        case 1:
+          upload();
+          break;
+        case 2:
+          download();
+          break;
+        case 3:
+          cat();
+          break;
+        default:
+          ls();
+          break;
       }
       tally_.op_time(std::chrono::steady_clock::now() - start);
     }
@@ -582,19 +608,22 @@ class cli_leg {
     auto r = run_sluice({"cp", "--part-size", "5MiB", url(k), path}, env_);
     if (r.exit_code == 0) {
       const std::string got = read_local(path);
-      k.matches(bytes_of(got)) ? tally_.correct() : tally_.bad("cp down " + k.key + ": other bytes, " + k.describe());
+      k.matches(bytes_of(got)) ? tally_.correct()
+                               : tally_.bad("cp down " + k.key + ": other bytes, " + k.describe());
     } else {
       judge_missing_or_failure(r, k, "cp down " + k.key);
       if (fs::exists(path)) tally_.bad("cp down " + k.key + " failed but left a file at its name");
     }
-    if (auto left = temporaries(out_dir); !left.empty()) tally_.bad("cp down " + k.key + " left " + left.front());
+    if (auto left = temporaries(out_dir); !left.empty())
+      tally_.bad("cp down " + k.key + " left " + left.front());
   }
 
   void cat() {
     key_model& k = keys_[rng_() % keys_.size()];
     auto r = run_sluice({"cat", url(k)}, env_);
     if (r.exit_code == 0) {
-      k.matches(bytes_of(r.out)) ? tally_.correct() : tally_.bad("cat " + k.key + ": other bytes, " + k.describe());
+      k.matches(bytes_of(r.out)) ? tally_.correct()
+                                 : tally_.bad("cat " + k.key + ": other bytes, " + k.describe());
     } else {
       judge_missing_or_failure(r, k, "cat " + k.key);
     }
@@ -626,8 +655,9 @@ TEST(FaultSoak, every_operation_through_every_fault_is_correct_or_a_clean_error)
   const int workers = 8;
   const int ops = static_cast<int>(env_number("SLUICE_SOAK_OPS", 2000));
   const int cli_ops = static_cast<int>(env_number("SLUICE_SOAK_CLI_OPS", 60));
-  std::printf("fault soak: seed %llu (SLUICE_SOAK_SEED=%llu reproduces the plan), %d operations, %d via the CLI\n",
-              static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed), ops, cli_ops);
+  std::printf(
+      "fault soak: seed %llu (SLUICE_SOAK_SEED=%llu reproduces the plan), %d operations, %d via the CLI\n",
+      static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed), ops, cli_ops);
   std::fflush(stdout);
   const auto started = std::chrono::steady_clock::now();
 
@@ -686,8 +716,10 @@ TEST(FaultSoak, every_operation_through_every_fault_is_correct_or_a_clean_error)
       static_cast<unsigned long long>(seed), t.correct_count() + t.clean_count() + t.bad_count(),
       ops / workers * workers, cli_ops, t.correct_count(), t.clean_count(), t.bad_count(),
       proxy.requests() + cli_proxy.requests(), faults, per_kind.c_str(), errors.c_str(), t.longest_seconds(),
-      elapsed, cli_seconds, proxy.refused() + cli_proxy.refused(), proxy.upstream_failures() + cli_proxy.upstream_failures());
-  for (const auto& [kind, example] : t.examples()) std::printf("  e.g. %s: %s\n", kind.c_str(), example.c_str());
+      elapsed, cli_seconds, proxy.refused() + cli_proxy.refused(),
+      proxy.upstream_failures() + cli_proxy.upstream_failures());
+  for (const auto& [kind, example] : t.examples())
+    std::printf("  e.g. %s: %s\n", kind.c_str(), example.c_str());
   std::fflush(stdout);
 
   for (const auto& b : t.bad_list()) ADD_FAILURE() << b;
@@ -761,11 +793,14 @@ TEST(FaultSoak, stalls_in_headers_bodies_and_uploads_end_as_timeouts_and_the_poo
       {"HEAD, header", fault_kind::stall_header, [&] { return error_of(eng.run(s.stat("small"))); }},
       {"list, body", fault_kind::stall_body,
        [&] { return error_of(eng.run(s.list("", store::list_all, ignore_pages))); }},
-      {"download in parts, body", fault_kind::stall_body, [&] { return error_of(eng.run(s.read_to_file("large", path))); }},
+      {"download in parts, body", fault_kind::stall_body,
+       [&] { return error_of(eng.run(s.read_to_file("large", path))); }},
       {"single PUT, upload", fault_kind::stall_request,
        [&] { return error_of(eng.run((*sched)->client().put_object(bucket, "single", as_span(single)))); }},
-      {"multipart PUT, upload", fault_kind::stall_request, [&] { return error_of(eng.run(s.write("parts", large))); }},
-      {"multipart PUT, header", fault_kind::stall_header, [&] { return error_of(eng.run(s.write("parts", large))); }},
+      {"multipart PUT, upload", fault_kind::stall_request,
+       [&] { return error_of(eng.run(s.write("parts", large))); }},
+      {"multipart PUT, header", fault_kind::stall_header,
+       [&] { return error_of(eng.run(s.write("parts", large))); }},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.what);

@@ -263,10 +263,10 @@ TEST(FaultsTransport, a_partial_answer_whose_length_disagrees_with_its_content_r
   for (uint64_t announced : {20u, 4u}) {
     SCOPED_TRACE("Content-Length " + std::to_string(announced));
     const std::vector<std::pair<std::string, std::string>> range = {{"Content-Range", "bytes 0-9/100"}};
-    fault_proxy server({{http_answer(206, "Partial Content", std::string(announced, 'x'), announced, range),
-                         reply::then::close},
-                        {http_answer(206, "Partial Content", "0123456789", std::nullopt, range),
-                         reply::then::keep_open}});
+    fault_proxy server(
+        {{http_answer(206, "Partial Content", std::string(announced, 'x'), announced, range),
+          reply::then::close},
+         {http_answer(206, "Partial Content", "0123456789", std::nullopt, range), reply::then::keep_open}});
     fault_client c(server.endpoint_url());
     std::vector<std::byte> dest(10);
     http::span_sink sink(dest);
