@@ -111,7 +111,10 @@ class buffer_sink final : public http::body_sink {
 // Guards ranged answers before their body is read: a 206 must carry a
 // usable Content-Range. s3rver answers a range on an empty object with
 // "bytes 0-0/0" and a body that never comes; S3 itself answers 416. Both
-// become invalid_range here, without waiting for the body.
+// become invalid_range here, without waiting for the body. A Content-Length
+// other than the range's length is a broken answer (malformed_response, which
+// is retried), not an object larger than the caller's buffer (too_large, which
+// callers take for a server that ignored the range).
 class range_guard_sink final : public http::body_sink {
  public:
   explicit range_guard_sink(http::body_sink& inner) : inner_(inner) {}
@@ -124,6 +127,11 @@ class range_guard_sink final : public http::body_sink {
       if (!cr || !cr->first || !cr->total)
         return fail(sluice::errc::malformed_response, "a partial answer without a usable Content-Range ('" +
                                                           std::string(head.header("content-range")) + "')");
+      if (cr->last && head.content_length && *head.content_length != *cr->last - *cr->first + 1)
+        return fail(sluice::errc::malformed_response,
+                    "a partial answer of " + std::to_string(*head.content_length) +
+                        " bytes whose Content-Range ('" + std::string(text) + "') spans " +
+                        std::to_string(*cr->last - *cr->first + 1));
     }
     return inner_.begin(head);
   }
@@ -227,8 +235,10 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
         err = error_from(*r, what);
       } else {
         err = std::move(r.error());
-        if (err.code == sluice::errc::cancelled || err.code == sluice::errc::too_large) co_return err;
+        if (err.code == sluice::errc::cancelled) co_return err;
         err.message = what + ": " + err.message;
+        if (err.code == sluice::errc::too_large)
+          co_return err;  // the caller's buffer: a retry changes nothing
       }
       auto elapsed =
           std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <random>
 #include <stdexcept>
 
 namespace sluice::testing {
@@ -113,16 +114,64 @@ std::string s3_error_answer(int status, std::string_view reason, std::string_vie
   return http_answer(status, reason, body, std::nullopt, {{"Content-Type", "application/xml"}});
 }
 
+std::string_view name_of(fault_kind k) {
+  switch (k) {
+    case fault_kind::none:
+      return "none";
+    case fault_kind::reset_before_forward:
+      return "reset_before_forward";
+    case fault_kind::reset_after_forward:
+      return "reset_after_forward";
+    case fault_kind::reset_mid_answer:
+      return "reset_mid_answer";
+    case fault_kind::truncate:
+      return "truncate";
+    case fault_kind::length_longer:
+      return "length_longer";
+    case fault_kind::length_shorter:
+      return "length_shorter";
+    case fault_kind::bit_flip:
+      return "bit_flip";
+    case fault_kind::slow_down:
+      return "slow_down";
+    case fault_kind::stall_request:
+      return "stall_request";
+    case fault_kind::stall_header:
+      return "stall_header";
+    case fault_kind::stall_body:
+      return "stall_body";
+    case fault_kind::huge_header:
+      return "huge_header";
+    case fault_kind::malformed_status:
+      return "malformed_status";
+    case fault_kind::duplicate_content_length:
+      return "duplicate_content_length";
+    case fault_kind::continue_out_of_place:
+      return "continue_out_of_place";
+    case fault_kind::redirect:
+      return "redirect";
+  }
+  return "?";
+}
+
 fault_proxy::fault_proxy(std::vector<scripted_reply> script)
-    : proxy_mode_(false), script_(std::move(script)) {
+    : mode_(mode::scripted), script_(std::move(script)) {
   if (script_.empty()) throw std::runtime_error("fault_proxy: an empty script");
   start();
 }
 
 fault_proxy::fault_proxy(const s3_server& upstream, proxy_faults faults)
-    : proxy_mode_(true), upstream_(upstream), faults_(faults) {
+    : mode_(mode::proxy), upstream_(upstream), faults_(faults) {
   if (!upstream_.endpoint_url.starts_with("http://"))
     throw std::runtime_error("fault_proxy: only http:// upstreams, not " + upstream_.endpoint_url);
+  start();
+}
+
+fault_proxy::fault_proxy(const s3_server& upstream, fault_picker pick, uint64_t seed)
+    : mode_(mode::planned), upstream_(upstream), pick_(std::move(pick)), seed_(seed) {
+  if (!upstream_.endpoint_url.starts_with("http://"))
+    throw std::runtime_error("fault_proxy: only http:// upstreams, not " + upstream_.endpoint_url);
+  if (!pick_) throw std::runtime_error("fault_proxy: no fault picker");
   start();
 }
 
@@ -162,12 +211,12 @@ fault_proxy::~fault_proxy() {
   [[maybe_unused]] auto ignored = ::write(stop_pipe_[1], &wake, 1);
   if (acceptor_.joinable()) acceptor_.join();
   // The acceptor is gone: nobody adds workers any more.
-  std::vector<std::thread> workers;
+  std::vector<worker> workers;
   {
     std::lock_guard lk(mu_);
     workers.swap(workers_);
   }
-  for (auto& t : workers) t.join();
+  for (auto& w : workers) w.thread.join();
   ::close(listen_fd_);
   ::close(stop_pipe_[0]);
   ::close(stop_pipe_[1]);
@@ -206,19 +255,31 @@ void fault_proxy::accept_loop() {
     int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) continue;
     if (active_.load() >= max_connections) {
+      ++refused_;
       ::close(fd);
       continue;
     }
     ++accepted_;
     ++active_;
     std::lock_guard lk(mu_);
-    workers_.emplace_back([this, fd] {
-      if (proxy_mode_)
-        serve_proxied(fd);
-      else
-        serve_scripted(fd);
-      --active_;
+    // Join the threads that are done, so a long campaign does not pile them up.
+    std::erase_if(workers_, [](worker& w) {
+      if (!w.done->load()) return false;
+      w.thread.join();
+      return true;
     });
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    workers_.push_back({std::thread([this, fd, done] {
+                          if (mode_ == mode::proxy)
+                            serve_proxied(fd);
+                          else if (mode_ == mode::planned)
+                            serve_planned(fd);
+                          else
+                            serve_scripted(fd);
+                          --active_;
+                          *done = true;
+                        }),
+                        done});
   }
 }
 
@@ -264,26 +325,16 @@ bool fault_proxy::send_all(int fd, std::string_view data) {
   return true;
 }
 
-bool fault_proxy::read_request(int fd, std::string& pending, std::string& head, std::string& body) {
+bool fault_proxy::read_head(int fd, std::string& pending, std::string& head) {
   char buf[16 * 1024];
   for (;;) {
     std::size_t end = pending.find("\r\n\r\n");
     if (end != std::string::npos) {
-      std::size_t head_len = end + 4;
-      uint64_t body_len = 0;
-      if (auto cl = header_value(std::string_view(pending).substr(0, head_len), "content-length")) {
-        auto [ptr, ec] = std::from_chars(cl->data(), cl->data() + cl->size(), body_len);
-        if (ec != std::errc() || ptr != cl->data() + cl->size() || body_len > max_body_bytes) return false;
-      }
-      if (pending.size() >= head_len + body_len) {
-        head = pending.substr(0, head_len);
-        body = pending.substr(head_len, static_cast<std::size_t>(body_len));
-        pending.erase(0, head_len + static_cast<std::size_t>(body_len));
-        return true;
-      }
-    } else if (pending.size() > max_head_bytes) {
-      return false;
+      head = pending.substr(0, end + 4);
+      pending.erase(0, end + 4);
+      return true;
     }
+    if (pending.size() > max_head_bytes) return false;
     if (!wait_readable(fd)) return false;
     ssize_t n = ::recv(fd, buf, sizeof buf, 0);
     if (n > 0) {
@@ -294,16 +345,62 @@ bool fault_proxy::read_request(int fd, std::string& pending, std::string& head, 
   }
 }
 
+bool fault_proxy::read_body(int fd, std::string& pending, uint64_t length, std::string& body) {
+  char buf[64 * 1024];
+  while (pending.size() < length) {
+    if (!wait_readable(fd)) return false;
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n > 0) {
+      pending.append(buf, static_cast<std::size_t>(n));
+    } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      return false;
+    }
+  }
+  body = pending.substr(0, static_cast<std::size_t>(length));
+  pending.erase(0, static_cast<std::size_t>(length));
+  return true;
+}
+
+namespace {
+
+// The Content-Length of a request or answer head: 0 when absent, nullopt when unreadable or too large.
+std::optional<uint64_t> content_length_of(std::string_view head) {
+  uint64_t len = 0;
+  if (auto cl = header_value(head, "content-length")) {
+    auto [ptr, ec] = std::from_chars(cl->data(), cl->data() + cl->size(), len);
+    if (ec != std::errc() || ptr != cl->data() + cl->size() || len > max_body_bytes) return std::nullopt;
+  }
+  return len;
+}
+
+}  // namespace
+
+bool fault_proxy::read_request(int fd, std::string& pending, std::string& head, std::string& body) {
+  if (!read_head(fd, pending, head)) return false;
+  auto len = content_length_of(head);
+  return len && read_body(fd, pending, *len, body);
+}
+
+void fault_proxy::drain(int fd) {
+  char buf[4096];
+  while (wait_readable(fd)) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) return;
+  }
+}
+
+void fault_proxy::hold_unread(int fd) {
+  for (;;) {
+    // POLLRDHUP reports the client's FIN even with its unread bytes still queued.
+    pollfd fds[2] = {{fd, POLLRDHUP, 0}, {stop_pipe_[0], POLLIN, 0}};
+    int rc = ::poll(fds, 2, -1);
+    if (rc < 0 && errno == EINTR) continue;
+    if (rc < 0 || fds[1].revents != 0 || fds[0].revents != 0) return;
+  }
+}
+
 void fault_proxy::serve_scripted(int fd) {
   std::string pending, head, body;
-  // Discards whatever the client sends until it leaves or the server stops.
-  auto drain = [&] {
-    char buf[4096];
-    while (wait_readable(fd)) {
-      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) return;
-    }
-  };
   while (read_request(fd, pending, head, body)) {
     // The counter hands each request its own script entry, whichever connection it came on.
     const auto index = static_cast<std::size_t>(requests_++);
@@ -316,18 +413,38 @@ void fault_proxy::serve_scripted(int fd) {
         continue;
       case scripted_reply::then::close:
         ::shutdown(fd, SHUT_WR);
-        drain();
+        drain(fd);
         break;
       case scripted_reply::then::reset:
         abort_connection(fd);
         return;
       case scripted_reply::then::stall:
-        drain();
+        drain(fd);
         break;
     }
     break;
   }
   ::close(fd);
+}
+
+int fault_proxy::connect_upstream() {
+  // host:port of "http://127.0.0.1:PORT"
+  std::string_view hostport = std::string_view(upstream_.endpoint_url).substr(7);
+  if (auto slash = hostport.find('/'); slash != std::string_view::npos) hostport = hostport.substr(0, slash);
+  auto colon = hostport.rfind(':');
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(colon == std::string_view::npos
+                            ? 80
+                            : static_cast<uint16_t>(std::stoi(std::string(hostport.substr(colon + 1)))));
+  if (::inet_pton(AF_INET, std::string(hostport.substr(0, colon)).c_str(), &addr.sin_addr) != 1) return -1;
+  int up = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (up < 0) return -1;
+  if (::connect(up, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(up);
+    return -1;
+  }
+  return up;
 }
 
 void fault_proxy::serve_proxied(int fd) {
@@ -342,19 +459,8 @@ void fault_proxy::serve_proxied(int fd) {
   record(head);
   const bool is_get = head.starts_with("GET ");
 
-  // host:port of "http://127.0.0.1:PORT"
-  std::string_view hostport = std::string_view(upstream_.endpoint_url).substr(7);
-  if (auto slash = hostport.find('/'); slash != std::string_view::npos) hostport = hostport.substr(0, slash);
-  auto colon = hostport.rfind(':');
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(colon == std::string_view::npos
-                            ? 80
-                            : static_cast<uint16_t>(std::stoi(std::string(hostport.substr(colon + 1)))));
-  if (::inet_pton(AF_INET, std::string(hostport.substr(0, colon)).c_str(), &addr.sin_addr) != 1)
-    return finish();
-  up = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (up < 0 || ::connect(up, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return finish();
+  up = connect_upstream();
+  if (up < 0) return finish();
   set_nonblocking(up);
   if (!send_all(up, with_connection_close(head)) || !send_all(up, body)) return finish();
 
@@ -394,6 +500,174 @@ void fault_proxy::serve_proxied(int fd) {
   }
   ::shutdown(fd, SHUT_WR);
   finish();
+}
+
+bool fault_proxy::exchange_upstream(const std::string& head, const std::string& body, std::string& answer) {
+  answer.clear();
+  int up = connect_upstream();
+  if (up < 0) return false;
+  set_nonblocking(up);
+  bool ok = send_all(up, with_connection_close(head)) && send_all(up, body);
+  char buf[64 * 1024];
+  while (ok && wait_readable(up)) {
+    ssize_t got = ::recv(up, buf, sizeof buf, 0);
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
+    if (got <= 0) break;
+    answer.append(buf, static_cast<std::size_t>(got));
+  }
+  ::close(up);
+  return ok && !stopping_ && answer.find("\r\n\r\n") != std::string::npos;
+}
+
+namespace {
+
+// Replaces the value of the first `name` header in `head` (which must have it).
+std::string with_header_value(std::string_view head, std::string_view name, std::string_view value) {
+  auto old = header_value(head, name);
+  const auto at = static_cast<std::size_t>(old->data() - head.data());
+  return std::string(head.substr(0, at)) + std::string(value) + std::string(head.substr(at + old->size()));
+}
+
+// `field` ("Name: value\r\n") inserted after the status line of `head`.
+std::string with_field(std::string_view head, std::string_view field) {
+  const std::size_t eol = head.find("\r\n") + 2;
+  return std::string(head.substr(0, eol)) + std::string(field) + std::string(head.substr(eol));
+}
+
+}  // namespace
+
+void fault_proxy::serve_planned(int fd) {
+  std::string pending, head, body, answer;
+  auto count = [&](fault_kind k) { ++injected_[static_cast<std::size_t>(k)]; };
+  while (read_head(fd, pending, head)) {
+    const auto index = static_cast<uint64_t>(requests_++);
+    record(head);
+    const std::string_view method = std::string_view(head).substr(0, head.find(' '));
+    const std::size_t target_at = method.size() + 1;
+    const std::string_view target =
+        std::string_view(head).substr(target_at, head.find(' ', target_at) - target_at);
+    fault_kind k = pick_(fault_request{method, target, head, index});
+    std::mt19937_64 rng(seed_ ^ (0x9e3779b97f4a7c15ull * (index + 1)));
+    auto below = [&](std::size_t n) { return n == 0 ? std::size_t(0) : static_cast<std::size_t>(rng() % n); };
+
+    if (k == fault_kind::stall_request) {
+      count(k);
+      hold_unread(fd);
+      break;
+    }
+    auto len = content_length_of(head);
+    if (!len || !read_body(fd, pending, *len, body)) break;
+    if (k == fault_kind::reset_before_forward) {
+      count(k);
+      abort_connection(fd);
+      return;
+    }
+    if (k == fault_kind::slow_down) {
+      count(k);
+      if (!send_all(fd, s3_error_answer(503, "Slow Down", "SlowDown", "Please reduce your request rate.")))
+        break;
+      continue;
+    }
+    if (k == fault_kind::redirect) {
+      count(k);
+      std::string location = "http://elsewhere.invalid:9000" + std::string(target);
+      if (!send_all(fd, http_answer(307, "Temporary Redirect", "", std::nullopt, {{"Location", location}})))
+        break;
+      continue;
+    }
+    if (!exchange_upstream(head, body, answer)) {
+      ++upstream_failures_;
+      abort_connection(fd);  // the client sees a reset it may retry
+      return;
+    }
+    const std::size_t head_len = answer.find("\r\n\r\n") + 4;
+    std::string ahead = answer.substr(0, head_len);
+    std::string abody = answer.substr(head_len);
+    const int status = status_of(ahead);
+    const auto answer_length = header_value(ahead, "content-length");
+    const bool has_length = answer_length && !header_value(ahead, "transfer-encoding");
+    // Kinds that do not fit this answer are not applied.
+    if (((k == fault_kind::length_longer || k == fault_kind::length_shorter) &&
+         (method == "HEAD" || !has_length)) ||
+        (k == fault_kind::length_shorter && abody.empty()) ||
+        (k == fault_kind::bit_flip && (method != "GET" || status < 200 || status >= 300 || abody.empty())))
+      k = fault_kind::none;
+    if (k == fault_kind::stall_body && abody.empty()) k = fault_kind::stall_header;
+    if (k != fault_kind::none) count(k);
+
+    bool keep = true;  // read the next request on this connection afterwards
+    std::string out;
+    switch (k) {
+      case fault_kind::none:
+      case fault_kind::reset_before_forward:
+      case fault_kind::slow_down:
+      case fault_kind::stall_request:
+      case fault_kind::redirect:
+        out = answer;
+        break;
+      case fault_kind::reset_after_forward:
+        abort_connection(fd);
+        return;
+      case fault_kind::reset_mid_answer:
+        (void)send_all(fd, std::string_view(answer).substr(0, 1 + below(answer.size() - 1)));
+        abort_connection(fd);
+        return;
+      case fault_kind::truncate:
+        out = answer.substr(0, 1 + below(answer.size() - 1));
+        keep = false;
+        break;
+      case fault_kind::length_longer:
+        out = with_header_value(ahead, "content-length", std::to_string(abody.size() + 1 + below(1000))) +
+              abody;
+        keep = false;
+        break;
+      case fault_kind::length_shorter:
+        out = with_header_value(ahead, "content-length", std::to_string(below(abody.size()))) + abody;
+        break;
+      case fault_kind::bit_flip:
+        abody[below(abody.size())] ^= static_cast<char>(1u << below(8));
+        out = ahead + abody;
+        break;
+      case fault_kind::stall_header:
+        (void)send_all(fd, std::string_view(ahead).substr(0, below(ahead.size() - 2)));
+        drain(fd);
+        ::close(fd);
+        return;
+      case fault_kind::stall_body:
+        (void)send_all(fd, ahead + abody.substr(0, below(abody.size())));
+        drain(fd);
+        ::close(fd);
+        return;
+      case fault_kind::huge_header:
+        out =
+            with_field(ahead, "x-fault-padding: " + std::string(16 * 1024 + below(84 * 1024), 'p') + "\r\n") +
+            abody;
+        break;
+      case fault_kind::malformed_status: {
+        static constexpr std::string_view garbled[] = {"HTTP/1.1 2OO OK", "HTTP/1.1 20 OK",
+                                                       "HTTX/1.1 200 OK", "HTTP/1.1 -200 OK",
+                                                       "HTTP/1.1200 OK",  "\x16\x03\x01 200"};
+        out = std::string(garbled[below(std::size(garbled))]) + answer.substr(answer.find("\r\n"));
+        keep = false;
+        break;
+      }
+      case fault_kind::duplicate_content_length:
+        out = with_field(ahead, "Content-Length: " + std::to_string(abody.size() + 1 + below(100)) + "\r\n") +
+              abody;
+        keep = false;
+        break;
+      case fault_kind::continue_out_of_place:
+        out = "HTTP/1.1 100 Continue\r\n\r\n" + answer;
+        break;
+    }
+    if (!send_all(fd, out)) break;
+    if (!keep) {
+      ::shutdown(fd, SHUT_WR);
+      drain(fd);
+      break;
+    }
+  }
+  ::close(fd);
 }
 
 }  // namespace sluice::testing

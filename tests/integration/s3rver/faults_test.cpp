@@ -330,6 +330,28 @@ TEST(FaultsTransport, a_redirect_is_not_followed_and_its_location_is_named) {
   EXPECT_EQ(server.requests(), 1);
 }
 
+// A 206 whose Content-Length disagrees with its Content-Range (longer, or shorter) is a broken
+// answer and retried, not taken for an object larger than the caller's buffer (too_large, returned at
+// once: a part download failed at the first such answer). Found by the fault soak.
+TEST(FaultsTransport, a_partial_answer_whose_length_disagrees_with_its_content_range_is_retried) {
+  for (uint64_t announced : {20u, 4u}) {
+    SCOPED_TRACE("Content-Length " + std::to_string(announced));
+    const std::vector<std::pair<std::string, std::string>> range = {{"Content-Range", "bytes 0-9/100"}};
+    fault_proxy server(
+        {{http_answer(206, "Partial Content", std::string(announced, 'x'), announced, range),
+          reply::then::close},
+         {http_answer(206, "Partial Content", "0123456789", std::nullopt, range), reply::then::keep_open}});
+    fault_client c(server.endpoint_url());
+    std::vector<std::byte> dest(10);
+    http::span_sink sink(dest);
+    auto got = c.run(c->get_object(bucket, key, s3::byte_range::between(0, 9), sink, s3::no_conditions));
+    ASSERT_TRUE(got) << got.error().describe();
+    EXPECT_EQ(got->bytes, 10u);
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(dest.data()), dest.size()), "0123456789");
+    EXPECT_EQ(server.requests(), 2);
+  }
+}
+
 TEST(FaultsTransport, header_that_never_ends_is_a_first_byte_timeout) {
   fault_proxy server({{"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n", reply::then::stall}});
   fault_client c(server.endpoint_url(), {.max_attempts = 2});
