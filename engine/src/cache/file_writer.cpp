@@ -670,6 +670,14 @@ asio::awaitable<result<void>> file_writer::commit() {
   if (closed_) co_return fail(errc::invalid_argument, "commit of " + final_path_ + " abandoned during fsync");
   // Checked again: something may have appeared there while the parts came.
   SLUICE_CO_TRY_VOID(check_destination(final_path_));
+  // The journal goes before the rename: a crash between the two then leaves a
+  // temporary file without a journal (swept by the next run), never a journal
+  // without its file next to a finished download.
+  if (journal_fd_ >= 0) {
+    ::close(journal_fd_);
+    journal_fd_ = -1;
+    ::unlink((temp_path_ + std::string(journal_suffix)).c_str());
+  }
   if (::rename(temp_path_.c_str(), final_path_.c_str()) != 0) {
     int e = errno;
     co_return errno_error(e, "rename " + temp_path_ + " to " + final_path_ + ": " + errno_text(e));

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <optional>
 
@@ -252,9 +253,17 @@ upload_records find_upload_records(const std::string& dir, std::string_view endp
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) continue;
     const bool mine = try_lock(fd);
-    auto rec = parse(read_text(fd), expected);
+    const std::string text = read_text(fd);
+    auto rec = parse(text, expected);
     if (!rec) {
-      ::close(fd);  // another key with the same hash, or being written: not ours
+      // Empty, unlocked and not new: its run died between creating it and writing its
+      // header (a live writer locks it first thing). Anything else: another key with the
+      // same hash, or being written; not ours.
+      struct stat sb {};
+      if (mine && text.empty() && ::fstat(fd, &sb) == 0 && sb.st_size == 0 &&
+          ::time(nullptr) - sb.st_mtime > 60)
+        ::unlink(path.c_str());
+      ::close(fd);
       continue;
     }
     if (!mine) {
