@@ -1,15 +1,13 @@
 // The `sluice` command line as users of aws s3, s5cmd and rclone use it (issue 8): options after the
 // verb, standard input and output, mv, du, presign, ranged cat, rb --force, --version, local
 // destinations, credentials and exit statuses, against s3rver (one per test).
-#include "s3_test_client.hpp"
+#include "cli_test_support.hpp"
 
 #include <sluice/engine/integrity/xxh3.hpp>
 
 #include <boost/json.hpp>
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,82 +20,17 @@
 #include <sstream>
 #include <thread>
 
-extern char** environ;
-
 using namespace sluice;
 using namespace sluice::testing;
 namespace fs = std::filesystem;
 
 namespace {
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) out.push_back(line);
-  return out;
-}
-
-std::string as_string(const std::vector<std::byte>& v) {
-  return std::string(reinterpret_cast<const char*>(v.data()), v.size());
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
-
-void write_file(const std::string& path, const std::string& data) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f << data;
-  ASSERT_TRUE(f.good()) << "cannot write " << path;
-}
-
-struct temp_dir {
-  std::string path = make_temp_dir("sluice-cli-shell-");
-  ~temp_dir() { remove_tree(path); }
-  std::string operator/(const std::string& name) const { return path + "/" + name; }
-};
-
-std::map<std::string, std::string> with_secret(std::map<std::string, std::string> env) {
-  env["AWS_SECRET_ACCESS_KEY"] = "shellTestSecret-4Hq8Zr1Vn6Kc";
-  return env;
-}
-
-struct shell_fixture {
-  s3rver_process server;
-  s3_test_client client{server.server()};
+struct shell_fixture : s3rver_cli_fixture {
   // s3rver checks only the access key: a secret that appears nowhere else, so finding it in output
   // means the CLI printed it.
-  std::map<std::string, std::string> env = with_secret(cli_environment(server.server()));
-  std::string bucket = unique_bucket_name("shell");
-  temp_dir dir;
-
-  void make_bucket() {
-    auto made = client.run(client->create_bucket(bucket));
-    ASSERT_TRUE(made) << made.error().describe();
-  }
-  void put(const std::string& key, const std::string& body) {
-    auto p = client.run(
-        client->put_object(bucket, key, {reinterpret_cast<const std::byte*>(body.data()), body.size()}));
-    ASSERT_TRUE(p) << p.error().describe();
-  }
-  std::string get(const std::string& key) {
-    auto got = client.run(client->get_object_bytes(bucket, key));
-    EXPECT_TRUE(got) << got.error().describe();
-    if (!got) return {};
-    auto s = got->data.span();
-    return std::string(reinterpret_cast<const char*>(s.data()), s.size());
-  }
-  std::set<std::string> keys() {
-    auto page = client.run(client->list_all(bucket, ""));
-    EXPECT_TRUE(page) << page.error().describe();
-    std::set<std::string> k;
-    if (page)
-      for (auto& o : page->objects) k.insert(o.key);
-    return k;
-  }
-  std::string url(const std::string& key = "") const {
-    return "s3://" + bucket + (key.empty() ? "" : "/" + key);
+  shell_fixture() : s3rver_cli_fixture("shell") {
+    env["AWS_SECRET_ACCESS_KEY"] = "shellTestSecret-4Hq8Zr1Vn6Kc";
   }
   // The environment without the endpoint: it must come from --endpoint-url.
   std::map<std::string, std::string> env_without_endpoint() const {
@@ -105,92 +38,6 @@ struct shell_fixture {
     e.erase("AWS_ENDPOINT_URL");
     return e;
   }
-};
-
-// A running sluice with pipes on its standard streams, for what run_sluice cannot do: close its
-// output early, or signal it part-way.
-class running_sluice {
- public:
-  running_sluice(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
-    int in[2], out[2], err[2];
-    if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0)
-      throw std::runtime_error("pipe");
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-    std::vector<std::string> argv_s{SLUICE_CLI_PATH};
-    argv_s.insert(argv_s.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : argv_s) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    std::vector<std::string> env_s;
-    for (auto& [k, v] : env) env_s.push_back(k + "=" + v);
-    if (const char* path = std::getenv("PATH")) env_s.push_back(std::string("PATH=") + path);
-    std::vector<char*> envp;
-    for (auto& e : env_s) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    if (posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), envp.data()) != 0)
-      throw std::runtime_error("spawn");
-    posix_spawn_file_actions_destroy(&fa);
-    ::close(in[0]);
-    ::close(out[1]);
-    ::close(err[1]);
-    stdin_ = in[1];
-    stdout_ = out[0];
-    stderr_ = err[0];
-  }
-  ~running_sluice() {
-    if (pid_ > 0 && !waited_) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    for (int fd : {stdin_, stdout_, stderr_})
-      if (fd >= 0) ::close(fd);
-  }
-  void write_in(const std::string& data) {
-    std::size_t at = 0;
-    while (at < data.size()) {
-      auto n = ::write(stdin_, data.data() + at, data.size() - at);
-      if (n <= 0) return;
-      at += static_cast<std::size_t>(n);
-    }
-  }
-  std::string read_out(std::size_t n) {
-    std::string got(n, '\0');
-    std::size_t at = 0;
-    while (at < n) {
-      auto r = ::read(stdout_, got.data() + at, n - at);
-      if (r <= 0) break;
-      at += static_cast<std::size_t>(r);
-    }
-    got.resize(at);
-    return got;
-  }
-  void close_out() {
-    ::close(stdout_);
-    stdout_ = -1;
-  }
-  void signal(int sig) { ::kill(pid_, sig); }
-  // The raw wait status once the process ends, and its standard error.
-  int wait() {
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    waited_ = true;
-    return status;
-  }
-  std::string read_err() {
-    std::string all;
-    char buf[4096];
-    for (ssize_t n; (n = ::read(stderr_, buf, sizeof buf)) > 0;) all.append(buf, static_cast<std::size_t>(n));
-    return all;
-  }
-
- private:
-  pid_t pid_ = -1;
-  bool waited_ = false;
-  int stdin_ = -1, stdout_ = -1, stderr_ = -1;
 };
 
 // ---- options anywhere ---------------------------------------------------------------------------
