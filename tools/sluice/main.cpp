@@ -307,8 +307,9 @@ int cmd_stat(const cli::global_options& g, const std::string& url) {
   }
   std::printf(
       "url            %s\nsize           %llu\netag           %s\nlast-modified  %s\ncontent-type   %s\n",
-      cli::printable(url).c_str(), static_cast<unsigned long long>(st.size), st.gen.tag.c_str(),
-      st.last_modified.c_str(), st.content_type.c_str());
+      cli::printable(url).c_str(), static_cast<unsigned long long>(st.size),
+      cli::printable(st.gen.tag).c_str(), cli::printable(st.last_modified).c_str(),
+      cli::printable(st.content_type).c_str());
   // The store keeps sluice's recorded hash apart from the user's metadata; shown among them as before.
   auto metadata = st.metadata;
   if (!st.recorded_xxh3.empty()) metadata[std::string(integrity::metadata_key)] = st.recorded_xxh3;
@@ -405,7 +406,7 @@ int cmd_bucket(const cli::global_options& g, const std::string& url, bool make) 
     cli::put_text(out, "url", url);
     cli::print_json(out);
   } else if (!g.quiet) {
-    std::printf("%s %s\n", make ? "made bucket" : "removed bucket", url.c_str());
+    std::printf("%s %s\n", make ? "made bucket" : "removed bucket", cli::printable(url).c_str());
   }
   return 0;
 }
@@ -703,7 +704,7 @@ int run(int argc, char** argv) {
     if (std::string_view(argv[i]) == "--json") json_asked = true;
   cli::set_json_errors(json_asked);
   auto usage_line = [&](const std::string& context, const std::string& message) {
-    std::fprintf(stderr, "sluice: %s%s%s\n", context.c_str(), context.empty() ? "" : ": ",
+    std::fprintf(stderr, "sluice: %s%s%s\n", cli::printable(context).c_str(), context.empty() ? "" : ": ",
                  cli::printable(message).c_str());
     if (json_asked) cli::print_json(cli::error_json(fail(errc::invalid_argument, message), context, 2));
     return 2;

@@ -205,7 +205,7 @@ int cmd_remove_bucket_force(const global_options& g, const std::string& url) {
     print_json(out);
   } else if (!g.quiet)
     std::printf("removed %llu object%s and bucket %s\n", static_cast<unsigned long long>(emptied->deleted),
-                emptied->deleted == 1 ? "" : "s", url.c_str());
+                emptied->deleted == 1 ? "" : "s", printable(url).c_str());
   return 0;
 }
 

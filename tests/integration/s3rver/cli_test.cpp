@@ -270,6 +270,34 @@ TEST(CliVerbs, keys_with_terminal_escapes_are_printed_escaped) {
   EXPECT_EQ(cat.err.find('\x1b'), std::string::npos) << cat.err;
 }
 
+// Error lines on stderr escape what ls escapes: control characters (C0, DEL, and C1 such as U+009B,
+// a CSI to some terminals) and bytes that are not UTF-8 (local names may hold any), each as \xHH.
+TEST(CliVerbs, error_lines_escape_control_characters_and_invalid_utf8_as_ls_does) {
+  cli_fixture f;
+  f.make_bucket();
+  const std::string c1_key =
+      "c1\xc2\x9b"
+      "31mname";
+  f.put(c1_key, "x");
+  auto ls = run_sluice({"ls", f.url()}, f.env);
+  ASSERT_EQ(ls.exit_code, 0) << describe(ls);
+  EXPECT_NE(ls.out.find("c1\\xc2\\x9b31mname"), std::string::npos) << ls.out;
+  EXPECT_EQ(ls.out.find("\xc2\x9b"), std::string::npos) << ls.out;
+  auto missing = run_sluice({"stat", f.url(c1_key + "\x1b[2J-missing")}, f.env);
+  expect_one_line_failure(missing, {test_secret});
+  EXPECT_NE(missing.err.find("c1\\xc2\\x9b31mname\\x1b[2J-missing"), std::string::npos) << missing.err;
+  EXPECT_EQ(missing.err.find('\x1b'), std::string::npos) << missing.err;
+
+  // A local name that is not UTF-8 cannot be a key: its failure line names it escaped.
+  write_file(f.dir / "odd/fine.txt", "fine");
+  write_file(f.dir / "odd/x\xff.txt", "0xff is never UTF-8");
+  auto up = run_sluice({"cp", "-r", f.dir / "odd", f.url("odd")}, f.env);
+  EXPECT_EQ(up.exit_code, 1) << describe(up);
+  EXPECT_NE(up.err.find("x\\xff.txt"), std::string::npos) << up.err;
+  EXPECT_EQ(up.err.find('\xff'), std::string::npos) << "a raw 0xff byte on stderr";
+  EXPECT_TRUE(f.keys().contains("odd/fine.txt"));
+}
+
 TEST(CliVerbs, cp_down_writes_the_exact_bytes_to_a_file_or_into_a_directory) {
   cli_fixture f;
   f.make_bucket();
