@@ -63,6 +63,7 @@ class ls_printer {
  public:
   ls_printer(const cli::global_options& g, const ls_options& o) : g_(g), o_(o) {}
   void prefix(const std::string& p) {
+    ++prefix_count_;
     if (g_.json) {
       boost::json::object e;
       cli::put_text(e, "prefix", p);
@@ -92,6 +93,8 @@ class ls_printer {
     const std::string size = o_.human_readable ? cli::format_size_like_aws(e.size) : std::to_string(e.size);
     std::printf("%s %10s %s\n", ls_time(e.last_modified).c_str(), size.c_str(), cli::printable(name).c_str());
   }
+  // Nothing listed: no object, no common prefix.
+  bool empty() const { return objects_ == 0 && prefix_count_ == 0; }
   void finish() {
     if (g_.json) {
       boost::json::object out{{"verb", "ls"}};
@@ -113,7 +116,7 @@ class ls_printer {
   const cli::global_options& g_;
   const ls_options& o_;
   boost::json::array prefixes_, entries_;
-  uint64_t objects_ = 0, bytes_ = 0;
+  uint64_t objects_ = 0, bytes_ = 0, prefix_count_ = 0;
 };
 
 // Each verb validates its arguments before opening a session, so usage
@@ -153,7 +156,7 @@ int cmd_ls(const cli::global_options& g, const ls_options& o) {
   ls_printer out(g, o);
   if (objects::has_wildcards(loc.key)) {
     // A glob ('*', '?', '[...]', '**'): the matches of a streamed listing of its literal prefix, with
-    // their whole keys; no match is an empty listing.
+    // their whole keys; no match is an empty listing, status 1 as for a prefix with nothing under it.
     const objects::match_callback print_match = [&](const store::entry& e) -> result<bool> {
       out.object(e, true);
       return true;
@@ -161,7 +164,7 @@ int cmd_ls(const cli::global_options& g, const ls_options& o) {
     auto matched = s->eng->run(objects::glob(**bucket, loc.key, print_match));
     if (!matched) return cli::report("ls " + url, matched.error());
     out.finish();
-    return 0;
+    return out.empty() ? 1 : 0;
   }
   // Printed page by page as the listing streams; the prefix is used as given, as aws does
   // (`ls s3://b/run` shows PRE run/ and PRE run2/).
@@ -173,7 +176,9 @@ int cmd_ls(const cli::global_options& g, const ls_options& o) {
   auto listed = s->eng->run(objects::list(**bucket, loc.key, o.recursive, print));
   if (!listed) return cli::report("ls " + url, listed.error());
   out.finish();
-  return 0;
+  // As aws s3 ls: a key or prefix that lists nothing is status 1, with no message (scripts test
+  // `ls s3://b/key` for existence); a whole bucket that is empty is status 0.
+  return out.empty() && !loc.key.empty() ? 1 : 0;
 }
 
 // Server-side copy of one object (both sides s3://): store::copy_from between

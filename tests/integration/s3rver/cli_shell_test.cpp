@@ -412,9 +412,11 @@ TEST(CliGlobs, ls_and_rm_take_globs_in_the_key) {
   EXPECT_EQ(lines_of(one_level.out).size(), 2u) << one_level.out;
   auto deep = run_sluice({"ls", f.url("**/*.nc")}, f.env);
   EXPECT_EQ(lines_of(deep.out).size(), 4u) << deep.out;
+  // No match: an empty listing, status 1 without a message, as aws s3 ls of a prefix with nothing.
   auto none = run_sluice({"ls", f.url("a/*.zarr")}, f.env);
-  EXPECT_EQ(none.exit_code, 0) << describe(none);
+  EXPECT_EQ(none.exit_code, 1) << describe(none);
   EXPECT_EQ(none.out, "");
+  EXPECT_EQ(none.err, "");
 
   auto rm = run_sluice({"rm", f.url("a/?.nc")}, f.env);
   ASSERT_EQ(rm.exit_code, 0) << describe(rm);
@@ -422,6 +424,56 @@ TEST(CliGlobs, ls_and_rm_take_globs_in_the_key) {
   auto nothing = run_sluice({"rm", f.url("a/*.zarr")}, f.env);
   EXPECT_EQ(nothing.exit_code, 1) << describe(nothing);
   EXPECT_NE(nothing.err.find("matches no key"), std::string::npos) << nothing.err;
+}
+
+TEST(CliGlobs, du_counts_only_the_matches_per_first_level_below_the_patterns_directory) {
+  shell_fixture f;
+  f.make_bucket();
+  f.put("runs/a.nc", std::string(10, 'x'));
+  f.put("runs/b.txt", std::string(100, 'x'));
+  f.put("runs/2024/c.nc", std::string(20, 'x'));
+  f.put("runs/2024/d.txt", std::string(1000, 'x'));
+  f.put("runs/2025/deep/e.nc", std::string(5, 'x'));
+  f.put("runsX/f.nc", std::string(7, 'x'));
+  const std::string pattern = f.url("runs/**.nc");
+  auto r = run_sluice({"du", pattern}, f.env);
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(lines_of(r.out), (std::vector<std::string>{"20\t1\t" + f.url("runs/2024/"),
+                                                       "5\t1\t" + f.url("runs/2025/"), "35\t3\t" + pattern}))
+      << r.out;
+  auto s = run_sluice({"du", "-s", f.url("runs/*.nc")}, f.env);
+  EXPECT_EQ(s.out, "10\t1\t" + f.url("runs/*.nc") + "\n") << describe(s);
+  auto j = run_sluice({"du", "--json", pattern}, f.env);
+  ASSERT_EQ(j.exit_code, 0) << describe(j);
+  auto doc = parse_document(j);
+  EXPECT_EQ(doc["bytes"].to_number<std::uint64_t>(), 35u) << j.out;
+  EXPECT_EQ(doc["objects"].to_number<std::uint64_t>(), 3u) << j.out;
+  EXPECT_EQ(doc["prefixes"].as_array().size(), 2u) << j.out;
+  // No match counts nothing, as a prefix with nothing under it does.
+  auto none = run_sluice({"du", f.url("runs/*.zarr")}, f.env);
+  EXPECT_EQ(none.exit_code, 0) << describe(none);
+  EXPECT_EQ(none.out, "0\t0\t" + f.url("runs/*.zarr") + "\n");
+}
+
+// aws s3 sync takes no globs, and neither does sluice's: refused before any request, naming the URL.
+TEST(CliGlobs, sync_refuses_a_glob_on_either_side_naming_it) {
+  shell_fixture f;
+  f.make_bucket();
+  f.put("runs/a.nc", "A");
+  fs::create_directory(f.dir / "up");
+  write_file(f.dir / "up/x.nc", "X");
+  const std::string down = f.dir / "down";
+  for (const auto& [args, named] :
+       {std::pair{std::vector<std::string>{"sync", f.url("runs/*.nc"), down}, f.url("runs/*.nc")},
+        std::pair{std::vector<std::string>{"sync", f.dir / "up", f.url("run?")}, f.url("run?")}}) {
+    auto r = run_sluice(args, f.env);
+    EXPECT_EQ(r.exit_code, 2) << describe(r);
+    expect_one_line_failure(r);
+    EXPECT_NE(r.err.find("'" + named + "'"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("--exclude"), std::string::npos) << r.err;
+  }
+  EXPECT_FALSE(fs::exists(down));
+  EXPECT_EQ(f.keys(), std::set<std::string>{"runs/a.nc"});
 }
 
 TEST(CliGlobs, cp_and_mv_copy_every_match_under_the_patterns_directory) {
