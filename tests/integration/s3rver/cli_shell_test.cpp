@@ -205,18 +205,53 @@ TEST(CliStreams, a_closed_stdout_pipe_ends_sluice_quietly_by_sigpipe) {
   EXPECT_EQ(p.read_err(), "");
 }
 
-// Ctrl-C while standard input is idle: status 130, no object, the multipart upload aborted.
-TEST(CliStreams, sigint_during_a_stdin_upload_exits_130_and_leaves_nothing) {
+// Ctrl-C (or a closed terminal: SIGHUP) while standard input is idle: status 128 + the signal, no
+// object, the multipart upload aborted.
+TEST(CliStreams, sigint_or_sighup_during_a_stdin_upload_exits_130_or_129_and_leaves_nothing) {
   shell_fixture f;
   f.make_bucket();
-  running_sluice p({"cp", "-", f.url("partial"), "--part-size", "5MiB"}, f.env);
-  p.write_in(as_string(test_bytes(12 << 20, 3)));  // two parts sent; the third waits for input
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-  p.signal(SIGINT);
-  const int status = p.wait();
-  ASSERT_TRUE(WIFEXITED(status)) << "wait status " << status;
-  EXPECT_EQ(WEXITSTATUS(status), 130);
-  EXPECT_TRUE(f.keys().empty());
+  for (const int sig : {SIGINT, SIGHUP}) {
+    SCOPED_TRACE(sig == SIGINT ? "SIGINT" : "SIGHUP");
+    running_sluice p({"cp", "-", f.url("partial"), "--part-size", "5MiB"}, f.env);
+    p.write_in(as_string(test_bytes(12 << 20, 3)));  // two parts sent; the third waits for input
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    p.signal(sig);
+    const int status = p.wait();
+    ASSERT_TRUE(WIFEXITED(status)) << "wait status " << status;
+    EXPECT_EQ(WEXITSTATUS(status), 128 + sig);
+    EXPECT_TRUE(f.keys().empty());
+  }
+}
+
+// A closed terminal (SIGHUP) or `kill` (SIGTERM) part-way through a download in parts: the transfer
+// stops cleanly with status 129 or 143, and the destination directory holds neither the file nor
+// its temporary (.NAME.sluice-XXXXXX) or journal.
+TEST(CliSignals, sighup_and_sigterm_during_a_download_exit_129_and_143_and_leave_no_temporary_file) {
+  shell_fixture f;
+  f.make_bucket();
+  f.put("big", as_string(test_bytes(128 << 20, 6)));
+  for (const int sig : {SIGHUP, SIGTERM}) {
+    SCOPED_TRACE(sig == SIGHUP ? "SIGHUP" : "SIGTERM");
+    const std::string out = f.dir / ("down-" + std::to_string(sig));
+    fs::create_directory(out);
+    running_sluice p({"cp", "--part-size", "5MiB", "--memory-budget", "10MiB", "--concurrency", "2",
+                      f.url("big"), out + "/big"},
+                     f.env);
+    // Signalled once the download has begun: its temporary file is there.
+    bool started = false;
+    for (int i = 0; i < 4000 && !started; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      started = !fs::is_empty(out);
+    }
+    ASSERT_TRUE(started) << "the download never started";
+    p.signal(sig);
+    const int status = p.wait();
+    ASSERT_TRUE(WIFEXITED(status)) << "wait status " << status << "\n" << p.read_err();
+    EXPECT_EQ(WEXITSTATUS(status), 128 + sig) << p.read_err();
+    std::vector<std::string> left;
+    for (const auto& e : fs::directory_iterator(out)) left.push_back(e.path().filename().string());
+    EXPECT_TRUE(left.empty()) << "left " << left.size() << " file(s), the first " << left.front();
+  }
 }
 
 // ---- cat --range --------------------------------------------------------------------------------
