@@ -612,7 +612,8 @@ int run(int argc, char** argv) {
   cli::du_options du;
   auto* dv = verb("du", "Bytes and objects under s3://bucket[/prefix], per first-level prefix and in total",
                   "sluice du -s s3://bucket/runs");
-  dv->add_option("url", du.url, "s3://bucket[/prefix]")->required();
+  dv->add_option("url", du.url, "s3://bucket[/prefix], or a glob of keys (quoted: 's3://bucket/runs/**.nc')")
+      ->required();
   dv->add_flag("-s,--summarize", du.summary, "Only the total");
   dv->add_flag("--json", g.json, "Print one JSON object");
 
