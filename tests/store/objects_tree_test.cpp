@@ -106,6 +106,30 @@ TEST_F(Objects, glob_streams_matches_and_du_counts_only_what_the_prefix_covers) 
   EXPECT_EQ(u->bytes, 10u);
 }
 
+TEST_F(Objects, du_matching_counts_only_matches_per_first_level_below_the_patterns_directory) {
+  for (const char* k : {"runs/a.nc", "runs/b.txt", "runs/2024/c.nc", "runs/2024/d.nc", "runs/2025/deep/e.nc",
+                        "runs/2025/f.txt", "runsX/g.nc"})
+    put(*mem_, k, "12345");
+  auto deep = eng_.run(objects::du_matching(*mem_, "runs/**.nc"));
+  ASSERT_TRUE(deep) << deep.error().describe();
+  EXPECT_EQ(deep->total.objects, 4u) << "a.nc, c.nc, d.nc, e.nc; never runsX/";
+  EXPECT_EQ(deep->total.bytes, 20u);
+  ASSERT_EQ(deep->prefixes.size(), 2u);
+  EXPECT_EQ(deep->prefixes[0].first, "2024/");
+  EXPECT_EQ(deep->prefixes[0].second.objects, 2u);
+  EXPECT_EQ(deep->prefixes[1].first, "2025/");
+  EXPECT_EQ(deep->prefixes[1].second.objects, 1u);
+  auto one_level = eng_.run(objects::du_matching(*mem_, "runs/*.nc"));
+  ASSERT_TRUE(one_level) << one_level.error().describe();
+  EXPECT_EQ(one_level->total.objects, 1u);
+  EXPECT_TRUE(one_level->prefixes.empty());
+  auto none = eng_.run(objects::du_matching(*mem_, "runs/*.zarr"));
+  ASSERT_TRUE(none) << none.error().describe();
+  EXPECT_EQ(none->total.objects, 0u);
+  EXPECT_EQ(objects::literal_directory("runs/20*/x.nc"), "runs/");
+  EXPECT_EQ(objects::literal_directory("*.nc"), "");
+}
+
 TEST_F(Objects, copy_tree_between_memory_and_a_directory_keeps_every_byte_and_layout) {
   put(*mem_, "in/a.txt", "alpha");
   put(*mem_, "in/sub/b.txt", "beta");

@@ -251,7 +251,7 @@ int run_bench(const global_options& g, const bench_options& b) {
     std::printf("  errors       %zu\n", t.errors.size());
   }
   for (std::size_t i = 0; i < std::min<std::size_t>(3, t.errors.size()); ++i)
-    std::fprintf(stderr, "sluice: bench: %s\n", t.errors[i].c_str());
+    std::fprintf(stderr, "sluice: bench: %s\n", printable(t.errors[i]).c_str());
   return t.errors.empty() ? 0 : 1;
 }
 

@@ -169,15 +169,29 @@ void fill_random(std::span<std::byte> out, uint64_t seed) {
 std::string printable(std::string_view s) {
   std::string out;
   out.reserve(s.size());
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c >= 0x20 && c != 0x7f) {
-      out += ch;
+  auto escape = [&](std::string_view bytes) {
+    for (char ch : bytes) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned char>(ch));
+      out += buf;
+    }
+  };
+  for (std::size_t i = 0; i < s.size();) {
+    const std::size_t n = utf8_sequence_length(s, i);
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (n == 0) {  // a byte of no well-formed UTF-8 sequence (a local name may hold any bytes)
+      escape(s.substr(i, 1));
+      ++i;
       continue;
     }
-    char buf[8];
-    std::snprintf(buf, sizeof buf, "\\x%02x", c);
-    out += buf;
+    const bool c0 = n == 1 && (c < 0x20 || c == 0x7f);
+    // U+0080..U+009F: C1 controls, which some terminals obey (U+009B is CSI).
+    const bool c1 = n == 2 && c == 0xc2 && static_cast<unsigned char>(s[i + 1]) < 0xa0;
+    if (c0 || c1)
+      escape(s.substr(i, n));
+    else
+      out.append(s.substr(i, n));
+    i += n;
   }
   return out;
 }

@@ -70,9 +70,11 @@ std::string format_size_like_aws(uint64_t bytes);
 void fill_random(std::span<std::byte> out, uint64_t seed);
 
 // Prints "sluice: <context>: <error>" on stderr; returns the exit status (1).
-// `s` with control characters (bytes below 0x20, and 0x7f) shown as \xHH: a key
-// or an error quoting one can carry terminal escape sequences, and a terminal
-// must never run them.
+// printable(): `s` as every line sluice writes for people shows names (ls, du,
+// error lines): control characters (bytes below 0x20, 0x7f, and the C1 controls
+// U+0080..U+009F) and bytes that belong to no well-formed UTF-8 sequence shown
+// as \xHH. A key or an error quoting one can carry terminal escape sequences,
+// and a terminal must never run them; a local name may be any bytes.
 // Under --json (set_json_errors) the first report of a run that has printed no
 // document yet is also written on standard output as {"error": {...}}
 // (json_output.hpp), so a script reading standard output always gets one

@@ -11,9 +11,9 @@ namespace sluice::cli {
 
 namespace {
 bool printed = false;
+}  // namespace
 
-// The length of the well-formed UTF-8 sequence at s[i], or 0.
-std::size_t sequence_length(std::string_view s, std::size_t i) {
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept {
   const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
   const auto cont = [&](std::size_t k) { return i + k < s.size() && (b(k) & 0xc0) == 0x80; };
   const unsigned char c = b(0);
@@ -33,14 +33,13 @@ std::size_t sequence_length(std::string_view s, std::size_t i) {
   }
   return 0;
 }
-}  // namespace
 
 std::string valid_utf8(std::string_view text, bool* replaced) {
   std::string out;
   out.reserve(text.size());
   bool any = false;
   for (std::size_t i = 0; i < text.size();) {
-    const std::size_t n = sequence_length(text, i);
+    const std::size_t n = utf8_sequence_length(text, i);
     if (n == 0) {
       out += "\xef\xbf\xbd";  // U+FFFD
       any = true;

@@ -7,10 +7,15 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
 namespace sluice::cli {
+
+// The length of the well-formed UTF-8 sequence (RFC 3629) starting at text[i], 1 to 4, or 0 when the
+// byte there starts none. `i` < text.size().
+std::size_t utf8_sequence_length(std::string_view text, std::size_t i) noexcept;
 
 // `text` as valid UTF-8: every byte that does not belong to a well-formed
 // UTF-8 sequence (RFC 3629: no overlong forms, surrogates or code points past

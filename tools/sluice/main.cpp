@@ -63,6 +63,7 @@ class ls_printer {
  public:
   ls_printer(const cli::global_options& g, const ls_options& o) : g_(g), o_(o) {}
   void prefix(const std::string& p) {
+    ++prefix_count_;
     if (g_.json) {
       boost::json::object e;
       cli::put_text(e, "prefix", p);
@@ -92,6 +93,8 @@ class ls_printer {
     const std::string size = o_.human_readable ? cli::format_size_like_aws(e.size) : std::to_string(e.size);
     std::printf("%s %10s %s\n", ls_time(e.last_modified).c_str(), size.c_str(), cli::printable(name).c_str());
   }
+  // Nothing listed: no object, no common prefix.
+  bool empty() const { return objects_ == 0 && prefix_count_ == 0; }
   void finish() {
     if (g_.json) {
       boost::json::object out{{"verb", "ls"}};
@@ -113,7 +116,7 @@ class ls_printer {
   const cli::global_options& g_;
   const ls_options& o_;
   boost::json::array prefixes_, entries_;
-  uint64_t objects_ = 0, bytes_ = 0;
+  uint64_t objects_ = 0, bytes_ = 0, prefix_count_ = 0;
 };
 
 // Each verb validates its arguments before opening a session, so usage
@@ -153,7 +156,7 @@ int cmd_ls(const cli::global_options& g, const ls_options& o) {
   ls_printer out(g, o);
   if (objects::has_wildcards(loc.key)) {
     // A glob ('*', '?', '[...]', '**'): the matches of a streamed listing of its literal prefix, with
-    // their whole keys; no match is an empty listing.
+    // their whole keys; no match is an empty listing, status 1 as for a prefix with nothing under it.
     const objects::match_callback print_match = [&](const store::entry& e) -> result<bool> {
       out.object(e, true);
       return true;
@@ -161,7 +164,7 @@ int cmd_ls(const cli::global_options& g, const ls_options& o) {
     auto matched = s->eng->run(objects::glob(**bucket, loc.key, print_match));
     if (!matched) return cli::report("ls " + url, matched.error());
     out.finish();
-    return 0;
+    return out.empty() ? 1 : 0;
   }
   // Printed page by page as the listing streams; the prefix is used as given, as aws does
   // (`ls s3://b/run` shows PRE run/ and PRE run2/).
@@ -173,7 +176,9 @@ int cmd_ls(const cli::global_options& g, const ls_options& o) {
   auto listed = s->eng->run(objects::list(**bucket, loc.key, o.recursive, print));
   if (!listed) return cli::report("ls " + url, listed.error());
   out.finish();
-  return 0;
+  // As aws s3 ls: a key or prefix that lists nothing is status 1, with no message (scripts test
+  // `ls s3://b/key` for existence); a whole bucket that is empty is status 0.
+  return out.empty() && !loc.key.empty() ? 1 : 0;
 }
 
 // Server-side copy of one object (both sides s3://): store::copy_from between
@@ -307,8 +312,9 @@ int cmd_stat(const cli::global_options& g, const std::string& url) {
   }
   std::printf(
       "url            %s\nsize           %llu\netag           %s\nlast-modified  %s\ncontent-type   %s\n",
-      cli::printable(url).c_str(), static_cast<unsigned long long>(st.size), st.gen.tag.c_str(),
-      st.last_modified.c_str(), st.content_type.c_str());
+      cli::printable(url).c_str(), static_cast<unsigned long long>(st.size),
+      cli::printable(st.gen.tag).c_str(), cli::printable(st.last_modified).c_str(),
+      cli::printable(st.content_type).c_str());
   // The store keeps sluice's recorded hash apart from the user's metadata; shown among them as before.
   auto metadata = st.metadata;
   if (!st.recorded_xxh3.empty()) metadata[std::string(integrity::metadata_key)] = st.recorded_xxh3;
@@ -405,7 +411,7 @@ int cmd_bucket(const cli::global_options& g, const std::string& url, bool make) 
     cli::put_text(out, "url", url);
     cli::print_json(out);
   } else if (!g.quiet) {
-    std::printf("%s %s\n", make ? "made bucket" : "removed bucket", url.c_str());
+    std::printf("%s %s\n", make ? "made bucket" : "removed bucket", cli::printable(url).c_str());
   }
   return 0;
 }
@@ -606,7 +612,8 @@ int run(int argc, char** argv) {
   cli::du_options du;
   auto* dv = verb("du", "Bytes and objects under s3://bucket[/prefix], per first-level prefix and in total",
                   "sluice du -s s3://bucket/runs");
-  dv->add_option("url", du.url, "s3://bucket[/prefix]")->required();
+  dv->add_option("url", du.url, "s3://bucket[/prefix], or a glob of keys (quoted: 's3://bucket/runs/**.nc')")
+      ->required();
   dv->add_flag("-s,--summarize", du.summary, "Only the total");
   dv->add_flag("--json", g.json, "Print one JSON object");
 
@@ -703,7 +710,7 @@ int run(int argc, char** argv) {
     if (std::string_view(argv[i]) == "--json") json_asked = true;
   cli::set_json_errors(json_asked);
   auto usage_line = [&](const std::string& context, const std::string& message) {
-    std::fprintf(stderr, "sluice: %s%s%s\n", context.c_str(), context.empty() ? "" : ": ",
+    std::fprintf(stderr, "sluice: %s%s%s\n", cli::printable(context).c_str(), context.empty() ? "" : ": ",
                  cli::printable(message).c_str());
     if (json_asked) cli::print_json(cli::error_json(fail(errc::invalid_argument, message), context, 2));
     return 2;

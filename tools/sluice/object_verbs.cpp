@@ -33,7 +33,15 @@ int cmd_du(const global_options& g, const du_options& o) {
   auto bucket = bucket_store(*s, loc->bucket);
   if (!bucket) return report("du", bucket.error());
   objects::usage_by_prefix u;
-  if (o.summary) {
+  // The level the per-prefix lines are below: the prefix as a directory, or a glob's literal directory.
+  std::string level = loc->key.empty() || loc->key.back() == '/' ? loc->key : loc->key + "/";
+  if (objects::has_wildcards(loc->key)) {
+    // The keys a glob matches (no match: nothing, as for an empty prefix).
+    auto r = s->eng->run(objects::du_matching(**bucket, loc->key));
+    if (!r) return report("du " + o.url, r.error());
+    u = std::move(*r);
+    level = objects::literal_directory(loc->key);
+  } else if (o.summary) {
     auto r = s->eng->run(objects::du(**bucket, loc->key));
     if (!r) return report("du " + o.url, r.error());
     u.total = *r;
@@ -42,7 +50,7 @@ int cmd_du(const global_options& g, const du_options& o) {
     if (!r) return report("du " + o.url, r.error());
     u = std::move(*r);
   }
-  const std::string level = loc->key.empty() || loc->key.back() == '/' ? loc->key : loc->key + "/";
+  if (o.summary) u.prefixes.clear();
   if (g.json) {
     boost::json::object out{{"verb", "du"}, {"bytes", u.total.bytes}, {"objects", u.total.objects}};
     put_text(out, "url", o.url);
@@ -205,7 +213,7 @@ int cmd_remove_bucket_force(const global_options& g, const std::string& url) {
     print_json(out);
   } else if (!g.quiet)
     std::printf("removed %llu object%s and bucket %s\n", static_cast<unsigned long long>(emptied->deleted),
-                emptied->deleted == 1 ? "" : "s", url.c_str());
+                emptied->deleted == 1 ? "" : "s", printable(url).c_str());
   return 0;
 }
 

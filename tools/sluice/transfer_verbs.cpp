@@ -261,14 +261,21 @@ int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std
   if (!from) return report(verb, from.error());
   auto to = objects::parse_location(dst);
   if (!to) return report(verb, to.error());
+  // sync compares a whole prefix with a directory, as aws s3 sync (which has no globs) does: a
+  // wildcard in its URL is refused rather than taken as part of a key; filters select keys.
+  if (sync)
+    for (const auto& [side, url] : {std::pair{&*from, &src}, std::pair{&*to, &dst}})
+      if (side->remote && objects::has_wildcards(side->key))
+        return usage_error(
+            verb, fail(errc::invalid_argument, "'" + *url +
+                                                   "': sync takes no globs ('*', '?', '['); select keys with "
+                                                   "--exclude and --include"));
   // A glob in the source key (cp or mv): every match, as a tree under the pattern's literal directory.
   const bool glob = from->remote && !sync && objects::has_wildcards(from->key);
   std::string match;
   if (glob) {
     match = from->key;
-    const std::string literal = objects::literal_prefix(match);
-    const auto slash = literal.rfind('/');
-    from->key = slash == std::string::npos ? "" : literal.substr(0, slash + 1);
+    from->key = objects::literal_directory(match);
   }
   const bool recursive = f.recursive || sync || glob;
   if (src == "-" && !sync && !f.move && !recursive && to->remote) return upload_stdin(g, f, *to, dst, w);

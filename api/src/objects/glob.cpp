@@ -115,6 +115,12 @@ std::string literal_prefix(std::string_view pattern) {
   return out;
 }
 
+std::string literal_directory(std::string_view pattern) {
+  const std::string literal = literal_prefix(pattern);
+  const auto slash = literal.rfind('/');
+  return slash == std::string::npos ? std::string() : literal.substr(0, slash + 1);
+}
+
 awaitable<result<void>> glob(store::store& s, std::string_view pattern, const match_callback& on_match) {
   SLUICE_CO_TRY_VOID(check_pattern(pattern));
   const std::string prefix = literal_prefix(pattern);
@@ -143,29 +149,47 @@ awaitable<result<usage>> du(store::store& s, std::string_view prefix) {
   co_return u;
 }
 
+namespace {
+
+// Counts `e` in the total and, when it lies in a sub-prefix of `level`, in that sub-prefix's entry.
+void count_at_level(usage_by_prefix& out, std::string_view level, const store::entry& e) {
+  out.total.bytes += e.size;
+  ++out.total.objects;
+  if (!std::string_view(e.key).starts_with(level)) return;
+  const std::string_view rel = std::string_view(e.key).substr(level.size());
+  const auto slash = rel.find('/');
+  if (slash == std::string_view::npos) return;
+  const std::string_view name = rel.substr(0, slash + 1);
+  // Listings come in key order, so a sub-prefix's keys are consecutive.
+  if (out.prefixes.empty() || out.prefixes.back().first != name) out.prefixes.emplace_back(name, usage{});
+  out.prefixes.back().second.bytes += e.size;
+  ++out.prefixes.back().second.objects;
+}
+
+}  // namespace
+
 awaitable<result<usage_by_prefix>> du_by_prefix(store::store& s, std::string_view prefix) {
   usage_by_prefix out;
   // The level below: "data/exp" lists "data/exp/..." (and counts the key "data/exp" itself).
   const std::string level =
       prefix.empty() || prefix.back() == '/' ? std::string(prefix) : std::string(prefix) + "/";
   store::list_callback count = [&](store::list_page& page) -> result<bool> {
-    for (const auto& e : page.entries) {
-      if (!store::covers(prefix, e.key)) continue;
-      out.total.bytes += e.size;
-      ++out.total.objects;
-      if (!std::string_view(e.key).starts_with(level)) continue;
-      const std::string_view rel = std::string_view(e.key).substr(level.size());
-      const auto slash = rel.find('/');
-      if (slash == std::string_view::npos) continue;
-      const std::string_view name = rel.substr(0, slash + 1);
-      // Listings come in key order, so a sub-prefix's keys are consecutive.
-      if (out.prefixes.empty() || out.prefixes.back().first != name) out.prefixes.emplace_back(name, usage{});
-      out.prefixes.back().second.bytes += e.size;
-      ++out.prefixes.back().second.objects;
-    }
+    for (const auto& e : page.entries)
+      if (store::covers(prefix, e.key)) count_at_level(out, level, e);
     return true;
   };
   SLUICE_CO_TRY_VOID(co_await s.list(prefix, store::list_all, count));
+  co_return out;
+}
+
+awaitable<result<usage_by_prefix>> du_matching(store::store& s, std::string_view pattern) {
+  usage_by_prefix out;
+  const std::string level = literal_directory(pattern);
+  const match_callback count = [&](const store::entry& e) -> result<bool> {
+    count_at_level(out, level, e);
+    return true;
+  };
+  SLUICE_CO_TRY_VOID(co_await glob(s, pattern, count));
   co_return out;
 }
 

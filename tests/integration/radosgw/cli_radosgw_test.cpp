@@ -1,6 +1,6 @@
 // The `sluice` command line against radosgw, which checks SigV4 signatures: wrong secrets, profiles
 // from configuration files, and the transfers whose server-side rules s3rver does not enforce.
-#include "s3_test_client.hpp"
+#include "cli_test_support.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -15,84 +15,10 @@ using namespace sluice::testing;
 
 namespace {
 
-std::size_t line_count(const std::string& text) {
-  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) +
-         (!text.empty() && text.back() != '\n' ? 1 : 0);
-}
-
-void expect_one_line_failure(const command_result& r, const std::vector<std::string>& secrets) {
-  EXPECT_NE(r.exit_code, 0) << describe(r);
-  EXPECT_EQ(line_count(r.err), 1u) << describe(r);
-  EXPECT_TRUE(r.err.starts_with("sluice:")) << describe(r);
-  for (auto& s : secrets) {
-    EXPECT_EQ(r.out.find(s), std::string::npos) << "secret printed: " << describe(r);
-    EXPECT_EQ(r.err.find(s), std::string::npos) << "secret printed: " << describe(r);
-  }
-}
-
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f << text;
-  ASSERT_TRUE(f.good()) << "cannot write " << path;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
-
-std::string as_string(const std::vector<std::byte>& v) {
-  return std::string(reinterpret_cast<const char*>(v.data()), v.size());
-}
-
-struct temp_dir {
-  std::string path = make_temp_dir("sluice-cli-rgw-");
-  ~temp_dir() { remove_tree(path); }
-  std::string operator/(const std::string& name) const { return path + "/" + name; }
-};
-
-// The radosgw fixture, a client for set-up and checks, and a fresh bucket.
-struct rgw_fixture {
-  s3_server server;
-  std::unique_ptr<s3_test_client> client;
-  std::string bucket = unique_bucket_name("cli-rgw");
-
-  // Returns false (with a test failure recorded) when there is no server or no bucket.
-  bool start() {
-    auto s = radosgw_server();
-    if (!s) return false;
-    server = *s;
-    client = std::make_unique<s3_test_client>(server);
-    if (!client->created()) {
-      ADD_FAILURE() << client->created().error().describe();
-      return false;
-    }
-    auto made = client->run((*client)->create_bucket(bucket));
-    if (!made) ADD_FAILURE() << made.error().describe();
-    return bool(made);
-  }
-  void put(const std::string& key, const std::string& body) {
-    auto p = client->run(
-        (*client)->put_object(bucket, key, {reinterpret_cast<const std::byte*>(body.data()), body.size()}));
-    ASSERT_TRUE(p) << p.error().describe();
-  }
-  std::set<std::string> keys() {
-    auto page = client->run((*client)->list_all(bucket, ""));
-    EXPECT_TRUE(page) << page.error().describe();
-    std::set<std::string> k;
-    if (page)
-      for (auto& o : page->objects) k.insert(o.key);
-    return k;
-  }
-  std::string url(const std::string& key = "") const {
-    return "s3://" + bucket + (key.empty() ? "" : "/" + key);
-  }
-};
-
 constexpr const char* wrong_secret = "wrongSecretKey-cliRadosgw-0000000000000042";
 
 TEST(CliRadosgw, wrong_secret_fails_with_signature_does_not_match_without_printing_secrets) {
-  rgw_fixture f;
+  radosgw_cli_fixture f;
   ASSERT_TRUE(f.start());
   f.put("object", "contents");
   auto env = cli_environment(f.server);
@@ -105,7 +31,7 @@ TEST(CliRadosgw, wrong_secret_fails_with_signature_does_not_match_without_printi
 
   // A signed body (PUT) is refused the same way and nothing is stored.
   temp_dir dir;
-  write_text(dir / "f.txt", "new object");
+  write_file(dir / "f.txt", "new object");
   auto up = run_sluice({"cp", dir / "f.txt", f.url("new")}, env);
   expect_one_line_failure(up, {wrong_secret, f.server.secret_key});
   EXPECT_NE(up.err.find("SignatureDoesNotMatch"), std::string::npos) << up.err;
@@ -131,15 +57,15 @@ struct profile_files {
 
 profile_files write_profile(const s3_server& server, const std::string& secret) {
   profile_files p;
-  write_text(p.config, "[default]\nregion = eu-west-3\n\n[profile p1]\nregion = " + server.region +
+  write_file(p.config, "[default]\nregion = eu-west-3\n\n[profile p1]\nregion = " + server.region +
                            "\nendpoint_url = " + server.endpoint_url + "\n");
-  write_text(p.credentials, "# test keys\n[p1]\naws_access_key_id = " + server.access_key +
+  write_file(p.credentials, "# test keys\n[p1]\naws_access_key_id = " + server.access_key +
                                 "\naws_secret_access_key = " + secret + "\n");
   return p;
 }
 
 TEST(CliRadosgw, profile_from_config_files_supplies_keys_and_endpoint) {
-  rgw_fixture f;
+  radosgw_cli_fixture f;
   ASSERT_TRUE(f.start());
   f.put("listed-through-profile", "x");
   auto files = write_profile(f.server, f.server.secret_key);
@@ -157,7 +83,7 @@ TEST(CliRadosgw, profile_from_config_files_supplies_keys_and_endpoint) {
 }
 
 TEST(CliRadosgw, unknown_profile_fails_naming_it) {
-  rgw_fixture f;
+  radosgw_cli_fixture f;
   ASSERT_TRUE(f.start());
   auto files = write_profile(f.server, f.server.secret_key);
   auto r = run_sluice({"--profile", "nope", "ls", f.url()}, files.env());
@@ -167,7 +93,7 @@ TEST(CliRadosgw, unknown_profile_fails_naming_it) {
 }
 
 TEST(CliRadosgw, profile_with_a_wrong_secret_fails_without_printing_it) {
-  rgw_fixture f;
+  radosgw_cli_fixture f;
   ASSERT_TRUE(f.start());
   auto files = write_profile(f.server, wrong_secret);
   auto r = run_sluice({"--profile", "p1", "ls", f.url()}, files.env());
@@ -176,7 +102,7 @@ TEST(CliRadosgw, profile_with_a_wrong_secret_fails_without_printing_it) {
 }
 
 TEST(CliRadosgw, rm_r_removes_the_prefix_but_not_siblings_sharing_its_start) {
-  rgw_fixture f;
+  radosgw_cli_fixture f;
   ASSERT_TRUE(f.start());
   for (const char* k : {"data/exp", "data/exp/a", "data/exp/b/c", "data/experiment2/x", "data/exp-old"})
     f.put(k, k);
@@ -190,11 +116,11 @@ TEST(CliRadosgw, rm_r_removes_the_prefix_but_not_siblings_sharing_its_start) {
 // radosgw enforces the 5 MiB minimum part size and answers CompleteMultipartUpload with an empty
 // ETag; a multipart upload through the CLI still has to succeed and read back verified.
 TEST(CliRadosgw, multipart_upload_round_trips_through_cp_and_cat) {
-  rgw_fixture f;
+  radosgw_cli_fixture f;
   ASSERT_TRUE(f.start());
   temp_dir dir;
   auto data = test_bytes(12 * 1024 * 1024 + 99, 77);
-  write_text(dir / "big.bin", as_string(data));
+  write_file(dir / "big.bin", as_string(data));
   auto env = cli_environment(f.server);
 
   auto up = run_sluice(
@@ -224,10 +150,10 @@ TEST(CliRadosgw, multipart_upload_round_trips_through_cp_and_cat) {
 }
 
 TEST(CliRadosgw, part_size_below_the_s3_minimum_is_refused) {
-  rgw_fixture f;
+  radosgw_cli_fixture f;
   ASSERT_TRUE(f.start());
   temp_dir dir;
-  write_text(dir / "f.bin", as_string(test_bytes(7 * 1024 * 1024, 1)));
+  write_file(dir / "f.bin", as_string(test_bytes(7 * 1024 * 1024, 1)));
   auto r =
       run_sluice({"cp", "--multipart-threshold", "6MiB", "--part-size", "4MiB", dir / "f.bin", f.url("f")},
                  cli_environment(f.server));
@@ -239,7 +165,7 @@ TEST(CliRadosgw, part_size_below_the_s3_minimum_is_refused) {
 // `sluice presign` prints a URL that plain curl can GET from radosgw, which checks the query
 // signature: the same URL with one signature digit changed is refused.
 TEST(CliRadosgw, presigned_url_is_served_to_curl_and_a_tampered_one_is_refused) {
-  rgw_fixture f;
+  radosgw_cli_fixture f;
   ASSERT_TRUE(f.start());
   if (run_command({"curl", "--version"}).exit_code != 0) GTEST_SKIP() << "curl is not installed";
   const std::string data = as_string(test_bytes(70000, 12));
@@ -264,7 +190,7 @@ TEST(CliRadosgw, presigned_url_is_served_to_curl_and_a_tampered_one_is_refused) 
 
 // --no-sign-request sends anonymous requests: radosgw refuses them for a private bucket.
 TEST(CliRadosgw, no_sign_request_sends_anonymous_requests) {
-  rgw_fixture f;
+  radosgw_cli_fixture f;
   ASSERT_TRUE(f.start());
   f.put("k", "v");
   auto env = cli_environment(f.server);
@@ -278,7 +204,7 @@ TEST(CliRadosgw, no_sign_request_sends_anonymous_requests) {
 // Standard input of unknown length goes up in parts (radosgw enforces the 5 MiB minimum on all
 // but the last) and its composite XXH3 is recorded afterwards; it reads back verified.
 TEST(CliRadosgw, stdin_upload_goes_in_parts_and_reads_back_verified) {
-  rgw_fixture f;
+  radosgw_cli_fixture f;
   ASSERT_TRUE(f.start());
   const std::string data = as_string(test_bytes(11 * 1024 * 1024 + 5, 31));
   auto env = cli_environment(f.server);

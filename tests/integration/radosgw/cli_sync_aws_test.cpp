@@ -1,14 +1,11 @@
 // `sluice sync` against trees Debian's aws CLI wrote to radosgw, which (unlike s3rver) gives
 // multipart objects a multipart ETag ("...-2"): no XXH3 and no MD5 to compare, so times decide, as
 // in aws s3 sync. Second runs transfer nothing both ways; --delete keeps to its prefix.
-#include "s3_test_client.hpp"
+#include "cli_test_support.hpp"
 
 #include <boost/json.hpp>
 
-#include <unistd.h>
-
 #include <filesystem>
-#include <fstream>
 #include <set>
 
 using namespace sluice;
@@ -16,19 +13,6 @@ using namespace sluice::testing;
 namespace fs = std::filesystem;
 
 namespace {
-
-constexpr const char* debian_aws = "/usr/bin/aws";
-
-void write_file(const fs::path& p, const std::string& data) {
-  fs::create_directories(p.parent_path());
-  std::ofstream f(p, std::ios::binary | std::ios::trunc);
-  f << data;
-}
-
-std::string read_all(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
 
 uint64_t objects_copied(const command_result& r) {
   boost::system::error_code ec;
@@ -41,46 +25,24 @@ uint64_t objects_copied(const command_result& r) {
 class CliSyncAws : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (::access(debian_aws, X_OK) != 0) GTEST_SKIP() << debian_aws << " is not installed";
-    auto s = radosgw_server();
-    ASSERT_TRUE(s.has_value());
-    server_ = *s;
-    client_ = std::make_unique<s3_test_client>(server_);
-    env_ = cli_environment(server_);
-    bucket_ = unique_bucket_name("awssync");
-    ASSERT_TRUE(client_->run((*client_)->create_bucket(bucket_)));
-    dir_ = make_temp_dir("sluice-cli-sync-aws-");
+    if (!have_debian_aws()) GTEST_SKIP() << debian_aws << " is not installed";
+    ASSERT_TRUE(f_.start());
   }
-  void TearDown() override {
-    if (!client_) return;
-    auto page = client_->run((*client_)->list_all(bucket_, ""));
-    if (page && !page->objects.empty()) {
-      std::vector<std::string> keys;
-      for (auto& o : page->objects) keys.push_back(o.key);
-      (void)client_->run((*client_)->delete_objects(bucket_, keys));
-    }
-    (void)client_->run((*client_)->delete_bucket(bucket_));
-    remove_tree(dir_.string());
-  }
-  std::string url(const std::string& key) const { return "s3://" + bucket_ + "/" + key; }
+  std::string url(const std::string& key) const { return f_.url(key); }
   command_result aws(std::vector<std::string> args) const {
-    args.insert(args.begin(), {debian_aws, "--endpoint-url", server_.endpoint_url});
-    return run_command(args, aws_cli_environment(server_));
+    return run_debian_aws(f_.server, std::move(args));
   }
   std::map<std::string, std::string> etags(const std::string& prefix) {
     std::map<std::string, std::string> out;
-    auto page = client_->run((*client_)->list_all(bucket_, prefix));
+    auto page = f_.client->run((*f_.client)->list_all(f_.bucket, prefix));
     EXPECT_TRUE(page);
     if (page)
       for (auto& o : page->objects) out[o.key] = o.etag;
     return out;
   }
 
-  s3_server server_;
-  std::unique_ptr<s3_test_client> client_;
-  std::map<std::string, std::string> env_;
-  std::string bucket_;
-  fs::path dir_;
+  radosgw_cli_fixture f_{"awssync"};
+  const fs::path dir_ = f_.dir.path;
 };
 
 TEST_F(CliSyncAws, a_second_sync_of_an_aws_tree_with_a_multipart_object_transfers_nothing) {
@@ -95,20 +57,20 @@ TEST_F(CliSyncAws, a_second_sync_of_an_aws_tree_with_a_multipart_object_transfer
   EXPECT_NE(etags("pfx/")["pfx/big.bin"].find('-'), std::string::npos) << "not a multipart ETag";
 
   const std::string down = (dir_ / "down").string();
-  auto first = run_sluice({"sync", "--json", url("pfx"), down}, env_);
+  auto first = run_sluice({"sync", "--json", url("pfx"), down}, f_.env);
   ASSERT_EQ(first.exit_code, 0) << describe(first);
   EXPECT_EQ(objects_copied(first), 3u) << first.out;
-  EXPECT_EQ(read_all(dir_ / "down/big.bin"), big);
-  auto second = run_sluice({"sync", "--json", url("pfx"), down}, env_);
+  EXPECT_EQ(read_file(dir_ / "down/big.bin"), big);
+  auto second = run_sluice({"sync", "--json", url("pfx"), down}, f_.env);
   ASSERT_EQ(second.exit_code, 0) << describe(second);
   EXPECT_EQ(objects_copied(second), 0u) << second.out;
   for (const std::string& from : {tree.string(), down}) {
-    auto back = run_sluice({"sync", "--json", from, url("pfx")}, env_);
+    auto back = run_sluice({"sync", "--json", from, url("pfx")}, f_.env);
     ASSERT_EQ(back.exit_code, 0) << describe(back);
     EXPECT_EQ(objects_copied(back), 0u) << back.out;
   }
   // --checksum trusts no time: the multipart object (no MD5, no XXH3) is copied again, the rest not.
-  auto checksum = run_sluice({"sync", "--json", "--checksum", url("pfx"), down}, env_);
+  auto checksum = run_sluice({"sync", "--json", "--checksum", url("pfx"), down}, f_.env);
   ASSERT_EQ(checksum.exit_code, 0) << describe(checksum);
   EXPECT_EQ(objects_copied(checksum), 1u) << checksum.out;
 }
@@ -116,10 +78,10 @@ TEST_F(CliSyncAws, a_second_sync_of_an_aws_tree_with_a_multipart_object_transfer
 TEST_F(CliSyncAws, delete_never_touches_a_sibling_prefix) {
   for (const char* key : {"pfx/keep.txt", "pfx/extra.txt", "pfx2/sibling.txt", "pfx.txt"}) {
     std::vector<std::byte> b(4, std::byte{'x'});
-    ASSERT_TRUE(client_->run((*client_)->put_object(bucket_, key, as_span(b))));
+    ASSERT_TRUE(f_.client->run((*f_.client)->put_object(f_.bucket, key, as_span(b))));
   }
   write_file(dir_ / "src/keep.txt", "xxxx");
-  auto r = run_sluice({"sync", "--delete", (dir_ / "src").string(), url("pfx")}, env_);
+  auto r = run_sluice({"sync", "--delete", (dir_ / "src").string(), url("pfx")}, f_.env);
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   std::set<std::string> keys;
   for (auto& [k, e] : etags("")) keys.insert(k);

@@ -2,7 +2,7 @@
 // completes, the result is byte-identical, nothing is left behind (no temporary file, no journal,
 // no open multipart upload), and a resumed download fetches fewer bytes than the whole object.
 // Also `sluice cleanup`. radosgw, because it keeps multipart uploads as S3 does.
-#include "s3_test_client.hpp"
+#include "cli_test_support.hpp"
 
 #include <sluice/engine/integrity/xxh3.hpp>
 
@@ -32,23 +32,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr uint64_t MiB = 1024 * 1024;
-
-struct temp_dir {
-  std::string path = make_temp_dir("sluice-crash-");
-  ~temp_dir() { remove_tree(path); }
-  std::string operator/(const std::string& name) const { return path + "/" + name; }
-};
-
-void write_bytes(const std::string& path, const std::vector<std::byte>& data) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
-  ASSERT_TRUE(f.good()) << "cannot write " << path;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
 
 bool same(const std::string& got, const std::vector<std::byte>& want) {
   return got.size() == want.size() && std::memcmp(got.data(), want.data(), want.size()) == 0;
@@ -86,30 +69,14 @@ uint64_t json_number(const std::string& out, const std::string& field) {
   return std::strtoull(out.c_str() + at + field.size() + 3, nullptr, 10);
 }
 
-struct crash_fixture {
-  s3_server server;
-  std::unique_ptr<s3_test_client> client;
-  std::string bucket = unique_bucket_name("crash");
-  temp_dir state;  // XDG_STATE_HOME: the upload records
-  std::map<std::string, std::string> env;
+struct crash_fixture : radosgw_cli_fixture {
+  crash_fixture() : radosgw_cli_fixture("crash") {}
+  temp_dir state{"sluice-crash-state-"};  // XDG_STATE_HOME: the upload records
 
   bool start() {
-    auto s = radosgw_server();
-    if (!s) return false;
-    server = *s;
-    client = std::make_unique<s3_test_client>(server);
-    if (!client->created()) {
-      ADD_FAILURE() << client->created().error().describe();
-      return false;
-    }
-    auto made = client->run((*client)->create_bucket(bucket));
-    if (!made) ADD_FAILURE() << made.error().describe();
-    env = cli_environment(server);
+    if (!radosgw_cli_fixture::start()) return false;
     env["XDG_STATE_HOME"] = state.path;
-    return bool(made);
-  }
-  std::string url(const std::string& key = "") const {
-    return "s3://" + bucket + (key.empty() ? "" : "/" + key);
+    return true;
   }
   std::vector<s3::multipart_upload_entry> open_uploads(const std::string& prefix = "") {
     s3::multipart_list_request lr;
@@ -209,7 +176,7 @@ TEST(CrashResume, killed_uploads_are_taken_over_or_aborted_by_the_rerun_and_neve
   ASSERT_TRUE(f.start());
   temp_dir dir;
   const auto data = test_bytes(64 * MiB + 12345, 7);
-  write_bytes(dir / "big.bin", data);
+  write_file(dir / "big.bin", as_span(data));
   const std::vector<std::string> cp = {
       "cp", "--part-size",   "8MiB",          "--multipart-threshold", "8MiB", "--concurrency",
       "2",  dir / "big.bin", f.url("big.bin")};
@@ -246,7 +213,7 @@ TEST(CrashResume, killed_downloads_resume_and_fetch_fewer_bytes_than_the_whole) 
   ASSERT_TRUE(f.start());
   temp_dir dir;
   const auto data = test_bytes(128 * MiB + 777, 11);
-  write_bytes(dir / "src.bin", data);
+  write_file(dir / "src.bin", as_span(data));
   auto up =
       run_command(with_endpoint(f, {"cp", "--part-size", "8MiB", dir / "src.bin", f.url("big.bin")}), f.env);
   ASSERT_EQ(up.exit_code, 0) << describe(up);
@@ -283,8 +250,8 @@ TEST(CrashResume, a_download_of_a_changed_object_starts_over) {
   temp_dir dir;
   const auto first = test_bytes(64 * MiB, 1);
   const auto second = test_bytes(64 * MiB, 2);
-  write_bytes(dir / "one.bin", first);
-  write_bytes(dir / "two.bin", second);
+  write_file(dir / "one.bin", as_span(first));
+  write_file(dir / "two.bin", as_span(second));
   // In parts: a composite hash, which a resumed download can check part by part.
   const std::vector<std::string> parts = {"--part-size", "8MiB", "--multipart-threshold", "8MiB"};
   auto up_args = [&](const std::string& file) {
@@ -328,7 +295,7 @@ TEST(CrashResume, a_killed_upload_of_the_same_file_is_taken_over_and_sends_fewer
   ASSERT_TRUE(f.start());
   temp_dir dir;
   const auto data = test_bytes(96 * MiB + 5, 21);
-  write_bytes(dir / "big.bin", data);
+  write_file(dir / "big.bin", as_span(data));
   auto cp = [&](const std::string& key) {
     return std::vector<std::string>{
         "cp",   "--json",        "--part-size", "8MiB",          "--multipart-threshold",

@@ -1,7 +1,7 @@
 // `sluice array put | get | info` end to end: the built binary against s3rver (one per test) and a
 // local directory, checked by the .npy files it writes back, what it prints, its exit status and the
 // keys it leaves in the bucket.
-#include "s3_test_client.hpp"
+#include "cli_test_support.hpp"
 
 #include <sluice/npy/npy.hpp>
 
@@ -22,27 +22,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::size_t line_count(const std::string& text) {
-  std::istringstream in(text);
-  std::size_t n = 0;
-  for (std::string line; std::getline(in, line);) ++n;
-  return n;
-}
-
 // A failure as the CLI promises it: this exit status and one line on stderr starting "sluice:".
 void expect_failure(const command_result& r, int exit_code) {
   EXPECT_EQ(r.exit_code, exit_code) << describe(r);
-  EXPECT_EQ(line_count(r.err), 1u) << describe(r);
-  EXPECT_TRUE(r.err.starts_with("sluice:")) << describe(r);
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
-
-std::string as_string(const std::vector<std::byte>& v) {
-  return std::string(reinterpret_cast<const char*>(v.data()), v.size());
+  expect_one_line_failure(r);
 }
 
 template <class T>
@@ -58,20 +41,9 @@ std::string npy_of(zarr::data_type t, std::vector<std::uint64_t> shape, const st
   return f ? as_string(*f) : "";
 }
 
-struct temp_dir {
-  std::string path = make_temp_dir("sluice-cli-array-");
-  ~temp_dir() { remove_tree(path); }
-  std::string operator/(const std::string& name) const { return path + "/" + name; }
-};
-
 // One s3rver, a client for checks, a bucket, a scratch directory, and a 6 x 10 float32 array
 // a[i][j] = 10 i + j written as a.npy.
-struct array_fixture {
-  s3rver_process server;
-  s3_test_client client{server.server()};
-  std::map<std::string, std::string> env = cli_environment(server.server());
-  std::string bucket = unique_bucket_name("cli-array");
-  temp_dir dir;
+struct array_fixture : s3rver_cli_fixture {
   std::vector<float> values = [] {
     std::vector<float> v(60);
     std::iota(v.begin(), v.end(), 0.0f);
@@ -79,23 +51,11 @@ struct array_fixture {
   }();
   std::string npy_path = dir / "a.npy";
 
-  array_fixture() {
-    auto made = client.run(client->create_bucket(bucket));
-    EXPECT_TRUE(made) << made.error().describe();
+  array_fixture() : s3rver_cli_fixture("cli-array") {
+    make_bucket();
     auto w = npy::write_file(npy_path, zarr::data_type::float32, std::vector<std::uint64_t>{6, 10},
                              bytes_of(values));
     EXPECT_TRUE(w) << w.error().describe();
-  }
-  std::set<std::string> keys() {
-    auto page = client.run(client->list_all(bucket, ""));
-    EXPECT_TRUE(page) << page.error().describe();
-    std::set<std::string> k;
-    if (page)
-      for (auto& o : page->objects) k.insert(o.key);
-    return k;
-  }
-  std::string url(const std::string& key = "") const {
-    return "s3://" + bucket + (key.empty() ? "" : "/" + key);
   }
 };
 

@@ -2,7 +2,7 @@
 // Boost.JSON, valid UTF-8 even for a key that is not), errors as JSON, `ls` line for line as Debian's
 // aws CLI prints it, and sync against trees written by the aws CLI (second runs transfer nothing,
 // --delete keeps to its prefix, --dryrun changes nothing, filters in order). s3rver, one per test.
-#include "s3_test_client.hpp"
+#include "cli_test_support.hpp"
 
 #include <sluice/objects/objects.hpp>
 
@@ -22,46 +22,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The aws CLI Debian installs (a newer one may come first on PATH).
-constexpr const char* debian_aws = "/usr/bin/aws";
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) out.push_back(line);
-  return out;
-}
-
-void write_file(const std::string& path, const std::string& data) {
-  fs::create_directories(fs::path(path).parent_path());
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f << data;
-  ASSERT_TRUE(f.good()) << "cannot write " << path;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
-
-struct temp_dir {
-  std::string path = make_temp_dir("sluice-cli-output-");
-  ~temp_dir() { remove_tree(path); }
-  std::string operator/(const std::string& name) const { return path + "/" + name; }
-};
-
-// Standard output parsed as exactly one JSON object (Boost.JSON rejects invalid UTF-8).
-boost::json::object parse_document(const command_result& r) {
-  boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(r.out, ec);
-  EXPECT_FALSE(ec) << "not one JSON document (" << ec.message() << "): " << describe(r);
-  if (ec || !v.is_object()) {
-    ADD_FAILURE() << "not a JSON object: " << describe(r);
-    return {};
-  }
-  return v.as_object();
-}
-
 // Whether any object in `v` has a member named `name` holding `value`.
 bool has_member(const boost::json::value& v, std::string_view name, std::string_view value) {
   if (v.is_object()) {
@@ -76,45 +36,12 @@ bool has_member(const boost::json::value& v, std::string_view name, std::string_
   return false;
 }
 
-struct output_fixture {
-  s3rver_process server;
-  s3_test_client client{server.server()};
-  std::map<std::string, std::string> env = cli_environment(server.server());
-  std::string bucket = unique_bucket_name("out");
-  temp_dir dir;
-
-  void make_bucket() {
-    auto made = client.run(client->create_bucket(bucket));
-    ASSERT_TRUE(made) << made.error().describe();
-  }
-  void put(const std::string& key, const std::string& body) {
-    auto p = client.run(
-        client->put_object(bucket, key, {reinterpret_cast<const std::byte*>(body.data()), body.size()}));
-    ASSERT_TRUE(p) << key << ": " << p.error().describe();
-  }
-  std::set<std::string> keys() {
-    auto page = client.run(client->list_all(bucket, ""));
-    EXPECT_TRUE(page) << page.error().describe();
-    std::set<std::string> k;
-    if (page)
-      for (auto& o : page->objects) k.insert(o.key);
-    return k;
-  }
-  std::string url(const std::string& key = "") const {
-    return "s3://" + bucket + (key.empty() ? "" : "/" + key);
-  }
+struct output_fixture : s3rver_cli_fixture {
+  output_fixture() : s3rver_cli_fixture("out") {}
   command_result aws(std::vector<std::string> args) const {
-    args.insert(args.begin(), {debian_aws, "--endpoint-url", server.server().endpoint_url});
-    return run_command(args, aws_cli_environment(server.server()));
-  }
-  command_result sluice(const std::vector<std::string>& args, const std::string& input = "") const {
-    return run_sluice(args, env, input);
+    return run_debian_aws(server.server(), std::move(args));
   }
 };
-
-bool have_debian_aws() {
-  return ::access(debian_aws, X_OK) == 0;
-}
 
 // A tree with files below and above the aws CLI's multipart threshold (8 MiB), one byte and empty.
 void write_tree(const std::string& root) {
@@ -155,7 +82,7 @@ TEST(CliJson, every_verb_writes_one_json_document) {
       {{"ls"}, "ls"},
       {{"ls", f.url("data/")}, "ls"},
       {{"ls", "-r", f.url()}, "ls"},
-      {{"ls", f.url("data/*.bin")}, "ls"},
+      {{"ls", f.url("data/*.txt")}, "ls"},
       {{"stat", f.url("data/a.txt")}, "stat"},
       {{"du", f.url()}, "du"},
       {{"du", "-s", f.url("data")}, "du"},
@@ -288,18 +215,30 @@ TEST(CliLs, ls_prints_line_for_line_what_debian_aws_s3_ls_prints) {
       {f.url("pfx/sub/"), "--summarize"},
       {f.url(), "--human-readable"},
   };
-  for (const auto& args : listings) {
+  // A key or prefix with nothing under it: no output and status 1 from both (an empty bucket is 0).
+  const std::vector<std::vector<std::string>> empty_listings = {
+      {f.url("nothing")},
+      {f.url("nothing/"), "--recursive"},
+      {f.url("pfx/nothing"), "--summarize"},
+  };
+  for (const auto& [args, status] : [&] {
+         std::vector<std::pair<std::vector<std::string>, int>> all;
+         for (const auto& a : listings) all.emplace_back(a, 0);
+         for (const auto& a : empty_listings) all.emplace_back(a, 1);
+         return all;
+       }()) {
     std::vector<std::string> cmd{"s3", "ls"};
     cmd.insert(cmd.end(), args.begin(), args.end());
     std::string what = "ls";
     for (auto& a : args) what += " " + a;
     SCOPED_TRACE(what);
     auto aws = f.aws(cmd);
-    ASSERT_EQ(aws.exit_code, 0) << describe(aws);
+    ASSERT_EQ(aws.exit_code, status) << describe(aws);
     std::vector<std::string> ours{"ls"};
     ours.insert(ours.end(), args.begin(), args.end());
     auto sluice = f.sluice(ours);
-    ASSERT_EQ(sluice.exit_code, 0) << describe(sluice);
+    ASSERT_EQ(sluice.exit_code, status) << describe(sluice);
+    EXPECT_EQ(sluice.err, "");
     const auto expected = lines_of(aws.out), got = lines_of(sluice.out);
     EXPECT_EQ(got.size(), expected.size()) << "aws:\n" << aws.out << "sluice:\n" << sluice.out;
     for (std::size_t i = 0; i < std::min(got.size(), expected.size()); ++i)

@@ -1,15 +1,13 @@
 // The `sluice` command line as users of aws s3, s5cmd and rclone use it (issue 8): options after the
 // verb, standard input and output, mv, du, presign, ranged cat, rb --force, --version, local
 // destinations, credentials and exit statuses, against s3rver (one per test).
-#include "s3_test_client.hpp"
+#include "cli_test_support.hpp"
 
 #include <sluice/engine/integrity/xxh3.hpp>
 
 #include <boost/json.hpp>
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,82 +20,17 @@
 #include <sstream>
 #include <thread>
 
-extern char** environ;
-
 using namespace sluice;
 using namespace sluice::testing;
 namespace fs = std::filesystem;
 
 namespace {
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) out.push_back(line);
-  return out;
-}
-
-std::string as_string(const std::vector<std::byte>& v) {
-  return std::string(reinterpret_cast<const char*>(v.data()), v.size());
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
-
-void write_file(const std::string& path, const std::string& data) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f << data;
-  ASSERT_TRUE(f.good()) << "cannot write " << path;
-}
-
-struct temp_dir {
-  std::string path = make_temp_dir("sluice-cli-shell-");
-  ~temp_dir() { remove_tree(path); }
-  std::string operator/(const std::string& name) const { return path + "/" + name; }
-};
-
-std::map<std::string, std::string> with_secret(std::map<std::string, std::string> env) {
-  env["AWS_SECRET_ACCESS_KEY"] = "shellTestSecret-4Hq8Zr1Vn6Kc";
-  return env;
-}
-
-struct shell_fixture {
-  s3rver_process server;
-  s3_test_client client{server.server()};
+struct shell_fixture : s3rver_cli_fixture {
   // s3rver checks only the access key: a secret that appears nowhere else, so finding it in output
   // means the CLI printed it.
-  std::map<std::string, std::string> env = with_secret(cli_environment(server.server()));
-  std::string bucket = unique_bucket_name("shell");
-  temp_dir dir;
-
-  void make_bucket() {
-    auto made = client.run(client->create_bucket(bucket));
-    ASSERT_TRUE(made) << made.error().describe();
-  }
-  void put(const std::string& key, const std::string& body) {
-    auto p = client.run(
-        client->put_object(bucket, key, {reinterpret_cast<const std::byte*>(body.data()), body.size()}));
-    ASSERT_TRUE(p) << p.error().describe();
-  }
-  std::string get(const std::string& key) {
-    auto got = client.run(client->get_object_bytes(bucket, key));
-    EXPECT_TRUE(got) << got.error().describe();
-    if (!got) return {};
-    auto s = got->data.span();
-    return std::string(reinterpret_cast<const char*>(s.data()), s.size());
-  }
-  std::set<std::string> keys() {
-    auto page = client.run(client->list_all(bucket, ""));
-    EXPECT_TRUE(page) << page.error().describe();
-    std::set<std::string> k;
-    if (page)
-      for (auto& o : page->objects) k.insert(o.key);
-    return k;
-  }
-  std::string url(const std::string& key = "") const {
-    return "s3://" + bucket + (key.empty() ? "" : "/" + key);
+  shell_fixture() : s3rver_cli_fixture("shell") {
+    env["AWS_SECRET_ACCESS_KEY"] = "shellTestSecret-4Hq8Zr1Vn6Kc";
   }
   // The environment without the endpoint: it must come from --endpoint-url.
   std::map<std::string, std::string> env_without_endpoint() const {
@@ -105,92 +38,6 @@ struct shell_fixture {
     e.erase("AWS_ENDPOINT_URL");
     return e;
   }
-};
-
-// A running sluice with pipes on its standard streams, for what run_sluice cannot do: close its
-// output early, or signal it part-way.
-class running_sluice {
- public:
-  running_sluice(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
-    int in[2], out[2], err[2];
-    if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0)
-      throw std::runtime_error("pipe");
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-    std::vector<std::string> argv_s{SLUICE_CLI_PATH};
-    argv_s.insert(argv_s.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : argv_s) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    std::vector<std::string> env_s;
-    for (auto& [k, v] : env) env_s.push_back(k + "=" + v);
-    if (const char* path = std::getenv("PATH")) env_s.push_back(std::string("PATH=") + path);
-    std::vector<char*> envp;
-    for (auto& e : env_s) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    if (posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), envp.data()) != 0)
-      throw std::runtime_error("spawn");
-    posix_spawn_file_actions_destroy(&fa);
-    ::close(in[0]);
-    ::close(out[1]);
-    ::close(err[1]);
-    stdin_ = in[1];
-    stdout_ = out[0];
-    stderr_ = err[0];
-  }
-  ~running_sluice() {
-    if (pid_ > 0 && !waited_) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    for (int fd : {stdin_, stdout_, stderr_})
-      if (fd >= 0) ::close(fd);
-  }
-  void write_in(const std::string& data) {
-    std::size_t at = 0;
-    while (at < data.size()) {
-      auto n = ::write(stdin_, data.data() + at, data.size() - at);
-      if (n <= 0) return;
-      at += static_cast<std::size_t>(n);
-    }
-  }
-  std::string read_out(std::size_t n) {
-    std::string got(n, '\0');
-    std::size_t at = 0;
-    while (at < n) {
-      auto r = ::read(stdout_, got.data() + at, n - at);
-      if (r <= 0) break;
-      at += static_cast<std::size_t>(r);
-    }
-    got.resize(at);
-    return got;
-  }
-  void close_out() {
-    ::close(stdout_);
-    stdout_ = -1;
-  }
-  void signal(int sig) { ::kill(pid_, sig); }
-  // The raw wait status once the process ends, and its standard error.
-  int wait() {
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    waited_ = true;
-    return status;
-  }
-  std::string read_err() {
-    std::string all;
-    char buf[4096];
-    for (ssize_t n; (n = ::read(stderr_, buf, sizeof buf)) > 0;) all.append(buf, static_cast<std::size_t>(n));
-    return all;
-  }
-
- private:
-  pid_t pid_ = -1;
-  bool waited_ = false;
-  int stdin_ = -1, stdout_ = -1, stderr_ = -1;
 };
 
 // ---- options anywhere ---------------------------------------------------------------------------
@@ -358,18 +205,53 @@ TEST(CliStreams, a_closed_stdout_pipe_ends_sluice_quietly_by_sigpipe) {
   EXPECT_EQ(p.read_err(), "");
 }
 
-// Ctrl-C while standard input is idle: status 130, no object, the multipart upload aborted.
-TEST(CliStreams, sigint_during_a_stdin_upload_exits_130_and_leaves_nothing) {
+// Ctrl-C (or a closed terminal: SIGHUP) while standard input is idle: status 128 + the signal, no
+// object, the multipart upload aborted.
+TEST(CliStreams, sigint_or_sighup_during_a_stdin_upload_exits_130_or_129_and_leaves_nothing) {
   shell_fixture f;
   f.make_bucket();
-  running_sluice p({"cp", "-", f.url("partial"), "--part-size", "5MiB"}, f.env);
-  p.write_in(as_string(test_bytes(12 << 20, 3)));  // two parts sent; the third waits for input
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-  p.signal(SIGINT);
-  const int status = p.wait();
-  ASSERT_TRUE(WIFEXITED(status)) << "wait status " << status;
-  EXPECT_EQ(WEXITSTATUS(status), 130);
-  EXPECT_TRUE(f.keys().empty());
+  for (const int sig : {SIGINT, SIGHUP}) {
+    SCOPED_TRACE(sig == SIGINT ? "SIGINT" : "SIGHUP");
+    running_sluice p({"cp", "-", f.url("partial"), "--part-size", "5MiB"}, f.env);
+    p.write_in(as_string(test_bytes(12 << 20, 3)));  // two parts sent; the third waits for input
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    p.signal(sig);
+    const int status = p.wait();
+    ASSERT_TRUE(WIFEXITED(status)) << "wait status " << status;
+    EXPECT_EQ(WEXITSTATUS(status), 128 + sig);
+    EXPECT_TRUE(f.keys().empty());
+  }
+}
+
+// A closed terminal (SIGHUP) or `kill` (SIGTERM) part-way through a download in parts: the transfer
+// stops cleanly with status 129 or 143, and the destination directory holds neither the file nor
+// its temporary (.NAME.sluice-XXXXXX) or journal.
+TEST(CliSignals, sighup_and_sigterm_during_a_download_exit_129_and_143_and_leave_no_temporary_file) {
+  shell_fixture f;
+  f.make_bucket();
+  f.put("big", as_string(test_bytes(128 << 20, 6)));
+  for (const int sig : {SIGHUP, SIGTERM}) {
+    SCOPED_TRACE(sig == SIGHUP ? "SIGHUP" : "SIGTERM");
+    const std::string out = f.dir / ("down-" + std::to_string(sig));
+    fs::create_directory(out);
+    running_sluice p({"cp", "--part-size", "5MiB", "--memory-budget", "10MiB", "--concurrency", "2",
+                      f.url("big"), out + "/big"},
+                     f.env);
+    // Signalled once the download has begun: its temporary file is there.
+    bool started = false;
+    for (int i = 0; i < 4000 && !started; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      started = !fs::is_empty(out);
+    }
+    ASSERT_TRUE(started) << "the download never started";
+    p.signal(sig);
+    const int status = p.wait();
+    ASSERT_TRUE(WIFEXITED(status)) << "wait status " << status << "\n" << p.read_err();
+    EXPECT_EQ(WEXITSTATUS(status), 128 + sig) << p.read_err();
+    std::vector<std::string> left;
+    for (const auto& e : fs::directory_iterator(out)) left.push_back(e.path().filename().string());
+    EXPECT_TRUE(left.empty()) << "left " << left.size() << " file(s), the first " << left.front();
+  }
 }
 
 // ---- cat --range --------------------------------------------------------------------------------
@@ -565,9 +447,11 @@ TEST(CliGlobs, ls_and_rm_take_globs_in_the_key) {
   EXPECT_EQ(lines_of(one_level.out).size(), 2u) << one_level.out;
   auto deep = run_sluice({"ls", f.url("**/*.nc")}, f.env);
   EXPECT_EQ(lines_of(deep.out).size(), 4u) << deep.out;
+  // No match: an empty listing, status 1 without a message, as aws s3 ls of a prefix with nothing.
   auto none = run_sluice({"ls", f.url("a/*.zarr")}, f.env);
-  EXPECT_EQ(none.exit_code, 0) << describe(none);
+  EXPECT_EQ(none.exit_code, 1) << describe(none);
   EXPECT_EQ(none.out, "");
+  EXPECT_EQ(none.err, "");
 
   auto rm = run_sluice({"rm", f.url("a/?.nc")}, f.env);
   ASSERT_EQ(rm.exit_code, 0) << describe(rm);
@@ -575,6 +459,56 @@ TEST(CliGlobs, ls_and_rm_take_globs_in_the_key) {
   auto nothing = run_sluice({"rm", f.url("a/*.zarr")}, f.env);
   EXPECT_EQ(nothing.exit_code, 1) << describe(nothing);
   EXPECT_NE(nothing.err.find("matches no key"), std::string::npos) << nothing.err;
+}
+
+TEST(CliGlobs, du_counts_only_the_matches_per_first_level_below_the_patterns_directory) {
+  shell_fixture f;
+  f.make_bucket();
+  f.put("runs/a.nc", std::string(10, 'x'));
+  f.put("runs/b.txt", std::string(100, 'x'));
+  f.put("runs/2024/c.nc", std::string(20, 'x'));
+  f.put("runs/2024/d.txt", std::string(1000, 'x'));
+  f.put("runs/2025/deep/e.nc", std::string(5, 'x'));
+  f.put("runsX/f.nc", std::string(7, 'x'));
+  const std::string pattern = f.url("runs/**.nc");
+  auto r = run_sluice({"du", pattern}, f.env);
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(lines_of(r.out), (std::vector<std::string>{"20\t1\t" + f.url("runs/2024/"),
+                                                       "5\t1\t" + f.url("runs/2025/"), "35\t3\t" + pattern}))
+      << r.out;
+  auto s = run_sluice({"du", "-s", f.url("runs/*.nc")}, f.env);
+  EXPECT_EQ(s.out, "10\t1\t" + f.url("runs/*.nc") + "\n") << describe(s);
+  auto j = run_sluice({"du", "--json", pattern}, f.env);
+  ASSERT_EQ(j.exit_code, 0) << describe(j);
+  auto doc = parse_document(j);
+  EXPECT_EQ(doc["bytes"].to_number<std::uint64_t>(), 35u) << j.out;
+  EXPECT_EQ(doc["objects"].to_number<std::uint64_t>(), 3u) << j.out;
+  EXPECT_EQ(doc["prefixes"].as_array().size(), 2u) << j.out;
+  // No match counts nothing, as a prefix with nothing under it does.
+  auto none = run_sluice({"du", f.url("runs/*.zarr")}, f.env);
+  EXPECT_EQ(none.exit_code, 0) << describe(none);
+  EXPECT_EQ(none.out, "0\t0\t" + f.url("runs/*.zarr") + "\n");
+}
+
+// aws s3 sync takes no globs, and neither does sluice's: refused before any request, naming the URL.
+TEST(CliGlobs, sync_refuses_a_glob_on_either_side_naming_it) {
+  shell_fixture f;
+  f.make_bucket();
+  f.put("runs/a.nc", "A");
+  fs::create_directory(f.dir / "up");
+  write_file(f.dir / "up/x.nc", "X");
+  const std::string down = f.dir / "down";
+  for (const auto& [args, named] :
+       {std::pair{std::vector<std::string>{"sync", f.url("runs/*.nc"), down}, f.url("runs/*.nc")},
+        std::pair{std::vector<std::string>{"sync", f.dir / "up", f.url("run?")}, f.url("run?")}}) {
+    auto r = run_sluice(args, f.env);
+    EXPECT_EQ(r.exit_code, 2) << describe(r);
+    expect_one_line_failure(r);
+    EXPECT_NE(r.err.find("'" + named + "'"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("--exclude"), std::string::npos) << r.err;
+  }
+  EXPECT_FALSE(fs::exists(down));
+  EXPECT_EQ(f.keys(), std::set<std::string>{"runs/a.nc"});
 }
 
 TEST(CliGlobs, cp_and_mv_copy_every_match_under_the_patterns_directory) {

@@ -1,6 +1,6 @@
 // The `sluice` command line end to end: the built binary run against s3rver (one per test), checked
 // by what it prints, its exit status, the files it leaves and the objects it leaves in the store.
-#include "s3_test_client.hpp"
+#include "cli_test_support.hpp"
 
 #include <sluice/engine/integrity/xxh3.hpp>
 
@@ -36,26 +36,9 @@ std::map<std::string, std::string> env_for(const s3_server& server) {
   return env;
 }
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) out.push_back(line);
-  return out;
-}
-
 std::string lowercase(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
-}
-
-// A failure as the CLI promises it: non-zero exit, one line on stderr starting "sluice:", and the
-// secret nowhere.
-void expect_one_line_failure(const command_result& r) {
-  EXPECT_NE(r.exit_code, 0) << describe(r);
-  EXPECT_EQ(lines_of(r.err).size(), 1u) << describe(r);
-  EXPECT_TRUE(r.err.starts_with("sluice:")) << describe(r);
-  EXPECT_EQ(r.out.find(test_secret), std::string::npos) << describe(r);
-  EXPECT_EQ(r.err.find(test_secret), std::string::npos) << describe(r);
 }
 
 bool mentions_no_such_key(const std::string& err) {
@@ -63,33 +46,11 @@ bool mentions_no_such_key(const std::string& err) {
   return e.find("nosuchkey") != std::string::npos || e.find("no such key") != std::string::npos;
 }
 
-void write_file(const std::string& path, std::span<const std::byte> data) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
-  ASSERT_TRUE(f.good()) << "cannot write " << path;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
-
-std::string as_string(const std::vector<std::byte>& v) {
-  return std::string(reinterpret_cast<const char*>(v.data()), v.size());
-}
-
 std::set<std::string> entries_of(const std::string& dir) {
   std::set<std::string> names;
   for (auto& e : fs::directory_iterator(dir)) names.insert(e.path().filename().string());
   return names;
 }
-
-// A temporary directory removed at the end of the test.
-struct temp_dir {
-  std::string path = make_temp_dir("sluice-cli-");
-  ~temp_dir() { remove_tree(path); }
-  std::string operator/(const std::string& name) const { return path + "/" + name; }
-};
 
 // A 127.0.0.1 port that is bound but not listening: connecting to it is refused, so a CLI that sent
 // a request would fail with a connection error instead of its usage message.
@@ -164,34 +125,10 @@ std::string expected_composite(std::span<const std::byte> data, uint64_t part_si
   return std::string(hex) + "/" + std::to_string(part_size);
 }
 
-// One s3rver, a client for set-up and checks, a bucket, and a scratch directory.
-struct cli_fixture {
-  s3rver_process server;
-  s3_test_client client{server.server()};
-  std::map<std::string, std::string> env = env_for(server.server());
-  std::string bucket = unique_bucket_name("cli");
-  temp_dir dir;
-
-  void make_bucket() {
-    auto made = client.run(client->create_bucket(bucket));
-    ASSERT_TRUE(made) << made.error().describe();
-  }
-  void put(const std::string& key, const std::string& body) {
-    auto p = client.run(
-        client->put_object(bucket, key, {reinterpret_cast<const std::byte*>(body.data()), body.size()}));
-    ASSERT_TRUE(p) << p.error().describe();
-  }
-  std::set<std::string> keys() {
-    auto page = client.run(client->list_all(bucket, ""));
-    EXPECT_TRUE(page) << page.error().describe();
-    std::set<std::string> k;
-    if (page)
-      for (auto& o : page->objects) k.insert(o.key);
-    return k;
-  }
-  std::string url(const std::string& key = "") const {
-    return "s3://" + bucket + (key.empty() ? "" : "/" + key);
-  }
+// One s3rver, a client for set-up and checks, a bucket, and a scratch directory; the CLI signs with
+// test_secret.
+struct cli_fixture : s3rver_cli_fixture {
+  cli_fixture() : s3rver_cli_fixture("cli") { env = env_for(server.server()); }
 };
 
 // ---- verbs --------------------------------------------------------------------------------------
@@ -333,6 +270,34 @@ TEST(CliVerbs, keys_with_terminal_escapes_are_printed_escaped) {
   EXPECT_EQ(cat.err.find('\x1b'), std::string::npos) << cat.err;
 }
 
+// Error lines on stderr escape what ls escapes: control characters (C0, DEL, and C1 such as U+009B,
+// a CSI to some terminals) and bytes that are not UTF-8 (local names may hold any), each as \xHH.
+TEST(CliVerbs, error_lines_escape_control_characters_and_invalid_utf8_as_ls_does) {
+  cli_fixture f;
+  f.make_bucket();
+  const std::string c1_key =
+      "c1\xc2\x9b"
+      "31mname";
+  f.put(c1_key, "x");
+  auto ls = run_sluice({"ls", f.url()}, f.env);
+  ASSERT_EQ(ls.exit_code, 0) << describe(ls);
+  EXPECT_NE(ls.out.find("c1\\xc2\\x9b31mname"), std::string::npos) << ls.out;
+  EXPECT_EQ(ls.out.find("\xc2\x9b"), std::string::npos) << ls.out;
+  auto missing = run_sluice({"stat", f.url(c1_key + "\x1b[2J-missing")}, f.env);
+  expect_one_line_failure(missing, {test_secret});
+  EXPECT_NE(missing.err.find("c1\\xc2\\x9b31mname\\x1b[2J-missing"), std::string::npos) << missing.err;
+  EXPECT_EQ(missing.err.find('\x1b'), std::string::npos) << missing.err;
+
+  // A local name that is not UTF-8 cannot be a key: its failure line names it escaped.
+  write_file(f.dir / "odd/fine.txt", "fine");
+  write_file(f.dir / "odd/x\xff.txt", "0xff is never UTF-8");
+  auto up = run_sluice({"cp", "-r", f.dir / "odd", f.url("odd")}, f.env);
+  EXPECT_EQ(up.exit_code, 1) << describe(up);
+  EXPECT_NE(up.err.find("x\\xff.txt"), std::string::npos) << up.err;
+  EXPECT_EQ(up.err.find('\xff'), std::string::npos) << "a raw 0xff byte on stderr";
+  EXPECT_TRUE(f.keys().contains("odd/fine.txt"));
+}
+
 TEST(CliVerbs, cp_down_writes_the_exact_bytes_to_a_file_or_into_a_directory) {
   cli_fixture f;
   f.make_bucket();
@@ -467,7 +432,7 @@ TEST(CliVerbs, cp_s3_to_s3_with_new_metadata_keeps_the_recorded_hash) {
 TEST(CliVerbs, empty_file_round_trips) {
   cli_fixture f;
   f.make_bucket();
-  write_file(f.dir / "empty", {});
+  write_file(f.dir / "empty", std::string_view());
   auto up = run_sluice({"cp", f.dir / "empty", f.url("empty")}, f.env);
   ASSERT_EQ(up.exit_code, 0) << describe(up);
   auto st = run_sluice({"stat", f.url("empty")}, f.env);
@@ -542,7 +507,7 @@ TEST(CliVerbs, mb_then_rb_round_trips_and_the_bucket_listing_follows) {
   EXPECT_EQ(listed(), 1);
 
   auto again = run_sluice({"mb", f.url()}, f.env);
-  expect_one_line_failure(again);
+  expect_one_line_failure(again, {test_secret});
   EXPECT_EQ(again.exit_code, 1) << describe(again);
   EXPECT_NE(again.err.find("mb " + f.url()), std::string::npos) << again.err;
 
@@ -553,7 +518,7 @@ TEST(CliVerbs, mb_then_rb_round_trips_and_the_bucket_listing_follows) {
   EXPECT_FALSE(f.client.run(f.client->head_bucket(f.bucket))) << "the bucket still exists";
 
   auto gone = run_sluice({"rb", f.url()}, f.env);
-  expect_one_line_failure(gone);
+  expect_one_line_failure(gone, {test_secret});
   EXPECT_EQ(gone.exit_code, 1) << describe(gone);
   EXPECT_NE(gone.err.find("NoSuchBucket"), std::string::npos) << gone.err;
 }
@@ -626,7 +591,7 @@ TEST(CliErrors, cat_of_a_streamed_object_with_a_wrong_recorded_hash_fails_at_the
   auto p = f.client.run(f.client->put_object(f.bucket, "bad.bin", as_span(body), put));
   ASSERT_TRUE(p) << p.error().describe();
   auto cat = run_sluice({"cat", "--part-size", "256KiB", "--memory-budget", "1MiB", f.url("bad.bin")}, f.env);
-  expect_one_line_failure(cat);
+  expect_one_line_failure(cat, {test_secret});
   EXPECT_EQ(cat.exit_code, 1) << describe(cat);
   EXPECT_NE(lowercase(cat.err).find("integrity"), std::string::npos) << cat.err;
 }
@@ -645,7 +610,7 @@ TEST(CliErrors, cat_into_a_full_stdout_fails) {
     argv.push_back(f.url("obj"));
     auto r = run_command(argv, f.env, "", std::chrono::seconds(120));
     SCOPED_TRACE(flags.empty() ? "read whole" : "streamed");
-    expect_one_line_failure(r);
+    expect_one_line_failure(r, {test_secret});
     EXPECT_EQ(r.exit_code, 1) << describe(r);
     EXPECT_NE(r.err.find("standard output"), std::string::npos) << r.err;
   }
@@ -706,7 +671,7 @@ TEST(CliErrors, cat_of_a_missing_key_fails_with_one_line_and_no_output) {
   cli_fixture f;
   f.make_bucket();
   auto r = run_sluice({"cat", f.url("no/such/key")}, f.env);
-  expect_one_line_failure(r);
+  expect_one_line_failure(r, {test_secret});
   EXPECT_EQ(r.exit_code, 1) << describe(r);
   EXPECT_TRUE(mentions_no_such_key(r.err)) << r.err;
   EXPECT_NE(r.err.find(f.url("no/such/key")), std::string::npos) << r.err;
@@ -717,7 +682,7 @@ TEST(CliErrors, stat_of_a_missing_key_fails_with_one_line) {
   cli_fixture f;
   f.make_bucket();
   auto r = run_sluice({"stat", f.url("absent")}, f.env);
-  expect_one_line_failure(r);
+  expect_one_line_failure(r, {test_secret});
   EXPECT_TRUE(mentions_no_such_key(r.err)) << r.err;
   EXPECT_EQ(r.out, "");
 }
@@ -727,7 +692,7 @@ TEST(CliErrors, rm_of_a_missing_key_fails) {
   f.make_bucket();
   f.put("present", "p");
   auto r = run_sluice({"rm", f.url("absent")}, f.env);
-  expect_one_line_failure(r);
+  expect_one_line_failure(r, {test_secret});
   EXPECT_TRUE(mentions_no_such_key(r.err)) << r.err;
   EXPECT_EQ(f.keys(), std::set<std::string>{"present"});
 }
@@ -736,12 +701,12 @@ TEST(CliErrors, failed_download_leaves_no_file_and_no_temporary_files) {
   cli_fixture f;
   f.make_bucket();
   auto to_file = run_sluice({"cp", f.url("absent.bin"), f.dir / "absent.bin"}, f.env);
-  expect_one_line_failure(to_file);
+  expect_one_line_failure(to_file, {test_secret});
   EXPECT_TRUE(mentions_no_such_key(to_file.err)) << to_file.err;
 
   fs::create_directory(f.dir / "into");
   auto to_dir = run_sluice({"cp", f.url("absent.bin"), f.dir / "into"}, f.env);
-  expect_one_line_failure(to_dir);
+  expect_one_line_failure(to_dir, {test_secret});
   EXPECT_TRUE(mentions_no_such_key(to_dir.err)) << to_dir.err;
 
   EXPECT_EQ(entries_of(f.dir.path), std::set<std::string>{"into"});
@@ -759,7 +724,7 @@ TEST(CliErrors, corrupted_object_fails_download_and_cat_without_leaving_a_file) 
   ASSERT_TRUE(p) << p.error().describe();
 
   auto down = run_sluice({"cp", f.url("bad.bin"), f.dir / "bad.bin"}, f.env);
-  expect_one_line_failure(down);
+  expect_one_line_failure(down, {test_secret});
   EXPECT_NE(lowercase(down.err).find("integrity"), std::string::npos) << down.err;
   EXPECT_TRUE(entries_of(f.dir.path).empty()) << "a corrupt download left files behind";
 
@@ -772,7 +737,7 @@ TEST(CliErrors, cp_from_a_missing_s3_key_to_s3_fails) {
   cli_fixture f;
   f.make_bucket();
   auto r = run_sluice({"cp", f.url("absent"), f.url("copy")}, f.env);
-  expect_one_line_failure(r);
+  expect_one_line_failure(r, {test_secret});
   EXPECT_TRUE(mentions_no_such_key(r.err)) << r.err;
   EXPECT_TRUE(f.keys().empty());
 }
@@ -780,16 +745,16 @@ TEST(CliErrors, cp_from_a_missing_s3_key_to_s3_fails) {
 TEST(CliErrors, missing_bucket_fails_ls_and_upload) {
   cli_fixture f;  // no bucket made
   auto ls = run_sluice({"ls", f.url()}, f.env);
-  expect_one_line_failure(ls);
+  expect_one_line_failure(ls, {test_secret});
   EXPECT_NE(ls.err.find("NoSuchBucket"), std::string::npos) << ls.err;
 
   write_file(f.dir / "f.txt", as_span(test_bytes(10, 1)));
   auto up = run_sluice({"cp", f.dir / "f.txt", f.url("f.txt")}, f.env);
-  expect_one_line_failure(up);
+  expect_one_line_failure(up, {test_secret});
   EXPECT_NE(up.err.find("NoSuchBucket"), std::string::npos) << up.err;
 
   auto rb = run_sluice({"rb", f.url()}, f.env);
-  expect_one_line_failure(rb);
+  expect_one_line_failure(rb, {test_secret});
   EXPECT_NE(rb.err.find("NoSuchBucket"), std::string::npos) << rb.err;
 }
 
@@ -798,7 +763,7 @@ TEST(CliErrors, rb_of_a_non_empty_bucket_fails_and_keeps_it) {
   f.make_bucket();
   f.put("still-here", "x");
   auto r = run_sluice({"rb", f.url()}, f.env);
-  expect_one_line_failure(r);
+  expect_one_line_failure(r, {test_secret});
   EXPECT_NE(r.err.find("BucketNotEmpty"), std::string::npos) << r.err;
   EXPECT_EQ(f.keys(), std::set<std::string>{"still-here"});
 }
@@ -808,7 +773,7 @@ TEST(CliErrors, upload_of_a_directory_fails) {
   f.make_bucket();
   fs::create_directory(f.dir / "sub");
   auto r = run_sluice({"cp", f.dir / "sub", f.url("k")}, f.env);
-  expect_one_line_failure(r);
+  expect_one_line_failure(r, {test_secret});
   EXPECT_NE(r.err.find("is a directory"), std::string::npos) << r.err;
   EXPECT_TRUE(f.keys().empty());
 }
@@ -817,7 +782,7 @@ TEST(CliErrors, upload_of_a_missing_local_file_fails) {
   cli_fixture f;
   f.make_bucket();
   auto r = run_sluice({"cp", f.dir / "nothing-here", f.url("k")}, f.env);
-  expect_one_line_failure(r);
+  expect_one_line_failure(r, {test_secret});
   EXPECT_NE(r.err.find(f.dir / "nothing-here"), std::string::npos) << r.err;
   EXPECT_TRUE(f.keys().empty());
 }
@@ -828,7 +793,7 @@ TEST(CliErrors, wrong_access_key_fails_with_one_line_without_the_secret) {
   auto env = f.env;
   env["AWS_ACCESS_KEY_ID"] = "NOT-S3RVER";
   auto r = run_sluice({"ls", f.url()}, env);
-  expect_one_line_failure(r);
+  expect_one_line_failure(r, {test_secret});
   EXPECT_NE(r.err.find("InvalidAccessKeyId"), std::string::npos) << r.err;
 }
 
@@ -847,7 +812,7 @@ TEST(CliTls, https_endpoint_is_trusted_through_ca_bundle_only) {
 
   // The throwaway CA is in no system store: without it the certificate is refused.
   auto untrusted = run_sluice({"ls", "s3://" + bucket}, env);
-  expect_one_line_failure(untrusted);
+  expect_one_line_failure(untrusted, {test_secret});
   EXPECT_NE(lowercase(untrusted.err).find("certificate"), std::string::npos) << untrusted.err;
 
   auto with_flag = run_sluice({"--ca-bundle", server.server().ca_file, "ls", "s3://" + bucket}, env);
@@ -955,7 +920,7 @@ TEST(CliUsage, bad_endpoint_or_ca_bundle_fails_before_any_request) {
     std::string what = "sluice";
     for (auto& a : c.args) what += " " + a;
     SCOPED_TRACE(what);
-    expect_one_line_failure(r);
+    expect_one_line_failure(r, {test_secret});
     EXPECT_NE(r.err.find(c.message), std::string::npos) << describe(r);
     EXPECT_EQ(lowercase(r.err).find("refused"), std::string::npos) << describe(r);
     EXPECT_EQ(r.out, "") << describe(r);
@@ -981,7 +946,7 @@ TEST(CliUsage, a_valid_command_against_a_closed_port_reports_the_connection_fail
   closed_port port;
   s3_server nowhere{port.url(), "S3RVER", test_secret, "us-east-1", ""};
   auto r = run_sluice({"--endpoint-url", port.url(), "ls", "s3://bucket/x"}, env_for(nowhere));
-  expect_one_line_failure(r);
+  expect_one_line_failure(r, {test_secret});
   auto err = lowercase(r.err);
   EXPECT_TRUE(err.find("connect") != std::string::npos || err.find("refused") != std::string::npos) << r.err;
 }

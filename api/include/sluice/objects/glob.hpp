@@ -28,6 +28,10 @@ bool has_wildcards(std::string_view pattern) noexcept;
 // The part of the pattern before its first wildcard: every match starts with it.
 std::string literal_prefix(std::string_view pattern);
 
+// The literal prefix up to and including its last '/' ("" when it has none): the directory every
+// match lies under ("runs/20*/x.nc" -> "runs/"). cp and du of a glob name their results from it.
+std::string literal_directory(std::string_view pattern);
+
 // Streams the keys of `s` matching `pattern` to `on_match`, page by page of
 // the listing of the pattern's literal prefix (never the whole listing at
 // once). `on_match` returns false to stop. Errors: invalid_argument for an
@@ -52,5 +56,10 @@ struct usage_by_prefix {
   std::vector<std::pair<std::string, usage>> prefixes;  // relative to the prefix, ending in '/'
 };
 boost::asio::awaitable<result<usage_by_prefix>> du_by_prefix(store::store& s, std::string_view prefix);
+
+// du of the keys matching a glob pattern (`sluice du 's3://b/runs/**.nc'`), split at the first level
+// below the pattern's literal directory, from one streamed listing of its literal prefix; no match
+// is zero. `pattern` must stay alive until the coroutine completes. Errors: as glob().
+boost::asio::awaitable<result<usage_by_prefix>> du_matching(store::store& s, std::string_view pattern);
 
 }  // namespace sluice::objects
