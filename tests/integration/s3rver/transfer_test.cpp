@@ -181,7 +181,9 @@ TEST_F(Transfer, a_200_MiB_object_goes_up_and_down_in_8_MiB_parts) {
   EXPECT_TRUE(streamed->verified);
   EXPECT_TRUE(equal);
   EXPECT_EQ(next_offset, data.size());
-  EXPECT_GE(std::min(sched_->client(0).http_stats().requests - s0, sched_->client(1).http_stats().requests - s1), 1u);
+  EXPECT_GE(
+      std::min(sched_->client(0).http_stats().requests - s0, sched_->client(1).http_stats().requests - s1),
+      1u);
   // The body bytes went from the socket into pool buffers without a copy,
   // except what arrived together with each response header.
   auto hs = sched_->http_stats();
@@ -351,10 +353,11 @@ TEST_F(Transfer, ctrl_c_on_the_cli_removes_the_partial_file) {
   auto data = test_bytes(150u << 20, 18);
   ASSERT_TRUE(eng_.run(sched_->client().put_object(bucket_, "interrupt", as_span(data))));
   std::string dest = path("interrupt");
-  auto [started, status] = interrupt_cli_download(server_.server(), dir_,
-                                                  {"-q", "cp", "--part-size", "5MiB", "--memory-budget", "10MiB",
-                                                   "--concurrency", "2", "s3://xfer/interrupt", dest},
-                                                  SIGINT);
+  auto [started, status] =
+      interrupt_cli_download(server_.server(), dir_,
+                             {"-q", "cp", "--part-size", "5MiB", "--memory-budget", "10MiB", "--concurrency",
+                              "2", "s3://xfer/interrupt", dest},
+                             SIGINT);
   EXPECT_TRUE(started) << "the download never started";
   ASSERT_TRUE(WIFEXITED(status)) << "sluice did not exit by itself after Ctrl-C";
   EXPECT_NE(WEXITSTATUS(status), 0);
