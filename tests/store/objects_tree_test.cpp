@@ -9,8 +9,11 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -175,6 +178,37 @@ TEST_F(Objects, the_case_probe_finds_this_file_system_case_sensitive_and_leaves_
   EXPECT_FALSE(objects::names_fold_case(dir_ / "probe"));
   EXPECT_FALSE(objects::names_fold_case(dir_ / "probe" / "not" / "made" / "yet"));
   EXPECT_TRUE(fs::is_empty(dir_ / "probe")) << "the probe file is removed";
+}
+
+TEST_F(Objects, the_case_probe_reads_names_already_there_without_writing_to_the_directory) {
+  fs::create_directories(dir_ / "named");
+  std::ofstream(dir_ / "named" / "Data.bin") << "x";
+  // Changing the directory (making and removing a probe) would move its modification time.
+  const auto before = fs::last_write_time(dir_ / "named") - std::chrono::hours(1);
+  fs::last_write_time(dir_ / "named", before);
+  EXPECT_FALSE(objects::names_fold_case(dir_ / "named"));
+  EXPECT_EQ(fs::last_write_time(dir_ / "named"), before) << "nothing was made in the directory";
+  // Both spellings held as two files: a case-sensitive directory, even looked up by one of them.
+  std::ofstream(dir_ / "named" / "dATA.BIN") << "y";
+  EXPECT_FALSE(objects::names_fold_case(dir_ / "named"));
+}
+
+TEST_F(Objects, a_case_probe_left_by_a_killed_run_is_removed_and_a_live_one_is_kept) {
+  fs::create_directories(dir_ / "left");
+  const fs::path abandoned = dir_ / "left" / ".sluice-case-probe-99999-0-a";
+  const fs::path live = dir_ / "left" / ".sluice-case-probe-99998-0-a";
+  std::ofstream(abandoned).put('\0');
+  std::ofstream(live).put('\0');
+  const int fd = ::open(live.c_str(), O_RDONLY | O_CLOEXEC);  // a run still probing holds its lock
+  ASSERT_GE(fd, 0);
+  const int locked = ::flock(fd, LOCK_EX | LOCK_NB);
+  ASSERT_EQ(locked, 0);
+  EXPECT_FALSE(objects::names_fold_case(dir_ / "left"));
+  EXPECT_FALSE(fs::exists(abandoned)) << "an unlocked probe is a killed run's";
+  EXPECT_TRUE(fs::exists(live)) << "a locked probe belongs to a run still probing";
+  ::close(fd);
+  EXPECT_FALSE(objects::names_fold_case(dir_ / "left"));
+  EXPECT_TRUE(fs::is_empty(dir_ / "left"));
 }
 
 TEST_F(Objects, keys_one_case_insensitive_file_system_would_merge_are_refused_not_overwritten) {

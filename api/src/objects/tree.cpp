@@ -8,6 +8,7 @@
 
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -462,6 +463,58 @@ result<void> stamp_modification_time(const std::string& path, std::string_view l
   return {};
 }
 
+namespace {
+
+constexpr std::string_view case_probe_marker = ".sluice-case-probe-";
+
+std::string swap_ascii_case(std::string s) {
+  for (char& c : s) {
+    if (c >= 'a' && c <= 'z')
+      c = static_cast<char>(c - 'a' + 'A');
+    else if (c >= 'A' && c <= 'Z')
+      c = static_cast<char>(c - 'A' + 'a');
+  }
+  return s;
+}
+
+// Probes left by runs killed while probing: a live prober holds the lock on its probe.
+void remove_abandoned_case_probes(const std::filesystem::path& dir) {
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (!name.starts_with(case_probe_marker)) continue;
+    const int fd = ::open(it->path().c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) continue;
+    struct stat a {
+    }, b{};
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0 && ::fstat(fd, &a) == 0 && ::lstat(it->path().c_str(), &b) == 0 &&
+        a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+      ::unlink(it->path().c_str());
+    ::close(fd);
+  }
+}
+
+// Looks up names already in `dir` by their case-swapped spelling: one that names the same file
+// says folded, one that names nothing (or another file) says not. Nullopt when no name has a letter.
+std::optional<bool> fold_from_existing_names(const std::filesystem::path& dir) {
+  std::error_code ec;
+  unsigned looked = 0;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end && looked < 64;
+       it.increment(ec), ++looked) {
+    const std::string name = it->path().filename().string();
+    const std::string swapped = swap_ascii_case(name);
+    if (swapped == name || name.starts_with(case_probe_marker)) continue;
+    struct stat a {
+    }, b{};
+    if (::lstat(it->path().c_str(), &a) != 0) continue;  // gone meanwhile
+    if (::lstat((dir / swapped).c_str(), &b) != 0) return false;
+    return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 bool names_fold_case(const std::filesystem::path& dir) {
   // The nearest directory that exists: a destination is often made by the copy.
   std::error_code ec;
@@ -470,16 +523,26 @@ bool names_fold_case(const std::filesystem::path& dir) {
     if (!d.has_parent_path() || d.parent_path() == d) return false;
     d = d.parent_path();
   }
+  remove_abandoned_case_probes(d);
+  if (auto known = fold_from_existing_names(d)) return *known;
+
+  // Nothing to look up by: a probe file, locked while it lives so that a run killed
+  // before removing it leaves one the next run knows to be abandoned.
   static std::atomic<unsigned> serial{0};
   const std::string base =
-      ".sluice-case-probe-" + std::to_string(::getpid()) + "-" + std::to_string(serial++);
+      std::string(case_probe_marker) + std::to_string(::getpid()) + "-" + std::to_string(serial++);
   const std::filesystem::path lower = d / (base + "-a"), upper = d / (base + "-A");
   const int fd = ::open(lower.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
   if (fd < 0) return false;  // cannot tell (read-only, say): writing will fail anyway
-  ::close(fd);
-  struct stat st;
-  const bool folded = ::stat(upper.c_str(), &st) == 0;
+  bool folded = false;
+  if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {  // (else another run took it for abandoned: not ours to judge)
+    struct stat a {
+    }, b{};
+    folded = ::fstat(fd, &a) == 0 && ::stat(upper.c_str(), &b) == 0 && a.st_dev == b.st_dev &&
+             a.st_ino == b.st_ino;
+  }
   ::unlink(lower.c_str());
+  ::close(fd);
   return folded;
 }
 

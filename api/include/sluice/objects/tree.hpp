@@ -95,9 +95,11 @@ struct tree_options {
 inline const tree_options default_tree_options{};
 
 // Whether `dir` (or, when it does not exist yet, its nearest existing ancestor)
-// treats names that differ only in ASCII case as one: a probe file is made
-// with a lower-case name, looked up by the upper-case one, and removed. False
-// when the probe cannot be made.
+// treats names that differ only in ASCII case as one. A name already there is
+// looked up by its case-swapped spelling; in a directory with no such name, a
+// probe file is made (locked while it lives), looked up the same way and
+// removed, and probes abandoned by killed runs are removed. False when nothing
+// can tell (no name to look up and no probe can be made).
 bool names_fold_case(const std::filesystem::path& dir);
 
 struct tree_failure {
