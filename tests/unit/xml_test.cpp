@@ -125,10 +125,9 @@ TEST(Xml, list_requested_encoded_but_answered_plain_is_not_decoded) {
 
 TEST(Xml, list_bad_url_encoding_is_malformed) {
   for (const char* key : {"a%2", "a%", "a%zz", "%G0"}) {
-    auto page =
-        s3::parse_list_objects_v2(list_with(std::string("<Key>") + key + "</Key><Size>1</Size>",
-                                            "<EncodingType>url</EncodingType>"),
-                                  true);
+    auto page = s3::parse_list_objects_v2(
+        list_with(std::string("<Key>") + key + "</Key><Size>1</Size>", "<EncodingType>url</EncodingType>"),
+        true);
     ASSERT_FALSE(page) << key;
     expect_malformed(page.error(), "URL");
   }
@@ -518,6 +517,23 @@ TEST(Xml, a_large_listing_parses) {
   ASSERT_EQ(page->objects.size(), 1000u);
   EXPECT_EQ(page->objects[999].key, "k999");
   EXPECT_EQ(page->objects[999].size, 999u * 1000003ull);
+}
+
+TEST(Xml, a_document_is_complete_only_when_its_root_element_closes) {
+  for (std::string_view whole :
+       {"<ListBucketResult><Key>a</Key></ListBucketResult>", "<ListBucketResult/>", "<DeleteResult />\r\n",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- c --><ListBucketResult>x</ListBucketResult >\n",
+        "\xEF\xBB\xBF<A xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><B/></A>",
+        "<!DOCTYPE x [<!ENTITY big \"B\">]><A>&big;</A>"})
+    EXPECT_TRUE(s3::check_complete_document(whole)) << whole;
+  const std::string doc = "<?xml version=\"1.0\"?><ListBucketResult><Key>a</Key></ListBucketResult>";
+  for (std::size_t cut = 0; cut < doc.size(); ++cut) {  // every prefix is cut short
+    auto r = s3::check_complete_document(doc.substr(0, cut));
+    ASSERT_FALSE(r) << "cut at " << cut;
+    EXPECT_EQ(r.error().code, sluice::errc::truncated_response);
+  }
+  // Another element closing last is not the root closing.
+  EXPECT_FALSE(s3::check_complete_document("<ListBucketResult><Contents><Key>a</Key></Contents>"));
 }
 
 }  // namespace

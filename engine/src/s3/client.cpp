@@ -26,6 +26,23 @@ namespace {
 
 constexpr auto tok = asio::as_tuple(asio::use_awaitable);
 constexpr std::string_view meta_prefix = "x-amz-meta-";
+// An XML answer's body, judged whole when it ends: one cut short (a lying Content-Length, a
+// connection closed at the length it announced) fails the attempt as truncated_response, which
+// the retry policy treats like any transport fault, instead of reaching the parser as garbage.
+class xml_sink final : public http::body_sink {
+ public:
+  result<void> begin(const http::response& head) override { return text_.begin(head); }
+  std::span<std::byte> prepare() override { return text_.prepare(); }
+  result<void> commit(std::size_t n) override { return text_.commit(n); }
+  result<void> finish() override {
+    SLUICE_TRY_VOID(text_.finish());
+    return check_complete_document(text_.text());
+  }
+  std::string& text() noexcept { return text_.text(); }
+
+ private:
+  http::string_sink text_;  // (its cap: 64 MiB, some fifty listing pages of 1,000 long keys)
+};
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -172,6 +189,15 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
 
   // Sends a request with signing and retries. Error answers become typed
   // errors; transport failures are retried when retryable.
+  // A parsed answer whose error names the request it answers ("GET s3://b/: ...").
+  template <class T>
+  static result<T> named(const s3_request& req, result<T> parsed) {
+    if (parsed) return parsed;
+    error e = std::move(parsed.error());
+    e.message = req.method + " " + object_url(req.bucket, req.key) + ": " + e.message;
+    return e;
+  }
+
   awaitable<result<http::response>> execute(const s3_request& req, http::body_sink& sink) {
     const std::string what = req.method + " " + object_url(req.bucket, req.key);
     if (!req.bucket.empty()) {
@@ -449,9 +475,9 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
       s3_request req{"POST", std::string(bucket), {}, {{"delete", "", false}}, {}, as_bytes(body)};
       req.headers.push_back({"content-type", "application/xml"});
       req.headers.push_back({"content-md5", base64_md5(as_bytes(body))});
-      http::string_sink sink;
+      xml_sink sink;
       SLUICE_CO_TRY_VOID(co_await execute(req, sink));
-      SLUICE_CO_TRY(delete_result part, parse_delete_objects(sink.text()));
+      SLUICE_CO_TRY(delete_result part, named(req, parse_delete_objects(sink.text())));
       // Quiet mode lists only failures: everything else in the batch is gone.
       std::set<std::string> failed;
       for (auto& f : part.errors) failed.insert(f.key);
@@ -471,9 +497,9 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
     if (!lr.continuation_token.empty()) req.query.push_back({"continuation-token", lr.continuation_token});
     if (!lr.start_after.empty()) req.query.push_back({"start-after", lr.start_after});
     req.query.push_back({"max-keys", std::to_string(lr.max_keys)});
-    http::string_sink sink;
+    xml_sink sink;
     SLUICE_CO_TRY_VOID(co_await execute(req, sink));
-    co_return parse_list_objects_v2(sink.text(), true);
+    co_return named(req, parse_list_objects_v2(sink.text(), true));
   }
 
   awaitable<result<list_page>> list_all(std::string_view bucket, std::string_view prefix,
@@ -519,7 +545,7 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
       req.headers.push_back({"x-amz-metadata-directive", "REPLACE"});
     }
     req.headers.push_back({"x-amz-copy-source", "/" + std::string(src_bucket) + "/" + encode_path(src_key)});
-    http::string_sink sink;
+    xml_sink sink;
     SLUICE_CO_TRY_VOID(co_await execute(req, sink));
     auto etag = parse_copy_object(sink.text());
     if (!etag) {
@@ -541,9 +567,9 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
                    {{"uploads", "", false}},
                    put_headers(opts, std::nullopt),
                    {}};
-    http::string_sink sink;
+    xml_sink sink;
     SLUICE_CO_TRY_VOID(co_await execute(req, sink));
-    co_return parse_initiate_multipart(sink.text());
+    co_return named(req, parse_initiate_multipart(sink.text()));
   }
 
   awaitable<result<std::string>> upload_part(std::string_view bucket, std::string_view key,
@@ -572,7 +598,7 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
     s3_request req{"POST", std::string(bucket), std::string(key), {{"uploadId", std::string(upload_id)}},
                    {},     as_bytes(body)};
     req.headers.push_back({"content-type", "application/xml"});
-    http::string_sink sink;
+    xml_sink sink;
     SLUICE_CO_TRY_VOID(co_await execute(req, sink));
     auto etag = parse_complete_multipart(sink.text());
     if (!etag) {
@@ -607,9 +633,9 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
     if (!lr.key_marker.empty()) req.query.push_back({"key-marker", lr.key_marker});
     if (!lr.upload_id_marker.empty()) req.query.push_back({"upload-id-marker", lr.upload_id_marker});
     req.query.push_back({"max-uploads", std::to_string(lr.max_uploads)});
-    http::string_sink sink;
+    xml_sink sink;
     SLUICE_CO_TRY_VOID(co_await execute(req, sink));
-    co_return parse_list_multipart_uploads(sink.text(), true);
+    co_return named(req, parse_list_multipart_uploads(sink.text(), true));
   }
 
   awaitable<result<std::vector<uploaded_part>>> list_parts(std::string_view bucket, std::string_view key,
@@ -621,9 +647,9 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
                      {}};
       req.query.push_back({"max-parts", "1000"});
       if (marker > 0) req.query.push_back({"part-number-marker", std::to_string(marker)});
-      http::string_sink sink;
+      xml_sink sink;
       SLUICE_CO_TRY_VOID(co_await execute(req, sink));
-      SLUICE_CO_TRY(parts_page page, parse_list_parts(sink.text()));
+      SLUICE_CO_TRY(parts_page page, named(req, parse_list_parts(sink.text())));
       for (auto& p : page.parts) all.push_back(std::move(p));
       if (!page.truncated) break;
       if (page.next_part_number_marker <= marker)
@@ -675,9 +701,9 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
 
   awaitable<result<std::vector<bucket_entry>>> list_buckets() override {
     s3_request req{"GET", {}, {}, {}, {}, {}};
-    http::string_sink sink;
+    xml_sink sink;
     SLUICE_CO_TRY_VOID(co_await execute(req, sink));
-    co_return parse_list_buckets(sink.text());
+    co_return named(req, parse_list_buckets(sink.text()));
   }
 
   result<std::string> presign_get(std::string_view bucket, std::string_view key,

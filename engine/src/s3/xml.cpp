@@ -237,6 +237,41 @@ void append_escaped_element(std::string& out, std::string_view name, std::string
 
 }  // namespace
 
+result<void> check_complete_document(std::string_view xml) {
+  auto cut = [](std::string why) { return fail(sluice::errc::truncated_response, "the XML answer " + why); };
+  std::string_view s = trim_xml_space(xml);
+  if (s.starts_with("\xEF\xBB\xBF")) s = trim_xml_space(s.substr(3));  // a UTF-8 byte order mark
+  // Past the prolog: the declaration, comments, processing instructions and a DOCTYPE.
+  while (s.starts_with("<?") || s.starts_with("<!")) {
+    const std::string_view end = s.starts_with("<!--") ? "-->" : s.starts_with("<?") ? "?>" : ">";
+    const auto at = s.find(end);
+    if (at == std::string_view::npos) return cut("ends inside its prolog (cut short)");
+    s = trim_xml_space(s.substr(at + end.size()));
+  }
+  if (s.empty()) return cut("holds no document");
+  if (s.front() != '<') return {};  // not XML at all: the parser says what is wrong
+  std::size_t n = 1;
+  while (n < s.size() && s[n] != '>' && s[n] != '/' && s[n] != ' ' && s[n] != '\t' && s[n] != '\r' &&
+         s[n] != '\n')
+    ++n;
+  if (n == s.size()) return cut("ends inside its root element's tag (cut short)");
+  const std::string_view root = s.substr(1, n - 1);
+  if (root.empty()) return {};
+  const auto open_end = s.find('>');
+  if (open_end == std::string_view::npos) return cut("ends inside its root element's tag (cut short)");
+  if (open_end == s.size() - 1 && s[open_end - 1] == '/') return {};  // <Root/> and nothing after it
+  const std::string close = "</" + std::string(root);
+  // The end: "</Root>", allowing whitespace before the '>'.
+  std::string_view tail = s;
+  if (!tail.ends_with('>'))
+    return cut("ends before its root element <" + std::string(root) + "> closes (cut short)");
+  tail.remove_suffix(1);
+  tail = trim_xml_space(tail);
+  if (!tail.ends_with(close))
+    return cut("ends before its root element <" + std::string(root) + "> closes (cut short)");
+  return {};
+}
+
 result<error_body> parse_error(std::string_view xml) {
   pugi::xml_document doc;
   SLUICE_TRY(pugi::xml_node root, load(doc, xml, "Error"));

@@ -549,17 +549,47 @@ TEST(FaultsS3Errors, malformed_xml_in_500_body_is_internal_error_after_retries) 
   expect_no_secret(got.error(), server);
 }
 
-TEST(FaultsS3Errors, malformed_xml_in_list_answer_is_malformed_response) {
+TEST(FaultsS3Errors, a_list_answer_cut_short_every_time_is_truncated_response_naming_the_request) {
   std::string body = list_body("a");
-  body.resize(body.size() / 2);  // cut in the middle of an element
+  body.resize(body.size() / 2);  // cut in the middle of an element, Content-Length telling the cut size
   fault_proxy server({{http_answer(200, "OK", body, std::nullopt, {{"Content-Type", "application/xml"}}),
                        reply::then::keep_open}});
   fault_client c(server.endpoint_url());
   auto got = c.run(c->list_objects_v2(bucket, {}));
   ASSERT_FALSE(got);
-  EXPECT_EQ(got.error().code, errc::malformed_response) << got.error().describe();
-  EXPECT_EQ(server.requests(), 1);
+  EXPECT_EQ(got.error().code, errc::truncated_response) << got.error().describe();
+  EXPECT_NE(got.error().message.find("GET s3://faults-bucket"), std::string::npos) << got.error().message;
+  EXPECT_NE(got.error().message.find("cut short"), std::string::npos) << got.error().message;
+  EXPECT_EQ(server.requests(), 3) << "retried like a transport fault, up to max_attempts";
   expect_no_secret(got.error(), server);
+}
+
+TEST(FaultsS3Errors, a_list_answer_cut_short_once_is_retried_and_the_whole_one_used) {
+  std::string cut = list_body("a/b.txt");
+  cut.resize(cut.size() - 5);  // "...</ListBucketResult" short of its last bytes
+  fault_proxy server(
+      {{http_answer(200, "OK", cut, std::nullopt, {{"Content-Type", "application/xml"}}), reply::then::keep_open},
+       {http_answer(200, "OK", list_body("a/b.txt"), std::nullopt, {{"Content-Type", "application/xml"}}),
+        reply::then::keep_open}});
+  fault_client c(server.endpoint_url());
+  auto got = c.run(c->list_objects_v2(bucket, {}));
+  ASSERT_TRUE(got) << got.error().describe();
+  ASSERT_EQ(got->objects.size(), 1u);
+  EXPECT_EQ(got->objects[0].key, "a/b.txt");
+  EXPECT_EQ(server.requests(), 2);
+}
+
+TEST(FaultsS3Errors, a_whole_but_wrong_list_answer_is_malformed_response_naming_the_request) {
+  // Complete, well-formed XML that is not a listing: not a transport fault, not retried.
+  fault_proxy server({{http_answer(200, "OK", "<Unexpected><Key>x</Key></Unexpected>", std::nullopt,
+                                   {{"Content-Type", "application/xml"}}),
+                       reply::then::keep_open}});
+  fault_client c(server.endpoint_url());
+  auto got = c.run(c->list_objects_v2(bucket, {}));
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().code, errc::malformed_response) << got.error().describe();
+  EXPECT_NE(got.error().message.find("GET s3://faults-bucket"), std::string::npos) << got.error().message;
+  EXPECT_EQ(server.requests(), 1);
 }
 
 TEST(FaultsS3Errors, well_formed_list_answer_through_the_script_parses) {

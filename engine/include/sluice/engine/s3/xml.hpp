@@ -22,6 +22,14 @@ struct error_body {
 // <Error><Code>..</Code><Message>..</Message><RequestId>..</RequestId></Error>
 result<error_body> parse_error(std::string_view xml);
 
+// Whether an answer's XML document is whole: something is there and its root
+// element closes at the end (trailing whitespace aside). An answer cut short (a
+// lying Content-Length, a connection closed at the length it announced) is
+// truncated_response, which is retried like any transport fault. Only the ends
+// are looked at (S3's root elements never nest in themselves); everything else
+// about the document is left to the parser that reads it.
+result<void> check_complete_document(std::string_view xml);
+
 struct object_summary {
   std::string key;
   uint64_t size = 0;
