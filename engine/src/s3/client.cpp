@@ -74,6 +74,37 @@ std::string base64_md5(std::span<const std::byte> body) {
   return std::string(reinterpret_cast<char*>(out), static_cast<std::size_t>(n));
 }
 
+// The ETag S3 gives an object completed from `parts`: the MD5 of their MD5s, a dash and their
+// count. Nullopt when a part's ETag is not an MD5 (SSE-KMS, some other servers).
+std::optional<std::string> multipart_etag(std::span<const completed_part> parts) {
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string digests;
+  for (const auto& p : parts) {
+    const std::string hex = unquote_etag(p.etag);
+    if (hex.size() != 32) return std::nullopt;
+    for (std::size_t i = 0; i < 32; i += 2) {
+      const int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      digests += static_cast<char>(hi * 16 + lo);
+    }
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(digests.data(), digests.size(), digest, &len, EVP_md5(), nullptr);
+  static constexpr char hexdigits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out += hexdigits[digest[i] >> 4];
+    out += hexdigits[digest[i] & 15];
+  }
+  return out + "-" + std::to_string(parts.size());
+}
+
 std::span<const std::byte> as_bytes(const std::string& s) {
   return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
 }
@@ -599,11 +630,17 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
                    {},     as_bytes(body)};
     req.headers.push_back({"content-type", "application/xml"});
     xml_sink sink;
-    SLUICE_CO_TRY_VOID(co_await execute(req, sink));
-    auto etag = parse_complete_multipart(sink.text());
+    auto sent = co_await execute(req, sink);
+    result<std::string> etag =
+        sent ? parse_complete_multipart(sink.text()) : result<std::string>(sent.error());
     if (!etag) {
+      // A Complete retried after its answer was lost finds the upload gone (S3: NoSuchUpload).
+      // The object then carries the ETag these very parts make.
+      if (etag.error().code == errc::no_such_upload || is_retryable(etag.error())) {
+        if (auto done = co_await etag_if_completed(bucket, key, parts)) co_return *done;
+      }
       auto e = etag.error();
-      e.message = "COMPLETE " + object_url(req.bucket, req.key) + ": " + e.message;
+      if (sent) e.message = "COMPLETE " + object_url(req.bucket, req.key) + ": " + e.message;
       co_return e;
     }
     if (etag->empty()) {
@@ -612,6 +649,22 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
       co_return info.etag;
     }
     co_return strip_quotes(*etag);
+  }
+
+  // The object's ETag when it is the one `parts` complete into, else nullopt. (Not s3rver's: it
+  // gives a completed upload the MD5 of its whole content.)
+  awaitable<std::optional<std::string>> etag_if_completed(std::string_view bucket, std::string_view key,
+                                                          std::span<const completed_part> parts) {
+    const auto expected = multipart_etag(parts);
+    if (!expected) co_return std::nullopt;
+    auto info = co_await head_object(bucket, key, no_conditions);
+    if (!info) co_return std::nullopt;
+    std::string got = strip_quotes(info->etag);
+    std::string folded = got;
+    std::transform(folded.begin(), folded.end(), folded.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (folded != *expected) co_return std::nullopt;
+    co_return got;
   }
 
   awaitable<result<void>> abort_multipart_upload(std::string_view bucket, std::string_view key,

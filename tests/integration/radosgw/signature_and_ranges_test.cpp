@@ -1,9 +1,11 @@
 // Behaviour only a strict S3 implementation shows: signature checks, exact
 // ranges at the edges, multipart ETags, presigned URLs.
+#include "fault_proxy.hpp"
 #include "s3_test_client.hpp"
 
 #include <sluice/engine/s3/error.hpp>
 
+#include <atomic>
 #include <cstring>
 
 using namespace sluice;
@@ -138,8 +140,8 @@ TEST_F(RadosgwStrict, a_presigned_url_serves_the_object_to_plain_http) {
   auto dir = make_temp_dir("sluice-presign");
   auto got = run_command({"curl", "-sS", "--fail", "-o", dir + "/out", *url});
   ASSERT_EQ(got.exit_code, 0) << got.err;
-  auto back = run_command({"cmp", "-", dir + "/out"},
-                          {}, std::string(reinterpret_cast<const char*>(data.data()), data.size()));
+  auto back = run_command({"cmp", "-", dir + "/out"}, {},
+                          std::string(reinterpret_cast<const char*>(data.data()), data.size()));
   EXPECT_EQ(back.exit_code, 0) << back.out << back.err;
 
   // The signature covers the key: another key with the same query fails.
@@ -151,3 +153,38 @@ TEST_F(RadosgwStrict, a_presigned_url_serves_the_object_to_plain_http) {
 }
 
 }  // namespace
+
+TEST_F(RadosgwStrict, a_complete_whose_answer_is_lost_is_sent_again_and_succeeds) {
+  // The proxy forwards the first CompleteMultipartUpload and resets the connection before its
+  // answer: the object is complete on the server and the client sends the Complete again. radosgw
+  // answers that with success (S3 answers NoSuchUpload, after which the client recognises its
+  // object by the ETag its parts make: FaultsMultipart.*); either way the upload succeeded.
+  std::atomic<int> completes{0};
+  fault_proxy proxy(
+      info_,
+      [&](const fault_request& r) {
+        const bool complete = r.method == "POST" && r.target.find("uploadId=") != std::string_view::npos;
+        return complete && completes++ == 0 ? fault_kind::reset_after_forward : fault_kind::none;
+      },
+      1);
+  s3_test_client through(proxy.as_server());
+  const std::string key = "lost-answer.bin";
+  const auto first = test_bytes(5 * 1024 * 1024, 1), second = test_bytes(1000, 2);
+  auto id = through.run(through->create_multipart_upload(bucket_, key, {}));
+  ASSERT_TRUE(id) << id.error().describe();
+  std::vector<s3::completed_part> parts;
+  for (const auto* body : {&first, &second}) {
+    const int n = static_cast<int>(parts.size()) + 1;
+    auto etag = through.run(through->upload_part(bucket_, key, *id, n, as_span(*body)));
+    ASSERT_TRUE(etag) << etag.error().describe();
+    parts.push_back({n, *etag});
+  }
+  auto done = through.run(through->complete_multipart_upload(bucket_, key, *id, parts));
+  EXPECT_GE(completes.load(), 2) << "the first Complete's answer was lost and it was sent again";
+  ASSERT_TRUE(done) << done.error().describe();
+  auto head = c().run(c()->head_object(bucket_, key, {}));
+  ASSERT_TRUE(head) << head.error().describe();
+  EXPECT_EQ(*done, head->etag);
+  EXPECT_TRUE(head->etag.ends_with("-2")) << head->etag;
+  EXPECT_EQ(head->size, first.size() + second.size());
+}

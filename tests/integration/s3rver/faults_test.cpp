@@ -568,7 +568,8 @@ TEST(FaultsS3Errors, a_list_answer_cut_short_once_is_retried_and_the_whole_one_u
   std::string cut = list_body("a/b.txt");
   cut.resize(cut.size() - 5);  // "...</ListBucketResult" short of its last bytes
   fault_proxy server(
-      {{http_answer(200, "OK", cut, std::nullopt, {{"Content-Type", "application/xml"}}), reply::then::keep_open},
+      {{http_answer(200, "OK", cut, std::nullopt, {{"Content-Type", "application/xml"}}),
+        reply::then::keep_open},
        {http_answer(200, "OK", list_body("a/b.txt"), std::nullopt, {{"Content-Type", "application/xml"}}),
         reply::then::keep_open}});
   fault_client c(server.endpoint_url());
@@ -602,6 +603,45 @@ TEST(FaultsS3Errors, well_formed_list_answer_through_the_script_parses) {
   ASSERT_TRUE(got) << got.error().describe();
   ASSERT_EQ(got->objects.size(), 1u);
   EXPECT_EQ(got->objects[0].key, "a/b.txt");
+}
+
+// ---- a CompleteMultipartUpload whose answer is lost ----------------------------------------------
+// S3 answers a Complete sent again after the first one completed with NoSuchUpload; radosgw answers
+// it with success (RadosgwStrict covers that) and s3rver with InternalError and an ETag of another
+// form, so the S3 case is scripted. Part ETags: MD5("a"), MD5("b"); the object's ETag, the MD5 of
+// their 16-byte digests and "-2", was computed with Python's hashlib.
+
+namespace {
+
+const std::vector<s3::completed_part> ab_parts = {{1, "\"0cc175b9c0f1b6a831c399e269772661\""},
+                                                  {2, "\"92eb5ffee6ae2fec3ad71c777531578f\""}};
+
+std::vector<scripted_reply> lost_complete_then_head(std::string_view object_etag) {
+  return {{"", reply::then::reset},  // the first Complete: completed, its answer lost
+          {s3_error_answer(404, "Not Found", "NoSuchUpload", "The specified upload does not exist."),
+           reply::then::keep_open},
+          {http_answer(200, "OK", "", 0, {{"ETag", "\"" + std::string(object_etag) + "\""}}),
+           reply::then::keep_open}};
+}
+
+}  // namespace
+
+TEST(FaultsMultipart, a_complete_answered_no_such_upload_on_its_retry_is_confirmed_by_the_objects_etag) {
+  fault_proxy server(lost_complete_then_head("96e024ba2074fe77e8e965ba43a704be-2"));
+  fault_client c(server.endpoint_url());
+  auto done = c.run(c->complete_multipart_upload(bucket, key, "upload-1", ab_parts));
+  ASSERT_TRUE(done) << done.error().describe();
+  EXPECT_EQ(*done, "96e024ba2074fe77e8e965ba43a704be-2");
+  EXPECT_EQ(server.requests(), 3) << "Complete, Complete again, HEAD";
+}
+
+TEST(FaultsMultipart, no_such_upload_stands_when_the_object_is_not_made_of_these_parts) {
+  fault_proxy server(lost_complete_then_head("96e024ba2074fe77e8e965ba43a704be-3"));
+  fault_client c(server.endpoint_url());
+  auto done = c.run(c->complete_multipart_upload(bucket, key, "upload-1", ab_parts));
+  ASSERT_FALSE(done);
+  EXPECT_EQ(done.error().code, s3::errc::no_such_upload) << done.error().describe();
+  EXPECT_EQ(server.requests(), 3);
 }
 
 // ---- integrity against a real server ---------------------------------------------------------
