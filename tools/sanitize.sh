@@ -6,6 +6,7 @@
 #   tools/sanitize.sh tsan [CTEST ARGS ...]   TSan into build-tsan/: the engine, transfer and
 #                                             integration tests (ctest -L 'engine|integration';
 #                                             only their binaries and the CLI are built)
+#   Both leave out one test that assumes uninstrumented speed (see below).
 #
 # CTEST ARGS replace the default selection (`tools/sanitize.sh tsan -R Transfer`). Every report
 # fails the run: UBSan's are fatal (-fno-sanitize-recover=all), ASan and TSan halt on the first one.
@@ -17,12 +18,21 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 mode="${1:-}"
+timing_bound='^Transfer[.]five_thousand_small_objects_in_flight_at_once$'
 case "$mode" in
-  asan) sanitizers="address,undefined"; default_selection=(); targets=(all); slowdown=3 ;;
+  # Left out of both: Transfer.five_thousand_small_objects_in_flight_at_once counts every connection
+  # opened over its upload and download batches and allows 2 x 256 (the two engine threads' pools).
+  # Instrumented and with the CPU busy it counts 768: one pool reopening its 256 once, which it
+  # does when it finds a kept-alive connection closed by the server (s3rver closes those idle 5 s).
+  # Most likely one thread drains its share of the uploads seconds before the other and its idle
+  # connections outlive the keep-alive. It passes in the plain build under the same load, and
+  # instrumented on an idle machine. docs/reliability.md#sanitizers.
+  asan) sanitizers="address,undefined"; targets=(all); slowdown=3
+        default_selection=(-E "$timing_bound") ;;
   # Only what its tests need: the unit and store test binaries are not built in this tree.
-  tsan) sanitizers="thread"; default_selection=(-L 'engine|integration')
+  tsan) sanitizers="thread"; default_selection=(-L 'engine|integration' -E "$timing_bound")
         targets=(sluice sluice_engine_tests sluice_s3rver_tests sluice_radosgw_tests); slowdown=5 ;;
-  -h|--help) sed -n '2,14p' "${BASH_SOURCE[0]}"; exit 0 ;;
+  -h|--help) sed -n '2,16p' "${BASH_SOURCE[0]}"; exit 0 ;;
   *) echo "usage: tools/sanitize.sh asan|tsan [ctest args ...]" >&2; exit 2 ;;
 esac
 shift
