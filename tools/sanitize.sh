@@ -74,6 +74,9 @@ fi
 
 # Tests that need a stall to outlast other work lengthen it by this (tests/support/test_servers.hpp).
 export SLUICE_TEST_TIME_SCALE="${SLUICE_TEST_TIME_SCALE:-$slowdown}"
+# The fault soak: a quarter of its operations (every fault kind is still injected many times over);
+# the plain suite runs all of them.
+export SLUICE_SOAK_OPS="${SLUICE_SOAK_OPS:-500}" SLUICE_SOAK_CLI_OPS="${SLUICE_SOAK_CLI_OPS:-20}"
 
 cd "$build"
 # Tests set the environment they need; nothing ambient may leak in.
