@@ -8,6 +8,8 @@ bash "$repo/tools/install-deps.sh"
 # ccache keyed on paths relative to the checkout, so a fresh clone elsewhere
 # (CI's) reuses what an earlier build compiled.
 export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$repo}" CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-true}"
+# build/, build-fuzz/, build-asan/ and build-tsan/ together do not fit ccache's default 5 GB.
+export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-20G}"
 
 werror=OFF
 [[ "${CI:-}" == "true" ]] && werror=ON

@@ -27,6 +27,8 @@ if ((do_build)); then
   bash "$repo/tools/install-deps.sh"
   # Worktrees and clones share ccache entries when paths are relative to the repository.
   export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$repo}" CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-true}"
+  # build/, build-fuzz/, build-asan/ and build-tsan/ together do not fit ccache's default 5 GB.
+  export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-20G}"
   start=$(date +%s)
   # -O1 and line tables: fast enough to fuzz, and symbolised reports. No NDEBUG: asserts stay on.
   CC=clang CXX=clang++ cmake -S "$repo" -B "$build" -G Ninja -DSLUICE_FUZZ=ON \

@@ -282,6 +282,15 @@ std::optional<s3_server> read_endpoint_file(const std::string& path) {
   return server;
 }
 
+int time_scale() {
+  const char* text = std::getenv("SLUICE_TEST_TIME_SCALE");
+  if (text == nullptr) return 1;
+  char* end = nullptr;
+  const long n = std::strtol(text, &end, 10);
+  if (end == text || *end != '\0' || n < 1 || n > 100) return 1;
+  return static_cast<int>(n);
+}
+
 std::optional<s3_server> radosgw_server() {
   const char* from_env = std::getenv("SLUICE_RADOSGW_ENV");
   std::string path = from_env && *from_env

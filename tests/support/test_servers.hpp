@@ -39,6 +39,12 @@ struct s3_server {
 //   ASSERT_TRUE(rgw.has_value());
 std::optional<s3_server> radosgw_server();
 
+// How many times slower than a plain build the code under test runs: SLUICE_TEST_TIME_SCALE, a whole
+// number from 1 (the default, also for anything unparsable) to 100; tools/sanitize.sh sets it. A test
+// that needs one thing to outlast other work (a stall that must still be in flight when a batch of
+// requests is done) lengthens that duration by it. It never loosens what a test asserts.
+int time_scale();
+
 // Parses an endpoint file of KEY=VALUE lines (SLUICE_TEST_ENDPOINT, SLUICE_TEST_ACCESS_KEY,
 // SLUICE_TEST_SECRET_KEY, SLUICE_TEST_REGION and optionally SLUICE_TEST_CA_FILE). std::nullopt if the
 // file cannot be read or lacks the endpoint or a key.

@@ -324,6 +324,8 @@ int cmd_stat(const cli::global_options& g, const std::string& url) {
 }
 
 result<void> write_stdout(std::span<const std::byte> bytes) {
+  // An empty object's bytes may have no storage at all: fwrite's buffer must not be null, even for 0.
+  if (bytes.empty()) return {};
   if (std::fwrite(bytes.data(), 1, bytes.size(), stdout) != bytes.size())
     return fail(errc::io_error, std::string("cannot write to standard output: ") + std::strerror(errno));
   return {};

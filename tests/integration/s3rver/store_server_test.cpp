@@ -759,20 +759,22 @@ TEST_F(StoreServer, a_stalled_read_does_not_hold_up_the_server_and_cancelling_it
   start_server();
 
   // Two stalled reads, one cancelled through a bound signal, one raced
-  // against a timer, both after 8 s.
+  // against a timer, both after 8 s (longer under sanitizers: time_scale()).
+  const std::chrono::milliseconds stall = 8000ms * time_scale();
+  const std::string stall_ms = std::to_string(stall.count());
   std::promise<http_reply> by_signal, by_race;
   auto signalled_f = by_signal.get_future();
   auto raced_f = by_race.get_future();
-  auto t1 = request_in_background(http_->port(), "/stalled/key", "8000", "signal", by_signal);
-  auto t2 = request_in_background(http_->port(), "/stalled/key", "8000", "race", by_race);
+  auto t1 = request_in_background(http_->port(), "/stalled/key", stall_ms, "signal", by_signal);
+  auto t2 = request_in_background(http_->port(), "/stalled/key", stall_ms, "race", by_race);
   ASSERT_TRUE(eventually([&] { return http_->reads_started.load() == 2; }));
-  const auto deadline = std::chrono::steady_clock::now() + 8s;
+  const auto deadline = std::chrono::steady_clock::now() + stall;
 
   // Meanwhile the same server thread answers others.
   EXPECT_EQ(run_clients(4, 24, 7), 0);
   EXPECT_EQ(signalled_f.wait_for(0s), std::future_status::timeout)
-      << "the other requests took longer than the stalled reads' 8 s: the overlap this test is about did not "
-         "happen";
+      << "the other requests took longer than the stalled reads' " << stall_ms
+      << " ms: the overlap this test is about did not happen";
 
   auto signalled = signalled_f.get();
   auto raced = raced_f.get();
