@@ -769,7 +769,8 @@ TEST(FaultSoak, stalls_in_headers_bodies_and_uploads_end_as_timeouts_and_the_poo
       s3rver.server(), [&](const fault_request&) { return plan.load(); }, 7);
   engine eng(engine::options{2});
   auto sched = transfer::scheduler::create(
-      eng, soak_client_options(proxy.endpoint_url(), s3rver.server(), stall_deadline, 2), soak_transfer_options());
+      eng, soak_client_options(proxy.endpoint_url(), s3rver.server(), stall_deadline, 2),
+      soak_transfer_options());
   ASSERT_TRUE(sched) << sched.error().describe();
   const std::string bucket = unique_bucket_name("stalls");
   // Set up straight through s3rver (with long deadlines): the 1 s deadlines are for the stalls, and a
