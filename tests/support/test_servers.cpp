@@ -38,9 +38,13 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-std::string errno_text(int err) { return std::strerror(err); }
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
 
-[[noreturn]] void fail(const std::string& what) { throw std::runtime_error(what); }
+[[noreturn]] void fail(const std::string& what) {
+  throw std::runtime_error(what);
+}
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -129,8 +133,7 @@ struct child_setup {
   ::sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   ::signal(SIGPIPE, SIG_DFL);
-  if (::dup2(setup.stdin_fd, 0) < 0 || ::dup2(setup.stdout_fd, 1) < 0 ||
-      ::dup2(setup.stderr_fd, 2) < 0) {
+  if (::dup2(setup.stdin_fd, 0) < 0 || ::dup2(setup.stdout_fd, 1) < 0 || ::dup2(setup.stderr_fd, 2) < 0) {
     int err = errno;
     (void)!::write(setup.exec_error_fd, &err, sizeof err);
     ::_exit(127);
@@ -370,27 +373,43 @@ test_cert make_test_certificates(const std::string& dir, const std::string& ip) 
     if (r.exit_code != 0) {
       std::string cmd;
       for (const auto& a : argv) cmd += a + " ";
-      fail("make_test_certificates: `" + cmd + "` exited with " + std::to_string(r.exit_code) +
-           ":\n" + r.out + r.err);
+      fail("make_test_certificates: `" + cmd + "` exited with " + std::to_string(r.exit_code) + ":\n" +
+           r.out + r.err);
     }
   };
   std::random_device rd;
   char serial[40];
   std::snprintf(serial, sizeof serial, "0x%08x%08x", rd() & 0x7fffffffU, rd());
-  run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-       "-nodes", "-keyout", ca_key, "-out", cert.ca_cert, "-days", "2", "-subj",
-       "/CN=sluice test CA", "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
+  run({"openssl",
+       "req",
+       "-x509",
+       "-newkey",
+       "ec",
+       "-pkeyopt",
+       "ec_paramgen_curve:prime256v1",
+       "-nodes",
+       "-keyout",
+       ca_key,
+       "-out",
+       cert.ca_cert,
+       "-days",
+       "2",
+       "-subj",
+       "/CN=sluice test CA",
+       "-addext",
+       "basicConstraints=critical,CA:TRUE",
+       "-addext",
        "keyUsage=critical,keyCertSign,cRLSign"});
-  run({"openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-       "-nodes", "-keyout", cert.server_key, "-out", csr, "-subj", "/CN=" + ip});
-  run({"openssl", "x509", "-req", "-in", csr, "-CA", cert.ca_cert, "-CAkey", ca_key, "-set_serial",
-       serial, "-days", "2", "-sha256", "-extfile", ext, "-out", cert.server_cert});
+  run({"openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+       "-keyout", cert.server_key, "-out", csr, "-subj", "/CN=" + ip});
+  run({"openssl", "x509", "-req", "-in", csr, "-CA", cert.ca_cert, "-CAkey", ca_key, "-set_serial", serial,
+       "-days", "2", "-sha256", "-extfile", ext, "-out", cert.server_cert});
   return cert;
 }
 
 s3rver_process::s3rver_process(s3rver_options options) {
-  std::string script = env_or("SLUICE_S3RVER_JS", SLUICE_SOURCE_DIR
-                              "/tests/servers/node_modules/s3rver/bin/s3rver.js");
+  std::string script =
+      env_or("SLUICE_S3RVER_JS", SLUICE_SOURCE_DIR "/tests/servers/node_modules/s3rver/bin/s3rver.js");
   if (::access(script.c_str(), R_OK) != 0) {
     fail("s3rver_process: " + script +
          " not found; install it with `npm ci` in tests/servers (tools/install-deps.sh does)");
@@ -402,9 +421,11 @@ s3rver_process::s3rver_process(s3rver_options options) {
     std::filesystem::create_directories(data_dir);
 
     std::string scheme = "http";
-    std::vector<std::string> args = {"node",        "--openssl-legacy-provider", script,
-                                     "--directory", data_dir,                    "--address",
-                                     "127.0.0.1",   "--port",                    "0"};
+    std::vector<std::string> args = {"node",      "--openssl-legacy-provider",
+                                     script,      "--directory",
+                                     data_dir,    "--address",
+                                     "127.0.0.1", "--port",
+                                     "0"};
     if (options.tls) {
       if (options.cert.server_cert.empty()) options.cert = make_test_certificates(dir_ + "/tls");
       args.insert(args.end(), {"--cert", options.cert.server_cert, "--key", options.cert.server_key});
@@ -447,8 +468,8 @@ s3rver_process::s3rver_process(s3rver_options options) {
       }
       if (clock::now() >= deadline) {
         fail("s3rver_process: s3rver did not accept connections within " +
-             std::to_string(options.start_timeout.count()) + " ms; its output (" + log_file_ +
-             "):\n" + log_tail());
+             std::to_string(options.start_timeout.count()) + " ms; its output (" + log_file_ + "):\n" +
+             log_tail());
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
@@ -462,7 +483,9 @@ s3rver_process::s3rver_process(s3rver_options options) {
   }
 }
 
-s3rver_process::~s3rver_process() { stop(); }
+s3rver_process::~s3rver_process() {
+  stop();
+}
 
 void s3rver_process::stop() noexcept {
   if (pid_ > 0) {
@@ -545,8 +568,8 @@ command_result run_command(const std::vector<std::string>& argv,
         close_fd(in_pipe[1]);  // done, or the child stopped reading (EPIPE)
       }
     }
-    for (auto [slot, fd, sink] : {std::tuple{out_slot, &out_pipe[0], &result.out},
-                                  std::tuple{err_slot, &err_pipe[0], &result.err}}) {
+    for (auto [slot, fd, sink] :
+         {std::tuple{out_slot, &out_pipe[0], &result.out}, std::tuple{err_slot, &err_pipe[0], &result.err}}) {
       if (slot < 0 || !fds[slot].revents) continue;
       ssize_t r = ::read(*fd, buf, sizeof buf);
       if (r > 0) {
@@ -560,8 +583,7 @@ command_result run_command(const std::vector<std::string>& argv,
   if (timed_out) {
     reap(pid, std::chrono::milliseconds(0));
     result.exit_code = 128 + SIGKILL;
-    result.err += "\nrun_command: " + argv[0] + " killed after " + std::to_string(timeout.count()) +
-                  " ms\n";
+    result.err += "\nrun_command: " + argv[0] + " killed after " + std::to_string(timeout.count()) + " ms\n";
     return result;
   }
   int status = 0;
