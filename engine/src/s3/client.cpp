@@ -218,8 +218,6 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
 
   // ---- the request loop -----------------------------------------------------
 
-  // Sends a request with signing and retries. Error answers become typed
-  // errors; transport failures are retried when retryable.
   // A parsed answer whose error names the request it answers ("GET s3://b/: ...").
   template <class T>
   static result<T> named(const s3_request& req, result<T> parsed) {
@@ -229,6 +227,8 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
     return e;
   }
 
+  // Sends a request with signing and retries. Error answers become typed
+  // errors; transport failures are retried when retryable.
   awaitable<result<http::response>> execute(const s3_request& req, http::body_sink& sink) {
     const std::string what = req.method + " " + object_url(req.bucket, req.key);
     if (!req.bucket.empty()) {
@@ -660,10 +660,7 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
     auto info = co_await head_object(bucket, key, no_conditions);
     if (!info) co_return std::nullopt;
     std::string got = strip_quotes(info->etag);
-    std::string folded = got;
-    std::transform(folded.begin(), folded.end(), folded.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (folded != *expected) co_return std::nullopt;
+    if (lower(got) != *expected) co_return std::nullopt;
     co_return got;
   }
 

@@ -260,16 +260,10 @@ result<void> check_complete_document(std::string_view xml) {
   const auto open_end = s.find('>');
   if (open_end == std::string_view::npos) return cut("ends inside its root element's tag (cut short)");
   if (open_end == s.size() - 1 && s[open_end - 1] == '/') return {};  // <Root/> and nothing after it
-  const std::string close = "</" + std::string(root);
   // The end: "</Root>", allowing whitespace before the '>'.
-  std::string_view tail = s;
-  if (!tail.ends_with('>'))
-    return cut("ends before its root element <" + std::string(root) + "> closes (cut short)");
-  tail.remove_suffix(1);
-  tail = trim_xml_space(tail);
-  if (!tail.ends_with(close))
-    return cut("ends before its root element <" + std::string(root) + "> closes (cut short)");
-  return {};
+  if (s.ends_with('>') && trim_xml_space(s.substr(0, s.size() - 1)).ends_with("</" + std::string(root)))
+    return {};
+  return cut("ends before its root element <" + std::string(root) + "> closes (cut short)");
 }
 
 result<error_body> parse_error(std::string_view xml) {
