@@ -3,12 +3,16 @@
 # (iperf3, wrk, fio) and the peers (curl, rclone, aws cli), in one table with
 # sluice's ratio to each.
 #
-#   bash bench/macro/run.sh [--smoke] [--arrays-only] [--build-dir DIR] [--work-dir DIR] [--keep]
+#   bash bench/macro/run.sh [--smoke] [--arrays-only] [--array-link RATE] [--build-dir DIR] [--work-dir DIR] [--keep]
 #
 #   --smoke        tiny sizes, 1-second tools; under a minute; exits non-zero if
 #                  any step fails (ctest runs it as bench_macro_smoke)
 #   --arrays-only  only the array rows (a Zarr v3 array written and read by
 #                  sluice, the raw GETs / PUTs of its stored bytes, zarrita)
+#   --array-link   RATE (tc units, e.g. 2400mbit): the array rows run with loopback
+#                  shaped to RATE (a tbf qdisc on lo, as root; removed afterwards,
+#                  also on failure): a link slower than the CPUs can decode, where
+#                  the raw GET rate is the network's and not loopback's memcpy
 #   --build-dir    where bin/sluice and bin/sluice_array_bench are (default: build); full runs write their
 #                  table to DIR/bench/macro-YYYYmmdd-HHMMSS.txt
 #   --work-dir     parent of the temporary directory that holds the server's
@@ -35,6 +39,7 @@ build_dir="$repo/build"
 work_parent="${TMPDIR:-/tmp}"
 keep=0
 arrays_only=0
+array_link=""
 while (($#)); do
   case "$1" in
     --smoke) mode=smoke ;;
@@ -44,6 +49,8 @@ while (($#)); do
     --work-dir=*) work_parent="${1#*=}" ;;
     --keep) keep=1 ;;
     --arrays-only) arrays_only=1 ;;
+    --array-link) array_link="$2"; shift ;;
+    --array-link=*) array_link="${1#*=}" ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -108,6 +115,14 @@ if [[ -x /usr/bin/aws ]]; then aws=/usr/bin/aws; elif command -v aws >/dev/null 
 s3rver_js="$repo/tests/servers/node_modules/s3rver/bin/s3rver.js"
 [[ -f $s3rver_js ]] || missing+=("s3rver (npm, tests/servers/package-lock.json)")
 [[ -f $node_modules/zarrita/package.json ]] || missing+=("zarrita (npm, tests/servers/package-lock.json)")
+if [[ -n $array_link ]]; then
+  need tc iproute2
+  [[ $(id -u) -eq 0 ]] || { echo "run.sh: --array-link shapes loopback with tc: run as root" >&2; exit 2; }
+  if tc qdisc show dev lo 2>/dev/null | grep -qv '^qdisc noqueue'; then
+    echo "run.sh: --array-link: lo already has a qdisc ($(tc qdisc show dev lo | head -n 1)); not replacing it" >&2
+    exit 2
+  fi
+fi
 if ((${#missing[@]})); then
   echo "run.sh: missing: ${missing[*]}" >&2
   echo "run.sh: run 'bash tools/install-deps.sh' (as root or with sudo), then try again." >&2
@@ -147,8 +162,22 @@ cleanup() {
   done
   for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  unshape_lo
   if ((keep)); then echo "run.sh: kept $work" >&2; else rm -rf "$work"; fi
   exit "$rc"
+}
+# --array-link's tbf on lo: added by shape_lo, removed by unshape_lo (and by
+# the cleanup and the watchdog, which find $work/lo-shaped).
+shape_lo() {
+  [[ -n $array_link ]] || return 0
+  tc qdisc add dev lo root tbf rate "$array_link" burst 4mb latency 100ms ||
+    die "tc could not shape lo to '$array_link'"
+  : >"$work/lo-shaped"
+}
+unshape_lo() {
+  [[ -f $work/lo-shaped ]] || return 0
+  tc qdisc del dev lo root 2>/dev/null
+  rm -f "$work/lo-shaped"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -160,6 +189,7 @@ trap 'exit 143' TERM
   while kill -0 $$ 2>/dev/null; do sleep 1; done
   if [[ -s $iperf_pidfile ]]; then kill "$(cat "$iperf_pidfile")" 2>/dev/null; fi
   if [[ -f $work/server.pids ]]; then while read -r p; do kill -TERM "$p" 2>/dev/null; done <"$work/server.pids"; fi
+  [[ -f $work/lo-shaped ]] && tc qdisc del dev lo root
   sleep 2
   ((keep)) || rm -rf "$work"
 ) >/dev/null 2>&1 &
@@ -374,6 +404,7 @@ print(repr(d["checksum"]), repr(d["checksum_selection"]), d["shards"])' "$logs/a
   check_w="$(check_dir "$www/bench/array/w.zarr/c" "$shards" "+0")"
   check_p="$(check_dir "$www/bench/array/p.zarr/c" "$shards" "+0")"
   local round wl sel check
+  shape_lo
   for ((round = 1; round <= ARR_ROUNDS; round++)); do
     for wl in array_read array_sel; do
       sel=() check=$check_whole
@@ -394,6 +425,7 @@ print(repr(d["checksum"]), repr(d["checksum_selection"]), d["shards"])' "$logs/a
       --vs sluice.array_write --before "rm -rf '$www/bench/array/p.zarr'" --check "$check_p" -- \
       "${abench[@]}" raw-put "$src" --to array/p.zarr "${common[@]}"
   done
+  unshape_lo
   rm -rf "$www/bench/array/w.zarr" "$www/bench/array/p.zarr"
   "${lib[@]}" median --rounds "$rounds" --results "$results"
 }
@@ -412,7 +444,8 @@ ceilings: ${TOOL_SECS} s runs (fio: $FIO_SIZE).
   title="sluice macro benchmark ($mode), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -r), load average at start $load_start, at end $(cut -d' ' -f1-3 /proc/loadavg)
 sluice: $sluice ($(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?') + working tree)
 ${standard}array: float32 [$ARR_SHAPE], shards [$ARR_SHARDS], inner chunks [$ARR_CHUNKS], zstd 3, CRC-32C index; selection [$ARR_SELECT]; \
-$ARR_C shards at once, $ARR_INFLIGHT requests in flight, $(human "$ARR_PART") parts, budget $(human "$ARR_BUDGET"); each array row the median of $ARR_ROUNDS rounds.
+$ARR_C shards at once, $ARR_INFLIGHT requests in flight, $(human "$ARR_PART") parts, budget $(human "$ARR_BUDGET"); each array row the median of $ARR_ROUNDS rounds.${array_link:+
+Array rows on loopback shaped to $array_link (tc tbf on lo, --array-link).}
 Server: nginx unless noted.
 "
   set +e

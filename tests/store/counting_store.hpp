@@ -3,6 +3,7 @@
 // their ranges), optionally slowing the ranged ones down so readers overlap.
 #pragma once
 
+#include <sluice/engine/runtime/engine.hpp>
 #include <sluice/store/store.hpp>
 
 #include <boost/asio/steady_timer.hpp>
@@ -80,6 +81,9 @@ class counting_store final : public st::store {
   }
   st::feature_set features() const override { return inner_->features(); }
   std::string describe(std::string_view key) const override { return inner_->describe(key); }
+  // An engine to decode on, as the S3 store offers its scheduler's (none: the caller decodes).
+  engine* compute_engine() const noexcept override { return compute; }
+  engine* compute = nullptr;
 
  private:
   std::shared_ptr<st::store> inner_;

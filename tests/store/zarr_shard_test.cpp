@@ -233,4 +233,39 @@ TEST_F(ZarrShards, corrupt_and_truncated_indexes_are_refused_naming_the_shard) {
   EXPECT_NE(r.error().describe().find("outside the shard"), std::string::npos) << r.error().describe();
 }
 
+// With an engine to decode on (as the S3 store offers), a shard's inner
+// chunks decode on every engine thread at once and shards are fetched while
+// others decode: the same elements come back for every concurrency, at shard
+// and inner-chunk edges, and a damaged inner chunk is an error naming its
+// shard, whichever thread decoded it.
+TEST_F(ZarrShards, decoding_on_every_engine_thread_reads_the_same_elements_and_errors) {
+  engine decoders{engine::options{2}};
+  counted_->compute = &decoders;
+  array a = make();
+  for (unsigned concurrency : {1u, 2u, 3u, 8u}) {
+    SCOPED_TRACE("concurrency " + std::to_string(concurrency));
+    std::vector<std::int32_t> out(64 * 64, -1);
+    auto r = eng_.run(a.read({}, std::as_writable_bytes(std::span(out)), concurrency));
+    ASSERT_TRUE(r) << r.error().describe();
+    EXPECT_EQ(out, all_);
+  }
+  expect_block(a, 7, 41, 31, 57);  // across shard and inner-chunk edges
+  expect_block(a, 8, 9, 0, 64);    // one row through two shards
+
+  // Damage the inner chunk at the start of shard (1, 0): its zstd frame's
+  // magic number (its bytes, not the index).
+  const std::string key = a.chunk_key(std::vector<std::uint64_t>{1, 0});
+  auto got = eng_.run(mem_->read(key));
+  ASSERT_TRUE(got && got->state == st::read_state::value);
+  std::vector<std::byte> shard(got->bytes.span().begin(), got->bytes.span().end());
+  for (std::size_t i = 0; i < 4; ++i) shard[i] = std::byte{0xA5};
+  ASSERT_TRUE(eng_.run(mem_->write(key, shard)));
+  std::vector<std::int32_t> out(64 * 64);
+  auto r = eng_.run(a.read({}, std::as_writable_bytes(std::span(out)), 4));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, sluice::errc::corrupt_data) << r.error().describe();
+  EXPECT_NE(r.error().describe().find("t/c/1/0"), std::string::npos) << r.error().describe();
+  expect_block(a, 0, 32, 0, 64);  // the shards above it still read
+}
+
 }  // namespace

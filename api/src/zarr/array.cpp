@@ -5,6 +5,7 @@
 #include "zarr/shard_index_cache.hpp"
 
 #include <sluice/engine/codec/endian.hpp>
+#include <sluice/engine/runtime/admission.hpp>
 #include <sluice/engine/runtime/concurrently.hpp>
 #include <sluice/engine/runtime/engine.hpp>
 #include <sluice/zarr/error.hpp>
@@ -558,99 +559,140 @@ asio::awaitable<result<void>> array::read_inner_chunks(const selection& sel, std
     }
   }
   const std::size_t index_bytes = sh.index_bytes();
+  std::vector<std::byte> fill;  // the fill value's chunk, made on first use
+  auto copy_out = [&](std::span<const std::byte> from, std::size_t part) {
+    copy_region(const_cast<std::byte*>(from.data()), job.chunk_strides, out.data(), job.sel_strides,
+                job.parts[part], job.dims, job.esize, false);
+  };
+  auto copy_fill = [&](std::size_t part) {
+    if (fill.empty()) {
+      fill.resize(job.chunk_bytes);
+      fill_with(fill, job.fill);
+    }
+    copy_out(fill, part);
+  };
+  // A shard's stored inner chunks the selection needs, as fetched: the
+  // parts (indexes into job.parts) and their bytes, in the same order.
+  struct fetched {
+    std::vector<std::size_t> parts;
+    store::ranges_result got;
+  };
+  // Index (cached) and then the needed inner chunks, all of one generation;
+  // inner chunks not stored are copied out as the fill value here. A shard
+  // rewritten between its index and its chunks is read again.
+  auto fetch = [&](const shard_work& w, const std::string& key,
+                   const std::string& where) -> asio::awaitable<result<fetched>> {
+    shard_index_cache::fetch_fn get_index =
+        [st = store_, key, where, &sh,
+         index_bytes]() -> asio::awaitable<result<std::shared_ptr<const shard_index>>> {
+      store::read_options o;
+      o.range =
+          sh.index_at_start ? store::byte_range::at(0, index_bytes) : store::byte_range::last(index_bytes);
+      SLUICE_CO_TRY(store::read_result got, co_await st->read(key, o));
+      if (got.state != store::read_state::value) co_return std::shared_ptr<const shard_index>();
+      auto idx = std::make_shared<shard_index>();
+      idx->gen = got.gen;
+      idx->shard_size = got.size;
+      if (got.bytes.size() != index_bytes)
+        co_return fail(sluice::errc::corrupt_data, where + ": the shard is " + std::to_string(got.size) +
+                                                       " bytes, shorter than its index (" +
+                                                       std::to_string(index_bytes) + ")");
+      SLUICE_CO_TRY(idx->where, sh.decode_index(got.bytes.span(), got.size, where));
+      co_return std::shared_ptr<const shard_index>(std::move(idx));
+    };
+    for (int attempt = 0; attempt < 4; ++attempt) {
+      SLUICE_CO_TRY(std::shared_ptr<const shard_index> idx, co_await indexes_->get(key, get_index));
+      if (!idx) {  // not stored: every inner chunk is the fill value
+        for (const auto& [within, part] : w.inner) copy_fill(part);
+        co_return fetched{};
+      }
+      std::vector<store::byte_range> ranges;
+      fetched f;
+      for (const auto& [within, part] : w.inner) {
+        const auto& loc = idx->where[static_cast<std::size_t>(within)];
+        if (!loc.stored()) {
+          copy_fill(part);
+        } else {
+          ranges.push_back(store::byte_range::at(loc.offset, loc.nbytes));
+          f.parts.push_back(part);
+        }
+      }
+      if (ranges.empty()) co_return fetched{};
+      store::read_options same;
+      same.if_equal = idx->gen;
+      auto got = co_await store_->read_ranges(key, ranges, same);
+      const bool stale = (!got && got.error().code == condition::precondition_failed) ||
+                         (got && got->state != store::read_state::value);
+      if (stale) {
+        indexes_->forget(key, idx->gen);
+        continue;
+      }
+      if (!got) co_return got.error();
+      f.got = std::move(*got);
+      co_return f;
+    }
+    co_return fail(sluice::errc::precondition_failed, where + ": the shard kept changing while it was read");
+  };
+  // Decodes a fetched shard's inner chunks and copies them out: on every
+  // thread of the store's engine at once when it has one (each thread takes
+  // every n-th chunk; the regions of `out` they write are disjoint), else here.
+  engine* eng = store_->compute_engine();
+  auto decode = [&](const fetched& f, const std::string& where) -> asio::awaitable<result<void>> {
+    const std::size_t n = f.parts.size();
+    if (eng == nullptr || n == 1) {
+      std::vector<std::byte> inner(job.chunk_bytes);
+      for (std::size_t j = 0; j < n; ++j) {
+        SLUICE_CO_TRY_VOID(co_await decode_on(eng, sh.inner, f.got.ranges[j].span(), inner, where));
+        copy_out(inner, f.parts[j]);
+      }
+      co_return result<void>{};
+    }
+    const unsigned tasks = static_cast<unsigned>(std::min<std::size_t>(eng->thread_count(), n));
+    std::vector<result<void>> outcome(tasks);
+    co_await run_on_contexts(*eng, 0, tasks, [&](unsigned t) -> asio::awaitable<void> {
+      std::vector<std::byte> inner(job.chunk_bytes);
+      for (std::size_t j = t; j < n && outcome[t]; j += tasks) {
+        outcome[t] = sh.inner->decode(f.got.ranges[j].span(), inner, where);
+        if (outcome[t]) copy_out(inner, f.parts[j]);
+      }
+      co_return;
+    });
+    for (auto& o : outcome)
+      if (!o) co_return o.error();
+    co_return result<void>{};
+  };
+  // Twice as many workers as shards fetched at once: a worker gives its
+  // fetch place up while it decodes, so the next shard's bytes arrive while
+  // this one's decode (workers do not fall into step, all fetching and then
+  // all decoding with the network idle). Memory: at most 2 x concurrency
+  // shards' needed bytes (and the store's budget bounds the fetches).
+  const unsigned fetchers =
+      std::max(1u, std::min<unsigned>(concurrency, static_cast<unsigned>(shards.size())));
+  const unsigned workers = std::min<unsigned>(2 * fetchers, static_cast<unsigned>(shards.size()));
+  admission_limit fetch_places(fetchers);
   std::size_t next = 0;
   std::optional<error> failed;
-  co_await run_concurrently(
-      std::max(1u, std::min<unsigned>(concurrency, static_cast<unsigned>(shards.size()))),
-      [&](unsigned) -> asio::awaitable<void> {
-        std::vector<std::byte> inner(job.chunk_bytes), fill;
-        auto copy_out = [&](const std::vector<std::byte>& from, std::size_t part) {
-          copy_region(const_cast<std::byte*>(from.data()), job.chunk_strides, out.data(), job.sel_strides,
-                      job.parts[part], job.dims, job.esize, false);
-        };
-        auto copy_fill = [&](std::size_t part) {
-          if (fill.empty()) {
-            fill.resize(job.chunk_bytes);
-            fill_with(fill, job.fill);
-          }
-          copy_out(fill, part);
-        };
-        while (!failed && next < shards.size()) {
-          const shard_work& w = shards[next++];
-          const std::string key = chunk_key(w.index);
-          const std::string where = store_->describe(key);
-          shard_index_cache::fetch_fn fetch =
-              [st = store_, key, where, &sh,
-               index_bytes]() -> asio::awaitable<result<std::shared_ptr<const shard_index>>> {
-            store::read_options o;
-            o.range = sh.index_at_start ? store::byte_range::at(0, index_bytes)
-                                        : store::byte_range::last(index_bytes);
-            SLUICE_CO_TRY(store::read_result got, co_await st->read(key, o));
-            if (got.state != store::read_state::value) co_return std::shared_ptr<const shard_index>();
-            auto idx = std::make_shared<shard_index>();
-            idx->gen = got.gen;
-            idx->shard_size = got.size;
-            if (got.bytes.size() != index_bytes)
-              co_return fail(sluice::errc::corrupt_data,
-                             where + ": the shard is " + std::to_string(got.size) +
-                                 " bytes, shorter than its index (" + std::to_string(index_bytes) + ")");
-            SLUICE_CO_TRY(idx->where, sh.decode_index(got.bytes.span(), got.size, where));
-            co_return std::shared_ptr<const shard_index>(std::move(idx));
-          };
-          // A shard rewritten between its index and its chunks is read again.
-          result<void> done =
-              fail(sluice::errc::precondition_failed, where + ": the shard kept changing while it was read");
-          for (int attempt = 0; attempt < 4; ++attempt) {
-            auto idx = co_await indexes_->get(key, fetch);
-            if (!idx) {
-              done = idx.error();
-              break;
-            }
-            if (!*idx) {  // not stored: every inner chunk is the fill value
-              for (const auto& [within, part] : w.inner) copy_fill(part);
-              done = result<void>{};
-              break;
-            }
-            const shard_index& ix = **idx;
-            std::vector<store::byte_range> ranges;
-            std::vector<std::size_t> stored_parts;
-            for (const auto& [within, part] : w.inner) {
-              const auto& loc = ix.where[static_cast<std::size_t>(within)];
-              if (!loc.stored()) {
-                copy_fill(part);
-              } else {
-                ranges.push_back(store::byte_range::at(loc.offset, loc.nbytes));
-                stored_parts.push_back(part);
-              }
-            }
-            if (ranges.empty()) {
-              done = result<void>{};
-              break;
-            }
-            store::read_options same;
-            same.if_equal = ix.gen;
-            auto got = co_await store_->read_ranges(key, ranges, same);
-            const bool stale = (!got && got.error().code == condition::precondition_failed) ||
-                               (got && got->state != store::read_state::value);
-            if (stale) {
-              indexes_->forget(key, ix.gen);
-              continue;
-            }
-            if (!got) {
-              done = got.error();
-              break;
-            }
-            done = result<void>{};
-            for (std::size_t j = 0; j < stored_parts.size() && done; ++j) {
-              done =
-                  co_await decode_on(store_->compute_engine(), sh.inner, got->ranges[j].span(), inner, where);
-              if (done) copy_out(inner, stored_parts[j]);
-            }
-            break;
-          }
-          if (!done && !failed) failed = done.error();
-        }
-      });
+  co_await run_concurrently(workers, [&](unsigned) -> asio::awaitable<void> {
+    while (!failed && next < shards.size()) {
+      auto place = co_await fetch_places.enter();
+      if (!place) {
+        if (!failed) failed = place.error();
+        break;
+      }
+      if (failed || next >= shards.size()) break;
+      const shard_work& w = shards[next++];
+      const std::string key = chunk_key(w.index);
+      const std::string where = store_->describe(key);
+      auto got = co_await fetch(w, key, where);
+      place->release();
+      if (!got) {
+        if (!failed) failed = got.error();
+        continue;
+      }
+      auto done = co_await decode(*got, where);
+      if (!done && !failed) failed = done.error();
+    }
+  });
   if (failed) co_return *failed;
   co_return result<void>{};
 }
