@@ -258,6 +258,24 @@ asio::awaitable<result<void>> decode_on(engine* eng, std::shared_ptr<const chunk
       eng->executor(), decode_task(std::move(codecs), stored, chunk, std::move(where)), asio::use_awaitable);
 }
 
+// Encodes a chunk on one of the store's engine threads when it has one, so
+// that several chunks (whole shards) encode at once; else here. `chunk` is
+// borrowed until the awaitable completes.
+asio::awaitable<result<std::vector<std::byte>>> encode_task(std::shared_ptr<const chunk_codecs> codecs,
+                                                            std::span<const std::byte> chunk,
+                                                            std::string where) {
+  co_return codecs->encode(chunk, where);
+}
+
+asio::awaitable<result<std::vector<std::byte>>> encode_on(engine* eng,
+                                                          std::shared_ptr<const chunk_codecs> codecs,
+                                                          std::span<const std::byte> chunk,
+                                                          std::string where) {
+  if (eng == nullptr) co_return codecs->encode(chunk, where);
+  co_return co_await asio::co_spawn(eng->executor(), encode_task(std::move(codecs), chunk, std::move(where)),
+                                    asio::use_awaitable);
+}
+
 // Decoded shard indexes an array keeps (16 bytes per inner chunk: 16 MiB
 // hold the indexes of a million inner chunks).
 constexpr std::size_t shard_index_cache_bytes = std::size_t(16) << 20;
@@ -460,8 +478,8 @@ asio::awaitable<result<void>> array::load_chunk(std::string key, std::span<std::
     fill_with(chunk, fill);
     co_return result<void>{};
   }
-  co_return co_await decode_on(store_->compute_engine(), codecs_, got.bytes.span(), chunk,
-                               store_->describe(key));
+  const std::string where = store_->describe(key);
+  co_return co_await decode_on(store_->compute_engine(), codecs_, got.bytes.span(), chunk, where);
 }
 
 asio::awaitable<result<void>> array::read(const selection& sel, std::span<std::byte> out,
@@ -518,11 +536,15 @@ asio::awaitable<result<void>> array::write(const selection& sel, std::span<const
             if (all_fill(chunk, job.fill)) {
               auto r = co_await store_->remove(key);
               if (!r) step = r.error();
-            } else if (auto encoded = codecs_->encode(chunk, store_->describe(key)); !encoded) {
-              step = encoded.error();
             } else {
-              auto w = co_await store_->write(key, *encoded);
-              if (!w) step = w.error();
+              const std::string where = store_->describe(key);
+              auto encoded = co_await encode_on(store_->compute_engine(), codecs_, chunk, where);
+              if (!encoded) {
+                step = encoded.error();
+              } else {
+                auto w = co_await store_->write(key, *encoded);
+                if (!w) step = w.error();
+              }
             }
           }
           if (!step && !failed) failed = step.error();
