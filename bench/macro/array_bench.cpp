@@ -9,6 +9,7 @@
 //                                                 [--select A:B,C:D]   (the selection's checksum too)
 //   sluice_array_bench --endpoint-url URL read    s3://BUCKET/PATH [--select A:B,C:D]
 //   sluice_array_bench --endpoint-url URL raw-get s3://BUCKET/PATH [--select A:B,C:D]
+//   sluice_array_bench --endpoint-url URL read-memory s3://BUCKET/PATH [--select A:B,C:D]
 //   sluice_array_bench --endpoint-url URL raw-put s3://BUCKET/PATH --to PATH2
 //   common: [--concurrency N] [--part-size B] [--memory-budget B] [--in-flight N] [--zstd-level L]
 //
@@ -21,6 +22,10 @@
 //          read needs without decoding them: every shard whole, or for a
 //          selection the inner chunks' byte ranges (learnt from the shard
 //          indexes before the clock starts) with store::read_ranges, N shards at once.
+// read-memory  the ceiling of read's CPU: the stored objects are copied into a
+//          memory store of this process before the clock starts, then read
+//          exactly as `read` does (decoded on the same engine's threads) with
+//          no network at all: what decoding alone allows on this machine.
 // raw-put  the ceiling of write: the stored shards (read into memory before the
 //          clock starts) PUT again under PATH2 by the same scheduler, N at once.
 //
@@ -34,6 +39,7 @@
 #include <sluice/engine/runtime/engine.hpp>
 #include <sluice/engine/s3/config.hpp>
 #include <sluice/engine/transfer/scheduler.hpp>
+#include <sluice/store/memory.hpp>
 #include <sluice/store/s3.hpp>
 #include <sluice/zarr/array.hpp>
 #include <sluice/zarr/metadata.hpp>
@@ -458,6 +464,50 @@ class bench {
     return bytes;
   }
 
+  int read_memory() {
+    auto st = open(a_.path);
+    if (!st) return die(st.error().describe());
+    auto arr = eng_.run(zarr::array::open(*st, ""));
+    if (!arr) return die(arr.error().describe());
+    auto shards = plan(**st, *arr);
+    if (!shards) return die(shards.error().describe());
+    store::memory_options mo;
+    mo.capacity = std::size_t(8) << 30;
+    mo.compute = &sched_->owner();
+    auto mem = store::make_memory_store(mo);
+    std::vector<std::string> keys{"zarr.json"};
+    for (const auto& sh : *shards) keys.push_back(sh.key);
+    for (const auto& key : keys) {  // untimed: the stored bytes into memory
+      auto got = eng_.run((*st)->read(key));
+      if (!got) return die(got.error().describe());
+      auto put = eng_.run(mem->write(key, got->bytes.span()));
+      if (!put) return die(put.error().describe());
+    }
+    auto local = eng_.run(zarr::array::open(mem, ""));
+    if (!local) return die(local.error().describe());
+    const zarr::selection sel = to_selection(a_);
+    auto shape = local->shape_of(sel);
+    if (!shape) return die(shape.error().describe());
+    std::uint64_t n = 1;
+    for (auto d : *shape) n *= d;
+    std::vector<float> out(n);  // the caller's buffer, touched before the clock starts
+    std::span<std::byte> dst(reinterpret_cast<std::byte*>(out.data()), n * sizeof(float));
+    run_figures r;
+    r.decoded = r.destination = dst.size();
+    const auto u0 = usage_now();
+    const timed_window window;
+    auto got = eng_.run(local->read(sel, dst, a_.concurrency));
+    if (!got) return die(got.error().describe());
+    window.stop(r);
+    r.end = usage_now();
+    r.cpu_s = r.end.cpu_s - u0.cpu_s;
+    r.checksum = checksum_of(out);
+    r.stored = stored_read(*shards);
+    r.extra["shards"] = shards->size();
+    print(a_, r);
+    return 0;
+  }
+
   int raw_get() {
     auto st = open(a_.path);
     if (!st) return die(st.error().describe());
@@ -565,7 +615,7 @@ class bench {
 };
 
 const char* usage_text =
-    "usage: sluice_array_bench --endpoint-url URL (write|read|raw-get|raw-put) s3://BUCKET/PATH\n"
+    "usage: sluice_array_bench --endpoint-url URL (write|read|raw-get|read-memory|raw-put) s3://BUCKET/PATH\n"
     "         [--shape R,C --shards R,C --chunks R,C] [--select A:B,C:D] [--to PATH2]\n"
     "         [--concurrency N] [--in-flight N] [--part-size B] [--memory-budget B] [--zstd-level L]\n";
 
@@ -659,6 +709,7 @@ int main(int argc, char** argv) {
   if (a.mode == "write") return b.write();
   if (a.mode == "read") return b.read();
   if (a.mode == "raw-get") return b.raw_get();
+  if (a.mode == "read-memory") return b.read_memory();
   if (a.mode == "raw-put") return b.raw_put();
   return die("unknown mode '" + a.mode + "'");
 }

@@ -466,6 +466,17 @@ def array_targets(recs, target):
                                                       fmt_rate(raw["stored_throughput"])))
     else:
         target("array read whole >= 70% of the raw GET rate of its stored bytes", None, "missing figures")
+    m = ok("mem.array_read")
+    if m and raw:
+        # Not a target: what the CPU allows. The same read from memory (no
+        # network) bounds any read over the network; when it is itself below
+        # 70% of the raw GET rate, decoding, not fetching, sets the pace.
+        q = m["stored_throughput"] / raw["stored_throughput"]
+        target("(bound) the same read from memory, no network, vs the raw GET rate", None,
+               "%.0f%% (%s of %s stored bytes/s): %s" % (
+                   100 * q, fmt_rate(m["stored_throughput"]), fmt_rate(raw["stored_throughput"]),
+                   "decoding alone cannot keep up with these GETs on this machine" if q < 0.70
+                   else "decoding can keep up with these GETs"))
     if s:
         limit = s["array_budget"] + 64 * MIB
         own = s["max_rss"] - s["destination_bytes"]

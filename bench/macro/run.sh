@@ -413,6 +413,8 @@ print(repr(d["checksum"]), repr(d["checksum_selection"]), d["shards"])' "$logs/a
         "${abench[@]}" read "$src" "${sel[@]}" "${common[@]}"
       ameasure "raw.$wl" "$round" "$wl" ceiling "raw GETs, same scheduler, no decode" --vs "sluice.$wl" -- \
         "${abench[@]}" raw-get "$src" "${sel[@]}" "${common[@]}"
+      ameasure "mem.$wl" "$round" "$wl" ceiling "same read from memory, no network" --vs "sluice.$wl" \
+        --check "$check" -- "${abench[@]}" read-memory "$src" "${sel[@]}" "${common[@]}"
       ameasure "zarrita.$wl" "$round" "$wl" peer "zarrita 0.7.5 FetchStore (node)" --vs "sluice.$wl" \
         --check "$check" -- \
         timeout -k 5 "$STEP_TIMEOUT" node "$here/zarrita_array.mjs" --modules "$node_modules" \

@@ -84,6 +84,9 @@ class counting_store final : public st::store {
   // An engine to decode on, as the S3 store offers its scheduler's (none: the caller decodes).
   engine* compute_engine() const noexcept override { return compute; }
   engine* compute = nullptr;
+  // What read_ranges_gap() says (the memory store underneath merges nothing).
+  std::uint64_t read_ranges_gap() const noexcept override { return gap; }
+  std::uint64_t gap = 0;
 
  private:
   std::shared_ptr<st::store> inner_;

@@ -268,4 +268,44 @@ TEST_F(ZarrShards, decoding_on_every_engine_thread_reads_the_same_elements_and_e
   expect_block(a, 0, 32, 0, 64);  // the shards above it still read
 }
 
+// A store that fetches ranges far apart by separate requests anyway (S3:
+// read_ranges_gap) gets each run of nearby inner chunks as its own
+// read_ranges call, decoded as soon as it arrives; a store that merges
+// nothing gets one call per shard. The index is fetched once either way.
+TEST_F(ZarrShards,
+       runs_of_inner_chunks_far_apart_are_fetched_by_separate_calls_where_the_store_splits_anyway) {
+  engine decoders{engine::options{2}};
+  counted_->compute = &decoders;
+  array a = make();
+  // Rows 0..16, columns 24..32: inner chunks (0, 3) and (1, 3) of shard
+  // (0, 0), stored 4 chunks apart (C order, 4 per row of the shard).
+  counted_->gap = 0;
+  expect_block(a, 0, 16, 24, 32);
+  EXPECT_EQ(counted_->index_reads, 1u);
+  EXPECT_EQ(counted_->range_calls, 1u) << "no merging: one call for the shard";
+  EXPECT_EQ(counted_->ranges, 2u);
+
+  // Each inner chunk is 8x8 int32 under zstd: 256 bytes at most, so 4 chunks
+  // apart is more than 1 byte and less than 64 KiB.
+  counted_->reset();
+  counted_->gap = 1;
+  expect_block(a, 0, 16, 24, 32);
+  EXPECT_EQ(counted_->index_reads, 0u) << "cached";
+  EXPECT_EQ(counted_->range_calls, 2u) << "two runs, a call each";
+  EXPECT_EQ(counted_->ranges, 2u);
+
+  counted_->reset();
+  counted_->gap = 64 << 10;
+  expect_block(a, 0, 16, 24, 32);
+  EXPECT_EQ(counted_->range_calls, 1u) << "the store would merge them: one call";
+
+  // The whole array with a small gap: every inner chunk of a shard is
+  // adjacent to the next, so still one call per shard, and every element right.
+  counted_->reset();
+  counted_->gap = 1;
+  expect_block(a, 0, 64, 0, 64);
+  EXPECT_EQ(counted_->range_calls, 4u);
+  EXPECT_EQ(counted_->ranges, 64u);
+}
+
 }  // namespace

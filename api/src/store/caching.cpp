@@ -408,6 +408,7 @@ class caching_store final : public store {
   awaitable<result<feature_set>> probe_features() override { co_return co_await inner_->probe_features(); }
   std::string describe(std::string_view key) const override { return inner_->describe(key); }
   engine* compute_engine() const noexcept override { return inner_->compute_engine(); }
+  std::uint64_t read_ranges_gap() const noexcept override { return pool_ ? 0 : inner_->read_ranges_gap(); }
   std::optional<std::string> local_path(std::string_view key) const override {
     return inner_->local_path(key);
   }

@@ -26,7 +26,9 @@ struct value {
 
 class memory_store final : public store {
  public:
-  explicit memory_store(const memory_options& o) : pool_(buffer_pool::create({o.capacity})) {}
+  explicit memory_store(const memory_options& o)
+      : pool_(buffer_pool::create({o.capacity})), compute_(o.compute) {}
+  engine* compute_engine() const noexcept override { return compute_; }
 
   awaitable<result<read_result>> read(std::string_view key, const read_options& opts) override {
     co_return read_now(key, opts);
@@ -231,6 +233,7 @@ class memory_store final : public store {
   }
 
   std::shared_ptr<buffer_pool> pool_;
+  engine* compute_ = nullptr;
   std::mutex mu_;  // guards values_ and counter_
   std::map<std::string, value, std::less<>> values_;
   uint64_t counter_ = 0;

@@ -179,6 +179,7 @@ class s3_store final : public store {
   }
 
   engine* compute_engine() const noexcept override { return &sched_->owner(); }
+  std::uint64_t read_ranges_gap() const noexcept override { return sched_->opts().coalesce_gap; }
 
   awaitable<result<generation>> write(std::string_view key, std::span<const std::byte> bytes,
                                       const write_options& opts) override {

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <deque>
 #include <map>
 
 namespace sluice::zarr {
@@ -599,14 +600,10 @@ asio::awaitable<result<void>> array::read_inner_chunks(const selection& sel, std
     std::vector<std::size_t> parts;
     store::ranges_result got;
   };
-  // Index (cached) and then the needed inner chunks, all of one generation;
-  // inner chunks not stored are copied out as the fill value here. A shard
-  // rewritten between its index and its chunks is read again.
-  auto fetch = [&](const shard_work& w, const std::string& key,
-                   const std::string& where) -> asio::awaitable<result<fetched>> {
-    shard_index_cache::fetch_fn get_index =
-        [st = store_, key, where, &sh,
-         index_bytes]() -> asio::awaitable<result<std::shared_ptr<const shard_index>>> {
+  // How the index cache fetches a shard's index when it has not got it.
+  auto index_fetcher = [&](const std::string& key, const std::string& where) -> shard_index_cache::fetch_fn {
+    return [st = store_, key, where, &sh,
+            index_bytes]() -> asio::awaitable<result<std::shared_ptr<const shard_index>>> {
       store::read_options o;
       o.range =
           sh.index_at_start ? store::byte_range::at(0, index_bytes) : store::byte_range::last(index_bytes);
@@ -622,6 +619,13 @@ asio::awaitable<result<void>> array::read_inner_chunks(const selection& sel, std
       SLUICE_CO_TRY(idx->where, sh.decode_index(got.bytes.span(), got.size, where));
       co_return std::shared_ptr<const shard_index>(std::move(idx));
     };
+  };
+  // Index (cached) and then the needed inner chunks, all of one generation;
+  // inner chunks not stored are copied out as the fill value here. A shard
+  // rewritten between its index and its chunks is read again.
+  auto fetch = [&](const shard_work& w, const std::string& key,
+                   const std::string& where) -> asio::awaitable<result<fetched>> {
+    const shard_index_cache::fetch_fn get_index = index_fetcher(key, where);
     for (int attempt = 0; attempt < 4; ++attempt) {
       SLUICE_CO_TRY(std::shared_ptr<const shard_index> idx, co_await indexes_->get(key, get_index));
       if (!idx) {  // not stored: every inner chunk is the fill value
@@ -683,29 +687,82 @@ asio::awaitable<result<void>> array::read_inner_chunks(const selection& sel, std
       if (!o) co_return o.error();
     co_return result<void>{};
   };
-  // Twice as many workers as shards fetched at once: a worker gives its
-  // fetch place up while it decodes, so the next shard's bytes arrive while
-  // this one's decode (workers do not fall into step, all fetching and then
+  // The units fetched and decoded: a shard's inner chunks, or where the
+  // store fetches ranges far apart by separate requests anyway (S3), each run
+  // of them it would fetch by one request: a selection that cuts shards then
+  // decodes a run as soon as it arrives, while the shard's next runs are
+  // fetched, at no extra request. Runs of one shard may come from different
+  // generations of it when a writer replaces it meanwhile (as parts of one
+  // read from different shards may); each inner chunk comes whole from one.
+  const std::uint64_t gap = store_->read_ranges_gap();
+  std::deque<shard_work> ready;
+  auto split = [&](const shard_work& w, const std::string& key,
+                   const std::string& where) -> asio::awaitable<result<void>> {
+    if (gap == 0) {
+      ready.push_back(w);
+      co_return result<void>{};
+    }
+    const shard_index_cache::fetch_fn get_index = index_fetcher(key, where);
+    SLUICE_CO_TRY(std::shared_ptr<const shard_index> idx, co_await indexes_->get(key, get_index));
+    if (!idx) {  // not stored: every inner chunk is the fill value
+      for (const auto& [within, part] : w.inner) copy_fill(part);
+      co_return result<void>{};
+    }
+    std::vector<std::pair<std::uint64_t, std::size_t>> stored;  // (offset, position in w.inner)
+    for (std::size_t i = 0; i < w.inner.size(); ++i) {
+      const auto& loc = idx->where[static_cast<std::size_t>(w.inner[i].first)];
+      if (loc.stored())
+        stored.emplace_back(loc.offset, i);
+      else
+        copy_fill(w.inner[i].second);
+    }
+    std::sort(stored.begin(), stored.end());
+    std::uint64_t end = 0;
+    for (const auto& [offset, i] : stored) {
+      if (ready.empty() || ready.back().index != w.index || offset > end + gap)
+        ready.push_back({w.index, {}});
+      ready.back().inner.push_back(w.inner[i]);
+      const auto& loc = idx->where[static_cast<std::size_t>(w.inner[i].first)];
+      end = std::max(end, offset + loc.nbytes);
+    }
+    co_return result<void>{};
+  };
+  // Twice as many workers as units fetched at once: a worker gives its
+  // fetch place up while it decodes, so the next unit's bytes arrive while
+  // this one decodes (workers do not fall into step, all fetching and then
   // all decoding with the network idle). Memory: at most 2 x concurrency
-  // shards' needed bytes (and the store's budget bounds the fetches).
-  const unsigned fetchers =
-      std::max(1u, std::min<unsigned>(concurrency, static_cast<unsigned>(shards.size())));
-  const unsigned workers = std::min<unsigned>(2 * fetchers, static_cast<unsigned>(shards.size()));
+  // units' needed bytes (and the store's budget bounds the fetches).
+  const std::size_t most_units = gap == 0 ? shards.size() : job.parts.size();
+  const unsigned fetchers = static_cast<unsigned>(std::clamp<std::size_t>(concurrency, 1, most_units));
+  const unsigned workers = static_cast<unsigned>(std::min<std::size_t>(2 * fetchers, most_units));
   admission_limit fetch_places(fetchers);
   std::size_t next = 0;
   std::optional<error> failed;
   co_await run_concurrently(workers, [&](unsigned) -> asio::awaitable<void> {
-    while (!failed && next < shards.size()) {
+    while (!failed) {
       auto place = co_await fetch_places.enter();
       if (!place) {
         if (!failed) failed = place.error();
         break;
       }
-      if (failed || next >= shards.size()) break;
-      const shard_work& w = shards[next++];
-      const std::string key = chunk_key(w.index);
+      if (failed) break;
+      if (ready.empty()) {
+        if (next >= shards.size()) break;
+        const shard_work& w = shards[next++];
+        const std::string key = chunk_key(w.index);
+        const std::string where = store_->describe(key);
+        auto planned = co_await split(w, key, where);
+        if (!planned) {
+          if (!failed) failed = planned.error();
+          break;
+        }
+        if (ready.empty()) continue;  // nothing stored to fetch
+      }
+      const shard_work unit = std::move(ready.front());
+      ready.pop_front();
+      const std::string key = chunk_key(unit.index);
       const std::string where = store_->describe(key);
-      auto got = co_await fetch(w, key, where);
+      auto got = co_await fetch(unit, key, where);
       place->release();
       if (!got) {
         if (!failed) failed = got.error();

@@ -282,6 +282,12 @@ class store {
   // (S3: its scheduler's): layers above may run CPU work there (the Zarr
   // layer decodes chunks on it) instead of on the caller's one thread.
   virtual engine* compute_engine() const noexcept { return nullptr; }
+
+  // read_ranges fetches ranges that lie closer than this many bytes apart in
+  // one request (S3: its scheduler's coalesce_gap); 0 when it merges nothing.
+  // Ranges farther apart cost a request each however they are asked for, so
+  // layers above may split such ranges over several calls at no cost.
+  virtual std::uint64_t read_ranges_gap() const noexcept { return 0; }
 };
 
 // Whether a recursive operation on `prefix` covers `key` (see remove_prefix).
