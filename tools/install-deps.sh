@@ -20,7 +20,7 @@ debian_packages=(
   # Zarr v3 codecs (engine/codec): gzip, blosc, hardware CRC-32C
   zlib1g-dev libblosc-dev libisal-dev
   # test servers and peers
-  radosgw ceph-mon ceph-osd ceph-common python3-botocore awscli openssl curl
+  radosgw ceph-mon ceph-osd ceph-common python3-botocore python3-numpy awscli openssl curl
   # macro benchmark (bench/macro/run.sh): object server, ceilings, peers, hashing
   nginx-light iperf3 wrk fio rclone xxhash iproute2 python3
 )

@@ -175,4 +175,15 @@ struct array_options {
 // Usage errors (bad --select, --chunks, ...) exit 2 before any request is sent.
 int cmd_array(const global_options& g, const array_options& o);
 
+struct object_options {
+  std::string verb;    // "put-array" or "get-array"
+  std::string file;    // put-array: the .npy to store
+  std::string url;     // s3://bucket/key
+  std::string output;  // get-array: the .npy to write
+  std::string compression = "none";
+  int level = 0;  // 0: the codec's default
+};
+// NumPy arrays as single objects in cottoncandy's raw layout.
+int cmd_object(const global_options& g, const object_options& o);
+
 }  // namespace sluice::cli

@@ -685,6 +685,28 @@ int run(int argc, char** argv) {
       "consolidate", "Write the metadata of every node below a group into its zarr.json (one read opens it)");
   ac->add_option("url", arr.url, "s3://bucket/path.zarr or a local directory")->required();
 
+  cli::object_options obj;
+  auto* ob = verb("object",
+                  "NumPy arrays as single objects, in cottoncandy's raw layout (dtype and shape in metadata)",
+                  "sluice object put-array t.npy s3://bucket/arrays/t --compression zstd");
+  ob->require_subcommand(1);
+  auto* op = ob->add_subcommand("put-array",
+                                "Store a .npy file's array as one object (dtype, shape, order, "
+                                "compression in its user metadata)");
+  op->add_option("file", obj.file, "the .npy file")->required();
+  op->add_option("url", obj.url, "s3://bucket/key")->required();
+  op->add_option("--compression", obj.compression,
+                 "zstd | gzip | none (default none, as cottoncandy's raw arrays)");
+  op->add_option("--level", obj.level, "Compression level (default: zstd 3, gzip 5)")
+      ->check(CLI::Range(-7, 22));
+  op->add_flag("--json", g.json, "Print one JSON object");
+  auto* og = ob->add_subcommand("get-array",
+                                "Read an object stored as a raw array (by sluice or cottoncandy) "
+                                "into a .npy file");
+  og->add_option("url", obj.url, "s3://bucket/key")->required();
+  og->add_option("-o,--output", obj.output, "The .npy file to write")->required();
+  og->add_flag("--json", g.json, "Print one JSON object");
+
   cli::bench_options bench;
   std::string bench_size = "1MiB", bench_part = "8MiB", bench_budget = "256MiB", bench_url;
   auto* bn = verb("bench", "Measure GET or PUT throughput, latency, CPU and memory against an endpoint",
@@ -830,6 +852,10 @@ int run(int argc, char** argv) {
     if (g.json && arr.verb != "info")
       return usage_line("array " + arr.verb, "--json is not available for this verb");
     return cli::cmd_array(g, arr);
+  }
+  if (*ob) {
+    obj.verb = *op ? "put-array" : "get-array";
+    return cli::cmd_object(g, obj);
   }
   if (*rm) return cmd_rm(g, url, recursive);
   if (*st) return cmd_stat(g, url);

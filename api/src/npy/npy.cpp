@@ -140,9 +140,11 @@ struct descr_info {
   bool big_endian;
 };
 
-result<descr_info> parse_descr(std::string_view d, std::string_view what) {
+// `malformed` starts the message for a descr that is not one ("malformed
+// header: " in a file).
+result<descr_info> parse_descr(std::string_view d, std::string_view what, std::string_view malformed) {
   const std::string quoted = "descr '" + std::string(d) + "'";
-  if (d.size() < 2) return bad(what, "malformed header: " + quoted);
+  if (d.size() < 2) return bad(what, std::string(malformed) + quoted);
   char order = d[0];
   std::string_view rest = d.substr(1);
   if (order != '<' && order != '>' && order != '=' && order != '|') {
@@ -163,11 +165,11 @@ result<descr_info> parse_descr(std::string_view d, std::string_view what) {
     return unsupported(what, quoted +
                                  " is not a numeric or bool type (object, string, datetime, void "
                                  "and structured arrays are not supported)");
-  if (digits.empty() || size == 0) return bad(what, "malformed header: " + quoted);
+  if (digits.empty() || size == 0) return bad(what, std::string(malformed) + quoted);
   for (const auto& t : type_codes) {
     if (t.kind != kind || t.size != size) continue;
     if (order == '|' && size > 1)
-      return bad(what, "malformed header: " + quoted + " needs a byte order ('<' or '>')");
+      return bad(what, std::string(malformed) + quoted + " needs a byte order ('<' or '>')");
     return descr_info{t.dtype, size > 1 && (order == '>' || (order == '=' && !codec::native_is_little))};
   }
   return unsupported(what,
@@ -255,11 +257,25 @@ result<header> parse_header(std::span<const std::byte> file, std::string_view wh
                           : !fortran ? "fortran_order"
                                      : "shape") +
                          "'");
-  SLUICE_TRY(descr_info d, parse_descr(*descr, what));
+  SLUICE_TRY(descr_info d, parse_descr(*descr, what, "malformed header: "));
   h.dtype = d.dtype;
   h.big_endian = d.big_endian;
   h.fortran_order = *fortran;
   h.shape = std::move(*shape);
+  auto size = byte_size(h.dtype, h.shape);
+  if (!size) return bad(what, "the shape's byte size overflows 64 bits");
+  h.data_size = *size;
+  return h;
+}
+
+result<header> layout_of(std::string_view descr, bool fortran_order, std::vector<std::uint64_t> shape,
+                         std::string_view what) {
+  SLUICE_TRY(descr_info d, parse_descr(descr, what, "not a numpy dtype: "));
+  header h;
+  h.dtype = d.dtype;
+  h.big_endian = d.big_endian;
+  h.fortran_order = fortran_order;
+  h.shape = std::move(shape);
   auto size = byte_size(h.dtype, h.shape);
   if (!size) return bad(what, "the shape's byte size overflows 64 bits");
   h.data_size = *size;
@@ -275,10 +291,18 @@ result<array> parse(std::span<const std::byte> file, std::string_view what) {
   if (present > h.data_size)
     return bad(what, "the file is longer than its header says (" + std::to_string(present) +
                          " bytes of data, the shape needs " + std::to_string(h.data_size) + ")");
+  return to_native(
+      h, std::vector<std::byte>(file.begin() + static_cast<std::ptrdiff_t>(h.data_offset), file.end()), what);
+}
+
+result<array> to_native(const header& h, std::vector<std::byte> data, std::string_view what) {
+  if (data.size() != h.data_size)
+    return bad(what, std::to_string(data.size()) + " bytes of elements, the shape needs " +
+                         std::to_string(h.data_size));
   array a;
   a.shape = h.shape;
   a.dtype = h.dtype;
-  a.data.assign(file.begin() + static_cast<std::ptrdiff_t>(h.data_offset), file.end());
+  a.data = std::move(data);
   if (h.big_endian == codec::native_is_little) codec::swap_bytes(a.data, scalar_size(a.dtype));
   if (h.fortran_order && a.shape.size() > 1 && !a.data.empty()) {
     // Fortran order is C order of the reversed shape: the transpose codec's

@@ -60,6 +60,17 @@ result<header> parse_header(std::span<const std::byte> file, std::string_view wh
 // size the header announces, converted to C order and native byte order.
 result<array> parse(std::span<const std::byte> file, std::string_view what);
 
+// Elements laid out as `h` says (its dtype, byte order, order and shape;
+// exactly h.data_size bytes, else invalid_argument) in C order and native
+// byte order: what parse() does with a file's data.
+result<array> to_native(const header& h, std::vector<std::byte> data, std::string_view what);
+
+// The layout of elements described as numpy describes them elsewhere (object
+// metadata): `descr` is numpy's dtype.str ('<f8', '|b1', '>i4'); data_offset
+// is 0. Errors as parse_header's for the descr and the shape.
+result<header> layout_of(std::string_view descr, bool fortran_order, std::vector<std::uint64_t> shape,
+                         std::string_view what);
+
 // The .npy bytes of `data` (C order, native byte order; exactly the shape's
 // byte size, else invalid_argument).
 result<std::vector<std::byte>> format(zarr::data_type dtype, std::span<const std::uint64_t> shape,
