@@ -130,8 +130,21 @@ bool run_until_then_kill(const crash_fixture& f, const std::vector<std::string>&
       ::kill(pid, SIGKILL);
       killed = true;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(killed ? 1 : 5));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
+}
+
+// run_until_then_kill until a run is killed (true), at most `attempts` times: a run that finishes
+// before `ready` is seen (a fast machine moves 64 MiB in tens of milliseconds) has its result at
+// `final_path` removed and is run again.
+template <class Ready>
+bool kill_once_ready(const crash_fixture& f, const std::vector<std::string>& args, Ready ready,
+                     const std::string& final_path, int attempts = 20) {
+  for (int i = 0; i < attempts; ++i) {
+    if (run_until_then_kill(f, args, ready)) return true;
+    fs::remove(final_path);
+  }
+  return false;
 }
 
 TEST(CrashResume, cleanup_lists_and_aborts_open_uploads_by_prefix_age_and_dryrun) {
@@ -194,7 +207,8 @@ TEST(CrashResume, killed_uploads_are_taken_over_or_aborted_by_the_rerun_and_neve
       if (read_file(e.path().string()).find("\nupload ") != std::string::npos) return true;
     return false;
   };
-  if (run_until_then_kill(f, cp, recorded)) ++killed;
+  if (kill_once_ready(f, cp, recorded, dir / "not-a-download"))
+    ++killed;  // an upload: nothing local to remove
   EXPECT_GE(killed, 1);
   EXPECT_FALSE(f.open_uploads().empty()) << "the kill left no upload open: nothing to clean up";
 
@@ -212,7 +226,9 @@ TEST(CrashResume, killed_downloads_resume_and_fetch_fewer_bytes_than_the_whole) 
   crash_fixture f;
   ASSERT_TRUE(f.start());
   temp_dir dir;
-  const auto data = test_bytes(128 * MiB + 777, 11);
+  // 33 parts: the journal is checkpointed every 16 parts or 250 ms, so on a fast machine too a
+  // kill can come after parts beyond the first are journaled and before the last arrives.
+  const auto data = test_bytes(256 * MiB + 777, 11);
   write_file(dir / "src.bin", as_span(data));
   auto up =
       run_command(with_endpoint(f, {"cp", "--part-size", "8MiB", dir / "src.bin", f.url("big.bin")}), f.env);
@@ -232,7 +248,8 @@ TEST(CrashResume, killed_downloads_resume_and_fetch_fewer_bytes_than_the_whole) 
     }
   }
   // Killed for sure once at least 4 parts after the first are journaled (and so on disk).
-  ASSERT_TRUE(run_until_then_kill(f, cp, [&] { return journal_records(out_dir) >= 4; }));
+  ASSERT_TRUE(kill_once_ready(
+      f, cp, [&] { return journal_records(out_dir) >= 4; }, out_dir + "/big.bin"));
   EXPECT_FALSE(fs::exists(out_dir + "/big.bin"));
   EXPECT_GE(journal_records(out_dir), 4u);
 
@@ -248,8 +265,10 @@ TEST(CrashResume, a_download_of_a_changed_object_starts_over) {
   crash_fixture f;
   ASSERT_TRUE(f.start());
   temp_dir dir;
-  const auto first = test_bytes(64 * MiB, 1);
-  const auto second = test_bytes(64 * MiB, 2);
+  // 32 parts: the journal is checkpointed every 16 parts or 250 ms (writer_options), so parts
+  // after the first are journaled mid-download however fast the machine moves them.
+  const auto first = test_bytes(256 * MiB, 1);
+  const auto second = test_bytes(256 * MiB, 2);
   write_file(dir / "one.bin", as_span(first));
   write_file(dir / "two.bin", as_span(second));
   // In parts: a composite hash, which a resumed download can check part by part.
@@ -263,7 +282,8 @@ TEST(CrashResume, a_download_of_a_changed_object_starts_over) {
   ASSERT_EQ(up.exit_code, 0) << describe(up);
   const std::vector<std::string> cp = {"cp", "--part-size", "8MiB",         "--concurrency",
                                        "1",  "--json",      f.url("x.bin"), dir / "x.bin"};
-  ASSERT_TRUE(run_until_then_kill(f, cp, [&] { return journal_records(dir.path) >= 2; }));
+  ASSERT_TRUE(kill_once_ready(
+      f, cp, [&] { return journal_records(dir.path) >= 2; }, dir / "x.bin"));
 
   up = run_command(with_endpoint(f, up_args(dir / "two.bin")), f.env);  // a new ETag
   ASSERT_EQ(up.exit_code, 0) << describe(up);
@@ -306,7 +326,8 @@ TEST(CrashResume, a_killed_upload_of_the_same_file_is_taken_over_and_sends_fewer
   const uint64_t fresh_requests = json_number(fresh.out, "requests");
 
   const std::string uploads = f.state.path + "/sluice/uploads";
-  ASSERT_TRUE(run_until_then_kill(f, cp("taken.bin"), [&] { return recorded_parts(uploads) >= 4; }));
+  ASSERT_TRUE(kill_once_ready(
+      f, cp("taken.bin"), [&] { return recorded_parts(uploads) >= 4; }, dir / "not-a-download"));
   ASSERT_EQ(f.open_uploads().size(), 1u);
 
   auto rerun = run_command(with_endpoint(f, cp("taken.bin")), f.env);
