@@ -424,8 +424,15 @@ class bench {
     if (!st) return die(st.error().describe());
     auto arr = eng_.run(zarr::array::open(*st, ""));
     if (!arr) return die(arr.error().describe());
+    return time_read(*arr, **st, *arr);
+  }
+
+  // Times `arr.read` of the selection (or everything) into one buffer,
+  // touched before the clock starts; the stored bytes it moved come from the
+  // plan of `remote_arr` on `remote` (after the clock).
+  int time_read(const zarr::array& arr, store::store& remote, const zarr::array& remote_arr) {
     const zarr::selection sel = to_selection(a_);
-    auto shape = arr->shape_of(sel);
+    auto shape = arr.shape_of(sel);
     if (!shape) return die(shape.error().describe());
     std::uint64_t n = 1;
     for (auto d : *shape) n *= d;
@@ -436,14 +443,14 @@ class bench {
     const auto h0 = sched_->http_stats().requests;
     const auto u0 = usage_now();
     const timed_window window;
-    auto got = eng_.run(arr->read(sel, dst, a_.concurrency));
+    auto got = eng_.run(arr.read(sel, dst, a_.concurrency));
     if (!got) return die(got.error().describe());
     window.stop(r);
     r.end = usage_now();
     r.cpu_s = r.end.cpu_s - u0.cpu_s;
     r.requests = sched_->http_stats().requests - h0;
     r.checksum = checksum_of(out);
-    auto shards = plan(**st, *arr);  // for the stored bytes it read (after the clock)
+    auto shards = plan(remote, remote_arr);
     if (!shards) return die(shards.error().describe());
     r.stored = stored_read(*shards);
     r.extra["shards"] = shards->size();
@@ -485,27 +492,7 @@ class bench {
     }
     auto local = eng_.run(zarr::array::open(mem, ""));
     if (!local) return die(local.error().describe());
-    const zarr::selection sel = to_selection(a_);
-    auto shape = local->shape_of(sel);
-    if (!shape) return die(shape.error().describe());
-    std::uint64_t n = 1;
-    for (auto d : *shape) n *= d;
-    std::vector<float> out(n);  // the caller's buffer, touched before the clock starts
-    std::span<std::byte> dst(reinterpret_cast<std::byte*>(out.data()), n * sizeof(float));
-    run_figures r;
-    r.decoded = r.destination = dst.size();
-    const auto u0 = usage_now();
-    const timed_window window;
-    auto got = eng_.run(local->read(sel, dst, a_.concurrency));
-    if (!got) return die(got.error().describe());
-    window.stop(r);
-    r.end = usage_now();
-    r.cpu_s = r.end.cpu_s - u0.cpu_s;
-    r.checksum = checksum_of(out);
-    r.stored = stored_read(*shards);
-    r.extra["shards"] = shards->size();
-    print(a_, r);
-    return 0;
+    return time_read(*local, **st, *arr);
   }
 
   int raw_get() {
