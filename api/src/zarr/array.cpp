@@ -10,7 +10,10 @@
 #include <sluice/engine/runtime/engine.hpp>
 #include <sluice/zarr/error.hpp>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
@@ -738,8 +741,18 @@ asio::awaitable<result<void>> array::read_inner_chunks(const selection& sel, std
   admission_limit fetch_places(fetchers);
   std::size_t next = 0;
   std::optional<error> failed;
+  // A worker with nothing to take while shards are still being split waits
+  // for their units rather than leaving (else a read of few shards would
+  // lose its decode overlap): `split_done` is cancelled when a split ends.
+  unsigned splitting = 0;
+  asio::steady_timer split_done(co_await asio::this_coro::executor, asio::steady_timer::time_point::max());
   co_await run_concurrently(workers, [&](unsigned) -> asio::awaitable<void> {
     while (!failed) {
+      if (ready.empty() && next >= shards.size()) {
+        if (splitting == 0) break;
+        co_await split_done.async_wait(asio::as_tuple(asio::use_awaitable));
+        continue;
+      }
       auto place = co_await fetch_places.enter();
       if (!place) {
         if (!failed) failed = place.error();
@@ -747,11 +760,14 @@ asio::awaitable<result<void>> array::read_inner_chunks(const selection& sel, std
       }
       if (failed) break;
       if (ready.empty()) {
-        if (next >= shards.size()) break;
+        if (next >= shards.size()) continue;  // taken meanwhile: wait above, without the place
         const shard_work& w = shards[next++];
         const std::string key = chunk_key(w.index);
         const std::string where = store_->describe(key);
+        ++splitting;
         auto planned = co_await split(w, key, where);
+        --splitting;
+        split_done.cancel();
         if (!planned) {
           if (!failed) failed = planned.error();
           break;
