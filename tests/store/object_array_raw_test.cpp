@@ -15,6 +15,8 @@
 #include <filesystem>
 #include <numeric>
 
+#include <unistd.h>
+
 namespace {
 
 using namespace sluice;
@@ -199,6 +201,19 @@ TEST_F(ObjectArrayRaw, metadata_that_does_not_describe_the_bytes_is_a_clear_erro
     EXPECT_NE(a.error().describe().find(c.key), std::string::npos)
         << "names the object: " << a.error().describe();
   }
+  // Metadata that the stored bytes could decode to, but larger than this machine's memory: too_large
+  // before anything is allocated.
+  const std::uint64_t memory =
+      std::uint64_t(::sysconf(_SC_PHYS_PAGES)) * std::uint64_t(::sysconf(_SC_PAGE_SIZE));
+  const std::vector<std::byte> enough(memory / 43690 + (std::size_t(1) << 20));
+  put_as_other_tool("beyond-memory", enough,
+                    {{"dtype", "|u1"}, {"shape", std::to_string(memory + 1)}, {"compression", "Zstd"}});
+  auto beyond = eng_.run(object_array::get_raw(*mem_, "beyond-memory"));
+  ASSERT_FALSE(beyond);
+  EXPECT_EQ(beyond.error().code, errc::too_large) << beyond.error().describe();
+  EXPECT_NE(beyond.error().describe().find("more than this machine's memory"), std::string::npos)
+      << beyond.error().describe();
+
   auto missing = eng_.run(object_array::get_raw(*mem_, "nothing"));
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, condition::not_found);

@@ -48,6 +48,10 @@ int cmd_object(const global_options& g, const object_options& o) {
     if (!c) return usage(o, "--compression '" + o.compression + "' is not one of zstd, gzip, none");
     put.codec = *c;
     put.level = o.level;
+    if (*c == object_array::compression::gzip && (o.level < 0 || o.level > 9))
+      return usage(o, "--level " + std::to_string(o.level) + " is not a gzip level (1-9; 0: the default, 5)");
+    if (*c == object_array::compression::none && o.level != 0)
+      return usage(o, "--level needs --compression zstd or gzip");
   }
   auto s = open_session(g, transfer::options{}, 0);
   if (!s) return report(context, s.error());

@@ -7,6 +7,8 @@
 #include <cctype>
 #include <charconv>
 
+#include <unistd.h>
+
 namespace sluice::object_array {
 
 namespace {
@@ -61,6 +63,12 @@ result<std::vector<std::uint64_t>> parse_shape(std::string_view text, std::strin
 // decodes to: deflate 1032:1; zstd, a 3-byte RLE block per 128 KiB.
 std::uint64_t max_expansion(compression c) {
   return c == compression::gzip ? 1032 : c == compression::zstd ? (std::uint64_t(128) << 10) / 3 + 1 : 1;
+}
+
+// The machine's memory: no array larger can be read into memory here.
+std::uint64_t physical_memory() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? std::uint64_t(pages) * std::uint64_t(page) : UINT64_MAX;
 }
 
 }  // namespace
@@ -174,14 +182,21 @@ boost::asio::awaitable<result<npy::array>> get_raw(store::store& st, std::string
   }
   // The size dtype and shape give comes from metadata: bound it by what the
   // stored bytes could decode to before allocating it (a shape of terabytes
-  // over a few bytes is corrupt_data, not an allocation).
-  const std::optional<std::size_t> recorded = c->decoded_size(stored, what);
+  // over a few bytes is corrupt_data, not an allocation). zstd frames may
+  // record their decoded size; gzip's trailer holds it modulo 2^32, and of the
+  // last member only, so it decides nothing.
+  const std::optional<std::size_t> recorded =
+      layout.codec == compression::zstd ? c->decoded_size(stored, what) : std::nullopt;
   const std::uint64_t most = max_expansion(layout.codec) * stored.size() + (std::uint64_t(1) << 20);
   if ((recorded && *recorded != h.data_size) || h.data_size > most)
     co_return fail(errc::corrupt_data, what + ": " + std::to_string(stored.size()) + " stored bytes (" +
                                            std::string(compression_name(layout.codec)) +
                                            ") cannot decode to the " + std::to_string(h.data_size) +
                                            " bytes dtype and shape give");
+  if (h.data_size > physical_memory())
+    co_return fail(errc::too_large, what + ": dtype and shape make " + std::to_string(h.data_size) +
+                                        " bytes, more than this machine's memory (" +
+                                        std::to_string(physical_memory()) + " bytes)");
   std::vector<std::byte> data(static_cast<std::size_t>(h.data_size));
   if (auto decoded = c->decode(stored, data, what); !decoded) co_return decoded.error();
   co_return npy::to_native(h, std::move(data), what);

@@ -247,37 +247,36 @@ result<prepared> prepare(const array_metadata& m, std::span<const std::uint64_t>
 
 // Decodes stored chunk bytes on one of the store's engine threads when it has
 // an engine (the S3 store), so that several chunks decode at once; else here.
-// The spans are borrowed until the awaitable completes.
-asio::awaitable<result<void>> decode_task(std::shared_ptr<const chunk_codecs> codecs,
-                                          std::span<const std::byte> stored, std::span<std::byte> chunk,
-                                          std::string where) {
-  co_return codecs->decode(stored, chunk, where);
+// Every argument is borrowed until the awaitable completes (the caller awaits
+// it at once).
+asio::awaitable<result<void>> decode_task(const chunk_codecs& codecs, std::span<const std::byte> stored,
+                                          std::span<std::byte> chunk, std::string_view where) {
+  co_return codecs.decode(stored, chunk, where);
 }
 
-asio::awaitable<result<void>> decode_on(engine* eng, std::shared_ptr<const chunk_codecs> codecs,
+asio::awaitable<result<void>> decode_on(engine* eng, const chunk_codecs& codecs,
                                         std::span<const std::byte> stored, std::span<std::byte> chunk,
-                                        std::string where) {
-  if (eng == nullptr) co_return codecs->decode(stored, chunk, where);
-  co_return co_await asio::co_spawn(
-      eng->executor(), decode_task(std::move(codecs), stored, chunk, std::move(where)), asio::use_awaitable);
+                                        std::string_view where) {
+  if (eng == nullptr) co_return codecs.decode(stored, chunk, where);
+  const asio::any_io_executor ex = eng->executor();
+  co_return co_await asio::co_spawn(ex, decode_task(codecs, stored, chunk, where), asio::use_awaitable);
 }
 
 // Encodes a chunk on one of the store's engine threads when it has one, so
-// that several chunks (whole shards) encode at once; else here. `chunk` is
-// borrowed until the awaitable completes.
-asio::awaitable<result<std::vector<std::byte>>> encode_task(std::shared_ptr<const chunk_codecs> codecs,
+// that several chunks (whole shards) encode at once; else here. Arguments
+// borrowed as decode_on's.
+asio::awaitable<result<std::vector<std::byte>>> encode_task(const chunk_codecs& codecs,
                                                             std::span<const std::byte> chunk,
-                                                            std::string where) {
-  co_return codecs->encode(chunk, where);
+                                                            std::string_view where) {
+  co_return codecs.encode(chunk, where);
 }
 
-asio::awaitable<result<std::vector<std::byte>>> encode_on(engine* eng,
-                                                          std::shared_ptr<const chunk_codecs> codecs,
+asio::awaitable<result<std::vector<std::byte>>> encode_on(engine* eng, const chunk_codecs& codecs,
                                                           std::span<const std::byte> chunk,
-                                                          std::string where) {
-  if (eng == nullptr) co_return codecs->encode(chunk, where);
-  co_return co_await asio::co_spawn(eng->executor(), encode_task(std::move(codecs), chunk, std::move(where)),
-                                    asio::use_awaitable);
+                                                          std::string_view where) {
+  if (eng == nullptr) co_return codecs.encode(chunk, where);
+  const asio::any_io_executor ex = eng->executor();
+  co_return co_await asio::co_spawn(ex, encode_task(codecs, chunk, where), asio::use_awaitable);
 }
 
 // Decoded shard indexes an array keeps (16 bytes per inner chunk: 16 MiB
@@ -483,7 +482,7 @@ asio::awaitable<result<void>> array::load_chunk(std::string key, std::span<std::
     co_return result<void>{};
   }
   const std::string where = store_->describe(key);
-  co_return co_await decode_on(store_->compute_engine(), codecs_, got.bytes.span(), chunk, where);
+  co_return co_await decode_on(store_->compute_engine(), *codecs_, got.bytes.span(), chunk, where);
 }
 
 asio::awaitable<result<void>> array::read(const selection& sel, std::span<std::byte> out,
@@ -542,7 +541,7 @@ asio::awaitable<result<void>> array::write(const selection& sel, std::span<const
               if (!r) step = r.error();
             } else {
               const std::string where = store_->describe(key);
-              auto encoded = co_await encode_on(store_->compute_engine(), codecs_, chunk, where);
+              auto encoded = co_await encode_on(store_->compute_engine(), *codecs_, chunk, where);
               if (!encoded) {
                 step = encoded.error();
               } else {
@@ -562,6 +561,7 @@ asio::awaitable<result<void>> array::read_inner_chunks(const selection& sel, std
                                                        unsigned concurrency) const {
   const chunk_codecs::sharding& sh = *codecs_->ranged_sharding();
   SLUICE_CO_TRY(const prepared job, prepare(*meta_, sh.inner_shape, sel, out.size(), "destination"));
+  if (job.parts.empty()) co_return result<void>{};  // an empty selection
   // The inner chunks the selection touches, grouped by shard: (inner chunk's
   // index within its shard, C order; the part it contributes).
   struct shard_work {
@@ -666,19 +666,21 @@ asio::awaitable<result<void>> array::read_inner_chunks(const selection& sel, std
   // thread of the store's engine at once when it has one (each thread takes
   // every n-th chunk; the regions of `out` they write are disjoint), else here.
   engine* eng = store_->compute_engine();
+  unsigned decode_turn = 0;
   auto decode = [&](const fetched& f, const std::string& where) -> asio::awaitable<result<void>> {
     const std::size_t n = f.parts.size();
     if (eng == nullptr || n == 1) {
       std::vector<std::byte> inner(job.chunk_bytes);
       for (std::size_t j = 0; j < n; ++j) {
-        SLUICE_CO_TRY_VOID(co_await decode_on(eng, sh.inner, f.got.ranges[j].span(), inner, where));
+        SLUICE_CO_TRY_VOID(co_await decode_on(eng, *sh.inner, f.got.ranges[j].span(), inner, where));
         copy_out(inner, f.parts[j]);
       }
       co_return result<void>{};
     }
     const unsigned tasks = static_cast<unsigned>(std::min<std::size_t>(eng->thread_count(), n));
     std::vector<result<void>> outcome(tasks);
-    co_await run_on_contexts(*eng, 0, tasks, [&](unsigned t) -> asio::awaitable<void> {
+    const unsigned first = decode_turn++ % eng->thread_count();  // small units spread over the threads
+    co_await run_on_contexts(*eng, first, tasks, [&](unsigned t) -> asio::awaitable<void> {
       std::vector<std::byte> inner(job.chunk_bytes);
       for (std::size_t j = t; j < n && outcome[t]; j += tasks) {
         outcome[t] = sh.inner->decode(f.got.ranges[j].span(), inner, where);
@@ -764,10 +766,18 @@ asio::awaitable<result<void>> array::read_inner_chunks(const selection& sel, std
         const shard_work& w = shards[next++];
         const std::string key = chunk_key(w.index);
         const std::string where = store_->describe(key);
+        // Waiters are woken however the split ends (an exception only from a bug).
+        struct split_scope {
+          unsigned& n;
+          asio::steady_timer& done;
+          ~split_scope() {
+            --n;
+            done.cancel();
+          }
+        };
         ++splitting;
+        const split_scope scope{splitting, split_done};
         auto planned = co_await split(w, key, where);
-        --splitting;
-        split_done.cancel();
         if (!planned) {
           if (!failed) failed = planned.error();
           break;

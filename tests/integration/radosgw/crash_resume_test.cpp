@@ -103,7 +103,8 @@ command_result run_killed_after(const crash_fixture& f, const std::vector<std::s
   return run_command(with_endpoint(f, args), f.env, "", after);
 }
 
-// Runs sluice and kills it with SIGKILL once `ready()` holds (polled every 5 ms, at most 60 s).
+// Runs sluice and kills it with SIGKILL once `ready()` holds (polled every millisecond, at most 60 s);
+// true when the kill ended it (not a run that exited just before the signal landed).
 // Returns false if it ended on its own first.
 template <class Ready>
 bool run_until_then_kill(const crash_fixture& f, const std::vector<std::string>& args, Ready ready) {
@@ -125,7 +126,9 @@ bool run_until_then_kill(const crash_fixture& f, const std::vector<std::string>&
   bool killed = false;
   for (;;) {
     int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) return killed;
+    // Killed only if the signal ended it: a run that exited just before the kill lands was not.
+    if (::waitpid(pid, &status, WNOHANG) == pid)
+      return killed && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
     if (!killed && (ready() || std::chrono::steady_clock::now() > deadline)) {
       ::kill(pid, SIGKILL);
       killed = true;

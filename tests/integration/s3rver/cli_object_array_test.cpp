@@ -131,6 +131,11 @@ TEST(CliObjectArray, bad_objects_and_command_lines_are_one_line_errors) {
   r = f.sluice({"object", "put-array", f.dir / "a.npy", f.url("k"), "--compression", "lz4"});
   EXPECT_EQ(r.exit_code, 2) << describe(r);
   expect_one_line_failure(r);
+  r = f.sluice(
+      {"object", "put-array", f.dir / "a.npy", f.url("k"), "--compression", "gzip", "--level", "12"});
+  EXPECT_EQ(r.exit_code, 2) << describe(r);
+  expect_one_line_failure(r);
+  EXPECT_NE(r.err.find("not a gzip level"), std::string::npos) << r.err;
   r = f.sluice({"object", "put-array", f.dir / "a.npy", f.url("dir/")});
   EXPECT_EQ(r.exit_code, 2) << describe(r);
   expect_one_line_failure(r);

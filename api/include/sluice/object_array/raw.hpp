@@ -18,8 +18,9 @@
 // invalid_argument when the object is not a raw array (no dtype or shape), or
 // its metadata is malformed; unsupported for a dtype or a compression sluice
 // does not read, or a store that keeps no user metadata; corrupt_data when the
-// bytes do not decode to exactly the size the dtype and shape give. Every
-// message names the object.
+// bytes do not decode to exactly the size the dtype and shape give (or cannot:
+// more than the codec can expand them to); too_large for an array larger than
+// the machine's memory. Every message names the object.
 #pragma once
 
 #include <sluice/npy/npy.hpp>
