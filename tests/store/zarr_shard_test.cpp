@@ -249,6 +249,10 @@ TEST_F(ZarrShards, decoding_on_every_engine_thread_reads_the_same_elements_and_e
     ASSERT_TRUE(r) << r.error().describe();
     EXPECT_EQ(out, all_);
   }
+  std::vector<std::int32_t> none;
+  auto empty =
+      eng_.run(a.read({slice::range(5, 5), slice::all()}, std::as_writable_bytes(std::span(none)), 4));
+  EXPECT_TRUE(empty) << "an empty selection reads nothing: " << empty.error().describe();
   expect_block(a, 7, 41, 31, 57);  // across shard and inner-chunk edges
   expect_block(a, 8, 9, 0, 64);    // one row through two shards
 
