@@ -727,10 +727,18 @@ TEST(FaultSoak, every_operation_through_every_fault_is_correct_or_a_clean_error)
 
   for (const auto& b : t.bad_list()) ADD_FAILURE() << b;
   EXPECT_EQ(t.bad_count(), 0) << "seed " << seed;
-  // Every kind was injected, and most operations still came through.
-  for (std::size_t i = 1; i < fault_kinds; ++i)
-    EXPECT_GT(proxy.injected(static_cast<fault_kind>(i)) + cli_proxy.injected(static_cast<fault_kind>(i)), 0)
-        << name_of(static_cast<fault_kind>(i)) << " never injected";
+  // Every kind was injected, and most operations still came through. A shorter campaign (the
+  // sanitizer runs: 500 operations) can miss a rare kind by chance (stall_body, about 4 expected, once
+  // 0): there only the kinds no other test forces are required; the stall campaign below forces every
+  // stall, deterministically.
+  const bool full_campaign = ops >= 2000;
+  for (std::size_t i = 1; i < fault_kinds; ++i) {
+    const auto k = static_cast<fault_kind>(i);
+    const bool stall =
+        k == fault_kind::stall_request || k == fault_kind::stall_header || k == fault_kind::stall_body;
+    if (!full_campaign && stall) continue;
+    EXPECT_GT(proxy.injected(k) + cli_proxy.injected(k), 0) << name_of(k) << " never injected";
+  }
   EXPECT_GT(t.correct_count(), t.clean_count());
   // The proxy always reached s3rver: the errors were the faults', not a dead server's.
   EXPECT_EQ(proxy.upstream_failures() + cli_proxy.upstream_failures(), 0) << s3rver.log_tail();
