@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <random>
 #include <set>
 #include <sstream>
@@ -202,12 +203,24 @@ TEST(CrashResume, killed_uploads_are_taken_over_or_aborted_by_the_rerun_and_neve
     auto r = run_killed_after(f, cp, std::chrono::milliseconds(100 + rng() % 900));
     if (r.exit_code == 128 + SIGKILL) ++killed;
   }
-  // One killed for sure, mid-upload: once its record names the upload CreateMultipartUpload began.
+  // One killed for sure, mid-upload: once a record names an upload CreateMultipartUpload began and
+  // this run wrote it (a new record, or a taken-over one it added to). A record the random kills
+  // left behind does not count: one whose upload was completed just before its run was killed
+  // would otherwise make every attempt kill its run before the run did anything.
   const std::string uploads = f.state.path + "/sluice/uploads";
+  auto records = [&] {
+    std::map<std::string, std::string> out;
+    if (fs::exists(uploads))
+      for (auto& e : fs::directory_iterator(uploads)) out[e.path().string()] = read_file(e.path().string());
+    return out;
+  };
+  std::map<std::string, std::string> before;
   auto recorded = [&] {
-    if (!fs::exists(uploads)) return false;
-    for (auto& e : fs::directory_iterator(uploads))
-      if (read_file(e.path().string()).find("\nupload ") != std::string::npos) return true;
+    for (const auto& [path, text] : records()) {
+      if (text.find("\nupload ") == std::string::npos) continue;
+      auto old = before.find(path);
+      if (old == before.end() || old->second != text) return true;
+    }
     return false;
   };
   // On a loaded machine the kill can land after the upload completed (the run taking over an
@@ -215,6 +228,7 @@ TEST(CrashResume, killed_uploads_are_taken_over_or_aborted_by_the_rerun_and_neve
   // no local result to remove between attempts.
   bool left_open = false;
   for (int attempt = 0; attempt < 10 && !left_open; ++attempt) {
+    before = records();
     if (kill_once_ready(f, cp, recorded, dir / "not-a-download")) ++killed;
     left_open = !f.open_uploads().empty();
   }
