@@ -186,4 +186,15 @@ struct object_options {
 // NumPy arrays as single objects in cottoncandy's raw layout.
 int cmd_object(const global_options& g, const object_options& o);
 
+struct datafile_options {
+  std::string verb;    // "info", "tag", "upload", "download"
+  std::string target;  // PATH or s3:// URL (download: the URL)
+  std::string second;  // upload: the URL; download: the local path ("" = the key's name here)
+  std::vector<std::string> labels, remove_labels, tags, remove_tags;
+  std::string timestamp;
+  bool clear_timestamp = false;
+};
+// Files with octue's metadata, local or on S3.
+int cmd_datafile(const global_options& g, const datafile_options& o);
+
 }  // namespace sluice::cli

@@ -707,6 +707,36 @@ int run(int argc, char** argv) {
   og->add_option("-o,--output", obj.output, "The .npy file to write")->required();
   og->add_flag("--json", g.json, "Print one JSON object");
 
+  cli::datafile_options dfo;
+  auto* df = verb("datafile", "A file with octue's metadata (id, timestamp, labels, tags), local or on S3",
+                  "sluice datafile tag s3://bucket/run/out.csv --label cleaned --tag rated_mw=1.5");
+  df->require_subcommand(1);
+  auto* dfi = df->add_subcommand("info", "Show a datafile's metadata, locality, size and hashes");
+  dfi->add_option("target", dfo.target, "a local file or s3://bucket/key")->required();
+  dfi->add_flag("--json", g.json, "Print one JSON object");
+  auto* dft = df->add_subcommand("tag",
+                                 "Change a datafile's labels, tags or timestamp (an object's content is "
+                                 "not sent again; a local file's go to its .NAME.sluice.json)");
+  dft->add_option("target", dfo.target, "a local file or s3://bucket/key")->required();
+  dft->add_option("--label", dfo.labels, "Add a label (lowercase letters, digits, '-'; repeatable)");
+  dft->add_option("--remove-label", dfo.remove_labels, "Remove a label (repeatable)");
+  dft->add_option("--tag", dfo.tags,
+                  "Set a tag NAME=VALUE; VALUE is JSON where it parses as JSON, else text (repeatable)");
+  dft->add_option("--remove-tag", dfo.remove_tags, "Remove a tag (repeatable)");
+  dft->add_option("--timestamp", dfo.timestamp, "Set the timestamp (ISO 8601, e.g. 2024-05-01T12:00:00Z)");
+  dft->add_flag("--clear-timestamp", dfo.clear_timestamp, "Remove the timestamp");
+  dft->add_flag("--json", g.json, "Print one JSON object");
+  auto* dfu = df->add_subcommand("upload", "Upload a local file with its metadata (from its sidecar)");
+  dfu->add_option("path", dfo.target, "the local file")->required();
+  dfu->add_option("url", dfo.second, "s3://bucket/key")->required();
+  dfu->add_flag("--json", g.json, "Print one JSON object");
+  auto* dfd = df->add_subcommand("download",
+                                 "Download an object and its metadata (verified; skipped when the local "
+                                 "copy is current)");
+  dfd->add_option("url", dfo.target, "s3://bucket/key")->required();
+  dfd->add_option("path", dfo.second, "the local file or directory (default: the key's name, here)");
+  dfd->add_flag("--json", g.json, "Print one JSON object");
+
   cli::bench_options bench;
   std::string bench_size = "1MiB", bench_part = "8MiB", bench_budget = "256MiB", bench_url;
   auto* bn = verb("bench", "Measure GET or PUT throughput, latency, CPU and memory against an endpoint",
@@ -856,6 +886,12 @@ int run(int argc, char** argv) {
   if (*ob) {
     obj.verb = *op ? "put-array" : "get-array";
     return cli::cmd_object(g, obj);
+  }
+  if (*df) {
+    dfo.verb = *dfi ? "info" : *dft ? "tag" : *dfu ? "upload" : "download";
+    if (!dfo.timestamp.empty() && dfo.clear_timestamp)
+      return usage_line("datafile tag", "--timestamp and --clear-timestamp cannot both be given");
+    return cli::cmd_datafile(g, dfo);
   }
   if (*rm) return cmd_rm(g, url, recursive);
   if (*st) return cmd_stat(g, url);

@@ -16,8 +16,12 @@ namespace sluice::codec {
 // initial and final inversions: CRC-32C = ~crc32_iscsi(data, len, ~0). It takes an int length, so
 // larger spans go in pieces, the state carried from one to the next.
 std::uint32_t crc32c(std::span<const std::byte> data) noexcept {
+  return crc32c_extend(0, data);
+}
+
+std::uint32_t crc32c_extend(std::uint32_t crc, std::span<const std::byte> data) noexcept {
   constexpr std::size_t max_piece = std::size_t{1} << 30;
-  unsigned int state = 0xFFFFFFFFu;
+  unsigned int state = ~crc;
   auto* p = const_cast<unsigned char*>(reinterpret_cast<const unsigned char*>(data.data()));  // only read
   for (std::size_t left = data.size(); left > 0;) {
     const std::size_t n = std::min(left, max_piece);

@@ -13,6 +13,9 @@ namespace sluice::codec {
 // The CRC-32C of `data` (initial value and final XOR 0xFFFFFFFF, reflected): crc32c("123456789") is
 // 0xE3069283. Hardware-accelerated (SSE4.2 / PCLMUL through ISA-L's crc32_iscsi). Any size.
 std::uint32_t crc32c(std::span<const std::byte> data) noexcept;
+// The CRC-32C of data that arrives in pieces: crc32c_extend(crc32c(a), b) == crc32c(a + b), and
+// crc32c_extend(0, a) == crc32c(a).
+std::uint32_t crc32c_extend(std::uint32_t crc, std::span<const std::byte> data) noexcept;
 
 // Encoding appends the CRC-32C of the input as 4 little-endian bytes. Decoding verifies it
 // (integrity_mismatch naming both values) and copies the payload to `out`, which must be
