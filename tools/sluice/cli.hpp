@@ -186,6 +186,10 @@ struct object_options {
 // NumPy arrays as single objects in cottoncandy's raw layout.
 int cmd_object(const global_options& g, const object_options& o);
 
+// A session for transfers as the flags ask (part size, threshold, budget, concurrency), recording
+// multipart uploads for a later run to take over; one engine thread per core.
+result<session> open_transfer_session(const global_options& g, const transfer_flags& f);
+
 struct datafile_options {
   std::string verb;    // "info", "tag", "upload", "download"
   std::string target;  // PATH or s3:// URL (download: the URL)
@@ -195,6 +199,6 @@ struct datafile_options {
   bool clear_timestamp = false;
 };
 // Files with octue's metadata, local or on S3.
-int cmd_datafile(const global_options& g, const datafile_options& o);
+int cmd_datafile(const global_options& g, const transfer_flags& tf, const datafile_options& o);
 
 }  // namespace sluice::cli

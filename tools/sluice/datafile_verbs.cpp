@@ -106,7 +106,7 @@ result<std::pair<std::string, boost::json::value>> parse_tag(const std::string& 
 
 }  // namespace
 
-int cmd_datafile(const global_options& g, const datafile_options& o) {
+int cmd_datafile(const global_options& g, const transfer_flags& tf, const datafile_options& o) {
   const std::string context = "datafile " + o.verb;
   const bool remote_only = o.verb == "download";
   auto t = parse_target(o.target, remote_only);
@@ -155,7 +155,7 @@ int cmd_datafile(const global_options& g, const datafile_options& o) {
   std::optional<session> s;
   std::unique_ptr<engine> local_engine;
   if (needs_s3) {
-    auto opened = open_session(g, transfer::options{}, 0);
+    auto opened = open_transfer_session(g, tf);
     if (!opened) return report(context, opened.error());
     s.emplace(std::move(*opened));
   } else {
@@ -204,6 +204,11 @@ int cmd_datafile(const global_options& g, const datafile_options& o) {
   if (g.json) {
     auto out = describe(d);
     out["verb"] = "datafile " + o.verb;
+    if (s) {  // what went over the network: a metadata change receives no content
+      const auto http = s->sched->http_stats();
+      out["requests"] = http.requests;
+      out["received_bytes"] = http.body_bytes_direct + http.body_bytes_copied;
+    }
     if (o.verb == "info" && d.exists_locally()) {
       if (auto h = files::hash_file(d.local_path())) out["crc32c"] = h->crc32c;
     }

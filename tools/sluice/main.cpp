@@ -834,8 +834,8 @@ int run(int argc, char** argv) {
     return usage_line(*cat ? "cat" : "cp",
                       "--json is not available: the object's bytes go to standard output");
   if (*ls) return cmd_ls(g, lso);
-  if (*cp || *sy || *mv) {
-    const char* verb_name = *cp ? "cp" : *sy ? "sync" : "mv";
+  // --part-size, --multipart-threshold and --memory-budget into tf; an exit status when they are bad.
+  auto transfer_sizes = [&](const char* verb_name) -> std::optional<int> {
     auto ps_ = cli::parse_size(part_size_text);
     if (!ps_) return cli::usage_error("--part-size", ps_.error());
     auto th = cli::parse_size(threshold_text);
@@ -851,6 +851,11 @@ int run(int argc, char** argv) {
     tf.part_size = *ps_;
     tf.multipart_threshold = *th;
     tf.memory_budget = *bud;
+    return std::nullopt;
+  };
+  if (*cp || *sy || *mv) {
+    const char* verb_name = *cp ? "cp" : *sy ? "sync" : "mv";
+    if (auto bad = transfer_sizes(verb_name)) return *bad;
     tf.move = bool(*mv);
     store::write_options put;
     put.content_type = content_type;
@@ -891,7 +896,8 @@ int run(int argc, char** argv) {
     dfo.verb = *dfi ? "info" : *dft ? "tag" : *dfu ? "upload" : "download";
     if (!dfo.timestamp.empty() && dfo.clear_timestamp)
       return usage_line("datafile tag", "--timestamp and --clear-timestamp cannot both be given");
-    return cli::cmd_datafile(g, dfo);
+    if (auto bad = transfer_sizes("datafile")) return *bad;
+    return cli::cmd_datafile(g, tf, dfo);
   }
   if (*rm) return cmd_rm(g, url, recursive);
   if (*st) return cmd_stat(g, url);

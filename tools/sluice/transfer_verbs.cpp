@@ -252,6 +252,10 @@ int upload_stdin(const global_options& g, const transfer_flags& f, const objects
 
 }  // namespace
 
+result<session> open_transfer_session(const global_options& g, const transfer_flags& f) {
+  return open_transfer(g, f);
+}
+
 int cmd_copy_or_sync(const global_options& g, const transfer_flags& f, const std::string& src,
                      const std::string& dst, std::string_view verb_name, const store::write_options& w) {
   const std::string verb_text(verb_name);
