@@ -198,6 +198,19 @@ struct datafile_options {
   std::string timestamp;
   bool clear_timestamp = false;
 };
+struct files_options {
+  std::string verb;  // "register", "ls", "push", "pull", "info"
+  std::string dir;   // register: the dataset directory
+  std::string name;
+  std::string remote;           // --remote s3://bucket/prefix
+  bool remote_listing = false;  // ls / info --remote
+  bool force = false;
+  std::vector<std::string> partitions, include;  // pull
+  transfer_flags transfer;
+};
+// File datasets: the local registry and a remote root.
+int cmd_files(const global_options& g, const files_options& o);
+
 // Files with octue's metadata, local or on S3.
 int cmd_datafile(const global_options& g, const transfer_flags& tf, const datafile_options& o);
 

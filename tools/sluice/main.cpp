@@ -707,6 +707,45 @@ int run(int argc, char** argv) {
   og->add_option("-o,--output", obj.output, "The .npy file to write")->required();
   og->add_flag("--json", g.json, "Print one JSON object");
 
+  cli::files_options fo;
+  auto* fl =
+      verb("files", "File datasets (data/<partition>/..., meta.json): register, push, pull partitions, list",
+           "sluice files pull flowers --partition train --remote s3://bucket/datasets");
+  fl->require_subcommand(1);
+  auto* flr = fl->add_subcommand("register", "Check a dataset directory and install a copy as NAME");
+  flr->add_option("dir", fo.dir,
+                  "the dataset directory (data/<partition>/..., optional meta.json, README.md)")
+      ->required();
+  flr->add_option("name", fo.name, "the dataset's name")->required();
+  flr->add_flag("--force", fo.force, "Replace an installed dataset of that name");
+  flr->add_flag("--json", g.json, "Print one JSON object");
+  auto* fll = fl->add_subcommand("ls", "List the installed datasets, or (--remote) the remote's");
+  fll->add_flag("--json", g.json, "Print one JSON object");
+  auto* flp =
+      fl->add_subcommand("push", "Upload an installed dataset: every file an object, the manifest last");
+  flp->add_option("name", fo.name, "the dataset's name")->required();
+  flp->add_flag("--force", fo.force, "Replace the remote's dataset of that name (readers see old or new)");
+  flp->add_flag("--json", g.json, "Print one JSON object");
+  auto* flu = fl->add_subcommand(
+      "pull", "Fetch a dataset's files, or some partitions' (verified; present ones kept)");
+  flu->add_option("name", fo.name, "the dataset's name")->required();
+  flu->add_option("--partition", fo.partitions, "Only this partition (repeatable)");
+  flu->add_option("--include", fo.include, "Only files whose path matches this glob (repeatable)");
+  flu->add_flag("--force", fo.force, "Fetch even files present and matching; replace a local dataset");
+  flu->add_flag("--json", g.json, "Print one JSON object");
+  auto* fli = fl->add_subcommand("info", "Partitions, file counts, bytes and meta of a dataset");
+  fli->add_option("name", fo.name, "the dataset's name")->required();
+  fli->add_flag("--json", g.json, "Print one JSON object");
+  // --remote [s3://bucket/prefix]: the remote root (else SLUICE_FILES_REMOTE, else the config file);
+  // on ls and info, given even without a value, it asks for the remote's side.
+  std::vector<CLI::Option*> remote_opts;
+  for (auto* sub : {fll, flp, flu, fli})
+    remote_opts.push_back(
+        sub->add_option("--remote", fo.remote,
+                        "The remote root s3://bucket/prefix (else SLUICE_FILES_REMOTE, else [files] remote "
+                        "in $SLUICE_HOME/config); on ls and info, alone: list or describe the remote's side")
+            ->expected(0, 1));
+
   cli::datafile_options dfo;
   auto* df = verb("datafile", "A file with octue's metadata (id, timestamp, labels, tags), local or on S3",
                   "sluice datafile tag s3://bucket/run/out.csv --label cleaned --tag rated_mw=1.5");
@@ -891,6 +930,13 @@ int run(int argc, char** argv) {
   if (*ob) {
     obj.verb = *op ? "put-array" : "get-array";
     return cli::cmd_object(g, obj);
+  }
+  if (*fl) {
+    fo.verb = *flr ? "register" : *fll ? "ls" : *flp ? "push" : *flu ? "pull" : "info";
+    fo.remote_listing = (*fll && remote_opts[0]->count() > 0) || (*fli && remote_opts[3]->count() > 0);
+    if (auto bad = transfer_sizes("files")) return *bad;
+    fo.transfer = tf;
+    return cli::cmd_files(g, fo);
   }
   if (*df) {
     dfo.verb = *dfi ? "info" : *dft ? "tag" : *dfu ? "upload" : "download";
