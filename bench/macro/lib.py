@@ -501,6 +501,63 @@ def array_targets(recs, target):
         target("array selection: one index GET per shard + one GET per coalesced range", None, "missing figures")
 
 
+# The file-dataset rows: per workload, sluice files push / pull, sluice cp -r of the same tree (the
+# same transfers without a manifest: what the dataset layer costs) and aws s3 sync.
+FILES_WORKLOADS = [
+    ("files_push_small", "files push: many small"),
+    ("files_pull_small", "files pull: many small"),
+    ("files_push_large", "files push: few large"),
+    ("files_pull_large", "files pull: few large"),
+]
+
+
+def files_section(recs, w):
+    rows = [r for r in recs if r["workload"] in dict(FILES_WORKLOADS)]
+    if not rows:
+        return
+    by_id = {r["id"]: r for r in recs}
+    hdr = "%-24s %-34s %11s %10s %10s %9s %9s" % (
+        "files workload", "who", "bytes/s", "files/s", "sluice / x", "cpu s/GiB", "peak RSS")
+    w(hdr)
+    w("-" * len(hdr))
+    order = {"sluice": 0, "ceiling": 1, "peer": 2}
+    for wl, wl_name in FILES_WORKLOADS:
+        first = True
+        for r in sorted([r for r in rows if r["workload"] == wl], key=lambda r: order.get(r["kind"], 3)):
+            ok = r["status"] == "ok"
+            base = by_id.get(r.get("vs") or "", {})
+            ratio = ""
+            if ok and base.get("status") == "ok" and r.get("throughput") and base.get("throughput"):
+                ratio = "%.2fx" % (base["throughput"] / r["throughput"])
+            notes = []
+            if not ok:
+                notes.append((r.get("reason") or "")[:110])
+            if r.get("rounds", 1) > 1:
+                notes.append("median of %d" % r["rounds"])
+            w("%-24s %-34s %11s %10s %10s %9s %9s  %s" % (
+                wl_name if first else "", r["label"][:34], fmt_rate(r.get("throughput")) if ok else r["status"],
+                "%.0f" % r["rps"] if ok and r.get("rps") else "", ratio,
+                "%.2f" % r["cpu_s_per_gib"] if ok and r.get("cpu_s_per_gib") is not None else "",
+                fmt_bytes(r.get("max_rss")) if ok else "", "; ".join(notes)))
+            first = False
+        w("")
+
+
+def files_targets(recs, target):
+    by_id = {r["id"]: r for r in recs}
+    if not any(r["workload"] in dict(FILES_WORKLOADS) for r in recs):
+        return
+    for wl, name in FILES_WORKLOADS:
+        op = wl.split("_")[1] + "_" + wl.split("_")[2]
+        s, c = by_id.get("files." + op), by_id.get("cpr." + op)
+        if s and c and s.get("status") == "ok" and c.get("status") == "ok":
+            q = s["throughput"] / c["throughput"]
+            target("%s: manifest overhead vs sluice cp -r <= 5%%" % name, q >= 0.95,
+                   "%.1f%% slower (%s vs %s)" % (100 * (1 - q), fmt_rate(s["throughput"]), fmt_rate(c["throughput"])))
+        else:
+            target("%s: manifest overhead vs sluice cp -r <= 5%%" % name, None, "missing figures")
+
+
 def cmd_na(a):
     rec = {"id": a.id, "workload": a.workload, "kind": a.kind, "label": a.label, "server": a.server,
            "vs": a.vs, "unit": a.unit, "status": a.status, "reason": a.reason, "note": a.note}
@@ -606,6 +663,7 @@ def cmd_report(a):
         w("")
 
     array_section(recs, w)
+    files_section(recs, w)
 
     # Targets.
     w("Targets (sluice / x is sluice's figure divided by the row's figure)%s:" % (
@@ -663,6 +721,7 @@ def cmd_report(a):
                r["max_rss"] <= limit,
                "%s (limit %s)" % (fmt_bytes(r["max_rss"]), fmt_bytes(limit)))
     array_targets(recs, target)
+    files_targets(recs, target)
     runs = [r for r in recs if r["kind"] == "sluice" and r["workload"] != "tripwire"]
     errs = sum(r.get("integrity_errors", r.get("errors", 0)) or 0 for r in runs if r["status"] == "ok")
     bad = [r["label"] for r in runs if r["status"] != "ok"]

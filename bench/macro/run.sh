@@ -3,12 +3,16 @@
 # (iperf3, wrk, fio) and the peers (curl, rclone, aws cli), in one table with
 # sluice's ratio to each.
 #
-#   bash bench/macro/run.sh [--smoke] [--arrays-only] [--array-link RATE] [--build-dir DIR] [--work-dir DIR] [--keep]
+#   bash bench/macro/run.sh [--smoke] [--arrays-only | --files-only] [--array-link RATE] [--build-dir DIR]
+#                           [--work-dir DIR] [--keep]
 #
 #   --smoke        tiny sizes, 1-second tools; under a minute; exits non-zero if
 #                  any step fails (ctest runs it as bench_macro_smoke)
 #   --arrays-only  only the array rows (a Zarr v3 array written and read by
 #                  sluice, the raw GETs / PUTs of its stored bytes, zarrita)
+#   --files-only   only the file-dataset rows (sluice files push / pull of many
+#                  small and of a few large files, next to sluice cp -r and aws s3
+#                  sync of the same tree, on s3rver)
 #   --array-link   RATE (tc units, e.g. 2400mbit): the array rows run with loopback
 #                  shaped to RATE (a tbf qdisc on lo, as root; removed afterwards,
 #                  also on failure): a link slower than the CPUs can decode, where
@@ -39,6 +43,7 @@ build_dir="$repo/build"
 work_parent="${TMPDIR:-/tmp}"
 keep=0
 arrays_only=0
+files_only=0
 array_link=""
 while (($#)); do
   case "$1" in
@@ -49,6 +54,7 @@ while (($#)); do
     --work-dir=*) work_parent="${1#*=}" ;;
     --keep) keep=1 ;;
     --arrays-only) arrays_only=1 ;;
+    --files-only) files_only=1 ;;
     --array-link) array_link="$2"; shift ;;
     --array-link=*) array_link="${1#*=}" ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -78,6 +84,16 @@ else
   FIO_BS=8M; FIO_SIZE=1G
 fi
 FIO_DEPTH=8
+# File datasets: FILES_SMALL_COUNT files of FILES_SMALL_SIZE in 10 partitions, and
+# FILES_LARGE_COUNT of FILES_LARGE_SIZE in 2; FILES_C transfers at once; each row
+# the median of FILES_ROUNDS rounds.
+if [[ $mode == smoke ]]; then
+  FILES_SMALL_COUNT=40; FILES_SMALL_SIZE=$((64 * KiB)); FILES_LARGE_COUNT=2; FILES_LARGE_SIZE=$((6 * MiB))
+  FILES_C=16; FILES_ROUNDS=1
+else
+  FILES_SMALL_COUNT=10000; FILES_SMALL_SIZE=$((64 * KiB)); FILES_LARGE_COUNT=16; FILES_LARGE_SIZE=$((64 * MiB))
+  FILES_C=64; FILES_ROUNDS=3
+fi
 # The array: float32, shards of ARR_SHARDS elements (64 MiB decoded in the full
 # run), inner chunks of ARR_CHUNKS (1 MiB), zstd level 3; ARR_SELECT is a box of
 # 10% of its elements that cuts shards and inner chunks unaligned. ARR_C shards
@@ -431,13 +447,89 @@ print(repr(d["checksum"]), repr(d["checksum_selection"]), d["shards"])' "$logs/a
   rm -rf "$www/bench/array/w.zarr" "$www/bench/array/p.zarr"
   "${lib[@]}" median --rounds "$rounds" --results "$results"
 }
-array_rows
+((files_only)) || array_rows
+
+# ------------------------------------------------------------------ file datasets
+# `sluice files push` and `pull` of a dataset next to `sluice cp -r` of the same
+# tree (the same transfers without the manifest, the hashing and the checks: the
+# manifest's overhead) and `aws s3 sync`, all on s3rver (it lists; nginx cannot),
+# each destination emptied before each run (untimed) so every tool moves every
+# file. Downloads end durable: sluice fsyncs each file, aws is followed by a
+# syncfs. The tools take turns round after round; each row is the median.
+files_rows() {
+  say "file datasets (s3rver):"
+  local rounds="$work/files-rounds.jsonl" fhome="$work/files-home" fpull="$work/files-pull" src="$work/files-src"
+  : >"$rounds"
+  local S=(timeout -k 5 "$STEP_TIMEOUT" env SLUICE_HOME="$fhome" "$sluice" --endpoint-url "$s3rver_url"
+    --concurrency "$FILES_C" -q)
+  local P=(timeout -k 5 "$STEP_TIMEOUT" env SLUICE_HOME="$fpull" "$sluice" --endpoint-url "$s3rver_url"
+    --concurrency "$FILES_C" -q)
+  local A=(timeout -k 5 "$STEP_TIMEOUT" env AWS_CONFIG_FILE="$work/aws-files.cfg" "$aws" --endpoint-url "$s3rver_url")
+  aws_config "$work/aws-files.cfg" "$FILES_C" $((8 * MiB)) $((8 * MiB))
+  fmeasure() {  # ID ROUND WORKLOAD KIND LABEL [lib.py run options...] -- CMD...
+    local id=$1 round=$2 workload=$3 kind=$4 label=$5
+    shift 5
+    "${lib[@]}" run --results "$rounds" --logdir "$logs" --id "$id#$round" --workload "$workload" --kind "$kind" \
+      --label "$label" --timeout "$STEP_TIMEOUT" --server s3rver "$@" || step_failed=1
+  }
+  local set count size parts
+  for set in small large; do
+    if [[ $set == small ]]; then count=$FILES_SMALL_COUNT size=$FILES_SMALL_SIZE parts=10
+    else count=$FILES_LARGE_COUNT size=$FILES_LARGE_SIZE parts=2; fi
+    /usr/bin/python3 - "$src/$set" "$count" "$size" "$parts" <<'PY'
+import os, sys
+root, count, size, parts = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+block = os.urandom(size)
+for i in range(count):
+    d = os.path.join(root, "data", "p%d" % (i % parts))
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "f-%05d" % i), "wb") as f:
+        f.write(i.to_bytes(8, "little") + block[8:])  # distinct files
+PY
+    "${S[@]}" files register "$src/$set" "$set" --force >>"$logs/files-setup.log" 2>&1 ||
+      { step_failed=1; say "  FAILED  registering the $set dataset: $(tail -n 2 "$logs/files-setup.log")"; return 0; }
+  done
+  local round bytes tree check rm_remote
+  for ((round = 1; round <= FILES_ROUNDS; round++)); do
+    for set in small large; do
+      if [[ $set == small ]]; then count=$FILES_SMALL_COUNT size=$FILES_SMALL_SIZE
+      else count=$FILES_LARGE_COUNT size=$FILES_LARGE_SIZE; fi
+      bytes=$((count * size)) tree="$fhome/datasets/$set"
+      rm_remote="timeout -k 5 $STEP_TIMEOUT $sluice --endpoint-url $s3rver_url -q rm -r"
+      fmeasure "files.push_$set" "$round" "files_push_$set" sluice "sluice files push" --bytes "$bytes" \
+        --requests "$count" --before "$rm_remote s3://bench/files/$set" -- \
+        "${S[@]}" files push "$set" --remote s3://bench/files
+      fmeasure "cpr.push_$set" "$round" "files_push_$set" ceiling "sluice cp -r (same tree)" --bytes "$bytes" \
+        --requests "$count" --vs "files.push_$set" --before "$rm_remote s3://bench/cpr/$set" -- \
+        "${S[@]}" cp -r "$tree" "s3://bench/cpr/$set"
+      fmeasure "aws.push_$set" "$round" "files_push_$set" peer "aws s3 sync (c=$FILES_C)" --bytes "$bytes" \
+        --requests "$count" --vs "files.push_$set" --before "$rm_remote s3://bench/aws/$set" -- \
+        "${A[@]}" s3 sync "$tree" "s3://bench/aws/$set" --only-show-errors
+      check="$(check_dir "$fpull/datasets/$set/data" "$count" "$size")"
+      fmeasure "files.pull_$set" "$round" "files_pull_$set" sluice "sluice files pull" --bytes "$bytes" \
+        --requests "$count" --before "rm -rf '$fpull'" --check "$check" -- \
+        "${P[@]}" files pull "$set" --remote s3://bench/files
+      fmeasure "cpr.pull_$set" "$round" "files_pull_$set" ceiling "sluice cp -r (same objects)" --bytes "$bytes" \
+        --requests "$count" --vs "files.pull_$set" --before "rm -rf '$out/cpr-$set'" \
+        --check "$(check_dir "$out/cpr-$set" "$count" "$size")" -- \
+        "${S[@]}" cp -r "s3://bench/cpr/$set" "$out/cpr-$set"
+      fmeasure "aws.pull_$set" "$round" "files_pull_$set" peer "aws s3 sync (c=$FILES_C), syncfs" --bytes "$bytes" \
+        --requests "$count" --vs "files.pull_$set" --before "rm -rf '$out/aws-$set'" \
+        --check "$(check_dir "$out/aws-$set" "$count" "$size")" -- \
+        bash -c '"${@:3}" s3 sync "$1" "$2" --only-show-errors && sync -f "$2"' _ "s3://bench/aws/$set" \
+        "$out/aws-$set" "${A[@]}"
+    done
+  done
+  rm -rf "$fpull" "$out"/cpr-* "$out"/aws-* "$src"
+  "${lib[@]}" median --rounds "$rounds" --results "$results"
+}
+((arrays_only)) || files_rows
 
 # ------------------------------------------------------------------ report
 # (called at the end, or right after the array rows with --arrays-only)
 finish() {
   local standard=""
-  ((arrays_only)) || standard="large object $(human "$LARGE_SIZE") in $(human "$LARGE_PART") parts, concurrency $LARGE_C, \
+  ((arrays_only || files_only)) || standard="large object $(human "$LARGE_SIZE") in $(human "$LARGE_PART") parts, concurrency $LARGE_C, \
 budget $(human "$LARGE_BUDGET"); puts $put_label, concurrency $PUT_C, budget $(human "$PUT_BUDGET"); small $small_label, \
 concurrency $SMALL_C, budget $(human "$SMALL_BUDGET")
 Every row is the best of up to $REPS runs; sluice GETs: $( ((SLUICE_DURATION > 0)) && echo "each run repeats for ${SLUICE_DURATION} s" || echo "one pass"); \
@@ -448,6 +540,8 @@ sluice: $sluice ($(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?'
 ${standard}array: float32 [$ARR_SHAPE], shards [$ARR_SHARDS], inner chunks [$ARR_CHUNKS], zstd 3, CRC-32C index; selection [$ARR_SELECT]; \
 $ARR_C shards at once, $ARR_INFLIGHT requests in flight, $(human "$ARR_PART") parts, budget $(human "$ARR_BUDGET"); each array row the median of $ARR_ROUNDS rounds.${array_link:+
 Array rows on loopback shaped to $array_link (tc tbf on lo, --array-link).}
+files: $FILES_SMALL_COUNT x $(human "$FILES_SMALL_SIZE") in 10 partitions, $FILES_LARGE_COUNT x $(human "$FILES_LARGE_SIZE") in 2; \
+$FILES_C transfers at once; each files row the median of $FILES_ROUNDS rounds, on s3rver.
 Server: nginx unless noted.
 "
   set +e
@@ -470,7 +564,7 @@ Server: nginx unless noted.
   fi
   exit 0
 }
-if ((arrays_only)); then finish; fi
+if ((arrays_only || files_only)); then finish; fi
 
 # The large object: one random part repeated, written straight into nginx's root
 # (nginx cannot take the multipart upload sluice would use for it).
