@@ -55,6 +55,8 @@ std::string make_dataset(const temp_dir& t, const std::string& name = "flowers")
   spit(d + "/meta.json", R"({"species": 3, "source": "kew"})");
   spit(d + "/README.md", "# Flowers\n");
   spit(d + "/assets/logo.txt", "logo");
+  spit(d + "/data/train/.a.bin.sluice.json",
+       R"({"id":"a-id","labels":["first"],"tags":{},"timestamp":null})");
   return d;
 }
 
@@ -253,10 +255,20 @@ TEST_F(memory_remote, a_pushed_dataset_is_every_file_an_object_and_a_manifest_na
   EXPECT_EQ(k.size(), 7u);
   EXPECT_NE(std::find(k.begin(), k.end(), "flowers/manifest.json"), k.end());
   EXPECT_NE(std::find(k.begin(), k.end(), "flowers/" + v + "/data/train/a.bin"), k.end());
-  // Each object carries its file's datafile metadata.
+  // A file with datafile metadata carries it on its object too; the others only in the manifest.
   auto st = eng.run(remote->stat("flowers/" + v + "/data/train/a.bin"));
   ASSERT_TRUE(st && *st);
-  EXPECT_TRUE((*st)->metadata.contains("octue__id"));
+  EXPECT_EQ((*st)->metadata.at("octue__id"), "\"a-id\"");
+  EXPECT_EQ((*st)->metadata.at("octue__labels"), "[\"first\"]");
+  auto other = eng.run(remote->stat("flowers/" + v + "/data/train/b.bin"));
+  ASSERT_TRUE(other && *other);
+  EXPECT_FALSE((*other)->metadata.contains("octue__id"));
+  const auto& entries = (*m)->files;
+  auto a = std::find_if(entries.begin(), entries.end(),
+                        [](const auto& f) { return f.path == "data/train/a.bin"; });
+  ASSERT_NE(a, entries.end());
+  EXPECT_EQ(a->meta.id, "a-id");
+  EXPECT_FALSE(a->etag.empty());
   auto listed = eng.run(files::remote_datasets(*remote));
   ASSERT_TRUE(listed);
   ASSERT_EQ(listed->size(), 1u);

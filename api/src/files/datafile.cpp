@@ -11,6 +11,7 @@
 #include <boost/json/string.hpp>
 
 #include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,7 +23,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
-#include <random>
+#include <memory>
 #include <vector>
 
 namespace sluice::files {
@@ -336,11 +337,12 @@ result<void> validate(const datafile_metadata& m) {
 }
 
 std::string new_id() {
-  std::random_device rd;
+  // getrandom(2): the kernel's generator, one call (a std::random_device per id costs more than the
+  // rest of a small file's push).
   std::array<unsigned char, 16> b{};
-  for (std::size_t i = 0; i < b.size(); i += 4) {
-    const auto r = rd();
-    for (std::size_t k = 0; k < 4; ++k) b[i + k] = static_cast<unsigned char>(r >> (8 * k));
+  for (std::size_t got = 0; got < b.size();) {
+    const ssize_t n = ::getrandom(b.data() + got, b.size() - got, 0);
+    if (n > 0) got += static_cast<std::size_t>(n);
   }
   b[6] = static_cast<unsigned char>((b[6] & 0x0F) | 0x40);  // version 4
   b[8] = static_cast<unsigned char>((b[8] & 0x3F) | 0x80);  // RFC 4122 variant
@@ -409,7 +411,15 @@ result<content_hashes> hash_file(const std::string& path, std::uint64_t part_siz
   if (fd < 0) return os_fail("cannot open", path, errno);
   integrity::content_hasher hasher(part_size);
   std::uint32_t crc = 0;
-  std::vector<std::byte> buf(std::size_t{4} << 20);
+  // A buffer as large as the file (up to 4 MiB), left uninitialised: zeroing 4 MiB for each small file
+  // of a dataset would cost more than reading it.
+  struct stat st {};
+  const std::size_t want =
+      ::fstat(fd, &st) == 0 && st.st_size > 0
+          ? std::min<std::size_t>(static_cast<std::size_t>(st.st_size) + 1, std::size_t{4} << 20)
+          : std::size_t{64} << 10;
+  auto storage = std::make_unique_for_overwrite<std::byte[]>(want);
+  const std::span<std::byte> buf(storage.get(), want);
   for (;;) {
     const ssize_t n = ::read(fd, buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;

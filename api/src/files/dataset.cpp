@@ -233,6 +233,7 @@ std::string manifest_json(const manifest& m) {
     e["path"] = f.path;
     e["size"] = f.size;
     e["xxh3"] = f.xxh3;
+    if (!f.etag.empty()) e["etag"] = f.etag;
     files.push_back(std::move(e));
   }
   o["files"] = std::move(files);
@@ -272,6 +273,8 @@ result<manifest> parse_manifest(std::string_view text, std::string_view what) {
     if (!integrity::from_hex(e.xxh3))
       return fail(errc::invalid_argument, where + ": 'xxh3' is not 16 hex digits");
     SLUICE_TRY(e.meta, entry_metadata(fo, where));
+    if (auto et = fo.find("etag"); et != fo.end() && et->value().is_string())
+      e.etag = std::string(et->value().get_string());
     if (!seen.insert(e.path).second) return fail(errc::invalid_argument, where + ": listed twice");
     m.files.push_back(std::move(e));
   }
@@ -326,6 +329,9 @@ result<manifest> inspect_dataset(const std::string& dir_in, std::string_view nam
   if (!any_partition)
     return bad(dir / "data", "empty (a dataset has at least one partition, data/<partition>/)");
 
+  // One walk: the files, and the sidecars seen beside them (read only for files that have one).
+  const std::string root = dir.string() + "/";
+  std::set<std::string> sidecars;
   for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
        it.increment(ec)) {
     const auto st = it->symlink_status();
@@ -334,21 +340,31 @@ result<manifest> inspect_dataset(const std::string& dir_in, std::string_view nam
       return bad(it->path(), "a symbolic link (a dataset holds files and directories only)");
     if (fs::is_directory(st)) continue;
     if (!fs::is_regular_file(st)) return bad(it->path(), "not a file or a directory");
+    const std::string full = it->path().string();
+    if (is_sidecar(n)) sidecars.insert(full);
     if (is_sluice_file(n)) continue;
     file_entry f;
-    f.path = fs::relative(it->path(), dir).generic_string();
+    f.path = full.substr(root.size());  // below `dir`, '/'-separated
     if (auto ok = check_relative(f.path, dir_in); !ok) return bad(it->path(), ok.error().message);
     f.size = static_cast<std::uint64_t>(it->file_size(ec));
-    if (ec) return os_fail("cannot stat", it->path().string(), ec.value());
-    SLUICE_TRY(datafile d, datafile::local(it->path().string()));
-    f.meta = d.metadata();
-    if (hash) {
-      SLUICE_TRY(content_hashes h, hash_file(it->path().string()));
-      f.xxh3 = h.xxh3;
-    }
+    if (ec) return os_fail("cannot stat", full, ec.value());
     m.files.push_back(std::move(f));
   }
   if (ec) return os_fail("cannot list", dir_in, ec.value());
+  for (auto& f : m.files) {
+    const std::string full = root + f.path;
+    if (sidecars.contains(sidecar_path(full))) {
+      SLUICE_TRY(datafile d, datafile::local(full));
+      f.meta = d.metadata();
+      f.sidecar = true;
+    } else {
+      f.meta.id = new_id();
+    }
+    if (hash) {
+      SLUICE_TRY(content_hashes h, hash_file(full));
+      f.xxh3 = h.xxh3;
+    }
+  }
   std::sort(m.files.begin(), m.files.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
   // Every partition holds a file (an empty one would not exist on the remote).
   const auto parts = m.partitions();
@@ -487,6 +503,9 @@ awaitable<result<void>> fetch_file(store::store& remote, const manifest& m, cons
     co_return fail(errc::not_found, remote.describe(key) +
                                         ": missing: the dataset was replaced on the remote while it was "
                                         "read (pull again)");
+  // The object is the one pushed (its ETag, which any overwrite changes) and its bytes matched the
+  // XXH3 sluice recorded when it uploaded them: the file is the manifest's without reading it again.
+  if (r.verified && !f.etag.empty() && r.gen.tag == f.etag && r.size == f.size) co_return result<void>{};
   auto h = hash_file(path);
   if (!h || h->xxh3 != f.xxh3) {
     ::unlink(path.c_str());
@@ -508,7 +527,8 @@ awaitable<result<push_result>> push(const registry& r, std::string_view name, st
     co_return fail(errc::not_found, "dataset '" + std::string(name) +
                                         "' is not installed: sluice files register DIR " + std::string(name) +
                                         " first");
-  SLUICE_CO_TRY(manifest m, inspect_dataset(dir, name, true));
+  // Hashed by the workers, each file just before it goes up: overlapped with the other transfers.
+  SLUICE_CO_TRY(manifest m, inspect_dataset(dir, name, false));
   SLUICE_CO_TRY(std::optional<manifest> old, co_await remote_manifest(remote, name));
   if (old && !force)
     co_return fail(errc::precondition_failed,
@@ -528,16 +548,23 @@ awaitable<result<push_result>> push(const registry& r, std::string_view name, st
   std::size_t next = 0;
   auto worker = [&](unsigned) -> awaitable<void> {
     while (failures.empty() && next < m.files.size()) {
-      const file_entry& f = m.files[next++];
+      file_entry& f = m.files[next++];
       const std::string key = m.name + "/" + m.id + "/" + f.path;
       const std::string path = dir + "/" + f.path;
+      auto h = hash_file(path);
+      if (!h) {
+        failures.push_back(h.error());
+        continue;
+      }
+      f.xxh3 = h->xxh3;
       store::write_options wo;
-      wo.metadata = to_user_metadata(f.meta);
+      if (f.sidecar) wo.metadata = to_user_metadata(f.meta);  // labelled files carry it on the object too
       auto g = co_await remote.write_file(key, path, wo);
       if (!g) {
         failures.push_back(g.error());
         continue;
       }
+      f.etag = g->tag;
       ++out.files;
       out.bytes += f.size;
     }

@@ -24,8 +24,9 @@
 //   NAME/manifest.json  written last: the dataset's id (one per push), its
 //                       creation time, meta.json's content, and per file its
 //                       path, size, XXH3, id, timestamp, labels and tags
-//   NAME/<id>/<path>    each file its own object (no archive), carrying its
-//                       datafile metadata under octue's names
+//   NAME/<id>/<path>    each file its own object (no archive); a file with a
+//                       datafile sidecar carries its metadata on the object too,
+//                       under octue's names
 // Datasets are immutable: a push over an existing one needs `force`, which
 // uploads the new version beside the old, switches the manifest (readers see
 // the old dataset or the new, whole), then removes the old version's objects.
@@ -80,7 +81,9 @@ struct file_entry {
   std::string path;  // relative to the dataset's root: "data/train/0001.png"
   std::uint64_t size = 0;
   std::string xxh3;  // 16 hex digits, of the whole content
+  std::string etag;  // the object's generation (ETag) as pushed; "" when not known
   datafile_metadata meta;
+  bool sidecar = false;  // inspect_dataset: the metadata came from a sidecar (not in the manifest)
 };
 
 struct manifest {
