@@ -181,7 +181,10 @@ struct object_options {
   std::string url;     // s3://bucket/key
   std::string output;  // get-array: the .npy to write
   std::string compression = "none";
-  int level = 0;  // 0: the codec's default
+  int level = 0;                  // 0: the codec's default
+  std::optional<int> split_axis;  // put-array: the chunked layout, split along this axis
+  std::string part_size;          // put-array: the chunked layout's part size ("" = 100MiB)
+  std::string select;             // get-array: a box of a chunked array
 };
 // NumPy arrays as single objects in cottoncandy's raw layout.
 int cmd_object(const global_options& g, const object_options& o);

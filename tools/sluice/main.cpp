@@ -693,10 +693,16 @@ int run(int argc, char** argv) {
   auto* op = ob->add_subcommand("put-array",
                                 "Store a .npy file's array as one object (dtype, shape, order, "
                                 "compression in its user metadata)");
-  op->add_option("file", obj.file, "the .npy file")->required();
+  op->add_option(
+        "file", obj.file,
+        "a .npy (one array), or a .npz: SciPy's sparse matrix (csr, csc, coo) or a dictionary of arrays")
+      ->required();
   op->add_option("url", obj.url, "s3://bucket/key")->required();
   op->add_option("--compression", obj.compression,
                  "zstd | gzip | none (default none, as cottoncandy's raw arrays)");
+  op->add_option("--split-axis", obj.split_axis,
+                 "Store a .npy in cottoncandy's chunked (dask) layout, split along this axis (-1: the last)");
+  op->add_option("--part-size", obj.part_size, "Chunked layout: at most this much per part (default 100MiB)");
   op->add_option("--level", obj.level, "Compression level (default: zstd 3, gzip 5)")
       ->check(CLI::Range(-7, 22));
   op->add_flag("--json", g.json, "Print one JSON object");
@@ -704,7 +710,13 @@ int run(int argc, char** argv) {
                                 "Read an object stored as a raw array (by sluice or cottoncandy) "
                                 "into a .npy file");
   og->add_option("url", obj.url, "s3://bucket/key")->required();
-  og->add_option("-o,--output", obj.output, "The .npy file to write")->required();
+  og->add_option(
+        "-o,--output", obj.output,
+        "The file to write: .npy for an array (raw or chunked), .npz for a sparse matrix or a dictionary")
+      ->required();
+  og->add_option("--select", obj.select,
+                 "Chunked arrays: a box start:stop per dimension (':' for all), e.g. 0:10,:; only the parts "
+                 "it touches are read");
   og->add_flag("--json", g.json, "Print one JSON object");
 
   cli::files_options fo;
@@ -929,6 +941,8 @@ int run(int argc, char** argv) {
   }
   if (*ob) {
     obj.verb = *op ? "put-array" : "get-array";
+    // --part-size is also a global option, which takes it wherever it stands.
+    if (*op && obj.part_size.empty() && global_part->count() > 0) obj.part_size = part_size_text;
     return cli::cmd_object(g, obj);
   }
   if (*fl) {

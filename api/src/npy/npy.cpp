@@ -360,14 +360,14 @@ result<std::vector<std::byte>> format(data_type dtype, std::span<const std::uint
   return out;
 }
 
-result<array> read_file(const std::string& path) {
+result<std::vector<std::byte>> read_bytes(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return os_fail("cannot open", path, errno);
   std::vector<std::byte> bytes;
   struct stat st {};
   if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
     ::close(fd);
-    return fail(errc::invalid_argument, path + ": is a directory, not a .npy file");
+    return fail(errc::invalid_argument, path + ": is a directory, not a file");
   }
   if (st.st_size > 0) bytes.reserve(static_cast<std::size_t>(st.st_size));
   std::byte buf[1 << 16];
@@ -383,12 +383,15 @@ result<array> read_file(const std::string& path) {
     bytes.insert(bytes.end(), buf, buf + n);
   }
   ::close(fd);
+  return bytes;
+}
+
+result<array> read_file(const std::string& path) {
+  SLUICE_TRY(std::vector<std::byte> bytes, read_bytes(path));
   return parse(bytes, path);
 }
 
-result<void> write_file(const std::string& path, data_type dtype, std::span<const std::uint64_t> shape,
-                        std::span<const std::byte> data) {
-  SLUICE_TRY(std::vector<std::byte> bytes, format(dtype, shape, data));
+result<void> write_bytes(const std::string& path, std::span<const std::byte> bytes) {
   std::string tmp = path + ".sluice-XXXXXX";
   const int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
   if (fd < 0) return os_fail("cannot create", tmp, errno);
@@ -404,7 +407,7 @@ result<void> write_file(const std::string& path, data_type dtype, std::span<cons
     }
     done += static_cast<std::size_t>(n);
   }
-  // mkostemp creates 0600; a .npy is an ordinary file (0666 less the umask).
+  // mkostemp creates 0600; the file is an ordinary one (0666 less the umask).
   const mode_t mask = ::umask(0);
   ::umask(mask);
   ::fchmod(fd, 0666 & ~mask);
@@ -419,6 +422,12 @@ result<void> write_file(const std::string& path, data_type dtype, std::span<cons
     return os_fail("cannot rename into", path, err);
   }
   return {};
+}
+
+result<void> write_file(const std::string& path, data_type dtype, std::span<const std::uint64_t> shape,
+                        std::span<const std::byte> data) {
+  SLUICE_TRY(std::vector<std::byte> bytes, format(dtype, shape, data));
+  return write_bytes(path, bytes);
 }
 
 }  // namespace sluice::npy

@@ -83,6 +83,11 @@ result<array> read_file(const std::string& path);
 result<void> write_file(const std::string& path, zarr::data_type dtype, std::span<const std::uint64_t> shape,
                         std::span<const std::byte> data);
 
+// A whole file's bytes; and bytes written to a temporary file beside `path`,
+// then renamed into place.
+result<std::vector<std::byte>> read_bytes(const std::string& path);
+result<void> write_bytes(const std::string& path, std::span<const std::byte> bytes);
+
 // The descr of a data type as written: '|b1', '|i1', '<i2', ..., '<c16'.
 std::string descr_of(zarr::data_type dtype);
 
