@@ -65,6 +65,7 @@ result<std::vector<npz_member>> parse_npz(std::span<const std::byte> z, std::str
   if (cd_at > z.size() || cd_size > z.size() - cd_at)
     return corrupt(path, "the central directory lies outside");
   std::vector<npz_member> out;
+  std::uint64_t claimed = 0;
   std::size_t at = static_cast<std::size_t>(cd_at);
   for (std::uint64_t i = 0; i < count; ++i) {
     if (at + 46 > z.size() || le(z, at, 4) != central_sig) return corrupt(path, "a broken central directory");
@@ -95,14 +96,25 @@ result<std::vector<npz_member>> parse_npz(std::span<const std::byte> z, std::str
     const std::uint64_t data_at = local + 30 + le(z, local + 26, 2) + le(z, local + 28, 2);
     if (data_at > z.size() || packed > z.size() - data_at)
       return corrupt(what, "the member runs past the end");
+    // The size the directory claims, bounded before anything is allocated: a stored member is its
+    // bytes; deflate expands at most 1032:1.
+    if (method != 0 && method != 8)
+      return fail(errc::unsupported, what + ": compression method " + std::to_string(method) +
+                                         " (sluice reads stored and deflated members)");
+    if (method == 0 && packed != size) return corrupt(what, "a stored member whose sizes differ");
+    if (method == 8 && size > packed * 1032 + 1024)
+      return corrupt(what, "more bytes than its deflate stream can hold");
+    // Members do not share bytes: all of them together decode to at most what the archive can hold.
+    claimed += size;
+    if (claimed > z.size() * std::uint64_t{1032} + (std::uint64_t{1} << 20))
+      return corrupt(what, "the members claim more bytes than the archive can hold");
     if (size > physical_memory()) return fail(errc::too_large, what + ": larger than this machine's memory");
     npz_member m;
     m.name = name.substr(0, name.size() - 4);
     m.file.resize(static_cast<std::size_t>(size));
     const auto src = z.subspan(static_cast<std::size_t>(data_at), static_cast<std::size_t>(packed));
     if (method == 0) {
-      if (packed != size) return corrupt(what, "a stored member whose sizes differ");
-      std::memcpy(m.file.data(), src.data(), src.size());
+      if (!src.empty()) std::memcpy(m.file.data(), src.data(), src.size());
     } else if (method == 8) {
       z_stream s{};
       if (inflateInit2(&s, -15) != Z_OK) return fail(errc::io_error, what + ": zlib cannot start");
@@ -125,9 +137,6 @@ result<std::vector<npz_member>> parse_npz(std::span<const std::byte> z, std::str
       inflateEnd(&s);
       if (rc != Z_STREAM_END || out_done != m.file.size())
         return corrupt(what, "its deflate stream does not decode");
-    } else {
-      return fail(errc::unsupported, what + ": compression method " + std::to_string(method) +
-                                         " (sluice reads stored and deflated members)");
     }
     std::uint32_t got = 0;
     for (std::size_t off = 0; off < m.file.size();) {

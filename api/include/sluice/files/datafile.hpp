@@ -103,6 +103,23 @@ struct content_hashes {
 // Of a local file; `part_size` as a recorded composite hash has it (0: whole).
 result<content_hashes> hash_file(const std::string& path, std::uint64_t part_size = 0);
 
+namespace detail {
+// Where a cloud datafile is and what its object was when last seen (datafile's own state; at
+// namespace scope so that std::optional of it is complete for every compiler).
+struct datafile_cloud_state {
+  std::shared_ptr<store::store> st;
+  std::string key;
+  bool exists = false;
+  std::uint64_t size = 0;
+  std::string generation;
+  std::string recorded_xxh3;
+  std::string last_modified;
+  std::string content_type;
+  std::map<std::string, std::string> octue_metadata;  // the user metadata under octue's names
+  std::map<std::string, std::string> other_metadata;  // the rest (kept when the metadata changes)
+};
+}  // namespace detail
+
 class datafile {
  public:
   class handle;
@@ -156,18 +173,8 @@ class datafile {
   boost::asio::awaitable<result<handle>> open(std::string_view mode);
 
  private:
-  struct cloud_state {
-    std::shared_ptr<store::store> st;
-    std::string key;
-    bool exists = false;
-    std::uint64_t size = 0;
-    std::string generation;
-    std::string recorded_xxh3;
-    std::string last_modified;
-    std::string content_type;
-    std::map<std::string, std::string> octue_metadata;  // the user metadata under octue's names
-    std::map<std::string, std::string> other_metadata;  // the rest (kept when the metadata changes)
-  };
+  using cloud_state = detail::datafile_cloud_state;
+
   boost::asio::awaitable<result<void>> refresh_cloud();
   result<void> write_sidecar(const std::string& downloaded_generation) const;
 
