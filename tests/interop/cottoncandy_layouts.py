@@ -31,21 +31,9 @@ import json
 import os
 import sys
 
-import botocore.config
-import botocore.session
 import numpy as np
 
-
-def client():
-    session = botocore.session.get_session()
-    return session.create_client(
-        "s3",
-        endpoint_url=os.environ["SLUICE_TEST_ENDPOINT"],
-        aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
-        region_name="us-east-1",
-        config=botocore.config.Config(s3={"addressing_style": "path"}),
-    )
+from cottoncandy_raw import client  # the same botocore client, from the same environment
 
 
 def put_raw(c, bucket, key, a):

@@ -9,6 +9,7 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 
@@ -80,8 +81,31 @@ int cmd_files(const global_options& g_in, const files_options& o) {
     }
     return 0;
   }
-  if ((o.verb == "ls" || o.verb == "info") && !o.remote_listing) {
-    if (o.verb == "ls") {
+  if (o.verb == "info" && !o.remote_listing) {  // the installed dataset (pulled: its manifest)
+    auto all = files::installed_datasets(*reg);
+    if (!all) return report(context, all.error());
+    auto it = std::find_if(all->begin(), all->end(), [&](const files::manifest& m) { return m.name == o.name; });
+    if (it == all->end())
+      return report(context, fail(errc::not_found, "dataset '" + o.name + "' is not installed in " + reg->home +
+                                                       " (sluice files pull " + o.name + ", or info --remote)"));
+    auto out = manifest_summary(*it);
+    out["verb"] = "files info";
+    put_text(out, "path", reg->dataset_dir(o.name));
+    if (g_in.json) {
+      print_json(out);
+    } else {
+      std::printf("%s  %s (%s)\n", printable(o.name).c_str(),
+                  it->id.empty() ? "registered here, not pushed" : ("version " + it->id).c_str(),
+                  printable(reg->dataset_dir(o.name)).c_str());
+      for (const auto& [p, sm] : summarize(*it))
+        std::printf("  data/%-20s %8llu files %12s\n", printable(p).c_str(),
+                    static_cast<unsigned long long>(sm.files), format_bytes(double(sm.bytes)).c_str());
+      std::printf("meta: %s\n", it->meta ? printable(files::canonical_json(*it->meta)).c_str() : "(none)");
+    }
+    return 0;
+  }
+  if (o.verb == "ls" && !o.remote_listing) {
+    {
       auto all = files::installed_datasets(*reg);
       if (!all) return report(context, all.error());
       if (g_in.json) {

@@ -2,6 +2,7 @@
 
 #include <sluice/engine/codec/crc32c.hpp>
 #include <sluice/engine/integrity/recorded_hash.hpp>
+#include <sluice/npy/npy.hpp>
 
 #include "store/local_files.hpp"
 
@@ -463,27 +464,12 @@ struct sidecar_contents {
 
 result<std::optional<sidecar_contents>> read_sidecar(const std::string& file) {
   const std::string path = sidecar_path(file);
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0 && errno == ENOENT) return std::optional<sidecar_contents>{};
-  if (fd < 0) return os_fail("cannot open", path, errno);
-  std::string text;
-  char buf[8192];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      return os_fail("cannot read", path, err);
-    }
-    if (n == 0) break;
-    text.append(buf, static_cast<std::size_t>(n));
-    if (text.size() > (std::size_t{1} << 20)) {
-      ::close(fd);
-      return fail(errc::too_large, path + ": a sidecar over 1 MiB is not one sluice wrote");
-    }
-  }
-  ::close(fd);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 && errno == ENOENT) return std::optional<sidecar_contents>{};
+  if (st.st_size > (off_t{1} << 20))
+    return fail(errc::too_large, path + ": a sidecar over 1 MiB is not one sluice wrote");
+  SLUICE_TRY(std::vector<std::byte> bytes, npy::read_bytes(path));
+  const std::string text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   SLUICE_TRY(json::value v, parse_json(text, path));
   if (!v.is_object()) return fail(errc::invalid_argument, path + ": not a JSON object");
   const auto& o = v.get_object();

@@ -1,5 +1,7 @@
 #include <sluice/object_array/chunked.hpp>
 
+#include "object_array/errors.hpp"
+
 #include <sluice/engine/runtime/concurrently.hpp>
 
 #include <boost/json/array.hpp>
@@ -19,9 +21,7 @@ using boost::asio::awaitable;
 
 namespace {
 
-error bad(std::string_view what, const std::string& why) {
-  return error(errc::invalid_argument, std::string(what) + ": " + why);
-}
+using detail::bad;
 
 result<std::vector<std::uint64_t>> uint_list(const json::value& v, std::string_view what,
                                              std::string_view field) {

@@ -1,5 +1,7 @@
 #include <sluice/object_array/raw.hpp>
 
+#include "object_array/errors.hpp"
+
 #include <sluice/engine/codec/gzip.hpp>
 #include <sluice/engine/codec/zstd.hpp>
 
@@ -19,9 +21,7 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-error bad(std::string_view what, const std::string& msg) {
-  return fail(errc::invalid_argument, std::string(what) + ": " + msg);
-}
+using detail::bad;
 
 // The codec for a compression; none for compression::none.
 result<std::unique_ptr<codec::bytes_codec>> codec_for(compression c, int level) {

@@ -1,5 +1,7 @@
 #include <sluice/object_array/sparse.hpp>
 
+#include "object_array/errors.hpp"
+
 #include <sluice/engine/runtime/concurrently.hpp>
 
 #include <boost/json/array.hpp>
@@ -15,9 +17,7 @@ using boost::asio::awaitable;
 
 namespace {
 
-error bad(std::string_view what, const std::string& why) {
-  return error(errc::invalid_argument, std::string(what) + ": " + why);
-}
+using detail::bad;
 
 // Element k of an integer array (native byte order), as a signed 64-bit value (uint64 above
 // INT64_MAX reads as negative: out of every range checked here).

@@ -78,6 +78,10 @@ TEST(CliFiles, register_push_list_and_pull_one_partition_elsewhere) {
   EXPECT_EQ(parse_document(again).at("fetched_files"), 1);
   EXPECT_EQ(parse_document(again).at("present_files"), 4);
 
+  auto local_info = f.in(f.home_b, {"files", "info", "flowers", "--json"});
+  ASSERT_EQ(local_info.exit_code, 0) << describe(local_info);
+  EXPECT_EQ(parse_document(local_info).at("id").as_string(), version);
+  EXPECT_EQ(parse_document(local_info).at("partitions").at("test").at("files"), 1);
   auto info = f.in(f.home_b, {"files", "info", "flowers", "--remote", f.remote()});
   ASSERT_EQ(info.exit_code, 0) << describe(info);
   EXPECT_NE(info.out.find("data/train"), std::string::npos) << info.out;
