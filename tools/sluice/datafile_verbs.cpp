@@ -38,7 +38,8 @@ result<target> parse_target(const std::string& text, bool remote_only) {
     return t;
   }
   if (remote_only) return fail(errc::invalid_argument, "'" + text + "' is not an s3://bucket/key URL");
-  if (text.empty() || text.back() == '/' || std::filesystem::is_directory(text))
+  std::error_code ec;
+  if (text.empty() || text.back() == '/' || std::filesystem::is_directory(text, ec))
     return fail(errc::invalid_argument, "'" + text + "' is a directory, not a file");
   t.path = text;
   return t;
@@ -123,7 +124,7 @@ int cmd_datafile(const global_options& g, const transfer_flags& tf, const datafi
     const std::string base = std::filesystem::path(t->key).filename().string();
     if (path.empty())
       path = base;
-    else if (path.back() == '/' || std::filesystem::is_directory(path))
+    else if (std::error_code ec; path.back() == '/' || std::filesystem::is_directory(path, ec))
       path = (std::filesystem::path(path) / base).string();
     other = target{false, "", "", path};
   }

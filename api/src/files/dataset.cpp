@@ -35,6 +35,13 @@ namespace {
 constexpr std::string_view manifest_name = "manifest.json";
 constexpr std::string_view manifest_format = "sluice-files-dataset";
 
+// std::filesystem without exceptions: a path that cannot be looked at does not exist here (the
+// operation that needs it then fails with its own error).
+bool path_exists(const fs::path& p) {
+  std::error_code ec;
+  return fs::exists(p, ec);
+}
+
 bool is_sidecar(std::string_view name) {
   return name.size() > 13 && name.front() == '.' && name.ends_with(".sluice.json");
 }
@@ -283,7 +290,8 @@ result<manifest> parse_manifest(std::string_view text, std::string_view what) {
   return m;
 }
 
-result<manifest> inspect_dataset(const std::string& dir_in, std::string_view name, bool hash) {
+namespace {
+result<manifest> inspect_dataset_unguarded(const std::string& dir_in, std::string_view name, bool hash) {
   const fs::path dir(dir_in);
   std::error_code ec;
   const auto root_status = fs::symlink_status(dir, ec);
@@ -373,7 +381,7 @@ result<manifest> inspect_dataset(const std::string& dir_in, std::string_view nam
     if (fs::is_directory(e.symlink_status()) &&
         !std::binary_search(parts.begin(), parts.end(), e.path().filename().string()))
       return bad(e.path(), "an empty partition (no files)");
-  if (fs::exists(dir / "meta.json")) {
+  if (path_exists(dir / "meta.json")) {
     SLUICE_TRY(std::string text, read_text((dir / "meta.json").string(), std::size_t{16} << 20));
     boost::system::error_code jec;
     json::value v = json::parse(text, jec);
@@ -383,16 +391,16 @@ result<manifest> inspect_dataset(const std::string& dir_in, std::string_view nam
   return m;
 }
 
-result<manifest> register_dataset(const registry& r, const std::string& dir, std::string_view name,
-                                  bool force) {
+result<manifest> register_dataset_unguarded(const registry& r, const std::string& dir, std::string_view name,
+                                            bool force) {
   SLUICE_TRY_VOID(validate_dataset_name(name));
   SLUICE_TRY(manifest m, inspect_dataset(dir, name, false));
   const std::string final_dir = r.dataset_dir(name);
   std::error_code ec;
-  if (fs::exists(final_dir) && !force)
+  if (path_exists(final_dir) && !force)
     return fail(errc::precondition_failed, "dataset '" + std::string(name) + "' is already installed (" +
                                                final_dir + "): --force replaces it");
-  if (fs::exists(final_dir) && fs::equivalent(dir, final_dir, ec))
+  if (path_exists(final_dir) && fs::equivalent(dir, final_dir, ec))
     return fail(errc::invalid_argument, dir + " is the installed dataset itself");
   fs::create_directories(r.home + "/datasets", ec);
   if (ec) return os_fail("cannot create", r.home + "/datasets", ec.value());
@@ -404,7 +412,7 @@ result<manifest> register_dataset(const registry& r, const std::string& dir, std
     return os_fail("cannot copy into", incoming, ec.value());
   }
   std::string old;
-  if (fs::exists(final_dir)) {
+  if (path_exists(final_dir)) {
     old = r.home + "/datasets/." + std::string(name) + ".sluice-old-" + new_id();
     fs::rename(final_dir, old, ec);
     if (ec) {
@@ -424,11 +432,11 @@ result<manifest> register_dataset(const registry& r, const std::string& dir, std
   return m;
 }
 
-result<std::vector<manifest>> installed_datasets(const registry& r) {
+result<std::vector<manifest>> installed_datasets_unguarded(const registry& r) {
   std::vector<manifest> out;
   std::error_code ec;
   const std::string dir = r.home + "/datasets";
-  if (!fs::exists(dir)) return out;
+  if (!path_exists(dir)) return out;
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     const std::string n = e.path().filename().string();
@@ -437,7 +445,7 @@ result<std::vector<manifest>> installed_datasets(const registry& r) {
   std::sort(names.begin(), names.end());
   for (const auto& n : names) {
     const std::string mpath = r.manifest_path(n);
-    if (fs::exists(mpath)) {
+    if (path_exists(mpath)) {
       SLUICE_TRY(std::string text, read_text(mpath, std::size_t{1} << 30));
       SLUICE_TRY(manifest m, parse_manifest(text, mpath));
       out.push_back(std::move(m));
@@ -447,6 +455,33 @@ result<std::vector<manifest>> installed_datasets(const registry& r) {
     }
   }
   return out;
+}
+
+// std::filesystem reports some failures only by throwing (a directory entry that vanished or cannot
+// be read while it is walked): they become errors here, at the module's edge.
+template <class F>
+auto guarded(std::string_view what, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const fs::filesystem_error& e) {
+    return errno_error(e.code().value(),
+                       std::string(what) + ": " + e.code().message() + " (" + e.path1().string() + ")");
+  }
+}
+
+}  // namespace
+
+result<manifest> inspect_dataset(const std::string& dir, std::string_view name, bool hash) {
+  return guarded(dir, [&] { return inspect_dataset_unguarded(dir, name, hash); });
+}
+
+result<manifest> register_dataset(const registry& r, const std::string& dir, std::string_view name,
+                                  bool force) {
+  return guarded(dir, [&] { return register_dataset_unguarded(r, dir, name, force); });
+}
+
+result<std::vector<manifest>> installed_datasets(const registry& r) {
+  return guarded(r.home, [&] { return installed_datasets_unguarded(r); });
 }
 
 awaitable<result<std::optional<manifest>>> remote_manifest(store::store& remote, std::string_view name) {
@@ -524,7 +559,7 @@ awaitable<result<push_result>> push(const registry& r, std::string_view name, st
                                     bool force, unsigned concurrency) {
   SLUICE_CO_TRY_VOID(validate_dataset_name(name));
   const std::string dir = r.dataset_dir(name);
-  if (!fs::exists(dir))
+  if (!path_exists(dir))
     co_return fail(errc::not_found, "dataset '" + std::string(name) +
                                         "' is not installed: sluice files register DIR " + std::string(name) +
                                         " first");
@@ -637,7 +672,7 @@ awaitable<result<pull_result>> pull(const registry& r, std::string_view name, st
     }
   const std::string dir = r.dataset_dir(name);
   const std::string mpath = r.manifest_path(name);
-  if (fs::exists(dir) && !fs::exists(mpath) && !opts.force)
+  if (path_exists(dir) && !path_exists(mpath) && !opts.force)
     co_return fail(errc::precondition_failed, "dataset '" + std::string(name) + "' is installed here (" +
                                                   dir +
                                                   ") from a local directory, not from the remote: --force "
@@ -700,11 +735,11 @@ awaitable<result<dataset>> dataset::open(const registry& r, std::string_view nam
   d.root_ = r.dataset_dir(name);
   d.remote_ = opts.remote;
   const std::string mpath = r.manifest_path(name);
-  if (fs::exists(mpath)) {
+  if (path_exists(mpath)) {
     SLUICE_CO_TRY(std::string text, read_text(mpath, std::size_t{1} << 30));
     SLUICE_CO_TRY(d.m_, parse_manifest(text, mpath));
     d.from_remote_ = true;
-  } else if (fs::exists(d.root_)) {
+  } else if (path_exists(d.root_)) {
     SLUICE_CO_TRY(d.m_, inspect_dataset(d.root_, name, false));
   } else if (opts.auto_install && opts.remote) {
     SLUICE_CO_TRY(std::optional<manifest> found, co_await remote_manifest(*opts.remote, name));
@@ -749,7 +784,7 @@ awaitable<result<std::string>> dataset::fetch(std::string_view path) {
     co_return fail(errc::not_found, "dataset '" + m_.name + "' has no file '" + std::string(path) + "'");
   const std::string local = root_ + "/" + it->path;
   if (!from_remote_) {
-    if (!fs::exists(local)) co_return fail(errc::not_found, local + ": no such file");
+    if (!path_exists(local)) co_return fail(errc::not_found, local + ": no such file");
     co_return local;
   }
   if (present_and_matching(local, *it)) co_return local;
