@@ -155,6 +155,28 @@ TEST(DatafileMetadata, the_forms_other_octue_versions_write_are_read) {
   EXPECT_EQ((*older)->id, "");  // none stored: the datafile gives it one
 }
 
+TEST(DatafileMetadata, floats_are_written_as_python_writes_them_and_bad_text_is_refused) {
+  files::datafile_metadata m;
+  m.id = "x";
+  m.tags = boost::json::parse(R"({"a":100000.0,"b":0.0001,"c":1e16,"d":1.5e-5,"e":-0.0,"f":123.456,"g":2.0})")
+               .as_object();
+  EXPECT_EQ(files::to_user_metadata(m).at("octue__tags"),
+            R"({"a":100000.0,"b":0.0001,"c":1e+16,"d":1.5e-05,"e":-0.0,"f":123.456,"g":2.0})");
+  m.tags = {};
+  m.tags["bad"] = std::string(
+      "\xff"
+      "Abc");
+  auto r = files::validate(m);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("UTF-8"), std::string::npos);
+  // Posix timestamps outside years 1..9999 are refused, not turned into nonsense dates.
+  for (const char* t : {"1e300", "1e17", "-1e12"}) {
+    auto far = files::from_user_metadata({{"octue__timestamp", t}}, "obj");
+    ASSERT_FALSE(far) << t;
+    EXPECT_NE(far.error().message.find("years 1 and 9999"), std::string::npos) << far.error().message;
+  }
+}
+
 TEST(DatafileMetadata, malformed_values_are_errors_naming_the_object_and_the_key) {
   for (auto [k, v] : std::vector<std::pair<std::string, std::string>>{{"octue__labels", "[\"Bad Label\"]"},
                                                                       {"octue__tags", "{\"Bad-Name\": 1}"},

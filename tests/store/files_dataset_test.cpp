@@ -200,20 +200,24 @@ TEST(DatasetManifest, reads_back_what_it_writes_and_refuses_what_is_not_one) {
   temp_dir t;
   auto m = files::inspect_dataset(make_dataset(t), "flowers", true);
   ASSERT_TRUE(m);
-  m->id = "v1";
+  m->id = "0f8fad5b-d9cb-469f-a165-70867728950e";
   m->created = "2026-12-02T00:00:00+00:00";
   m->files[0].meta.labels = {"readme"};
   auto back = files::parse_manifest(files::manifest_json(*m), "m");
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(files::manifest_json(*back), files::manifest_json(*m));
   EXPECT_EQ(back->files[0].meta.labels, (std::set<std::string>{"readme"}));
-  for (const char* bad : {"[]", R"({"format":"other"})",
-                          R"({"format":"sluice-files-dataset","version":1,"name":"n","id":"i","created":"c",)"
-                          R"("files":[{"path":"../x","size":1,"xxh3":"0123456789abcdef"}]})",
-                          R"({"format":"sluice-files-dataset","version":1,"name":"n","id":"i","created":"c",)"
-                          R"("files":[{"path":"a","size":-1,"xxh3":"0123456789abcdef"}]})",
-                          R"({"format":"sluice-files-dataset","version":1,"name":"n","id":"i","created":"c",)"
-                          R"("files":[{"path":"a","size":1,"xxh3":"nothex"}]})"})
+  for (
+      const char* bad :
+      {"[]", R"({"format":"other"})",
+       R"({"format":"sluice-files-dataset","version":1,"name":"n","id":"","created":"c","files":[]})",
+       R"({"format":"sluice-files-dataset","version":1,"name":"../n","id":"0f8fad5b-d9cb-469f-a165-70867728950e","created":"c","files":[]})",
+       R"({"format":"sluice-files-dataset","version":1,"name":"n","id":"0f8fad5b-d9cb-469f-a165-70867728950e","created":"c",)"
+       R"("files":[{"path":"../x","size":1,"xxh3":"0123456789abcdef"}]})",
+       R"({"format":"sluice-files-dataset","version":1,"name":"n","id":"0f8fad5b-d9cb-469f-a165-70867728950e","created":"c",)"
+       R"("files":[{"path":"a","size":-1,"xxh3":"0123456789abcdef"}]})",
+       R"({"format":"sluice-files-dataset","version":1,"name":"n","id":"0f8fad5b-d9cb-469f-a165-70867728950e","created":"c",)"
+       R"("files":[{"path":"a","size":1,"xxh3":"nothex"}]})"})
     EXPECT_FALSE(files::parse_manifest(bad, "m")) << bad;
   auto newer = files::parse_manifest(R"({"format":"sluice-files-dataset","version":2})", "m");
   ASSERT_FALSE(newer);

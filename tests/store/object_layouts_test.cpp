@@ -106,7 +106,9 @@ TEST_F(layouts, chunked_metadata_that_does_not_add_up_is_refused_naming_the_prob
             "outside"},
            {R"({"shape":[2,5],"dtype":"<x9","chunks":[[2],[5]],"dask":[[[0,0],"a"]]})", "x9"},
            {R"({"shape":[2,5],"dtype":"<i4","chunks":[[2]],"dask":[]})", "one list per dimension"},
-           {R"({"type":"csr"})", "not cottoncandy's chunked"},
+           {R"({"type":"csr"})", "a sparse matrix's metadata"},
+           {R"({"shape":[2,5]})", "not cottoncandy's chunked"},
+           {R"({"shape":[2,1],"dtype":"<i4","chunks":[[2],[18446744073709551615,2]],"dask":[]})", "overflow"},
        }) {
     auto r = oa::parse_chunked_metadata(c.json, "m");
     ASSERT_FALSE(r) << c.json;
@@ -133,6 +135,20 @@ oa::sparse_matrix csr_3x4() {
   m.arrays["indices"] = vec(zarr::data_type::int32, {0, 3, 1});
   m.arrays["indptr"] = vec(zarr::data_type::int32, {0, 2, 2, 3});
   return m;
+}
+
+TEST_F(layouts, a_chunked_array_larger_than_memory_is_refused_before_any_allocation) {
+  // Valid metadata for 2^40 x 2^30 doubles: the read is too_large, nothing is fetched or allocated.
+  auto l = oa::parse_chunked_metadata(
+      R"({"shape":[1099511627776,1073741824],"dtype":"<f8","chunks":[[1099511627776],[1073741824]],)"
+      R"("dask":[[[0,0],"huge/pt0000"]]})",
+      "m");
+  ASSERT_TRUE(l) << l.error().message;
+  std::uint64_t parts = 7;
+  auto r = eng.run(oa::get_chunked(*st, *l, {}, 4, &parts));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, errc::too_large);
+  EXPECT_NE(r.error().message.find("huge"), std::string::npos) << r.error().message;
 }
 
 TEST_F(layouts, a_sparse_matrix_round_trips_through_the_store_and_through_an_npz) {

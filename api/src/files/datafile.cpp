@@ -72,6 +72,75 @@ std::string ascii_escaped(std::string_view utf8) {
   return out;
 }
 
+// A finite double as Python's repr writes it: the shortest digits that read back, positional for
+// exponents -4 to 15 ("100000.0", "0.0001", "1.5"), else scientific ("1e+16", "1.5e-05").
+std::string python_float(double d) {
+  char buf[40];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::scientific);
+  if (ec != std::errc()) return "null";
+  const std::string sci(buf, end);  // "-1.2345e+05"
+  const auto e = sci.find('e');
+  const int exp = std::atoi(sci.c_str() + e + 1);
+  std::string mant = sci.substr(0, e);
+  const bool negative = !mant.empty() && mant[0] == '-';
+  if (negative) mant.erase(0, 1);
+  std::string digits;
+  for (char c : mant)
+    if (c != '.') digits += c;
+  std::string out = negative ? "-" : "";
+  if (exp >= -4 && exp < 16) {
+    if (exp < 0) {
+      out += "0." + std::string(static_cast<std::size_t>(-exp - 1), '0') + digits;
+    } else if (static_cast<std::size_t>(exp) + 1 >= digits.size()) {
+      out += digits + std::string(static_cast<std::size_t>(exp) + 1 - digits.size(), '0') + ".0";
+    } else {
+      out += digits.substr(0, static_cast<std::size_t>(exp) + 1) + "." +
+             digits.substr(static_cast<std::size_t>(exp) + 1);
+    }
+    return out;
+  }
+  out += digits.substr(0, 1);
+  if (digits.size() > 1) out += "." + digits.substr(1);
+  char ex[16];
+  std::snprintf(ex, sizeof ex, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
+  return out + ex;
+}
+
+// Whether `s` is well-formed UTF-8 (RFC 3629: no overlong forms, surrogates or code points past
+// U+10FFFF).
+bool valid_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    const int len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+    if (len == 0 || c > 0xF4 || i + len > s.size()) return false;
+    unsigned cp = c & (len == 4 ? 0x07 : len == 3 ? 0x0F : 0x1F);
+    for (int k = 1; k < len; ++k) {
+      const auto b = static_cast<unsigned char>(s[i + k]);
+      if ((b & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (b & 0x3F);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+      return false;
+    i += len;
+  }
+  return true;
+}
+
+// Every string and object key in `v` is well-formed UTF-8.
+bool json_is_utf8(const json::value& v) {
+  if (v.is_string()) return valid_utf8(v.get_string());
+  if (v.is_array()) return std::all_of(v.get_array().begin(), v.get_array().end(), json_is_utf8);
+  if (v.is_object())
+    for (const auto& kv : v.get_object())
+      if (!valid_utf8(kv.key()) || !json_is_utf8(kv.value())) return false;
+  return true;
+}
+
 // JSON with object keys sorted at every level, ASCII only: one text per value.
 void canonical(const json::value& v, std::string& out) {
   if (v.is_object()) {
@@ -103,11 +172,7 @@ void canonical(const json::value& v, std::string& out) {
       out += "null";
       return;
     }
-    char buf[32];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d);
-    std::string text(buf, ec == std::errc() ? end : buf);
-    if (text.find_first_of(".e") == std::string::npos) text += ".0";
-    out += text;
+    out += python_float(d);
   } else {
     out += ascii_escaped(json::serialize(v));
   }
@@ -168,7 +233,12 @@ result<void> set_timestamp(datafile_metadata& m, const json::value& raw, std::st
     return {};
   }
   if (v.is_number()) {
-    m.timestamp = timestamp_from_posix(v.to_number<double>());
+    const double secs = v.to_number<double>();
+    // Years 1 to 9999, as ISO 8601 and Python's datetime have them.
+    if (!(secs >= -62135596800.0 && secs < 253402300800.0))
+      return fail(errc::invalid_argument, std::string(what) + ": the timestamp " + canonical(v) +
+                                              " is not a time between the years 1 and 9999");
+    m.timestamp = timestamp_from_posix(secs);
     return {};
   }
   if (!v.is_string())
@@ -315,12 +385,15 @@ result<std::string> normalize_timestamp(std::string_view t) {
 }
 
 std::string timestamp_from_posix(double seconds) {
+  // Outside years 1..9999 (set_timestamp refuses those) the nearest end.
+  seconds = std::clamp(seconds, -62135596800.0, 253402300799.0);
   const double whole = std::floor(seconds);
   const auto t = static_cast<std::time_t>(whole);
   std::tm tm{};
-  ::gmtime_r(&t, &tm);
   char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  if (::gmtime_r(&t, &tm) == nullptr) return "1970-01-01T00:00:00+00:00";
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
   std::string out = buf;
   const auto micros = static_cast<long>(std::lround((seconds - whole) * 1e6));
   if (micros > 0 && micros < 1000000) {
@@ -332,7 +405,12 @@ std::string timestamp_from_posix(double seconds) {
 
 result<void> validate(const datafile_metadata& m) {
   for (const auto& l : m.labels) SLUICE_TRY_VOID(validate_label(l));
-  for (const auto& kv : m.tags) SLUICE_TRY_VOID(validate_tag_name(kv.key()));
+  for (const auto& kv : m.tags) {
+    SLUICE_TRY_VOID(validate_tag_name(kv.key()));
+    if (!json_is_utf8(kv.value()))
+      return fail(errc::invalid_argument,
+                  "tag '" + std::string(kv.key()) + "' holds text that is not valid UTF-8");
+  }
   if (!m.timestamp.empty()) SLUICE_TRY_VOID(normalize_timestamp(m.timestamp));
   return {};
 }
@@ -615,8 +693,18 @@ awaitable<result<content_hashes>> datafile::content_hash() {
 awaitable<result<void>> datafile::download() {
   if (!cloud_) co_return result<void>{};
   if (path_.empty()) co_return fail(errc::invalid_argument, cloud_url() + ": no local path to download to");
+  const std::string known = cloud_->generation;
   SLUICE_CO_TRY_VOID(co_await refresh_cloud());
   if (!cloud_->exists) co_return fail(errc::not_found, cloud_url() + ": no such object");
+  // Another writer changed the object since it was read: its metadata comes with its new content.
+  if (cloud_->generation != known && !cloud_->octue_metadata.empty()) {
+    SLUICE_CO_TRY(std::optional<datafile_metadata> found,
+                  from_user_metadata(cloud_->octue_metadata, cloud_url()));
+    if (found) {
+      if (found->id.empty()) found->id = meta_.id;
+      meta_ = std::move(*found);
+    }
+  }
   if (exists_locally() && local_generation_ == cloud_->generation) co_return result<void>{};
   std::error_code ec;
   const auto parent = std::filesystem::path(path_).parent_path();
@@ -683,7 +771,8 @@ awaitable<result<void>> datafile::update_metadata() {
         co_return fail(errc::too_large, cloud_url() + ": the metadata would take " + std::to_string(bytes) +
                                             " bytes, over S3's limit of 2 KB of user metadata per object "
                                             "(fewer or shorter tags)");
-      const bool current = local_generation_ == c.generation;
+      const std::string before = c.generation;
+      const bool current = local_generation_ == before;
       auto copied = co_await c.st->copy_from(*c.st, c.key, c.key, opts);
       if (!copied && copied.error().code == condition::unsupported) {
         // A store that copies nothing in place (memory): the value written again, with the new
@@ -698,8 +787,10 @@ awaitable<result<void>> datafile::update_metadata() {
       SLUICE_CO_TRY(store::generation gen, std::move(copied));
       SLUICE_CO_TRY_VOID(co_await refresh_cloud());
       if (!gen.tag.empty()) c.generation = gen.tag;
-      // A local copy of the same content stays current (the copy may change the ETag).
-      if (current) local_generation_ = c.generation;
+      // The local copy stays current only when the object kept its ETag (a single-part object's MD5:
+      // the same content). Otherwise another writer may have changed it between the look and the
+      // copy, or the copy renamed it (a multipart object's ETag): the next download fetches it.
+      if (current && c.generation == before) local_generation_ = c.generation;
     } else if (!exists_locally()) {
       co_return fail(errc::not_found, cloud_url() + ": no such object");
     }

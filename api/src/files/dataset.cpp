@@ -262,6 +262,16 @@ result<manifest> parse_manifest(std::string_view text, std::string_view what) {
   manifest m;
   SLUICE_TRY(m.name, string_field(o, "name", what));
   SLUICE_TRY(m.id, string_field(o, "id", what));
+  // The id names the version's prefix, which a --force push later removes whole: a UUID, nothing else.
+  const bool uuid =
+      m.id.size() == 36 &&
+      std::all_of(m.id.begin(), m.id.end(),
+                  [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == '-'; }) &&
+      m.id[8] == '-' && m.id[13] == '-' && m.id[18] == '-' && m.id[23] == '-';
+  if (!uuid)
+    return fail(errc::invalid_argument, std::string(what) + ": the version id '" + m.id + "' is not a UUID");
+  if (auto ok = validate_dataset_name(m.name); !ok)
+    return fail(errc::invalid_argument, std::string(what) + ": " + ok.error().message);
   SLUICE_TRY(m.created, string_field(o, "created", what));
   if (auto it = o.find("meta"); it != o.end() && it->value().is_object()) m.meta = it->value().get_object();
   auto files = o.find("files");
@@ -339,10 +349,12 @@ result<manifest> inspect_dataset_unguarded(const std::string& dir_in, std::strin
     return bad(dir / "data", "empty (a dataset has at least one partition, data/<partition>/)");
 
   // One walk: the files, and the sidecars seen beside them (read only for files that have one).
-  const std::string root = dir.string() + "/";
+  // Paths below the directory as the walk gives them ("d/data/p/f" from "d", "d/" or "d//").
+  std::string root = dir.lexically_normal().string();
+  if (root.empty() || root.back() != '/') root += '/';
   std::set<std::string> sidecars;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(dir.lexically_normal(), ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     const auto st = it->symlink_status();
     const std::string n = it->path().filename().string();
     if (fs::is_symlink(st))
@@ -408,23 +420,25 @@ result<manifest> register_dataset_unguarded(const registry& r, const std::string
   const std::string incoming = r.home + "/datasets/." + std::string(name) + ".sluice-incoming-" + new_id();
   fs::copy(dir, incoming, fs::copy_options::recursive, ec);
   if (ec) {
-    fs::remove_all(incoming);
-    return os_fail("cannot copy into", incoming, ec.value());
+    const int err = ec.value();
+    fs::remove_all(incoming, ec);
+    return os_fail("cannot copy into", incoming, err);
   }
   std::string old;
   if (path_exists(final_dir)) {
     old = r.home + "/datasets/." + std::string(name) + ".sluice-old-" + new_id();
     fs::rename(final_dir, old, ec);
     if (ec) {
-      fs::remove_all(incoming);
-      return os_fail("cannot move aside", final_dir, ec.value());
+      const int err = ec.value();
+      fs::remove_all(incoming, ec);
+      return os_fail("cannot move aside", final_dir, err);
     }
   }
   fs::rename(incoming, final_dir, ec);
   if (ec) {
     const int err = ec.value();
     if (!old.empty()) fs::rename(old, final_dir, ec);
-    fs::remove_all(incoming);
+    fs::remove_all(incoming, ec);
     return os_fail("cannot install into", final_dir, err);
   }
   if (!old.empty()) fs::remove_all(old, ec);
@@ -491,6 +505,9 @@ awaitable<result<std::optional<manifest>>> remote_manifest(store::store& remote,
   if (r.state != store::read_state::value) co_return std::optional<manifest>{};
   const std::string text(reinterpret_cast<const char*>(r.bytes.data()), r.bytes.size());
   SLUICE_CO_TRY(manifest m, parse_manifest(text, remote.describe(key)));
+  if (m.name != name)
+    co_return fail(errc::invalid_argument, remote.describe(key) + ": the manifest names dataset '" + m.name +
+                                               "', not '" + std::string(name) + "'");
   co_return std::optional<manifest>(std::move(m));
 }
 
@@ -498,7 +515,7 @@ awaitable<result<std::vector<manifest>>> remote_datasets(store::store& remote) {
   std::vector<std::string> names;
   store::list_options lo;
   lo.delimiter = "/";
-  auto on_page = [&](store::list_page& page) -> result<bool> {
+  const store::list_callback on_page = [&](store::list_page& page) -> result<bool> {
     for (const auto& p : page.prefixes) {
       const std::string n = p.substr(0, p.size() - 1);
       if (validate_dataset_name(n)) names.push_back(n);

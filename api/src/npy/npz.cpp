@@ -57,7 +57,8 @@ result<std::vector<npz_member>> parse_npz(std::span<const std::byte> z, std::str
   if ((count == 0xFFFF || cd_size == 0xFFFFFFFF || cd_at == 0xFFFFFFFF) && eocd >= 20 &&
       le(z, eocd - 20, 4) == locator64_sig) {
     const std::uint64_t rec = le(z, eocd - 20 + 8, 8);
-    if (rec + 56 > z.size() || le(z, rec, 4) != end64_sig) return corrupt(path, "a broken zip64 end record");
+    if (rec > z.size() || z.size() - rec < 56 || le(z, rec, 4) != end64_sig)
+      return corrupt(path, "a broken zip64 end record");
     count = le(z, rec + 32, 8);
     cd_size = le(z, rec + 40, 8);
     cd_at = le(z, rec + 48, 8);
@@ -79,8 +80,10 @@ result<std::vector<npz_member>> parse_npz(std::span<const std::byte> z, std::str
       return corrupt(path, "a broken central directory");
     std::string name(reinterpret_cast<const char*>(z.data() + at + 46), name_len);
     // zip64: the sizes and offset that did not fit, in this order, in extra field 0x0001.
-    for (std::size_t e = at + 46 + name_len; e + 4 <= at + 46 + name_len + extra_len;) {
+    const std::size_t extra_end = at + 46 + name_len + extra_len;
+    for (std::size_t e = at + 46 + name_len; e + 4 <= extra_end;) {
       const auto id = le(z, e, 2), len = le(z, e + 2, 2);
+      if (e + 4 + len > extra_end) return corrupt(path, "an extra field runs past its entry");
       std::size_t f = e + 4;
       if (id == 1) {
         if (size == 0xFFFFFFFF && f + 8 <= e + 4 + len) size = le(z, f, 8), f += 8;
@@ -92,7 +95,8 @@ result<std::vector<npz_member>> parse_npz(std::span<const std::byte> z, std::str
     at += 46 + name_len + extra_len + comment_len;
     const std::string what = path + " (member " + name + ")";
     if (!name.ends_with(".npy")) return corrupt(what, "a member that is not a .npy file");
-    if (local + 30 > z.size() || le(z, local, 4) != local_sig) return corrupt(what, "a broken local header");
+    if (local > z.size() || z.size() - local < 30 || le(z, local, 4) != local_sig)
+      return corrupt(what, "a broken local header");
     const std::uint64_t data_at = local + 30 + le(z, local + 26, 2) + le(z, local + 28, 2);
     if (data_at > z.size() || packed > z.size() - data_at)
       return corrupt(what, "the member runs past the end");
@@ -235,7 +239,7 @@ result<std::string> read_bytes_scalar(std::span<const std::byte> f, std::string_
   if (d == std::string::npos || s == std::string::npos || header.find("'shape': ()") == std::string::npos)
     return bad();
   const std::size_t n = std::strtoull(header.c_str() + s + 3, nullptr, 10);
-  if (start + n > f.size()) return bad();
+  if (n > f.size() - start) return bad();
   std::string v(reinterpret_cast<const char*>(f.data() + start), n);
   while (!v.empty() && v.back() == '\0') v.pop_back();  // numpy pads short values with NULs
   return v;

@@ -14,6 +14,8 @@
 #include <map>
 #include <numeric>
 
+#include <unistd.h>
+
 namespace sluice::object_array {
 
 namespace json = boost::json;
@@ -36,6 +38,11 @@ result<std::vector<std::uint64_t>> uint_list(const json::value& v, std::string_v
       return bad(what, "'" + std::string(field) + "' holds something that is not a size");
   }
   return out;
+}
+
+std::uint64_t physical_memory() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? std::uint64_t(pages) * std::uint64_t(page) : UINT64_MAX;
 }
 
 std::string part_key(std::string_view name, std::size_t i) {
@@ -92,6 +99,8 @@ result<chunked_layout> parse_chunked_metadata(std::string_view text, std::string
   const json::value* dtype = field("dtype");
   const json::value* chunks = field("chunks");
   const json::value* dask = field("dask");
+  if (!dask && field("type"))
+    return bad(what, "a sparse matrix's metadata, not a chunked array's (read it into a .npz)");
   if (!shape || !dtype || !chunks || !dask)
     return bad(what, "not cottoncandy's chunked-array metadata (it has shape, dtype, chunks and dask)");
   chunked_layout l;
@@ -105,7 +114,10 @@ result<chunked_layout> parse_chunked_metadata(std::string_view text, std::string
   for (std::size_t d = 0; d < l.shape.size(); ++d) {
     SLUICE_TRY(auto c, uint_list(chunks->get_array()[d], what, "chunks"));
     if (c.empty()) return bad(what, "dimension " + std::to_string(d) + " has no chunks");
-    const std::uint64_t sum = std::accumulate(c.begin(), c.end(), std::uint64_t{0});
+    std::uint64_t sum = 0;
+    for (auto v : c)
+      if (__builtin_add_overflow(sum, v, &sum))
+        return bad(what, "the chunks of dimension " + std::to_string(d) + " overflow");
     if (sum != l.shape[d])
       return bad(what, "the chunks of dimension " + std::to_string(d) + " add up to " + std::to_string(sum) +
                            ", the shape says " + std::to_string(l.shape[d]));
@@ -243,7 +255,10 @@ awaitable<result<npy::array>> get_chunked(store::store& st, const chunked_layout
                                           std::span<const std::pair<std::uint64_t, std::uint64_t>> box_in,
                                           unsigned concurrency, std::uint64_t* parts_read) {
   const std::size_t n = l.shape.size();
-  const std::string what = st.describe(l.parts.empty() ? std::string() : l.parts.front().key);
+  // The array's name: its parts' common directory ("NAME/pt0000" -> "NAME").
+  const std::string first = l.parts.empty() ? std::string() : l.parts.front().key;
+  const std::string what =
+      st.describe(first.substr(0, first.rfind('/') == std::string::npos ? first.size() : first.rfind('/')));
   std::vector<std::pair<std::uint64_t, std::uint64_t>> box(box_in.begin(), box_in.end());
   if (box.empty())
     for (auto d : l.shape) box.emplace_back(0, d);
@@ -260,10 +275,13 @@ awaitable<result<npy::array>> get_chunked(store::store& st, const chunked_layout
   npy::array out;
   out.dtype = want.dtype;
   std::uint64_t total = item;
+  bool overflow = false;
   for (auto [lo, hi] : box) {
     out.shape.push_back(hi - lo);
-    total *= hi - lo;
+    overflow = overflow || __builtin_mul_overflow(total, hi - lo, &total);
   }
+  if (overflow || total > physical_memory())
+    co_return fail(errc::too_large, what + ": the selection is larger than this machine's memory");
   out.data.resize(total);
   // Each dimension's chunk offsets.
   std::vector<std::vector<std::uint64_t>> offsets(n);

@@ -9,6 +9,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <cstring>
+#include <optional>
 
 namespace sluice::object_array {
 
@@ -73,6 +74,9 @@ result<void> validate(const sparse_matrix& m, std::string_view what) {
     if (a != "data" && !zarr::is_integer(it->second.dtype))
       return bad(what, "'" + a + "' is not of an integer type");
   }
+  if (m.rows > (std::uint64_t{1} << 62) || m.cols > (std::uint64_t{1} << 62))
+    return bad(
+        what, "a shape of " + std::to_string(m.rows) + " x " + std::to_string(m.cols) + " is not a matrix's");
   const npy::array& data = m.arrays.at("data");
   if (m.format == "coo") {
     const npy::array& row = m.arrays.at("row");
@@ -201,11 +205,16 @@ awaitable<result<std::optional<sparse_matrix>>> get_sparse(store::store& st, std
     co_return fail(errc::unsupported,
                    what + ": sparse format '" + m.format + "' (sluice handles csr, csc and coo)");
   auto shape = o.find("shape");
+  auto size_of = [](const json::value& v) -> std::optional<std::uint64_t> {
+    if (v.is_uint64()) return v.get_uint64();
+    if (v.is_int64() && v.get_int64() >= 0) return static_cast<std::uint64_t>(v.get_int64());
+    return std::nullopt;
+  };
   if (shape == o.end() || !shape->value().is_array() || shape->value().get_array().size() != 2 ||
-      !shape->value().get_array()[0].is_number() || !shape->value().get_array()[1].is_number())
+      !size_of(shape->value().get_array()[0]) || !size_of(shape->value().get_array()[1]))
     co_return bad(what, "'shape' is not two sizes");
-  m.rows = shape->value().get_array()[0].to_number<std::uint64_t>();
-  m.cols = shape->value().get_array()[1].to_number<std::uint64_t>();
+  m.rows = *size_of(shape->value().get_array()[0]);
+  m.cols = *size_of(shape->value().get_array()[1]);
   for (const auto& a : sparse_attributes(m.format)) {
     const std::string part = std::string(name) + "/" + a;
     SLUICE_CO_TRY(npy::array arr, co_await get_raw(st, part));
@@ -247,7 +256,7 @@ awaitable<result<std::map<std::string, npy::array>>> get_dict(store::store& st, 
                                                               unsigned concurrency) {
   const std::string prefix = std::string(name) + "/";
   std::vector<std::string> keys;
-  auto on_page = [&](store::list_page& page) -> result<bool> {
+  const store::list_callback on_page = [&](store::list_page& page) -> result<bool> {
     for (const auto& e : page.entries) keys.push_back(e.key);
     return true;
   };
