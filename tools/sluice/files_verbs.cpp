@@ -37,6 +37,14 @@ std::map<std::string, partition_summary> summarize(const files::manifest& m) {
   return out;
 }
 
+// `files info` as text: each partition's files and bytes, then the meta.
+void print_contents(const files::manifest& m) {
+  for (const auto& [p, sm] : summarize(m))
+    std::printf("  data/%-20s %8llu files %12s\n", printable(p).c_str(),
+                static_cast<unsigned long long>(sm.files), format_bytes(double(sm.bytes)).c_str());
+  std::printf("meta: %s\n", m.meta ? printable(files::canonical_json(*m.meta)).c_str() : "(none)");
+}
+
 boost::json::object manifest_summary(const files::manifest& m) {
   boost::json::object o;
   put_text(o, "name", m.name);
@@ -84,10 +92,12 @@ int cmd_files(const global_options& g_in, const files_options& o) {
   if (o.verb == "info" && !o.remote_listing) {  // the installed dataset (pulled: its manifest)
     auto all = files::installed_datasets(*reg);
     if (!all) return report(context, all.error());
-    auto it = std::find_if(all->begin(), all->end(), [&](const files::manifest& m) { return m.name == o.name; });
+    auto it =
+        std::find_if(all->begin(), all->end(), [&](const files::manifest& m) { return m.name == o.name; });
     if (it == all->end())
-      return report(context, fail(errc::not_found, "dataset '" + o.name + "' is not installed in " + reg->home +
-                                                       " (sluice files pull " + o.name + ", or info --remote)"));
+      return report(context,
+                    fail(errc::not_found, "dataset '" + o.name + "' is not installed in " + reg->home +
+                                              " (sluice files pull " + o.name + ", or info --remote)"));
     auto out = manifest_summary(*it);
     out["verb"] = "files info";
     put_text(out, "path", reg->dataset_dir(o.name));
@@ -97,10 +107,7 @@ int cmd_files(const global_options& g_in, const files_options& o) {
       std::printf("%s  %s (%s)\n", printable(o.name).c_str(),
                   it->id.empty() ? "registered here, not pushed" : ("version " + it->id).c_str(),
                   printable(reg->dataset_dir(o.name)).c_str());
-      for (const auto& [p, sm] : summarize(*it))
-        std::printf("  data/%-20s %8llu files %12s\n", printable(p).c_str(),
-                    static_cast<unsigned long long>(sm.files), format_bytes(double(sm.bytes)).c_str());
-      std::printf("meta: %s\n", it->meta ? printable(files::canonical_json(*it->meta)).c_str() : "(none)");
+      print_contents(*it);
     }
     return 0;
   }
@@ -172,11 +179,7 @@ int cmd_files(const global_options& g_in, const files_options& o) {
     } else {
       std::printf("%s  version %s, created %s\n", printable(o.name).c_str(), (*m)->id.c_str(),
                   (*m)->created.c_str());
-      for (const auto& [p, sm] : summarize(**m))
-        std::printf("  data/%-20s %8llu files %12s\n", printable(p).c_str(),
-                    static_cast<unsigned long long>(sm.files), format_bytes(double(sm.bytes)).c_str());
-      std::printf("meta: %s\n",
-                  (*m)->meta ? printable(files::canonical_json(*(*m)->meta)).c_str() : "(none)");
+      print_contents(**m);
     }
     return 0;
   }

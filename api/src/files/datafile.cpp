@@ -574,14 +574,9 @@ result<void> datafile::write_sidecar(const std::string& downloaded_generation) c
   o["labels"] = labels_json(meta_.labels);
   o["tags"] = meta_.tags;
   if (!downloaded_generation.empty()) o["generation"] = downloaded_generation;
-  stored_ = true;
   const std::string text = canonical(o) + "\n";
-  const std::string path = sidecar_path(path_);
-  SLUICE_TRY(store::detail::temp_file tmp, store::detail::temp_file::create(path, false));
-  SLUICE_TRY_VOID(tmp.write_all(std::as_bytes(std::span(text.data(), text.size()))));
-  SLUICE_TRY_VOID(tmp.sync());
-  if (::rename(tmp.path().c_str(), path.c_str()) != 0) return os_fail("cannot rename into", path, errno);
-  tmp.released();
+  SLUICE_TRY_VOID(store::detail::replace_file(sidecar_path(path_), std::as_bytes(std::span(text)), false));
+  stored_ = true;
   return {};
 }
 

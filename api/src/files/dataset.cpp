@@ -73,12 +73,7 @@ result<std::string> read_text(const std::string& path, std::size_t limit) {
 }
 
 result<void> write_text_atomically(const std::string& path, std::string_view text) {
-  SLUICE_TRY(store::detail::temp_file tmp, store::detail::temp_file::create(path, true));
-  SLUICE_TRY_VOID(tmp.write_all(std::as_bytes(std::span(text.data(), text.size()))));
-  SLUICE_TRY_VOID(tmp.sync());
-  if (::rename(tmp.path().c_str(), path.c_str()) != 0) return os_fail("cannot rename into", path, errno);
-  tmp.released();
-  return {};
+  return store::detail::replace_file(path, std::as_bytes(std::span(text.data(), text.size())), true);
 }
 
 json::value metadata_json(const datafile_metadata& m) {

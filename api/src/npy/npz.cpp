@@ -1,5 +1,7 @@
 #include <sluice/npy/npz.hpp>
 
+#include "npy/limits.hpp"
+
 #include <zlib.h>
 
 #include <unistd.h>
@@ -27,11 +29,6 @@ void put_le(std::vector<std::byte>& out, std::uint64_t v, int n) {
 
 error corrupt(const std::string& path, const std::string& why) {
   return error(errc::corrupt_data, path + ": not a .npz sluice reads: " + why);
-}
-
-std::uint64_t physical_memory() {
-  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
-  return pages > 0 && page > 0 ? std::uint64_t(pages) * std::uint64_t(page) : UINT64_MAX;
 }
 
 }  // namespace
@@ -112,7 +109,8 @@ result<std::vector<npz_member>> parse_npz(std::span<const std::byte> z, std::str
     claimed += size;
     if (claimed > z.size() * std::uint64_t{1032} + (std::uint64_t{1} << 20))
       return corrupt(what, "the members claim more bytes than the archive can hold");
-    if (size > physical_memory()) return fail(errc::too_large, what + ": larger than this machine's memory");
+    if (size > npy::detail::physical_memory())
+      return fail(errc::too_large, what + ": larger than this machine's memory");
     npz_member m;
     m.name = name.substr(0, name.size() - 4);
     m.file.resize(static_cast<std::size_t>(size));

@@ -1,5 +1,7 @@
 #include <sluice/object_array/chunked.hpp>
 
+#include "npy/limits.hpp"
+
 #include "object_array/errors.hpp"
 
 #include <sluice/engine/runtime/concurrently.hpp>
@@ -13,8 +15,6 @@
 #include <cstring>
 #include <map>
 #include <numeric>
-
-#include <unistd.h>
 
 namespace sluice::object_array {
 
@@ -38,11 +38,6 @@ result<std::vector<std::uint64_t>> uint_list(const json::value& v, std::string_v
       return bad(what, "'" + std::string(field) + "' holds something that is not a size");
   }
   return out;
-}
-
-std::uint64_t physical_memory() {
-  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
-  return pages > 0 && page > 0 ? std::uint64_t(pages) * std::uint64_t(page) : UINT64_MAX;
 }
 
 std::string part_key(std::string_view name, std::size_t i) {
@@ -280,7 +275,7 @@ awaitable<result<npy::array>> get_chunked(store::store& st, const chunked_layout
     out.shape.push_back(hi - lo);
     overflow = overflow || __builtin_mul_overflow(total, hi - lo, &total);
   }
-  if (overflow || total > physical_memory())
+  if (overflow || total > npy::detail::physical_memory())
     co_return fail(errc::too_large, what + ": the selection is larger than this machine's memory");
   out.data.resize(total);
   // Each dimension's chunk offsets.

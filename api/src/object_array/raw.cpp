@@ -1,5 +1,6 @@
 #include <sluice/object_array/raw.hpp>
 
+#include "npy/limits.hpp"
 #include "object_array/errors.hpp"
 
 #include <sluice/engine/codec/gzip.hpp>
@@ -63,12 +64,6 @@ result<std::vector<std::uint64_t>> parse_shape(std::string_view text, std::strin
 // decodes to: deflate 1032:1; zstd, a 3-byte RLE block per 128 KiB.
 std::uint64_t max_expansion(compression c) {
   return c == compression::gzip ? 1032 : c == compression::zstd ? (std::uint64_t(128) << 10) / 3 + 1 : 1;
-}
-
-// The machine's memory: no array larger can be read into memory here.
-std::uint64_t physical_memory() {
-  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
-  return pages > 0 && page > 0 ? std::uint64_t(pages) * std::uint64_t(page) : UINT64_MAX;
 }
 
 }  // namespace
@@ -193,10 +188,10 @@ boost::asio::awaitable<result<npy::array>> get_raw(store::store& st, std::string
                                            std::string(compression_name(layout.codec)) +
                                            ") cannot decode to the " + std::to_string(h.data_size) +
                                            " bytes dtype and shape give");
-  if (h.data_size > physical_memory())
+  if (h.data_size > npy::detail::physical_memory())
     co_return fail(errc::too_large, what + ": dtype and shape make " + std::to_string(h.data_size) +
                                         " bytes, more than this machine's memory (" +
-                                        std::to_string(physical_memory()) + " bytes)");
+                                        std::to_string(npy::detail::physical_memory()) + " bytes)");
   std::vector<std::byte> data(static_cast<std::size_t>(h.data_size));
   if (auto decoded = c->decode(stored, data, what); !decoded) co_return decoded.error();
   co_return npy::to_native(h, std::move(data), what);

@@ -37,6 +37,16 @@ std::string parent_of(const std::string& path) {
   return path.substr(0, slash);
 }
 
+result<void> replace_file(const std::string& path, std::span<const std::byte> bytes, bool make_dirs) {
+  SLUICE_TRY(temp_file tmp, temp_file::create(path, make_dirs));
+  SLUICE_TRY_VOID(tmp.write_all(bytes));
+  SLUICE_TRY_VOID(tmp.sync());
+  if (::rename(tmp.path().c_str(), path.c_str()) != 0) return os_fail("cannot rename into", path, errno);
+  tmp.released();
+  sync_dir(parent_of(path));
+  return {};
+}
+
 void sync_dir(const std::string& dir) noexcept {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return;

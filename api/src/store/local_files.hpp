@@ -41,6 +41,10 @@ class temp_file {
   bool released_ = false;
 };
 
+// Replaces (or creates) the file at `path` with `bytes` durably: a temporary file beside it, written,
+// fsynced, renamed over it, the directory fsynced. A reader sees the old content or the new, whole.
+result<void> replace_file(const std::string& path, std::span<const std::byte> bytes, bool make_dirs);
+
 // The directory part of a path ("." for a bare name).
 std::string parent_of(const std::string& path);
 // fsync a directory (best effort).

@@ -138,12 +138,7 @@ awaitable<result<read_result>> store::read_to_file(std::string_view key, std::st
   const std::string path(path_in);
   SLUICE_CO_TRY(read_result r, co_await read(key, read_all));
   if (r.state != read_state::value) co_return r;
-  SLUICE_CO_TRY(detail::temp_file tmp, detail::temp_file::create(path, false));
-  SLUICE_CO_TRY_VOID(tmp.write_all(r.bytes.span()));
-  SLUICE_CO_TRY_VOID(tmp.sync());
-  if (::rename(tmp.path().c_str(), path.c_str()) != 0) co_return os_fail("cannot rename into", path, errno);
-  tmp.released();
-  detail::sync_dir(detail::parent_of(path));
+  SLUICE_CO_TRY_VOID(detail::replace_file(path, r.bytes.span(), false));
   r.bytes = {};
   co_return r;
 }
