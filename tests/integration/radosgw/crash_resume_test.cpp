@@ -247,7 +247,13 @@ TEST(CrashResume, killed_uploads_are_taken_over_or_aborted_by_the_rerun_and_neve
   auto rerun = run_command(with_endpoint(f, cp), f.env);
   ASSERT_EQ(rerun.exit_code, 0) << describe(rerun);
   EXPECT_TRUE(f.open_uploads().empty()) << f.open_uploads().size() << " multipart uploads left open";
-  EXPECT_TRUE(fs::is_empty(uploads)) << "upload records left in " << uploads;
+  {
+    std::string left;  // what each record left says, for the diagnosis
+    for (auto& e : fs::directory_iterator(uploads))
+      left += "\n--- " + e.path().filename().string() + ":\n" + read_file(e.path().string());
+    EXPECT_TRUE(fs::is_empty(uploads))
+        << "upload records left in " << uploads << left << "\nrerun: " << describe(rerun);
+  }
   auto got = f.client->run((*f.client)->get_object_bytes(f.bucket, "big.bin"));
   ASSERT_TRUE(got) << got.error().describe();
   ASSERT_EQ(got->data.size(), data.size());
