@@ -5,9 +5,9 @@
 #include "store/local_files.hpp"
 
 #include <sluice/engine/integrity/recorded_hash.hpp>
+#include <sluice/engine/runtime/run_on.hpp>
 #include <sluice/engine/s3/error.hpp>
 
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <atomic>
@@ -55,7 +55,7 @@ bool is(const error& e, s3::errc code) {
 template <class T, class Body>
 awaitable<T> on_context(transfer::scheduler& sched, unsigned i, Body& body, std::string_view what) {
   try {
-    co_return co_await asio::co_spawn(sched.owner().context(i), body(sched.client(i)), asio::use_awaitable);
+    co_return co_await run_on(sched.owner().context(i).get_executor(), body(sched.client(i)));
   } catch (const boost::system::system_error& e) {
     if (e.code() != asio::error::operation_aborted) throw;
   }

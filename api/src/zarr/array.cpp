@@ -8,10 +8,10 @@
 #include <sluice/engine/runtime/admission.hpp>
 #include <sluice/engine/runtime/concurrently.hpp>
 #include <sluice/engine/runtime/engine.hpp>
+#include <sluice/engine/runtime/run_on.hpp>
 #include <sluice/zarr/error.hpp>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -259,7 +259,7 @@ asio::awaitable<result<void>> decode_on(engine* eng, const chunk_codecs& codecs,
                                         std::string_view where) {
   if (eng == nullptr) co_return codecs.decode(stored, chunk, where);
   const asio::any_io_executor ex = eng->executor();
-  co_return co_await asio::co_spawn(ex, decode_task(codecs, stored, chunk, where), asio::use_awaitable);
+  co_return co_await run_on(ex, decode_task(codecs, stored, chunk, where));
 }
 
 // Encodes a chunk on one of the store's engine threads when it has one, so
@@ -276,7 +276,7 @@ asio::awaitable<result<std::vector<std::byte>>> encode_on(engine* eng, const chu
                                                           std::string_view where) {
   if (eng == nullptr) co_return codecs.encode(chunk, where);
   const asio::any_io_executor ex = eng->executor();
-  co_return co_await asio::co_spawn(ex, encode_task(codecs, chunk, where), asio::use_awaitable);
+  co_return co_await run_on(ex, encode_task(codecs, chunk, where));
 }
 
 // Decoded shard indexes an array keeps (16 bytes per inner chunk: 16 MiB

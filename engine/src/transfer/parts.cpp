@@ -6,7 +6,6 @@
 #include <sluice/engine/s3/error.hpp>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -128,13 +127,13 @@ awaitable<void> pipeline::part_worker(part_queue& q, unsigned k, bool hash_parts
   auto& cl = *clients_[k];
   s3::conditions when;
   if (!q.plan.etag.empty()) when.if_match = q.plan.etag;
-  std::optional<uint64_t> idx = co_await asio::co_spawn(q.home, claim(q), asio::use_awaitable);
+  std::optional<uint64_t> idx = co_await run_on(q.home, claim(q));
   while (idx) {
     const uint64_t i = *idx;
     result<pooled_buffer> got =
         co_await fetch_range(cl, q.bucket, q.key, q.plan.part_offset(i), q.plan.part_length(i), when);
     const uint64_t hash = got && hash_parts ? integrity::xxh3(got->span()) : 0;
-    idx = co_await asio::co_spawn(q.home, settle(q, i, got, hash), asio::use_awaitable);
+    idx = co_await run_on(q.home, settle(q, i, got, hash));
   }
 }
 

@@ -3,6 +3,7 @@
 
 #include <sluice/engine/integrity/recorded_hash.hpp>
 #include <sluice/engine/runtime/admission.hpp>
+#include <sluice/engine/runtime/run_on.hpp>
 #include <sluice/engine/transfer/scheduler.hpp>
 
 #include "transfer/upload_journal.hpp"
@@ -10,7 +11,6 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -163,7 +163,7 @@ class pipeline final : public scheduler {
   template <class Work>
   auto on_context(unsigned c, Work& work, std::string_view bucket, std::string_view key) -> decltype(work()) {
     try {
-      co_return co_await asio::co_spawn(eng_.context(c), work(), asio::use_awaitable);
+      co_return co_await run_on(eng_.context(c).get_executor(), work());
     } catch (const boost::system::system_error& e) {
       if (e.code() != asio::error::operation_aborted) throw;
     }
