@@ -11,6 +11,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <numeric>
@@ -241,6 +242,42 @@ TEST(Npz, damaged_archives_are_clear_errors) {
   EXPECT_EQ(short_one.error().code, errc::corrupt_data);
   const std::string text = "not a zip at all, but long enough to look for an end record";
   EXPECT_FALSE(npy::parse_npz(std::as_bytes(std::span(text.data(), text.size())), "x"));
+}
+
+TEST(NpyFiles, a_reused_buffer_takes_each_whole_file_and_only_grows) {
+  const std::string dir = "/tmp/sluice-read-into-" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  auto file_of = [&](const std::string& name, std::size_t n) {
+    std::vector<std::byte> bytes(n);
+    for (std::size_t i = 0; i < n; ++i) bytes[i] = std::byte(static_cast<unsigned char>(i * 7 + n));
+    EXPECT_TRUE(npy::write_bytes(dir + "/" + name, bytes));
+    return bytes;
+  };
+  const auto big = file_of("big", 200000), small = file_of("small", 1000), none = file_of("empty", 0);
+  std::vector<std::byte> held;
+  auto n = npy::read_bytes_into(dir + "/big", held);
+  ASSERT_TRUE(n) << n.error().message;
+  ASSERT_EQ(*n, big.size());
+  EXPECT_TRUE(std::equal(big.begin(), big.end(), held.begin()));
+  const std::size_t grown = held.size();
+  n = npy::read_bytes_into(dir + "/small", held);
+  ASSERT_TRUE(n);
+  ASSERT_EQ(*n, small.size());
+  EXPECT_TRUE(std::equal(small.begin(), small.end(), held.begin()));
+  EXPECT_EQ(held.size(), grown) << "the buffer shrank: the next large file would be zeroed again";
+  n = npy::read_bytes_into(dir + "/empty", held);
+  ASSERT_TRUE(n);
+  EXPECT_EQ(*n, 0u);
+  auto whole = npy::read_bytes(dir + "/small");
+  ASSERT_TRUE(whole);
+  EXPECT_EQ(*whole, small);
+  auto missing = npy::read_bytes_into(dir + "/nothing", held);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, condition::not_found);
+  auto directory = npy::read_bytes_into(dir, held);
+  ASSERT_FALSE(directory);
+  EXPECT_EQ(directory.error().code, condition::invalid_argument);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

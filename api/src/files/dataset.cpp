@@ -598,6 +598,7 @@ awaitable<result<push_result>> push(const registry& r, std::string_view name, st
   std::vector<error> failures;
   std::size_t next = 0;
   auto worker = [&](unsigned) -> awaitable<void> {
+    std::vector<std::byte> held;  // this worker's small files, one after another
     while (failures.empty() && next < m.files.size()) {
       file_entry& f = m.files[next++];
       const std::string key = m.name + "/" + m.id + "/" + f.path;
@@ -608,14 +609,15 @@ awaitable<result<push_result>> push(const registry& r, std::string_view name, st
       if (f.size <= small_file) {
         // Read once: hashed and sent from the same bytes (a file whose size changed since the walk is
         // sent as it is now, and the manifest says so).
-        auto bytes = npy::read_bytes(path);
-        if (!bytes) {
-          failures.push_back(bytes.error());
+        auto n = npy::read_bytes_into(path, held);
+        if (!n) {
+          failures.push_back(n.error());
           continue;
         }
-        f.size = bytes->size();
-        f.xxh3 = integrity::to_hex(integrity::xxh3(std::span<const std::byte>(*bytes)));
-        g = co_await remote.write(key, *bytes, wo);
+        const std::span<const std::byte> bytes(held.data(), *n);
+        f.size = *n;
+        f.xxh3 = integrity::to_hex(integrity::xxh3(bytes));
+        g = co_await remote.write(key, bytes, wo);
       } else {
         auto h = hash_file(path);
         if (!h) {

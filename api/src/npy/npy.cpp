@@ -360,29 +360,38 @@ result<std::vector<std::byte>> format(data_type dtype, std::span<const std::uint
   return out;
 }
 
-result<std::vector<std::byte>> read_bytes(const std::string& path) {
+result<std::size_t> read_bytes_into(const std::string& path, std::vector<std::byte>& into) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return os_fail("cannot open", path, errno);
-  std::vector<std::byte> bytes;
   struct stat st {};
   if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
     ::close(fd);
     return fail(errc::invalid_argument, path + ": is a directory, not a file");
   }
-  if (st.st_size > 0) bytes.reserve(static_cast<std::size_t>(st.st_size));
-  std::byte buf[1 << 16];
+  // One byte more than the size: the read that finds the end needs no growth.
+  const std::size_t expected = st.st_size > 0 ? static_cast<std::size_t>(st.st_size) : 0;
+  if (into.size() < expected + 1) into.resize(expected + 1);
+  std::size_t n = 0;
   for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
+    if (n == into.size()) into.resize(2 * into.size());  // the file grew while read
+    const ssize_t got = ::read(fd, into.data() + n, into.size() - n);
+    if (got < 0) {
       if (errno == EINTR) continue;
       const int err = errno;
       ::close(fd);
       return os_fail("cannot read", path, err);
     }
-    if (n == 0) break;
-    bytes.insert(bytes.end(), buf, buf + n);
+    if (got == 0) break;
+    n += static_cast<std::size_t>(got);
   }
   ::close(fd);
+  return n;
+}
+
+result<std::vector<std::byte>> read_bytes(const std::string& path) {
+  std::vector<std::byte> bytes;
+  SLUICE_TRY(std::size_t n, read_bytes_into(path, bytes));
+  bytes.resize(n);
   return bytes;
 }
 

@@ -44,6 +44,7 @@
 #include <cstring>
 #include <future>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <set>
@@ -266,15 +267,18 @@ class range_server {
       } else {
         // The read under a cancellation slot of the handler's own, which a
         // timer signals: only this read is cancelled, the handler is not.
+        // The timer's handler shares the signal: when the timer fires just as
+        // the read completes, it runs after this frame has gone (cancel()
+        // cannot recall a handler already queued).
         auto ex = co_await asio::this_coro::executor;
-        asio::cancellation_signal cancel;
+        auto cancel = std::make_shared<asio::cancellation_signal>();
         asio::steady_timer deadline(ex);
         deadline.expires_after(std::chrono::milliseconds(*cancel_after));
-        deadline.async_wait([&cancel](error_code ec) {
-          if (!ec) cancel.emit(asio::cancellation_type::terminal);
+        deadline.async_wait([cancel](error_code ec) {
+          if (!ec) cancel->emit(asio::cancellation_type::terminal);
         });
         auto read_op = st.read(key, opts);
-        auto bound = asio::bind_cancellation_slot(cancel.slot(), asio::use_awaitable);
+        auto bound = asio::bind_cancellation_slot(cancel->slot(), asio::use_awaitable);
         got = co_await asio::co_spawn(ex, std::move(read_op), bound);
         deadline.cancel();
       }
