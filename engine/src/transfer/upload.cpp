@@ -243,14 +243,20 @@ awaitable<result<std::string>> pipeline::begin_multipart(s3::client& cl, std::st
         continue;
       auto listed = co_await cl.list_parts(bucket, key, r.upload_id());
       if (!listed) continue;  // gone (NoSuchUpload) or unreadable: aborted below
+      // The parts every record of this upload names: a run that took the upload over and was
+      // killed before it removed the record it took over leaves two.
+      std::map<int, std::string> recorded_parts;
+      for (const auto& o : found.stale)
+        if (o.upload_id() == r.upload_id() && o.source() == r.source())
+          recorded_parts.insert(o.parts().begin(), o.parts().end());
       const uint64_t parts = done.size();
       uint64_t held = 0;
       for (const auto& p : *listed) {
         const uint64_t i = static_cast<uint64_t>(p.part_number - 1);
         if (i >= parts) continue;
         const uint64_t length = std::min(source->part_size, source->size - i * source->part_size);
-        auto it = r.parts().find(p.part_number);
-        if (it == r.parts().end() || p.size != length) continue;
+        auto it = recorded_parts.find(p.part_number);
+        if (it == recorded_parts.end() || p.size != length) continue;
         std::string recorded = it->second;
         if (recorded.size() >= 2 && recorded.front() == '"' && recorded.back() == '"')
           recorded = recorded.substr(1, recorded.size() - 2);
@@ -273,7 +279,10 @@ awaitable<result<std::string>> pipeline::begin_multipart(s3::client& cl, std::st
         for (const auto& d : done)
           if (!d.etag.empty()) record->add_part(d.part_number, d.etag);
       }
-      taken->remove();
+      // Now that this run's record names the upload: every dead record of it (the one taken over,
+      // and any other the same upload's earlier takeovers left).
+      for (auto& r : found.stale)
+        if (r.upload_id() == taken_id) r.remove();
       co_return taken_id;
     }
   }
@@ -296,7 +305,7 @@ awaitable<void> pipeline::abort_stale_uploads(s3::client& cl, std::string_view b
   if (found.stale.empty()) co_return;
   std::optional<std::vector<s3::multipart_upload_entry>> listed;  // this key's uploads, listed once
   for (auto& r : found.stale) {
-    if (!keep_id.empty() && r.upload_id() == keep_id) continue;  // taken over, not aborted
+    if (!keep_id.empty() && r.upload_id() == keep_id) continue;  // taken over: removed once ours names it
     bool done = true;
     std::vector<std::string> ids;
     if (!r.upload_id().empty()) {
