@@ -154,10 +154,23 @@ expect_running() {
   pid_of "$1" >/dev/null || fail "$1 exited" "$dir/log/$1.out" "$dir/log/$2.log"
 }
 
+# A command the monitor refuses with "problem getting command descriptions" (EPERM) was sent before
+# the client had the monitor map: its fsid is all zeros (mon.a.log: "handle_command on fsid 0000...").
+# A loaded machine makes that race likely (a sanitizer run in CI lost `osd create` to it); the same
+# command a moment later succeeds, so it is sent again, at most 5 times. Other failures are final.
 ceph_cli() {
-  local limit
-  limit=$(remaining)
-  timeout "$((limit < 30 ? limit : 30))" ceph -c "$dir/ceph.conf" --connect-timeout 10 "$@"
+  local limit attempt rc err="$dir/run/ceph-cli.err"
+  for attempt in 1 2 3 4 5; do
+    limit=$(remaining)
+    rc=0
+    timeout "$((limit < 30 ? limit : 30))" ceph -c "$dir/ceph.conf" --connect-timeout 10 "$@" 2>"$err" || rc=$?
+    cat "$err" >&2
+    if ((rc != 0 && attempt < 5)) && grep -q 'problem getting command descriptions' "$err"; then
+      sleep 0.5
+      continue
+    fi
+    return "$rc"
+  done
 }
 
 write_config() {

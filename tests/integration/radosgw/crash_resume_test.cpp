@@ -260,78 +260,6 @@ TEST(CrashResume, killed_uploads_are_taken_over_or_aborted_by_the_rerun_and_neve
   EXPECT_EQ(std::memcmp(got->data.data(), data.data(), data.size()), 0);
 }
 
-// A run that takes over an upload and is killed before it removes the record it took over leaves
-// two records of one upload (the old one, and its own naming the same upload). The next run takes
-// the upload over with the parts either records, and removes both (before, the one it did not pick
-// stayed for ever: the final check of the test above failed so under a loaded TSan run). The second
-// record is written here as that kill leaves it, so the case does not hang on a kill's timing.
-TEST(CrashResume, two_records_of_one_upload_are_both_taken_over_and_both_removed) {
-  crash_fixture f;
-  ASSERT_TRUE(f.start());
-  temp_dir dir;
-  const auto data = test_bytes(64 * MiB + 4321, 9);
-  write_file(dir / "big.bin", as_span(data));
-  auto cp_to = [&](const std::string& key) {
-    return std::vector<std::string>{"cp",     "--part-size",   "8MiB", "--multipart-threshold", "8MiB",
-                                    "--json", "--concurrency", "1",    dir / "big.bin",         f.url(key)};
-  };
-  // What a whole upload costs in requests, for comparison.
-  auto whole = run_command(with_endpoint(f, cp_to("whole.bin")), f.env);
-  ASSERT_EQ(whole.exit_code, 0) << describe(whole);
-  const uint64_t whole_requests = json_number(whole.out, "requests");
-  ASSERT_NE(whole_requests, UINT64_MAX) << whole.out;
-
-  const std::string uploads = f.state.path + "/sluice/uploads";
-  auto record_texts = [&] {
-    std::map<std::string, std::string> out;
-    if (fs::exists(uploads))
-      for (auto& e : fs::directory_iterator(uploads)) out[e.path().string()] = read_file(e.path().string());
-    return out;
-  };
-  auto parts_in = [](const std::string& text) {
-    std::size_t n = 0;
-    for (std::size_t at = text.find("\npart "); at != std::string::npos; at = text.find("\npart ", at + 1))
-      ++n;
-    return n;
-  };
-  // Killed once its record names at least 3 sent parts.
-  ASSERT_TRUE(kill_once_ready(
-      f, cp_to("big.bin"),
-      [&] {
-        for (const auto& [path, text] : record_texts())
-          if (parts_in(text) >= 3) return true;
-        return false;
-      },
-      dir / "not-a-download"));
-  auto left = record_texts();
-  ASSERT_EQ(left.size(), 1u);
-  const auto& [first_path, first_text] = *left.begin();
-  ASSERT_EQ(f.open_uploads("big.bin").size(), 1u);
-  // The second record: the same header and upload, no parts (written by a run killed just after it
-  // named the upload it took over), beside the first under the same key's prefix.
-  const auto upload_line = first_text.find("\nupload ");
-  ASSERT_NE(upload_line, std::string::npos) << first_text;
-  const std::string second_text = first_text.substr(0, first_text.find('\n', upload_line + 1) + 1);
-  const std::string name = fs::path(first_path).filename().string();
-  const std::string second_path = uploads + "/" + name.substr(0, name.find('-') + 1) + "second.upload";
-  write_file(second_path, std::as_bytes(std::span(second_text.data(), second_text.size())));
-  ASSERT_EQ(parts_in(second_text), 0u);
-
-  auto rerun = run_command(with_endpoint(f, cp_to("big.bin")), f.env);
-  ASSERT_EQ(rerun.exit_code, 0) << describe(rerun);
-  EXPECT_TRUE(f.open_uploads().empty()) << f.open_uploads().size() << " multipart uploads left open";
-  std::string texts;
-  for (const auto& [path, text] : record_texts()) texts += "\n--- " + path + ":\n" + text;
-  EXPECT_TRUE(texts.empty()) << "upload records left:" << texts;
-  // The parts the first record names were not sent again, whichever record the rerun picked.
-  const uint64_t requests = json_number(rerun.out, "requests");
-  EXPECT_LE(requests + 3, whole_requests) << rerun.out << "\nwhole: " << whole.out;
-  auto got = f.client->run((*f.client)->get_object_bytes(f.bucket, "big.bin"));
-  ASSERT_TRUE(got) << got.error().describe();
-  ASSERT_EQ(got->data.size(), data.size());
-  EXPECT_EQ(std::memcmp(got->data.data(), data.data(), data.size()), 0);
-}
-
 TEST(CrashResume, killed_downloads_resume_and_fetch_fewer_bytes_than_the_whole) {
   crash_fixture f;
   ASSERT_TRUE(f.start());
@@ -446,6 +374,65 @@ TEST(CrashResume, a_killed_upload_of_the_same_file_is_taken_over_and_sends_fewer
   EXPECT_TRUE(f.open_uploads().empty());
   EXPECT_TRUE(fs::is_empty(uploads));
   auto got = f.client->run((*f.client)->get_object_bytes(f.bucket, "taken.bin"));
+  ASSERT_TRUE(got) << got.error().describe();
+  ASSERT_EQ(got->data.size(), data.size());
+  EXPECT_EQ(std::memcmp(got->data.data(), data.data(), data.size()), 0);
+}
+
+// A run that takes over an upload and is killed before it removes the record it took over leaves
+// two records of one upload (the old one, and its own naming the same upload). The next run takes
+// the upload over with the parts either records, and removes both (before, the one it did not pick
+// stayed for ever: the final check of the test above failed so under a loaded TSan run). The second
+// record is written here as that kill leaves it, so the case does not hang on a kill's timing.
+TEST(CrashResume, two_records_of_one_upload_are_both_taken_over_and_both_removed) {
+  crash_fixture f;
+  ASSERT_TRUE(f.start());
+  temp_dir dir;
+  const auto data = test_bytes(64 * MiB + 4321, 9);
+  write_file(dir / "big.bin", as_span(data));
+  auto cp_to = [&](const std::string& key) {
+    return std::vector<std::string>{"cp",     "--part-size",   "8MiB", "--multipart-threshold", "8MiB",
+                                    "--json", "--concurrency", "1",    dir / "big.bin",         f.url(key)};
+  };
+  // What a whole upload costs in requests, for comparison.
+  auto whole = run_command(with_endpoint(f, cp_to("whole.bin")), f.env);
+  ASSERT_EQ(whole.exit_code, 0) << describe(whole);
+  const uint64_t whole_requests = json_number(whole.out, "requests");
+  ASSERT_NE(whole_requests, UINT64_MAX) << whole.out;
+
+  const std::string uploads = f.state.path + "/sluice/uploads";
+  auto record_texts = [&] {
+    std::map<std::string, std::string> out;
+    if (fs::exists(uploads))
+      for (auto& e : fs::directory_iterator(uploads)) out[e.path().string()] = read_file(e.path().string());
+    return out;
+  };
+  // Killed once its record names at least 3 sent parts.
+  ASSERT_TRUE(kill_once_ready(
+      f, cp_to("big.bin"), [&] { return recorded_parts(uploads) >= 3; }, dir / "not-a-download"));
+  auto left = record_texts();
+  ASSERT_EQ(left.size(), 1u);
+  const auto& [first_path, first_text] = *left.begin();
+  ASSERT_EQ(f.open_uploads("big.bin").size(), 1u);
+  // The second record: the same header and upload, no parts (written by a run killed just after it
+  // named the upload it took over), beside the first under the same key's prefix.
+  const auto upload_line = first_text.find("\nupload ");
+  ASSERT_NE(upload_line, std::string::npos) << first_text;
+  const std::string second_text = first_text.substr(0, first_text.find('\n', upload_line + 1) + 1);
+  const std::string name = fs::path(first_path).filename().string();
+  const std::string second_path = uploads + "/" + name.substr(0, name.find('-') + 1) + "second.upload";
+  write_file(second_path, std::as_bytes(std::span(second_text.data(), second_text.size())));
+
+  auto rerun = run_command(with_endpoint(f, cp_to("big.bin")), f.env);
+  ASSERT_EQ(rerun.exit_code, 0) << describe(rerun);
+  EXPECT_TRUE(f.open_uploads().empty()) << f.open_uploads().size() << " multipart uploads left open";
+  std::string texts;
+  for (const auto& [path, text] : record_texts()) texts += "\n--- " + path + ":\n" + text;
+  EXPECT_TRUE(texts.empty()) << "upload records left:" << texts;
+  // The parts the first record names were not sent again, whichever record the rerun picked.
+  const uint64_t requests = json_number(rerun.out, "requests");
+  EXPECT_LE(requests + 3, whole_requests) << rerun.out << "\nwhole: " << whole.out;
+  auto got = f.client->run((*f.client)->get_object_bytes(f.bucket, "big.bin"));
   ASSERT_TRUE(got) << got.error().describe();
   ASSERT_EQ(got->data.size(), data.size());
   EXPECT_EQ(std::memcmp(got->data.data(), data.data(), data.size()), 0);
