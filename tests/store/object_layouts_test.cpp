@@ -271,6 +271,12 @@ TEST(NpyFiles, a_reused_buffer_takes_each_whole_file_and_only_grows) {
   auto whole = npy::read_bytes(dir + "/small");
   ASSERT_TRUE(whole);
   EXPECT_EQ(*whole, small);
+  auto capped = npy::read_bytes_into(dir + "/small", held, small.size() - 1);
+  ASSERT_FALSE(capped);
+  EXPECT_EQ(capped.error().code, errc::too_large);
+  n = npy::read_bytes_into(dir + "/small", held, small.size());
+  ASSERT_TRUE(n) << "a file of exactly the limit is read";
+  EXPECT_EQ(*n, small.size());
   auto missing = npy::read_bytes_into(dir + "/nothing", held);
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, condition::not_found);

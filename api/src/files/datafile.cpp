@@ -542,12 +542,13 @@ struct sidecar_contents {
 
 result<std::optional<sidecar_contents>> read_sidecar(const std::string& file) {
   const std::string path = sidecar_path(file);
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0 && errno == ENOENT) return std::optional<sidecar_contents>{};
-  if (st.st_size > (off_t{1} << 20))
+  std::vector<std::byte> bytes;
+  auto n = npy::read_bytes_into(path, bytes, std::size_t{1} << 20);
+  if (!n && n.error().code == condition::not_found) return std::optional<sidecar_contents>{};
+  if (!n && n.error().code == errc::too_large)
     return fail(errc::too_large, path + ": a sidecar over 1 MiB is not one sluice wrote");
-  SLUICE_TRY(std::vector<std::byte> bytes, npy::read_bytes(path));
-  const std::string text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  if (!n) return n.error();
+  const std::string text(reinterpret_cast<const char*>(bytes.data()), *n);
   SLUICE_TRY(json::value v, parse_json(text, path));
   if (!v.is_object()) return fail(errc::invalid_argument, path + ": not a JSON object");
   const auto& o = v.get_object();

@@ -60,16 +60,12 @@ std::string now_iso() {
 }
 
 result<std::string> read_text(const std::string& path, std::size_t limit) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return os_fail("cannot open", path, errno ? errno : ENOENT);
-  std::string text;
-  char buf[65536];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    text.append(buf, static_cast<std::size_t>(in.gcount()));
-    if (text.size() > limit)
-      return fail(errc::too_large, path + ": more than " + std::to_string(limit >> 20) + " MiB");
-  }
-  return text;
+  std::vector<std::byte> bytes;
+  auto n = npy::read_bytes_into(path, bytes, limit);
+  if (!n && n.error().code == errc::too_large)
+    return fail(errc::too_large, path + ": more than " + std::to_string(limit >> 20) + " MiB");
+  if (!n) return n.error();
+  return std::string(reinterpret_cast<const char*>(bytes.data()), *n);
 }
 
 result<void> write_text_atomically(const std::string& path, std::string_view text) {

@@ -360,7 +360,8 @@ result<std::vector<std::byte>> format(data_type dtype, std::span<const std::uint
   return out;
 }
 
-result<std::size_t> read_bytes_into(const std::string& path, std::vector<std::byte>& into) {
+result<std::size_t> read_bytes_into(const std::string& path, std::vector<std::byte>& into,
+                                    std::size_t limit) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return os_fail("cannot open", path, errno);
   struct stat st {};
@@ -368,11 +369,17 @@ result<std::size_t> read_bytes_into(const std::string& path, std::vector<std::by
     ::close(fd);
     return fail(errc::invalid_argument, path + ": is a directory, not a file");
   }
+  auto too_large = [&] {
+    ::close(fd);
+    return fail(errc::too_large, path + ": more than " + std::to_string(limit) + " bytes");
+  };
   // One byte more than the size: the read that finds the end needs no growth.
   const std::size_t expected = st.st_size > 0 ? static_cast<std::size_t>(st.st_size) : 0;
+  if (expected > limit) return too_large();
   if (into.size() < expected + 1) into.resize(expected + 1);
   std::size_t n = 0;
   for (;;) {
+    if (n > limit) return too_large();                   // the file grew while read
     if (n == into.size()) into.resize(2 * into.size());  // the file grew while read
     const ssize_t got = ::read(fd, into.data() + n, into.size() - n);
     if (got < 0) {

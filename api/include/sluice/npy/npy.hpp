@@ -88,8 +88,10 @@ result<void> write_file(const std::string& path, zarr::data_type dtype, std::spa
 result<std::vector<std::byte>> read_bytes(const std::string& path);
 // A whole file's bytes into the front of `into`, which grows as needed and
 // never shrinks (a buffer reused across files is zeroed only when it grows);
-// returns how many bytes the file held.
-result<std::size_t> read_bytes_into(const std::string& path, std::vector<std::byte>& into);
+// returns how many bytes the file held. A file of more than `limit` bytes is
+// too_large, found before it is read when its size says so.
+result<std::size_t> read_bytes_into(const std::string& path, std::vector<std::byte>& into,
+                                    std::size_t limit = SIZE_MAX);
 result<void> write_bytes(const std::string& path, std::span<const std::byte> bytes);
 
 // The descr of a data type as written: '|b1', '|i1', '<i2', ..., '<c16'.
