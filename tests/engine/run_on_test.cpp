@@ -194,3 +194,43 @@ TEST(RunOn, cancelling_at_any_moment_near_completion_is_safe) {
 }
 
 }  // namespace
+
+namespace {
+
+// Already on the work's thread, run_on awaits the work in place: it starts
+// before anything queued on that context meanwhile (a spawned coroutine would
+// start only after it), and the caller's cancellation still reaches it.
+TEST(RunOn, on_the_works_own_thread_the_work_runs_in_place_and_is_still_cancellable) {
+  two_threads t;
+  std::atomic<bool> queued_ran_first{false};
+  auto work = [&]() -> asio::awaitable<int> { co_return queued_ran_first ? 1 : 2; };
+  auto caller = [&]() -> asio::awaitable<int> {
+    asio::post(t.a, [&] { queued_ran_first = true; });
+    co_return co_await run_on(t.a.get_executor(), work());
+  };
+  EXPECT_EQ(on_a(t, caller()), 2) << "the work waited behind a handler queued after the call";
+
+  std::atomic<bool> waiting{false};
+  auto waits = [&]() -> asio::awaitable<int> {
+    asio::steady_timer never(co_await asio::this_coro::executor, asio::steady_timer::time_point::max());
+    waiting = true;
+    auto [ec] = co_await never.async_wait(asio::as_tuple(asio::use_awaitable));
+    co_return ec == asio::error::operation_aborted&& std::this_thread::get_id() == t.ida ? -1 : 1;
+  };
+  asio::cancellation_signal cancel;
+  std::promise<int> got;
+  auto cancelled_caller = [&]() -> asio::awaitable<void> {
+    got.set_value(co_await run_on(t.a.get_executor(), waits()));
+  };
+  asio::post(t.a, [&] {
+    asio::co_spawn(t.a, cancelled_caller(),
+                   asio::bind_cancellation_slot(cancel.slot(), [](std::exception_ptr) {}));
+  });
+  while (!waiting) std::this_thread::sleep_for(1ms);
+  asio::post(t.a, [&] { cancel.emit(asio::cancellation_type::terminal); });
+  auto f = got.get_future();
+  ASSERT_EQ(f.wait_for(10s), std::future_status::ready) << "the cancellation did not reach the work";
+  EXPECT_EQ(f.get(), -1);
+}
+
+}  // namespace

@@ -359,6 +359,7 @@ class pooled_client final : public client, public std::enable_shared_from_this<p
     } release{this};
 
     requests_.fetch_add(1, std::memory_order_relaxed);
+    const std::string host = ep_.host_header();  // a local: exchange borrows it across its co_awaits
     for (int round = 0;; ++round) {
       // The resend after a stale connection always opens a fresh one.
       std::unique_ptr<connection> conn = round == 0 ? take_idle() : nullptr;
@@ -378,9 +379,9 @@ class pooled_client final : public client, public std::enable_shared_from_this<p
       // (No co_await inside ?: — GCC 12 miscompiles it.)
       result<response> r = fail(errc::cancelled, "not sent");
       if (conn->secure)
-        r = co_await exchange(*conn->secure, *conn, req, ep_.host_header(), sink, opts_, ep_, st, local);
+        r = co_await exchange(*conn->secure, *conn, req, host, sink, opts_, ep_, st, local);
       else
-        r = co_await exchange(*conn->plain, *conn, req, ep_.host_header(), sink, opts_, ep_, st, local);
+        r = co_await exchange(*conn->plain, *conn, req, host, sink, opts_, ep_, st, local);
       direct_.fetch_add(local.body_bytes_direct, std::memory_order_relaxed);
       copied_.fetch_add(local.body_bytes_copied, std::memory_order_relaxed);
       // A kept-alive connection the server closed meanwhile fails before any

@@ -227,76 +227,103 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
     return e;
   }
 
-  // Sends a request with signing and retries. Error answers become typed
-  // errors; transport failures are retried when retryable.
-  awaitable<result<http::response>> execute(const s3_request& req, http::body_sink& sink) {
-    const std::string what = req.method + " " + object_url(req.bucket, req.key);
+  // What every attempt of one request shares, worked out once by a plain
+  // function: its temporaries stay off the coroutine frame, which lives as
+  // long as the request is in flight (thousands at once).
+  struct prepared_request {
+    std::string what;  // "GET s3://bucket/key", for messages
+    std::shared_ptr<http::client> pool;
+    endpoint target;
+    std::string path;          // encoded, without the query
+    std::string query_string;  // "" or "?a=b&c"
+    std::string payload_hash;
+  };
+
+  result<prepared_request> prepare(const s3_request& req) {
+    prepared_request p;
+    p.what = req.method + " " + object_url(req.bucket, req.key);
     if (!req.bucket.empty()) {
-      if (auto v = validate_bucket_name(req.bucket); !v) co_return v.error();
+      if (auto v = validate_bucket_name(req.bucket); !v) return v.error();
     }
     if (!req.key.empty()) {
-      if (auto v = validate_key(req.key); !v) co_return v.error();
+      if (auto v = validate_key(req.key); !v) return v.error();
     }
     const bool virtual_host = !opts_.config.path_style && !req.bucket.empty();
-    endpoint target_ep = ep_;
-    std::string path = "/";
+    p.target = ep_;
+    p.path = "/";
     if (virtual_host) {
-      target_ep.host = req.bucket + "." + ep_.host;
-      path += encode_path(req.key);
+      p.target.host = req.bucket + "." + ep_.host;
+      p.path += encode_path(req.key);
     } else if (!req.bucket.empty()) {
-      path += req.bucket;
-      if (!req.key.empty()) path += "/" + encode_path(req.key);
+      p.path += req.bucket;
+      if (!req.key.empty()) p.path += "/" + encode_path(req.key);
     }
-    SLUICE_CO_TRY(std::shared_ptr<http::client> pool, pool_for(target_ep));
-
+    SLUICE_TRY(p.pool, pool_for(p.target));
     const bool sign_payload = opts_.always_sign_payload || (!ep_.tls && !opts_.never_sign_payload);
-    std::string payload_hash =
+    p.payload_hash =
         !sign_payload
             ? std::string(unsigned_payload)
             : sha256_hex(std::string_view(reinterpret_cast<const char*>(req.body.data()), req.body.size()));
-
-    std::string query_string;
     for (const auto& q : req.query) {
-      query_string += query_string.empty() ? "?" : "&";
-      query_string += encode_query_component(q.name);
-      if (q.has_value) query_string += "=" + encode_query_component(q.value);
+      p.query_string += p.query_string.empty() ? "?" : "&";
+      p.query_string += encode_query_component(q.name);
+      if (q.has_value) p.query_string += "=" + encode_query_component(q.value);
     }
+    return p;
+  }
 
+  // One attempt's HTTP request, signed now (each attempt carries its own date).
+  http::request attempt_request(const s3_request& req, const prepared_request& p) const {
+    http::request hr;
+    hr.method = req.method;
+    hr.target = p.path + p.query_string;
+    hr.body = req.body;
+    hr.headers = req.headers;
+    if (!opts_.config.creds.empty()) {
+      signing_request sr;
+      sr.method = req.method;
+      sr.path = p.path;
+      sr.query = req.query;
+      sr.headers.emplace_back("host", p.target.host_header());
+      for (const auto& h : req.headers) sr.headers.emplace_back(h.name, h.value);
+      sr.payload_hash = p.payload_hash;
+      signing_scope scope{opts_.config.region, "s3", std::chrono::system_clock::now()};
+      sign_request(sr, opts_.config.creds, scope);
+      hr.headers.clear();
+      for (auto& [n, v] : sr.headers)
+        if (n != "host") hr.headers.push_back({n, v});
+    }
+    return hr;
+  }
+
+  // A failed attempt's error (an error answer or a transport failure), with
+  // the request named; `final` when retrying cannot help.
+  static error attempt_error(result<http::response>& r, const std::string& what, bool& final) {
+    final = false;
+    if (r) return error_from(*r, what);
+    error err = std::move(r.error());
+    if (err.code == sluice::errc::cancelled) {
+      final = true;
+      return err;
+    }
+    err.message = what + ": " + err.message;
+    final = err.code == sluice::errc::too_large;  // the caller's buffer: a retry changes nothing
+    return err;
+  }
+
+  // Sends a request with signing and retries. Error answers become typed
+  // errors; transport failures are retried when retryable.
+  awaitable<result<http::response>> execute(const s3_request& req, http::body_sink& sink) {
+    SLUICE_CO_TRY(prepared_request p, prepare(req));
     retry_state retries(opts_.retry);
     const auto started = std::chrono::steady_clock::now();
     for (int attempt = 1;; ++attempt) {
-      http::request hr;
-      hr.method = req.method;
-      hr.target = path + query_string;
-      hr.body = req.body;
-      hr.headers = req.headers;
-      if (!opts_.config.creds.empty()) {
-        signing_request sr;
-        sr.method = req.method;
-        sr.path = path;
-        sr.query = req.query;
-        sr.headers.emplace_back("host", target_ep.host_header());
-        for (const auto& h : req.headers) sr.headers.emplace_back(h.name, h.value);
-        sr.payload_hash = payload_hash;
-        signing_scope scope{opts_.config.region, "s3", std::chrono::system_clock::now()};
-        sign_request(sr, opts_.config.creds, scope);
-        hr.headers.clear();
-        for (auto& [n, v] : sr.headers)
-          if (n != "host") hr.headers.push_back({n, v});
-      }
-
-      error err;
-      auto r = co_await pool->send(hr, sink);
+      http::request hr = attempt_request(req, p);  // a local: no temporary borrowed across the co_await
+      result<http::response> r = co_await p.pool->send(hr, sink);
       if (r && r->status >= 200 && r->status < 300) co_return std::move(*r);
-      if (r) {
-        err = error_from(*r, what);
-      } else {
-        err = std::move(r.error());
-        if (err.code == sluice::errc::cancelled) co_return err;
-        err.message = what + ": " + err.message;
-        if (err.code == sluice::errc::too_large)
-          co_return err;  // the caller's buffer: a retry changes nothing
-      }
+      bool final = false;
+      error err = attempt_error(r, p.what, final);
+      if (final) co_return err;
       auto elapsed =
           std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
       auto delay = retries.next_delay(err, attempt, elapsed);
@@ -307,7 +334,7 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
       }
       asio::steady_timer timer(co_await asio::this_coro::executor, *delay);
       if (auto [ec] = co_await timer.async_wait(tok); ec)
-        co_return fail(sluice::errc::cancelled, what + ": cancelled while waiting to retry");
+        co_return fail(sluice::errc::cancelled, p.what + ": cancelled while waiting to retry");
     }
   }
 

@@ -37,7 +37,7 @@ std::optional<std::chrono::milliseconds> retry_state::next_delay(const error& e,
   if (attempt >= std::max(1, policy_.max_attempts)) return std::nullopt;
   const int64_t top = ceiling(std::max(1, attempt)).count();
   std::uniform_int_distribution<int64_t> jitter(0, top);
-  if (!rng_) rng_.emplace(seed_);
+  if (!rng_) rng_ = std::make_unique<std::mt19937_64>(seed_);
   const std::chrono::milliseconds delay(jitter(*rng_));
   if (elapsed + delay >= policy_.overall_deadline) return std::nullopt;
   return delay;

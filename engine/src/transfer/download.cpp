@@ -81,7 +81,7 @@ awaitable<result<stats>> pipeline::download_on(unsigned c, std::string_view buck
     start = 1;
   }
   if (fetched)
-    fetched = co_await run_parts(c, bucket, key, plan, start, workers ? workers : opts_.max_in_flight, handle,
+    fetched = co_await run_parts(c, bucket, key, plan, start, workers ? workers : request_limit_, handle,
                                  no_window, 0, spread, composite || journal, &have);
   co_await writes.drain();  // before any return: the writer must outlive its writes
   SLUICE_CO_TRY_VOID(fetched);

@@ -153,6 +153,7 @@ class pipeline final : public scheduler {
   http::client_stats http_stats() const override;
   unsigned requests_in_flight() const override;
   unsigned peak_requests_in_flight() const override;
+  unsigned request_limit() const noexcept override;
 
  private:
   unsigned pick() noexcept;
@@ -160,8 +161,20 @@ class pipeline final : public scheduler {
   // Runs work() (a transfer's coroutine) on context c and completes on the
   // caller's executor. A cancelled caller makes Asio throw operation_aborted
   // from the next co_await: that becomes errc::cancelled here, once.
+  // `gated`: the call first takes an operation ticket, so that a call that
+  // cannot start yet waits here, before work() builds its coroutine chain
+  // (see operations_). upload_stream is not gated: its source may itself
+  // call the scheduler.
   template <class Work>
-  auto on_context(unsigned c, Work& work, std::string_view bucket, std::string_view key) -> decltype(work()) {
+  auto on_context(unsigned c, Work& work, std::string_view bucket, std::string_view key, bool gated = true)
+      -> decltype(work()) {
+    admission_limit::ticket op;
+    if (gated) {
+      auto t = co_await operations_.enter();
+      if (!t)
+        co_return fail(errc::cancelled, s3::object_url(bucket, key) + ": cancelled while waiting to start");
+      op = std::move(*t);
+    }
     try {
       co_return co_await run_on(eng_.context(c).get_executor(), work());
     } catch (const boost::system::system_error& e) {
@@ -329,10 +342,19 @@ class pipeline final : public scheduler {
   options opts_;
   std::shared_ptr<buffer_pool> pool_;
   std::vector<std::shared_ptr<s3::client>> clients_;  // one per engine context
+  // Requests that can be in flight at once: options::max_in_flight, but no
+  // more than the connections the HTTP pools may open (a request past them
+  // would only wait for a connection, holding its whole coroutine chain).
+  unsigned request_limit_;
   // One ticket per data request (a GET or PUT of a part or an object), taken
   // once its memory is reserved (a holder never waits on the pool):
-  // options::max_in_flight over all transfers.
+  // request_limit_ over all transfers.
   admission_limit admission_;
+  // One ticket per call of a public entry point, taken before the call's
+  // coroutines exist: calls beyond 2 x request_limit_ (enough to keep every
+  // request slot busy while others write files or hash) wait as one small
+  // frame each instead of a chain of frames, a parser and a pool wait.
+  admission_limit operations_;
   std::atomic<unsigned> next_context_{0};
   std::atomic<bool> cancelled_{false};  // lock-free: set from signal handlers
   progress progress_;

@@ -136,8 +136,7 @@ awaitable<result<object_bytes>> pipeline::read_once(unsigned c, std::string_view
   if (!out.info.etag.empty()) same_object.if_match = out.info.etag;
   std::optional<error> failed;
   uint64_t next = 0;
-  const unsigned workers =
-      static_cast<unsigned>(std::min<uint64_t>(std::max(1u, opts_.max_in_flight), parts));
+  const unsigned workers = static_cast<unsigned>(std::min<uint64_t>(request_limit_, parts));
   co_await run_concurrently(workers, [&](unsigned) -> awaitable<void> {
     while (!failed && next < parts) {
       const uint64_t i = next++;
@@ -251,8 +250,8 @@ awaitable<result<ranges_bytes>> pipeline::read_ranges_on(unsigned c, std::string
   }
   std::optional<error> failed;
   const std::size_t remaining = spans.size() - next;
-  const unsigned workers = static_cast<unsigned>(
-      std::min<uint64_t>(std::max(1u, opts_.max_in_flight), std::max<std::size_t>(remaining, 1)));
+  const unsigned workers =
+      static_cast<unsigned>(std::min<uint64_t>(request_limit_, std::max<std::size_t>(remaining, 1)));
   co_await run_concurrently(workers, [&](unsigned) -> awaitable<void> {
     while (!failed && next < spans.size()) {
       const std::size_t i = next++;

@@ -18,7 +18,19 @@ unsigned connection_cap(const options& o, unsigned contexts) {
   return static_cast<unsigned>(std::clamp<uint64_t>(n, 1, 256));
 }
 
-pipeline::pipeline(engine& eng, options opts) : eng_(eng), opts_(opts), admission_(opts.max_in_flight) {}
+namespace {
+unsigned request_limit_for(const options& o, unsigned contexts) {
+  const uint64_t connections = uint64_t(connection_cap(o, contexts)) * std::max(1u, contexts);
+  return static_cast<unsigned>(std::max<uint64_t>(1, std::min<uint64_t>(o.max_in_flight, connections)));
+}
+}  // namespace
+
+pipeline::pipeline(engine& eng, options opts)
+    : eng_(eng),
+      opts_(opts),
+      request_limit_(request_limit_for(opts, eng.thread_count())),
+      admission_(request_limit_),
+      operations_(2 * request_limit_) {}
 
 result<void> pipeline::init(const s3::client_options& client_opts) {
   if (opts_.part_size < 1 || opts_.part_size > opts_.memory_budget)
@@ -60,7 +72,7 @@ awaitable<result<stats>> pipeline::stream(std::string_view bucket, std::string_v
 awaitable<result<stats>> pipeline::upload(std::string_view path, std::string_view bucket,
                                           std::string_view key, const s3::put_options& put) {
   unsigned c = pick();
-  auto work = [&] { return upload_on(c, path, bucket, key, put, opts_.max_in_flight, true); };
+  auto work = [&] { return upload_on(c, path, bucket, key, put, request_limit_, true); };
   co_return co_await on_context(c, work, bucket, key);
 }
 
@@ -102,7 +114,7 @@ awaitable<result<s3::put_result>> pipeline::upload_stream(std::string_view bucke
                                                           const s3::put_options& put) {
   unsigned c = pick();
   auto work = [&] { return upload_stream_on(c, bucket, key, source, put); };
-  co_return co_await on_context(c, work, bucket, key);
+  co_return co_await on_context(c, work, bucket, key, false);
 }
 
 awaitable<result<ranges_bytes>> pipeline::read_ranges(std::string_view bucket, std::string_view key,
@@ -155,6 +167,9 @@ unsigned pipeline::requests_in_flight() const {
 }
 unsigned pipeline::peak_requests_in_flight() const {
   return admission_.peak();
+}
+unsigned pipeline::request_limit() const noexcept {
+  return request_limit_;
 }
 
 unsigned pipeline::pick() noexcept {

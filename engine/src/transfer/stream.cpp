@@ -38,7 +38,7 @@ awaitable<result<stats>> pipeline::stream_on(unsigned c, std::string_view bucket
   }
   in_order.start_at(start);
   std::function<uint64_t()> delivered = [&] { return in_order.next(); };
-  SLUICE_CO_TRY_VOID(co_await run_parts(c, bucket, key, plan, start, opts_.max_in_flight, handle, delivered,
+  SLUICE_CO_TRY_VOID(co_await run_parts(c, bucket, key, plan, start, request_limit_, handle, delivered,
                                         std::max(1u, opts_.reorder_window), true, composite));
   if (plan.recorded) {
     const uint64_t got = composite ? integrity::composite_of(hashes, plan.part_size) : hasher.digest();

@@ -470,8 +470,8 @@ awaitable<result<s3::put_result>> pipeline::put_on(unsigned c, std::string_view 
     body.copy_to(i * part, holder.span());
     co_return std::span<const std::byte>(holder.span());
   };
-  SLUICE_CO_TRY(std::string etag, co_await send_multipart(c, bucket, key, put, parts, opts_.max_in_flight,
-                                                          true, from_memory, nullptr));
+  SLUICE_CO_TRY(std::string etag, co_await send_multipart(c, bucket, key, put, parts, request_limit_, true,
+                                                          from_memory, nullptr));
   s3::put_result r;
   r.etag = std::move(etag);
   r.xxh3 = composite;
@@ -529,7 +529,7 @@ awaitable<result<s3::put_result>> pipeline::upload_stream_on(unsigned c, std::st
   std::mutex done_mu;
   std::vector<s3::completed_part> done;
 
-  const unsigned senders = std::max(1u, opts_.max_in_flight);
+  const unsigned senders = request_limit_;
   co_await run_on_contexts(eng_, c, senders + 1, [&](unsigned slot) -> awaitable<void> {
     if (slot == 0) {  // the reader, on context c (the source's)
       pooled_buffer next = std::move(first);

@@ -100,11 +100,14 @@ class body_sink {
 class discard_sink final : public body_sink {
  public:
   result<void> begin(const response&) override { return {}; }
-  std::span<std::byte> prepare() override { return scratch_; }
+  // One scratch area per thread, shared by every discarding request on it:
+  // what lands there is never read, and a sink stays small (it lives in the
+  // frame of every HEAD, DELETE, ... in flight).
+  std::span<std::byte> prepare() override {
+    thread_local std::byte scratch[16 * 1024];
+    return scratch;
+  }
   result<void> commit(std::size_t) override { return {}; }
-
- private:
-  std::byte scratch_[16 * 1024];
 };
 
 // Small bodies (XML answers) into a string, with a cap.

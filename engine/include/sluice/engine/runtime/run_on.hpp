@@ -23,6 +23,7 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <exception>
@@ -78,9 +79,14 @@ struct initiate_run_on {
 // Cancelling the caller emits the same cancellation type into `work`, on
 // `where`; the work decides how it ends. `work` must not borrow anything from
 // a frame that could end before it does: the caller awaits it, so the
-// caller's frame is safe.
+// caller's frame is safe. Already on `where`'s thread (an io_context's
+// executor that runs in this thread), `work` is simply awaited: no hop, no
+// spawned coroutine, the caller's cancellation reaches it directly.
 template <class T>
 boost::asio::awaitable<T> run_on(boost::asio::any_io_executor where, boost::asio::awaitable<T> work) {
+  if (const auto* here = where.target<boost::asio::io_context::executor_type>();
+      here && here->running_in_this_thread())
+    co_return co_await std::move(work);
   using signature = typename detail::run_on_signature<T>::type;
   co_return co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>, signature>(
       detail::initiate_run_on{}, boost::asio::use_awaitable, std::move(where), std::move(work));

@@ -237,9 +237,14 @@ class scheduler : public std::enable_shared_from_this<scheduler> {
   virtual progress& counters() noexcept = 0;
   // Statistics over every context's connection pool.
   virtual http::client_stats http_stats() const = 0;
-  // Data requests admitted now, and the most ever at once (<= max_in_flight).
+  // Data requests admitted now, and the most ever at once (<= request_limit()).
   virtual unsigned requests_in_flight() const = 0;
   virtual unsigned peak_requests_in_flight() const = 0;
+  // Data requests that can be in flight at once: options::max_in_flight, at
+  // most the connections the HTTP pools may open (options::connections_per_context
+  // times the contexts). Calls of the entry points above beyond twice this wait
+  // before they start, as one small frame each.
+  virtual unsigned request_limit() const noexcept = 0;
 };
 
 }  // namespace sluice::transfer
