@@ -3,11 +3,20 @@
 # (iperf3, wrk, fio) and the peers (curl, rclone, aws cli), in one table with
 # sluice's ratio to each.
 #
-#   bash bench/macro/run.sh [--smoke] [--arrays-only | --files-only] [--array-link RATE] [--build-dir DIR]
-#                           [--work-dir DIR] [--keep]
+#   bash bench/macro/run.sh [--smoke] [--rounds N] [--arrays-only | --files-only] [--array-link RATE]
+#                           [--build-dir DIR] [--work-dir DIR] [--keep]
+#
+# Every row (large object, puts, small objects, arrays, file datasets) runs in N rounds (default 5,
+# 1 with --smoke): in each round every contender of a workload runs once, one
+# after the other (sluice, its ceilings, its peers). Each row shows the median of
+# its rounds with the min and max; a ratio is the ratio of the medians, and a
+# target is met when that ratio meets it; the target lines also give the ratio
+# in every round and in how many rounds it held. Full runs also write the table
+# as JSON beside the text (DIR/bench/macro-YYYYmmdd-HHMMSS.json).
 #
 #   --smoke        tiny sizes, 1-second tools; under a minute; exits non-zero if
 #                  any step fails (ctest runs it as bench_macro_smoke)
+#   --rounds N     rounds of every row (default 5; --smoke: 1)
 #   --arrays-only  only the array rows (a Zarr v3 array written and read by
 #                  sluice, the raw GETs / PUTs of its stored bytes, zarrita)
 #   --files-only   only the file-dataset rows (sluice files push / pull of many
@@ -45,6 +54,7 @@ keep=0
 arrays_only=0
 files_only=0
 array_link=""
+rounds_opt=""
 while (($#)); do
   case "$1" in
     --smoke) mode=smoke ;;
@@ -53,6 +63,8 @@ while (($#)); do
     --work-dir) work_parent="$2"; shift ;;
     --work-dir=*) work_parent="${1#*=}" ;;
     --keep) keep=1 ;;
+    --rounds) rounds_opt="$2"; shift ;;
+    --rounds=*) rounds_opt="${1#*=}" ;;
     --arrays-only) arrays_only=1 ;;
     --files-only) files_only=1 ;;
     --array-link) array_link="$2"; shift ;;
@@ -62,6 +74,10 @@ while (($#)); do
   esac
   shift
 done
+if [[ -n $rounds_opt && ! $rounds_opt =~ ^[1-9][0-9]*$ ]]; then
+  echo "run.sh: --rounds takes a whole number of rounds, at least 1 (got '$rounds_opt')" >&2
+  exit 2
+fi
 build_dir="$(cd "$build_dir" 2>/dev/null && pwd)" || { echo "run.sh: no build directory '$build_dir'" >&2; exit 2; }
 sluice="$build_dir/bin/sluice"
 array_bench="$build_dir/bin/sluice_array_bench"
@@ -74,13 +90,13 @@ if [[ $mode == smoke ]]; then
   LARGE_SIZE=$((24 * MiB)); LARGE_PART=$((8 * MiB)); LARGE_C=4; LARGE_BUDGET=$((64 * MiB))
   PUT_SIZE=$((2 * MiB)); PUT_PART=$((8 * MiB)); PUT_COUNT=4; PUT_C=2; PUT_BUDGET=$((32 * MiB))
   SMALL_SIZE=$((64 * KiB)); SMALL_COUNT=50; SMALL_C=16; SMALL_BUDGET=$((16 * MiB))
-  TOOL_SECS=1; SLUICE_DURATION=0; REPS=1; STEP_TIMEOUT=60
+  TOOL_SECS=1; SLUICE_DURATION=0; ROUNDS=${rounds_opt:-1}; STEP_TIMEOUT=60
   FIO_BS=1M; FIO_SIZE=16M
 else
   LARGE_SIZE=$((1 * GiB)); LARGE_PART=$((8 * MiB)); LARGE_C=16; LARGE_BUDGET=$((256 * MiB))
   PUT_SIZE=$((64 * MiB)); PUT_PART=$PUT_SIZE; PUT_COUNT=16; PUT_C=4; PUT_BUDGET=$((320 * MiB))
   SMALL_SIZE=$((64 * KiB)); SMALL_COUNT=10000; SMALL_C=64; SMALL_BUDGET=$((64 * MiB))
-  TOOL_SECS=5; SLUICE_DURATION=5; REPS=3; STEP_TIMEOUT=300
+  TOOL_SECS=5; SLUICE_DURATION=5; ROUNDS=${rounds_opt:-5}; STEP_TIMEOUT=300
   FIO_BS=8M; FIO_SIZE=1G
 fi
 FIO_DEPTH=8
@@ -89,10 +105,10 @@ FIO_DEPTH=8
 # the median of FILES_ROUNDS rounds.
 if [[ $mode == smoke ]]; then
   FILES_SMALL_COUNT=40; FILES_SMALL_SIZE=$((64 * KiB)); FILES_LARGE_COUNT=2; FILES_LARGE_SIZE=$((6 * MiB))
-  FILES_C=16; FILES_ROUNDS=1
+  FILES_C=16; FILES_ROUNDS=$ROUNDS
 else
   FILES_SMALL_COUNT=10000; FILES_SMALL_SIZE=$((64 * KiB)); FILES_LARGE_COUNT=16; FILES_LARGE_SIZE=$((64 * MiB))
-  FILES_C=64; FILES_ROUNDS=3
+  FILES_C=64; FILES_ROUNDS=$ROUNDS
 fi
 # The array: float32, shards of ARR_SHARDS elements (64 MiB decoded in the full
 # run), inner chunks of ARR_CHUNKS (1 MiB), zstd level 3; ARR_SELECT is a box of
@@ -100,10 +116,10 @@ fi
 # at once, ARR_INFLIGHT requests.
 if [[ $mode == smoke ]]; then
   ARR_SHAPE=512,512; ARR_SHARDS=256,256; ARR_CHUNKS=64,64; ARR_SELECT=100:262,60:222
-  ARR_C=2; ARR_INFLIGHT=4; ARR_PART=$((8 * MiB)); ARR_BUDGET=$((32 * MiB)); ARR_ROUNDS=1
+  ARR_C=2; ARR_INFLIGHT=4; ARR_PART=$((8 * MiB)); ARR_BUDGET=$((32 * MiB)); ARR_ROUNDS=$ROUNDS
 else
   ARR_SHAPE=16384,16384; ARR_SHARDS=4096,4096; ARR_CHUNKS=512,512; ARR_SELECT=5000:10184,3000:8184
-  ARR_C=4; ARR_INFLIGHT=16; ARR_PART=$((8 * MiB)); ARR_BUDGET=$((256 * MiB)); ARR_ROUNDS=3
+  ARR_C=4; ARR_INFLIGHT=16; ARR_PART=$((8 * MiB)); ARR_BUDGET=$((256 * MiB)); ARR_ROUNDS=$ROUNDS
 fi
 human() { numfmt --to=iec-i --suffix=B "$1"; }
 
@@ -216,8 +232,11 @@ www="$work/www"          # nginx's root: /<bucket>/<key> are files here
 out="$work/out"          # where downloads (and fio) write
 logs="$work/logs"
 results="$work/results.jsonl"
+main_rounds="$work/main-rounds.jsonl"
+round=0
 mkdir -p "$www/bench" "$www/.tmp" "$out" "$logs" "$work/nginx" "$work/s3rver"
 : >"$results"
+: >"$main_rounds"
 
 # Clients talk to loopback servers with dummy credentials and no user configuration.
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
@@ -234,10 +253,12 @@ say() { printf '%s\n' "$*" >&2; }
 die() { say "run.sh: $*"; exit 1; }
 
 # measure ID WORKLOAD KIND LABEL [lib.py run options...] -- CMD...
+# One run of a main row, recorded as ID#$round in $main_rounds (the medians of
+# the rounds go into $results at the end).
 measure() {
   local id=$1 workload=$2 kind=$3 label=$4
   shift 4
-  "${lib[@]}" run --results "$results" --logdir "$logs" --id "$id" --workload "$workload" --kind "$kind" \
+  "${lib[@]}" run --results "$main_rounds" --logdir "$logs" --id "$id#$round" --workload "$workload" --kind "$kind" \
     --label "$label" --timeout "$STEP_TIMEOUT" "$@" || step_failed=1
 }
 na() {  # ID WORKLOAD KIND LABEL SERVER REASON
@@ -532,7 +553,7 @@ finish() {
   ((arrays_only || files_only)) || standard="large object $(human "$LARGE_SIZE") in $(human "$LARGE_PART") parts, concurrency $LARGE_C, \
 budget $(human "$LARGE_BUDGET"); puts $put_label, concurrency $PUT_C, budget $(human "$PUT_BUDGET"); small $small_label, \
 concurrency $SMALL_C, budget $(human "$SMALL_BUDGET")
-Every row is the best of up to $REPS runs; sluice GETs: $( ((SLUICE_DURATION > 0)) && echo "each run repeats for ${SLUICE_DURATION} s" || echo "one pass"); \
+Every row is the median of $ROUNDS rounds (min and max in its notes); in each round the contenders of a workload run one after the other; sluice GETs: $( ((SLUICE_DURATION > 0)) && echo "each run repeats for ${SLUICE_DURATION} s" || echo "one pass"); \
 ceilings: ${TOOL_SECS} s runs (fio: $FIO_SIZE).
 "
   title="sluice macro benchmark ($mode), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -r), load average at start $load_start, at end $(cut -d' ' -f1-3 /proc/loadavg)
@@ -547,7 +568,8 @@ Server: nginx unless noted.
   set +e
   smoke_flag=()
   [[ $mode == smoke ]] && smoke_flag=(--smoke)
-  "${lib[@]}" report --results "$results" --title "$title" "${smoke_flag[@]}" >"$work/table.txt"
+  "${lib[@]}" report --results "$results" --title "$title" "${smoke_flag[@]}" --json-out "$work/table.json" \
+    >"$work/table.txt"
   report_rc=$?
   set -e
   cat "$work/table.txt"
@@ -555,8 +577,9 @@ Server: nginx unless noted.
     mkdir -p "$build_dir/bench"
     saved="$build_dir/bench/macro-$start_ts.txt"
     cp "$work/table.txt" "$saved"
+    cp "$work/table.json" "${saved%.txt}.json"
     echo
-    echo "results written to $saved"
+    echo "results written to $saved and ${saved%.txt}.json"
   fi
   if ((step_failed || report_rc)); then
     say "run.sh: some steps failed (see the table; logs in $work/logs with --keep)"
@@ -566,6 +589,7 @@ Server: nginx unless noted.
 }
 if ((arrays_only || files_only)); then finish; fi
 
+# ------------------------------------------------------------------ set-up (untimed, once)
 # The large object: one random part repeated, written straight into nginx's root
 # (nginx cannot take the multipart upload sluice would use for it).
 mkdir -p "$www/bench/large" "$www/bench/tamper"
@@ -575,8 +599,6 @@ head -c "$SMALL_SIZE" /dev/urandom >"$www/bench/tamper/obj-000000"
 reload_nginx "$large_key" "$large_hash"
 cat "$www/$large_key" >/dev/null  # in the page cache, as the later reads will find it
 
-# ------------------------------------------------------------------ ceilings
-say "ceilings:"
 iperf_port="$("${lib[@]}" freeport)"
 iperf_listening() {  # no test connection: iperf3 would count it as a client
   local i
@@ -586,11 +608,10 @@ iperf_listening() {  # no test connection: iperf3 would count it as a client
   done
   return 1
 }
+have_iperf=0
 if iperf3 -s -B 127.0.0.1 -p "$iperf_port" -D -I "$iperf_pidfile" --logfile "$logs/iperf3-server.log" &&
    iperf_listening; then
-  measure iperf3 net ceiling "iperf3 -t $TOOL_SECS (1 TCP stream)" --server loopback --parse iperf3 --vs sluice.large_mem \
-    --reps "$REPS" -- \
-    timeout -k 5 "$STEP_TIMEOUT" iperf3 -c 127.0.0.1 -p "$iperf_port" -t "$TOOL_SECS" -J
+  have_iperf=1
 else
   "${lib[@]}" na --results "$results" --id iperf3 --workload net --kind ceiling --label "iperf3" --server loopback \
     --status failed --reason "iperf3 server did not start" >/dev/null
@@ -599,7 +620,12 @@ fi
 
 # wrk: the same requests sluice makes: ranged GETs of one part at the same
 # concurrency for the large object; the small objects in turn.
-cat >"$work/wrk-large.lua" <<EOF
+wrk_done='done = function(s, latency, requests)
+  local e = s.errors
+  io.write(string.format('"'"'{"wrk":1,"requests":%.0f,"bytes":%.0f,"duration_us":%.0f,"errors":%.0f}\n'"'"',
+    s.requests, s.bytes, s.duration, e.connect + e.read + e.write + e.status + e.timeout))
+end'
+cat >"$work/wrk-large.lua" <<LUA
 local size, part, path = $LARGE_SIZE, $LARGE_PART, "/$large_key"
 local n = math.floor((size + part - 1) / part)
 local i = 0
@@ -609,53 +635,42 @@ request = function()
   local last = math.min(off + part, size) - 1
   return wrk.format("GET", path, { ["Range"] = string.format("bytes=%.0f-%.0f", off, last) })
 end
-done = function(s, latency, requests)
-  local e = s.errors
-  io.write(string.format('{"wrk":1,"requests":%.0f,"bytes":%.0f,"duration_us":%.0f,"errors":%.0f}\n',
-    s.requests, s.bytes, s.duration, e.connect + e.read + e.write + e.status + e.timeout))
+$wrk_done
+LUA
+cat >"$work/wrk-small.lua" <<LUA
+local count = $SMALL_COUNT
+local i = 0
+request = function()
+  local path = string.format("/bench/small/obj-%06d", i % count)
+  i = i + 1
+  return wrk.format("GET", path)
 end
-EOF
+$wrk_done
+LUA
 wrk_threads=2
-measure wrk.large large_mem ceiling "wrk -c$LARGE_C, $(human "$LARGE_PART") ranges" --parse wrk --vs sluice.large_mem \
-  --reps "$REPS" -- \
-  timeout -k 5 "$STEP_TIMEOUT" wrk -t "$wrk_threads" -c "$LARGE_C" -d "${TOOL_SECS}s" --timeout 30s \
-  -s "$work/wrk-large.lua" "$nginx_url"
 
-# fio writes in the directory sluice downloads into ($out), and fsyncs at the end as sluice does.
-measure fio large_file ceiling "fio O_DIRECT io_uring bs=$FIO_BS qd=$FIO_DEPTH" --server disk --parse fio \
-  --vs sluice.large_file --before "rm -f '$out/fio-seqwrite'" --reps "$REPS" -- \
-  timeout -k 5 "$STEP_TIMEOUT" fio --name=seqwrite --filename="$out/fio-seqwrite" --ioengine=io_uring --direct=1 \
-  --rw=write --bs="$FIO_BS" --size="$FIO_SIZE" --iodepth="$FIO_DEPTH" --numjobs=1 --end_fsync=1 --output-format=json
-rm -f "$out/fio-seqwrite"
-
-# ------------------------------------------------------------------ sluice
-say "sluice:"
 large_args=(--size "$LARGE_SIZE" --count 1 --concurrency "$LARGE_C" --part-size "$LARGE_PART" --memory-budget "$LARGE_BUDGET")
-measure sluice.large_mem large_mem sluice "sluice bench get -> memory" --parse sluice --reps "$REPS" -- \
-  "${on_nginx[@]}" get --json "${large_args[@]}" "${dur_args[@]}" s3://bench/large
-measure sluice.large_file large_file sluice "sluice bench get -> file" --parse sluice --reps "$REPS" \
-  --before "rm -rf '$out/sluice-large'" -- \
-  "${on_nginx[@]}" get --json "${large_args[@]}" "${dur_args[@]}" --output-dir "$out/sluice-large" s3://bench/large
-rm -rf "$out/sluice-large"
-
 # Puts: one PUT per object (a part at least as large as the object: nginx takes no multipart).
 put_args=(--size "$PUT_SIZE" --count "$PUT_COUNT" --concurrency "$PUT_C" --part-size "$PUT_PART" --memory-budget "$PUT_BUDGET")
 put_label="$PUT_COUNT x $(human "$PUT_SIZE")"
-measure sluice.put put sluice "sluice bench put ($put_label)" --parse sluice --reps "$REPS" \
-  --before "rm -rf '$www/bench/put-sluice'" --check "$(check_dir "$www/bench/put-sluice" "$PUT_COUNT" "$PUT_SIZE")" -- \
-  "${on_nginx[@]}" put --json "${put_args[@]}" s3://bench/put-sluice
-# Over plain HTTP sluice signs the payload (SHA-256 of every byte), as the aws
-# cli does; curl sends no hash at all. The same without the payload hash:
-measure sluice.put_unsigned put sluice "sluice bench put, --unsigned-payload" --parse sluice --reps "$REPS" \
-  --before "rm -rf '$www/bench/put-sluice'" --check "$(check_dir "$www/bench/put-sluice" "$PUT_COUNT" "$PUT_SIZE")" -- \
-  timeout -k 5 "$STEP_TIMEOUT" "$sluice" --unsigned-payload --endpoint-url "$nginx_url" bench put --json "${put_args[@]}" \
-  s3://bench/put-sluice
+put_src="$work/put-src"
+mkdir -p "$put_src"
+head -c "$PUT_SIZE" /dev/urandom >"$put_src/obj-000000"
+for ((i = 1; i < PUT_COUNT; i++)); do ln "$put_src/obj-000000" "$put_src/$(printf 'obj-%06d' "$i")"; done
+{
+  for ((i = 0; i < PUT_COUNT; i++)); do
+    printf 'upload-file = "%s/obj-%06d"\nurl = "%s/bench/put-curl/obj-%06d"\n' "$put_src" "$i" "$nginx_url" "$i"
+  done
+} >"$work/curl-put.cfg"
+put_bytes=$((PUT_SIZE * PUT_COUNT))
 
 # Small objects: sluice writes them (one PUT each, its own content); then nginx
 # is told their recorded hash (they all hold the same bytes) and the measured
-# run reads them verified.
+# runs read them verified.
 small_args=(--size "$SMALL_SIZE" --count "$SMALL_COUNT" --concurrency "$SMALL_C" --part-size "$LARGE_PART" --memory-budget "$SMALL_BUDGET")
 small_label="$SMALL_COUNT x $(human "$SMALL_SIZE")"
+small_bytes=$((SMALL_SIZE * SMALL_COUNT))
+have_small=0
 if timeout -k 5 "$STEP_TIMEOUT" "$sluice" --endpoint-url "$nginx_url" bench get "${small_args[@]}" --json s3://bench/small \
     >"$logs/sluice-small-setup.out" 2>"$logs/sluice-small-setup.err"; then
   first="$www/bench/small/obj-000000"
@@ -663,24 +678,25 @@ if timeout -k 5 "$STEP_TIMEOUT" "$sluice" --endpoint-url "$nginx_url" bench get 
   cmp -s "$first" "$last" || die "the small bench objects differ; cannot give nginx one recorded hash"
   small_hash="$("${lib[@]}" recorded-hash "$first" 0)"
   reload_nginx bench/small/obj-000000 "$small_hash"
-  measure sluice.small small sluice "sluice bench get -> memory" --unit req/s --parse sluice --reps "$REPS" -- \
-    "${on_nginx[@]}" get --json "${small_args[@]}" "${dur_args[@]}" s3://bench/small
-  measure sluice.small_files small sluice "sluice bench get -> files" --unit req/s --parse sluice --reps "$REPS" \
-    --before "rm -rf '$out/sluice-small'" -- \
-    "${on_nginx[@]}" get --json "${small_args[@]}" "${dur_args[@]}" --output-dir "$out/sluice-small" s3://bench/small
-  rm -rf "$out/sluice-small"
+  have_small=1
+  {
+    for ((i = 0; i < SMALL_COUNT; i++)); do
+      printf 'url = "%s/bench/small/obj-%06d"\noutput = "/dev/null"\n' "$nginx_url" "$i"
+    done
+  } >"$work/curl-small.cfg"
 else
-  "${lib[@]}" na --results "$results" --id sluice.small --workload small --kind sluice --label "sluice bench get -> memory" \
-    --unit req/s --status failed --reason "writing the objects failed: $(tail -n 2 "$logs/sluice-small-setup.err" | tr '\n' ' ')"
+  reason="writing the objects failed: $(tail -n 2 "$logs/sluice-small-setup.err" | tr '\n' ' ')"
+  for row in "sluice.small|sluice|sluice bench get -> memory" "sluice.small_files|sluice|sluice bench get -> files" \
+             "wrk.small|ceiling|wrk -c$SMALL_C" "curl.small|peer|curl --parallel-max $SMALL_C" \
+             "rclone.small|peer|rclone copy (http)"; do
+    IFS='|' read -r rid rkind rlabel <<<"$row"
+    "${lib[@]}" na --results "$results" --id "$rid" --workload small --kind "$rkind" --label "$rlabel" \
+      --unit req/s --status failed --reason "$reason"
+  done
   step_failed=1
 fi
-# The same on s3rver (it stores the metadata itself), next to the aws cli there.
-measure sluice.small_s3rver small sluice "sluice bench get -> files (s3rver)" --server s3rver --unit req/s --parse sluice \
-  --before "rm -rf '$out/sluice-small'" -- \
-  "${on_s3rver[@]}" get --json "${small_args[@]}" --output-dir "$out/sluice-small" s3://bench/small
-rm -rf "$out/sluice-small"
 
-# Integrity tripwire: nginx announces a wrong hash for this object; sluice must refuse it.
+# Integrity tripwire (once): nginx announces a wrong hash for this object; sluice must refuse it.
 set +e
 timeout -k 5 "$STEP_TIMEOUT" "$sluice" --endpoint-url "$nginx_url" bench get --size "$SMALL_SIZE" --count 1 --concurrency 1 \
   --json s3://bench/tamper >"$logs/tripwire.out" 2>"$logs/tripwire.err"
@@ -695,127 +711,135 @@ else
   step_failed=1
 fi
 
-# wrk over the small objects (needs their keys, so after sluice wrote them).
-cat >"$work/wrk-small.lua" <<EOF
-local count = $SMALL_COUNT
-local i = 0
-request = function()
-  local path = string.format("/bench/small/obj-%06d", i % count)
-  i = i + 1
-  return wrk.format("GET", path)
-end
-done = function(s, latency, requests)
-  local e = s.errors
-  io.write(string.format('{"wrk":1,"requests":%.0f,"bytes":%.0f,"duration_us":%.0f,"errors":%.0f}\n',
-    s.requests, s.bytes, s.duration, e.connect + e.read + e.write + e.status + e.timeout))
-end
-EOF
-if [[ -f $www/bench/small/obj-000000 ]]; then
-  measure wrk.small small ceiling "wrk -c$SMALL_C" --unit req/s --parse wrk --vs sluice.small --reps "$REPS" -- \
-    timeout -k 5 "$STEP_TIMEOUT" wrk -t "$wrk_threads" -c "$SMALL_C" -d "${TOOL_SECS}s" --timeout 30s \
-    -s "$work/wrk-small.lua" "$nginx_url"
-else
-  na wrk.small small ceiling "wrk -c$SMALL_C" nginx "no small objects (sluice could not write them)"
-  step_failed=1
-fi
-
-# ------------------------------------------------------------------ peers
-say "peers:"
-peer=(--reps "$REPS")
 large_url="$nginx_url/$large_key"
 aws_config "$work/aws-get.cfg" "$LARGE_C" "$LARGE_PART" "$LARGE_PART"
 aws_config "$work/aws-put.cfg" "$PUT_C" $((2 * PUT_SIZE)) "$PUT_SIZE"
 aws_config "$work/aws-small.cfg" "$SMALL_C" "$LARGE_PART" "$LARGE_PART"
 
-# GET large -> memory
-measure curl.large_mem large_mem peer "curl -o /dev/null" "${peer[@]}" --bytes "$LARGE_SIZE" --vs sluice.large_mem \
-  --check "test \"\$(cat \"\$OUT\")\" = $LARGE_SIZE" -- \
-  curl -sS --fail -o /dev/null -w '%{size_download}' "$large_url"
-measure rclone.large_mem large_mem peer "rclone cat (http) > /dev/null" "${peer[@]}" --bytes "$LARGE_SIZE" \
-  --vs sluice.large_mem -- \
-  bash -c 'rclone cat --http-url "$1" ":http:$2" >/dev/null' _ "$nginx_url" "$large_key"
-measure aws.large_mem large_mem peer "aws s3 cp - > /dev/null (c=$LARGE_C)" "${peer[@]}" --bytes "$LARGE_SIZE" \
-  --vs sluice.large_mem -- \
-  bash -c 'AWS_CONFIG_FILE="$1" "$2" --endpoint-url "$3" s3 cp "s3://$4" - >/dev/null' _ \
-  "$work/aws-get.cfg" "$aws" "$nginx_url" "$large_key"
+# ------------------------------------------------------------------ one round
+# Every contender of every workload once, each workload's contenders one after
+# the other (sluice, its ceilings, its peers), so that a machine that slows
+# down or speeds up meets them all alike. run.sh runs $ROUNDS rounds.
+main_round() {
+  say "round $round of $ROUNDS:"
+  # GET large -> memory
+  measure sluice.large_mem large_mem sluice "sluice bench get -> memory" --parse sluice -- \
+    "${on_nginx[@]}" get --json "${large_args[@]}" "${dur_args[@]}" s3://bench/large
+  if ((have_iperf)); then
+    measure iperf3 net ceiling "iperf3 -t $TOOL_SECS (1 TCP stream)" --server loopback --parse iperf3 \
+      --vs sluice.large_mem -- \
+      timeout -k 5 "$STEP_TIMEOUT" iperf3 -c 127.0.0.1 -p "$iperf_port" -t "$TOOL_SECS" -J
+  fi
+  measure wrk.large large_mem ceiling "wrk -c$LARGE_C, $(human "$LARGE_PART") ranges" --parse wrk --vs sluice.large_mem -- \
+    timeout -k 5 "$STEP_TIMEOUT" wrk -t "$wrk_threads" -c "$LARGE_C" -d "${TOOL_SECS}s" --timeout 30s \
+    -s "$work/wrk-large.lua" "$nginx_url"
+  measure curl.large_mem large_mem peer "curl -o /dev/null" --bytes "$LARGE_SIZE" --vs sluice.large_mem \
+    --check "test \"\$(cat \"\$OUT\")\" = $LARGE_SIZE" -- \
+    curl -sS --fail -o /dev/null -w '%{size_download}' "$large_url"
+  measure rclone.large_mem large_mem peer "rclone cat (http) > /dev/null" --bytes "$LARGE_SIZE" \
+    --vs sluice.large_mem -- \
+    bash -c 'rclone cat --http-url "$1" ":http:$2" >/dev/null' _ "$nginx_url" "$large_key"
+  measure aws.large_mem large_mem peer "aws s3 cp - > /dev/null (c=$LARGE_C)" --bytes "$LARGE_SIZE" \
+    --vs sluice.large_mem -- \
+    bash -c 'AWS_CONFIG_FILE="$1" "$2" --endpoint-url "$3" s3 cp "s3://$4" - >/dev/null' _ \
+    "$work/aws-get.cfg" "$aws" "$nginx_url" "$large_key"
 
-# GET large -> file (each with an fsync of the file at the end, as sluice does)
-measure curl.large_file large_file peer "curl -o file, fsync" "${peer[@]}" --bytes "$LARGE_SIZE" --vs sluice.large_file \
-  --before "rm -f '$out/curl.bin'" --check "$(check_file "$out/curl.bin" "$LARGE_SIZE")" -- \
-  bash -c 'curl -sS --fail -o "$1" "$2" && sync "$1"' _ "$out/curl.bin" "$large_url"
-rm -f "$out/curl.bin"
-measure rclone.large_file large_file peer "rclone copyto (http, $LARGE_C streams), fsync" "${peer[@]}" \
-  --bytes "$LARGE_SIZE" --vs sluice.large_file --before "rm -f '$out/rclone.bin'" \
-  --check "$(check_file "$out/rclone.bin" "$LARGE_SIZE")" -- \
-  bash -c 'rclone copyto --http-url "$1" ":http:$2" "$3" --multi-thread-streams "$4" --multi-thread-cutoff 1M && sync "$3"' _ \
-  "$nginx_url" "$large_key" "$out/rclone.bin" "$LARGE_C"
-rm -f "$out/rclone.bin"
-measure aws.large_file large_file peer "aws s3 cp to file (c=$LARGE_C), fsync" "${peer[@]}" --bytes "$LARGE_SIZE" \
-  --vs sluice.large_file --before "rm -f '$out/aws.bin'" --check "$(check_file "$out/aws.bin" "$LARGE_SIZE")" -- \
-  bash -c 'AWS_CONFIG_FILE="$1" "$2" --endpoint-url "$3" s3 cp "s3://$4" "$5" --only-show-errors && sync "$5"' _ \
-  "$work/aws-get.cfg" "$aws" "$nginx_url" "$large_key" "$out/aws.bin"
-rm -f "$out/aws.bin"
+  # GET large -> file (each peer with an fsync of the file at the end, as sluice does);
+  # fio writes in the directory sluice downloads into ($out), and fsyncs at the end as sluice does.
+  measure sluice.large_file large_file sluice "sluice bench get -> file" --parse sluice \
+    --before "rm -rf '$out/sluice-large'" -- \
+    "${on_nginx[@]}" get --json "${large_args[@]}" "${dur_args[@]}" --output-dir "$out/sluice-large" s3://bench/large
+  rm -rf "$out/sluice-large"
+  measure fio large_file ceiling "fio O_DIRECT io_uring bs=$FIO_BS qd=$FIO_DEPTH" --server disk --parse fio \
+    --vs sluice.large_file --before "rm -f '$out/fio-seqwrite'" -- \
+    timeout -k 5 "$STEP_TIMEOUT" fio --name=seqwrite --filename="$out/fio-seqwrite" --ioengine=io_uring --direct=1 \
+    --rw=write --bs="$FIO_BS" --size="$FIO_SIZE" --iodepth="$FIO_DEPTH" --numjobs=1 --end_fsync=1 --output-format=json
+  rm -f "$out/fio-seqwrite"
+  measure curl.large_file large_file peer "curl -o file, fsync" --bytes "$LARGE_SIZE" --vs sluice.large_file \
+    --before "rm -f '$out/curl.bin'" --check "$(check_file "$out/curl.bin" "$LARGE_SIZE")" -- \
+    bash -c 'curl -sS --fail -o "$1" "$2" && sync "$1"' _ "$out/curl.bin" "$large_url"
+  rm -f "$out/curl.bin"
+  measure rclone.large_file large_file peer "rclone copyto (http, $LARGE_C streams), fsync" \
+    --bytes "$LARGE_SIZE" --vs sluice.large_file --before "rm -f '$out/rclone.bin'" \
+    --check "$(check_file "$out/rclone.bin" "$LARGE_SIZE")" -- \
+    bash -c 'rclone copyto --http-url "$1" ":http:$2" "$3" --multi-thread-streams "$4" --multi-thread-cutoff 1M && sync "$3"' _ \
+    "$nginx_url" "$large_key" "$out/rclone.bin" "$LARGE_C"
+  rm -f "$out/rclone.bin"
+  measure aws.large_file large_file peer "aws s3 cp to file (c=$LARGE_C), fsync" --bytes "$LARGE_SIZE" \
+    --vs sluice.large_file --before "rm -f '$out/aws.bin'" --check "$(check_file "$out/aws.bin" "$LARGE_SIZE")" -- \
+    bash -c 'AWS_CONFIG_FILE="$1" "$2" --endpoint-url "$3" s3 cp "s3://$4" "$5" --only-show-errors && sync "$5"' _ \
+    "$work/aws-get.cfg" "$aws" "$nginx_url" "$large_key" "$out/aws.bin"
+  rm -f "$out/aws.bin"
 
-# PUT: the same number and size of objects, one PUT each, same concurrency.
-put_src="$work/put-src"
-mkdir -p "$put_src"
-head -c "$PUT_SIZE" /dev/urandom >"$put_src/obj-000000"
-for ((i = 1; i < PUT_COUNT; i++)); do ln "$put_src/obj-000000" "$put_src/$(printf 'obj-%06d' "$i")"; done
-{
-  for ((i = 0; i < PUT_COUNT; i++)); do
-    printf 'upload-file = "%s/obj-%06d"\nurl = "%s/bench/put-curl/obj-%06d"\n' "$put_src" "$i" "$nginx_url" "$i"
-  done
-} >"$work/curl-put.cfg"
-put_bytes=$((PUT_SIZE * PUT_COUNT))
-measure curl.put put peer "curl --parallel-max $PUT_C -T" "${peer[@]}" --bytes "$put_bytes" --vs sluice.put \
-  --before "rm -rf '$www/bench/put-curl'" --check "$(check_dir "$www/bench/put-curl" "$PUT_COUNT" "$PUT_SIZE")" -- \
-  curl -sS --fail --parallel --parallel-max "$PUT_C" -H "Expect:" -K "$work/curl-put.cfg"
-# (rclone's s3 backend first asks whether the destination prefix is a file: nginx
-# answers a redirect for an existing directory, which rclone takes for a file.)
-measure rclone.put put peer "rclone copy (s3 backend) --transfers $PUT_C" "${peer[@]}" --bytes "$put_bytes" \
-  --vs sluice.put --before "rm -rf '$www/bench/put-rclone'" \
-  --check "$(check_dir "$www/bench/put-rclone" "$PUT_COUNT" "$PUT_SIZE")" -- \
-  rclone copy "$put_src" :s3:bench/put-rclone --s3-provider Other --s3-endpoint "$nginx_url" \
-  --s3-access-key-id S3RVER --s3-secret-access-key S3RVER --s3-force-path-style=true --s3-no-check-bucket \
-  --s3-upload-cutoff 5G --no-check-dest --transfers "$PUT_C"
-measure aws.put put peer "aws s3 cp --recursive (c=$PUT_C)" "${peer[@]}" --bytes "$put_bytes" --vs sluice.put \
-  --before "rm -rf '$www/bench/put-aws'" --check "$(check_dir "$www/bench/put-aws" "$PUT_COUNT" "$PUT_SIZE")" \
-  --note "multipart_threshold above the object size: one PUT each, as sluice" -- \
-  env AWS_CONFIG_FILE="$work/aws-put.cfg" "$aws" --endpoint-url "$nginx_url" s3 cp --recursive "$put_src" \
-  s3://bench/put-aws/ --only-show-errors
-rm -rf "$www/bench/put-curl" "$www/bench/put-rclone" "$www/bench/put-aws" "$www/bench/put-sluice"
+  # PUT: the same number and size of objects, one PUT each, same concurrency.
+  measure sluice.put put sluice "sluice bench put ($put_label)" --parse sluice \
+    --before "rm -rf '$www/bench/put-sluice'" --check "$(check_dir "$www/bench/put-sluice" "$PUT_COUNT" "$PUT_SIZE")" -- \
+    "${on_nginx[@]}" put --json "${put_args[@]}" s3://bench/put-sluice
+  # Over plain HTTP sluice signs the payload (SHA-256 of every byte), as the aws
+  # cli does; curl sends no hash at all. The same without the payload hash:
+  measure sluice.put_unsigned put sluice "sluice bench put, --unsigned-payload" --parse sluice \
+    --before "rm -rf '$www/bench/put-sluice'" --check "$(check_dir "$www/bench/put-sluice" "$PUT_COUNT" "$PUT_SIZE")" -- \
+    timeout -k 5 "$STEP_TIMEOUT" "$sluice" --unsigned-payload --endpoint-url "$nginx_url" bench put --json "${put_args[@]}" \
+    s3://bench/put-sluice
+  measure curl.put put peer "curl --parallel-max $PUT_C -T" --bytes "$put_bytes" --vs sluice.put \
+    --before "rm -rf '$www/bench/put-curl'" --check "$(check_dir "$www/bench/put-curl" "$PUT_COUNT" "$PUT_SIZE")" -- \
+    curl -sS --fail --parallel --parallel-max "$PUT_C" -H "Expect:" -K "$work/curl-put.cfg"
+  # (rclone's s3 backend first asks whether the destination prefix is a file: nginx
+  # answers a redirect for an existing directory, which rclone takes for a file.)
+  measure rclone.put put peer "rclone copy (s3 backend) --transfers $PUT_C" --bytes "$put_bytes" \
+    --vs sluice.put --before "rm -rf '$www/bench/put-rclone'" \
+    --check "$(check_dir "$www/bench/put-rclone" "$PUT_COUNT" "$PUT_SIZE")" -- \
+    rclone copy "$put_src" :s3:bench/put-rclone --s3-provider Other --s3-endpoint "$nginx_url" \
+    --s3-access-key-id S3RVER --s3-secret-access-key S3RVER --s3-force-path-style=true --s3-no-check-bucket \
+    --s3-upload-cutoff 5G --no-check-dest --transfers "$PUT_C"
+  measure aws.put put peer "aws s3 cp --recursive (c=$PUT_C)" --bytes "$put_bytes" --vs sluice.put \
+    --before "rm -rf '$www/bench/put-aws'" --check "$(check_dir "$www/bench/put-aws" "$PUT_COUNT" "$PUT_SIZE")" \
+    --note "multipart_threshold above the object size: one PUT each, as sluice" -- \
+    env AWS_CONFIG_FILE="$work/aws-put.cfg" "$aws" --endpoint-url "$nginx_url" s3 cp --recursive "$put_src" \
+    s3://bench/put-aws/ --only-show-errors
+  rm -rf "$www/bench/put-curl" "$www/bench/put-rclone" "$www/bench/put-aws" "$www/bench/put-sluice"
 
-# Small GETs
-small_bytes=$((SMALL_SIZE * SMALL_COUNT))
-if [[ -f $www/bench/small/obj-000000 ]]; then
-  {
-    for ((i = 0; i < SMALL_COUNT; i++)); do
-      printf 'url = "%s/bench/small/obj-%06d"\noutput = "/dev/null"\n' "$nginx_url" "$i"
-    done
-  } >"$work/curl-small.cfg"
-  measure curl.small small peer "curl --parallel-max $SMALL_C -o /dev/null" "${peer[@]}" --unit req/s \
-    --bytes "$small_bytes" --requests "$SMALL_COUNT" --vs sluice.small \
-    --check "n=\$(grep -c '^200 $SMALL_SIZE\$' \"\$OUT\"); test \"\$n\" = $SMALL_COUNT || { echo \"\$n of $SMALL_COUNT complete\"; exit 1; }" -- \
-    curl -sS --fail --parallel --parallel-max "$SMALL_C" -w '%{http_code} %{size_download}\n' -K "$work/curl-small.cfg"
-  # rclone does not fsync; a syncfs at the end makes its files as durable as sluice's.
-  measure rclone.small small peer "rclone copy (http) --transfers $SMALL_C to files, syncfs" "${peer[@]}" --unit req/s \
-    --bytes "$small_bytes" --requests "$SMALL_COUNT" --vs sluice.small_files \
-    --note "lists nginx's index page, HEADs each object" --before "rm -rf '$out/rclone-small'" \
-    --check "$(check_dir "$out/rclone-small" "$SMALL_COUNT" "$SMALL_SIZE")" -- \
-    bash -c 'rclone copy --http-url "$1" :http:bench/small "$2" --transfers "$3" --checkers "$3" && sync -f "$2"' _ \
-    "$nginx_url" "$out/rclone-small" "$SMALL_C"
-  rm -rf "$out/rclone-small"
-else
-  na curl.small small peer "curl --parallel-max $SMALL_C" nginx "no small objects (sluice could not write them)"
-  na rclone.small small peer "rclone copy (http)" nginx "no small objects (sluice could not write them)"
-fi
-# The aws cli lists the prefix to download many objects: nginx cannot list, s3rver can.
-measure aws.small small peer "aws s3 cp --recursive to files (s3rver), syncfs" "${peer[@]}" --server s3rver --unit req/s \
-  --bytes "$small_bytes" --requests "$SMALL_COUNT" --vs sluice.small_s3rver \
-  --note "needs ListObjects: on s3rver" --before "rm -rf '$out/aws-small'" \
-  --check "$(check_dir "$out/aws-small" "$SMALL_COUNT" "$SMALL_SIZE")" -- \
-  bash -c 'AWS_CONFIG_FILE="$1" "$2" --endpoint-url "$3" s3 cp --recursive s3://bench/small/ "$4" --only-show-errors &&
-    sync -f "$4"' _ "$work/aws-small.cfg" "$aws" "$s3rver_url" "$out/aws-small"
-rm -rf "$out/aws-small"
+  # Small GETs: to memory next to wrk and curl; to files next to rclone (which
+  # does not fsync: a syncfs at the end makes its files as durable as sluice's).
+  if ((have_small)); then
+    measure sluice.small small sluice "sluice bench get -> memory" --unit req/s --parse sluice -- \
+      "${on_nginx[@]}" get --json "${small_args[@]}" "${dur_args[@]}" s3://bench/small
+    measure wrk.small small ceiling "wrk -c$SMALL_C" --unit req/s --parse wrk --vs sluice.small -- \
+      timeout -k 5 "$STEP_TIMEOUT" wrk -t "$wrk_threads" -c "$SMALL_C" -d "${TOOL_SECS}s" --timeout 30s \
+      -s "$work/wrk-small.lua" "$nginx_url"
+    measure curl.small small peer "curl --parallel-max $SMALL_C -o /dev/null" --unit req/s \
+      --bytes "$small_bytes" --requests "$SMALL_COUNT" --vs sluice.small \
+      --check "n=\$(grep -c '^200 $SMALL_SIZE\$' \"\$OUT\"); test \"\$n\" = $SMALL_COUNT || { echo \"\$n of $SMALL_COUNT complete\"; exit 1; }" -- \
+      curl -sS --fail --parallel --parallel-max "$SMALL_C" -w '%{http_code} %{size_download}\n' -K "$work/curl-small.cfg"
+    measure sluice.small_files small sluice "sluice bench get -> files" --unit req/s --parse sluice \
+      --before "rm -rf '$out/sluice-small'" -- \
+      "${on_nginx[@]}" get --json "${small_args[@]}" "${dur_args[@]}" --output-dir "$out/sluice-small" s3://bench/small
+    rm -rf "$out/sluice-small"
+    measure rclone.small small peer "rclone copy (http) --transfers $SMALL_C to files, syncfs" --unit req/s \
+      --bytes "$small_bytes" --requests "$SMALL_COUNT" --vs sluice.small_files \
+      --note "lists nginx's index page, HEADs each object" --before "rm -rf '$out/rclone-small'" \
+      --check "$(check_dir "$out/rclone-small" "$SMALL_COUNT" "$SMALL_SIZE")" -- \
+      bash -c 'rclone copy --http-url "$1" :http:bench/small "$2" --transfers "$3" --checkers "$3" && sync -f "$2"' _ \
+      "$nginx_url" "$out/rclone-small" "$SMALL_C"
+    rm -rf "$out/rclone-small"
+  fi
+  # The same on s3rver (it stores the metadata itself; sluice's first run there
+  # writes the objects, untimed), next to the aws cli, which lists the prefix to
+  # download many objects: nginx cannot list, s3rver can.
+  measure sluice.small_s3rver small sluice "sluice bench get -> files (s3rver)" --server s3rver --unit req/s --parse sluice \
+    --before "rm -rf '$out/sluice-small'" -- \
+    "${on_s3rver[@]}" get --json "${small_args[@]}" --output-dir "$out/sluice-small" s3://bench/small
+  rm -rf "$out/sluice-small"
+  measure aws.small small peer "aws s3 cp --recursive to files (s3rver), syncfs" --server s3rver --unit req/s \
+    --bytes "$small_bytes" --requests "$SMALL_COUNT" --vs sluice.small_s3rver \
+    --note "needs ListObjects: on s3rver" --before "rm -rf '$out/aws-small'" \
+    --check "$(check_dir "$out/aws-small" "$SMALL_COUNT" "$SMALL_SIZE")" -- \
+    bash -c 'AWS_CONFIG_FILE="$1" "$2" --endpoint-url "$3" s3 cp --recursive s3://bench/small/ "$4" --only-show-errors &&
+      sync -f "$4"' _ "$work/aws-small.cfg" "$aws" "$s3rver_url" "$out/aws-small"
+  rm -rf "$out/aws-small"
+}
+
+for ((round = 1; round <= ROUNDS; round++)); do main_round; done
+"${lib[@]}" median --rounds "$main_rounds" --results "$results"
 
 finish
