@@ -663,3 +663,105 @@ TEST_F(FileWriterTest, a_symlink_fifo_device_or_directory_at_the_destination_is_
 }
 
 }  // namespace
+
+namespace {
+
+class FileWriterGroupCommit : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/sluice-group-commit-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  std::vector<std::string> entries() const {
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(dir_)) names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+  fs::path dir_;
+};
+
+// Hundreds of small files committed at once: each lands whole at its final
+// name, no temporary file stays, and the committer made them durable in far
+// fewer groups (one syncfs and one directory fsync each) than files.
+TEST_F(FileWriterGroupCommit, many_small_files_committed_at_once_land_whole_in_few_groups) {
+  constexpr int files = 300;
+  asio::io_context ioc;
+  writer_options o;
+  o.group_commit = true;
+  o.direct = false;
+  std::vector<std::unique_ptr<file_writer>> writers;
+  std::vector<aligned_buffer> data;
+  for (int i = 0; i < files; ++i) {
+    data.push_back(pattern(10 * KiB + static_cast<uint64_t>(i), static_cast<uint64_t>(i) + 100));
+    auto w = file_writer::create(ioc.get_executor(), (dir_ / ("f" + std::to_string(i))).string(),
+                                 data.back().size(), o);
+    ASSERT_TRUE(w) << w.error().message;
+    writers.push_back(std::move(*w));
+    auto wr = run(ioc, writers.back()->write_at(0, data.back().span()));
+    ASSERT_TRUE(wr) << wr.error().message;
+  }
+  const auto before = sluice::cache::group_commits();
+  int ok = 0;
+  std::vector<std::string> errors;
+  for (auto& w : writers)
+    asio::co_spawn(
+        ioc,
+        [&, wp = w.get()]() -> asio::awaitable<void> {
+          auto r = co_await wp->commit();
+          if (r)
+            ++ok;
+          else
+            errors.push_back(r.error().message);
+        },
+        asio::detached);
+  ioc.restart();
+  ioc.run();
+  const auto after = sluice::cache::group_commits();
+  ASSERT_TRUE(errors.empty()) << errors.front();
+  EXPECT_EQ(ok, files);
+  for (int i = 0; i < files; ++i) {
+    EXPECT_TRUE(writers[i]->committed());
+    EXPECT_TRUE(same_bytes(read_all(dir_ / ("f" + std::to_string(i))), data[i].span())) << i;
+  }
+  EXPECT_EQ(entries().size(), std::size_t(files)) << "a temporary file stayed";
+  EXPECT_EQ(after.files - before.files, uint64_t(files));
+  EXPECT_GE(after.groups - before.groups, 1u);
+  EXPECT_LT(after.groups - before.groups, uint64_t(files) / 4) << "the commits were not grouped";
+}
+
+// What cannot be committed fails alone and says why; the rest of its group lands.
+TEST_F(FileWriterGroupCommit, a_file_that_cannot_be_committed_fails_alone_with_its_reason) {
+  asio::io_context ioc;
+  writer_options o;
+  o.group_commit = true;
+  auto src = pattern(4 * KiB, 7);
+  auto good = file_writer::create(ioc.get_executor(), (dir_ / "good").string(), src.size(), o);
+  auto bad = file_writer::create(ioc.get_executor(), (dir_ / "bad").string(), src.size(), o);
+  ASSERT_TRUE(good && bad);
+  ASSERT_TRUE(run(ioc, (*good)->write_at(0, src.span())));
+  ASSERT_TRUE(run(ioc, (*bad)->write_at(0, src.span())));
+  fs::create_directory(dir_ / "bad");  // something appeared at the final name meanwhile
+  std::optional<result<void>> rg, rb;
+  asio::co_spawn(
+      ioc, [&]() -> asio::awaitable<void> { rg = co_await (*good)->commit(); }, asio::detached);
+  asio::co_spawn(
+      ioc, [&]() -> asio::awaitable<void> { rb = co_await (*bad)->commit(); }, asio::detached);
+  ioc.restart();
+  ioc.run();
+  ASSERT_TRUE(rg && rb);
+  EXPECT_TRUE(*rg) << rg->error().message;
+  ASSERT_FALSE(*rb);
+  EXPECT_NE(rb->error().message.find("bad"), std::string::npos) << rb->error().message;
+  EXPECT_TRUE(same_bytes(read_all(dir_ / "good"), src.span()));
+  EXPECT_TRUE(fs::is_directory(dir_ / "bad")) << "the directory was replaced";
+  bad->reset();  // the uncommitted writer removes its temporary file
+  EXPECT_EQ(entries(), (std::vector<std::string>{"bad", "good"}));
+}
+
+}  // namespace

@@ -1,8 +1,12 @@
 #include <sluice/engine/cache/file_writer.hpp>
 
 #include "cache/backend.hpp"
+#include "cache/commit_group.hpp"
 #include "cache/uring_service.hpp"
 
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <sluice/engine/integrity/xxh3.hpp>
@@ -22,6 +26,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string_view>
@@ -354,6 +359,7 @@ result<std::unique_ptr<file_writer>> file_writer::prepare(asio::any_io_executor 
   w->ring_ = ring;
   w->dir_path_ = dir;
   w->sync_dir_ = opts.sync_directory;
+  w->group_commit_ = opts.group_commit;
   w->journal_every_parts_ = std::max(1u, opts.journal_every_parts);
   w->journal_every_ = opts.journal_every;
   if (name.size() > max_name_in_temp) name.resize(max_name_in_temp);
@@ -415,8 +421,11 @@ result<void> file_writer::open_direct_and_preallocate(const writer_options& opts
 
   // Preallocate. fallocate(2) rather than posix_fallocate: where the file system has no
   // fallocate, glibc's posix_fallocate emulates it by writing every block, doubling the I/O.
-  // (Mode 0 keeps the bytes an adopted file already holds.)
-  if (size_ > 0) {
+  // (Mode 0 keeps the bytes an adopted file already holds.) Not for a small buffered file: it is
+  // written at once, and preallocating makes ext4 allocate unwritten extents that its writeback
+  // then converts, two metadata updates instead of one delayed allocation.
+  const bool small_buffered = !opts.direct && size_ < (uint64_t(1) << 20);
+  if (size_ > 0 && !small_buffered) {
     int r;
     do {
       r = ::fallocate(fd, 0, 0, static_cast<off_t>(size_));
@@ -660,6 +669,7 @@ asio::awaitable<result<void>> file_writer::commit() {
     int e = errno;
     co_return errno_error(e, "truncate " + temp_path_ + ": " + errno_text(e));
   }
+  if (group_commit_ && journal_fd_ < 0) co_return co_await commit_in_group();
   long r;
   do {
     r = co_await fsync_fd(buffered_fd_);  // one fsync covers both descriptors: same inode
@@ -694,6 +704,37 @@ asio::awaitable<result<void>> file_writer::commit() {
     } while (dr == -EINTR || dr == -EAGAIN);
     ::close(dfd);
   }
+  co_return result<void>{};
+}
+
+asio::awaitable<result<void>> file_writer::commit_in_group() {
+  SLUICE_CO_TRY_VOID(check_destination(final_path_));
+  // The committer closes its own descriptor: this writer may be gone by then
+  // only if its coroutine is destroyed mid-wait (its executor shut down).
+  const int fd = ::fcntl(buffered_fd_, F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) {
+    int e = errno;
+    co_return errno_error(e, "dup " + temp_path_ + ": " + errno_text(e));
+  }
+  auto initiate = [&](auto handler) {
+    auto h = std::make_shared<decltype(handler)>(std::move(handler));
+    detail::commit_request req;
+    req.fd = fd;
+    req.temp_path = temp_path_;
+    req.final_path = final_path_;
+    req.dir_path = dir_path_;
+    req.sync_dir = sync_dir_;
+    req.done = [h](int err, const std::string& what) {
+      auto ex = asio::get_associated_executor(*h);
+      asio::post(ex, [h, err, what]() mutable { std::move (*h)(err, what); });
+    };
+    detail::submit_commit(std::move(req));
+  };
+  auto [err, what] = co_await asio::async_initiate<const asio::use_awaitable_t<>, void(int, std::string)>(
+      initiate, asio::use_awaitable);
+  if (err != 0) co_return errno_error(err, what + ": " + errno_text(err));
+  committed_ = true;
+  abandon();  // closes the descriptors; nothing to unlink any more
   co_return result<void>{};
 }
 

@@ -34,7 +34,10 @@ awaitable<result<stats>> pipeline::download_on(unsigned c, std::string_view buck
     SLUICE_CO_TRY(writer,
                   cache::file_writer::create_resumable(ex, std::string(path), plan.size, rk, opts_.file));
   } else {
-    SLUICE_CO_TRY(writer, cache::file_writer::create(ex, std::string(path), plan.size, opts_.file));
+    // An object of one part is a small file: committed with the others of its moment.
+    cache::writer_options wo = opts_.file;
+    wo.group_commit = plan.parts <= 1;
+    SLUICE_CO_TRY(writer, cache::file_writer::create(ex, std::string(path), plan.size, wo));
   }
   // Recorded with another part size: the object fits in our first part
   // (first_part re-plans otherwise), so hash that part the recorded way.
@@ -244,6 +247,7 @@ awaitable<result<stats>> pipeline::download_small(unsigned c, std::string_view b
   auto ex = co_await asio::this_coro::executor;
   cache::writer_options wo = opts_.file;
   wo.sync_directory = !in_batch;
+  wo.group_commit = true;  // many small files at once: durable together (cache::writer_options)
   if (size < (std::size_t(1) << 20)) wo.direct = false;  // one small write: O_DIRECT buys nothing
   SLUICE_CO_TRY(std::unique_ptr<cache::file_writer> writer, cache::file_writer::create(ex, path, size, wo));
   if (size) SLUICE_CO_TRY_VOID(co_await writer->write_at(0, buf->span()));

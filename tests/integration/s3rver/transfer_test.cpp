@@ -248,6 +248,10 @@ bool reset_peak_rss() {
 // the process grows by the budget plus a bounded amount, not by a coroutine
 // chain, a parser and a pool wait per call (docs/transfer.md, "Memory").
 TEST_F(Transfer, thousands_of_calls_at_once_cost_the_budget_plus_a_bounded_amount) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "under a sanitizer the resident memory is mostly its shadow memory and redzones "
+                  "(an ASan run measured 299 MiB here): the bound is for the plain build";
+#endif
   constexpr unsigned objects = 32, calls = 8000;
   constexpr std::size_t size = 16 << 10, budget = std::size_t(4) << 20;
   for (unsigned i = 0; i < objects; ++i) {
