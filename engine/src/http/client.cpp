@@ -175,6 +175,7 @@ awaitable<result<response>> exchange(Stream& stream, connection& conn, const req
   response resp;
   const auto& msg = parser.get();
   resp.status = static_cast<int>(msg.result_int());
+  resp.headers.reserve(static_cast<std::size_t>(std::distance(msg.begin(), msg.end())));
   for (const auto& f : msg) resp.headers.push_back({std::string(f.name_string()), std::string(f.value())});
   if (auto cl = parser.content_length()) resp.content_length = *cl;
   if (resp.status == 100)

@@ -5,6 +5,8 @@
 #include <sluice/engine/s3/client.hpp>
 #include <sluice/engine/s3/error.hpp>
 
+#include "text/ascii.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -117,8 +119,9 @@ object_info info_from(const http::response& r) {
   info.content_type = std::string(r.header("content-type"));
   info.request_id = std::string(r.header("x-amz-request-id"));
   for (const auto& h : r.headers) {
-    std::string name = lower(h.name);
-    if (name.starts_with(meta_prefix)) info.metadata[name.substr(meta_prefix.size())] = h.value;
+    // Only user metadata is copied (and lowered): most answers carry none.
+    if (text::iequals_prefix(h.name, meta_prefix))
+      info.metadata[lower(std::string_view(h.name).substr(meta_prefix.size()))] = h.value;
   }
   return info;
 }
