@@ -3,7 +3,7 @@
 # (iperf3, wrk, fio) and the peers (curl, rclone, aws cli), in one table with
 # sluice's ratio to each.
 #
-#   bash bench/macro/run.sh [--smoke] [--rounds N] [--arrays-only | --files-only] [--array-link RATE]
+#   bash bench/macro/run.sh [--smoke] [--rounds N] [--arrays-only | --files-only | --main-only] [--array-link RATE]
 #                           [--build-dir DIR] [--work-dir DIR] [--keep]
 #
 # Every row (large object, puts, small objects, arrays, file datasets) runs in N rounds (default 5,
@@ -19,6 +19,7 @@
 #   --rounds N     rounds of every row (default 5; --smoke: 1)
 #   --arrays-only  only the array rows (a Zarr v3 array written and read by
 #                  sluice, the raw GETs / PUTs of its stored bytes, zarrita)
+#   --main-only    only the main rows (large object, puts, small objects)
 #   --files-only   only the file-dataset rows (sluice files push / pull of many
 #                  small and of a few large files, next to sluice cp -r and aws s3
 #                  sync of the same tree, on s3rver)
@@ -53,6 +54,7 @@ work_parent="${TMPDIR:-/tmp}"
 keep=0
 arrays_only=0
 files_only=0
+main_only=0
 array_link=""
 rounds_opt=""
 while (($#)); do
@@ -67,6 +69,7 @@ while (($#)); do
     --rounds=*) rounds_opt="${1#*=}" ;;
     --arrays-only) arrays_only=1 ;;
     --files-only) files_only=1 ;;
+    --main-only) main_only=1 ;;
     --array-link) array_link="$2"; shift ;;
     --array-link=*) array_link="${1#*=}" ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -468,7 +471,7 @@ print(repr(d["checksum"]), repr(d["checksum_selection"]), d["shards"])' "$logs/a
   rm -rf "$www/bench/array/w.zarr" "$www/bench/array/p.zarr"
   "${lib[@]}" median --rounds "$rounds" --results "$results"
 }
-((files_only)) || array_rows
+((files_only || main_only)) || array_rows
 
 # ------------------------------------------------------------------ file datasets
 # `sluice files push` and `pull` of a dataset next to `sluice cp -r` of the same
@@ -544,7 +547,7 @@ PY
   rm -rf "$fpull" "$out"/cpr-* "$out"/aws-* "$src"
   "${lib[@]}" median --rounds "$rounds" --results "$results"
 }
-((arrays_only)) || files_rows
+((arrays_only || main_only)) || files_rows
 
 # ------------------------------------------------------------------ report
 # (called at the end, or right after the array rows with --arrays-only)
@@ -556,14 +559,17 @@ concurrency $SMALL_C, budget $(human "$SMALL_BUDGET")
 Every row is the median of $ROUNDS rounds (min and max in its notes); in each round the contenders of a workload run one after the other; sluice GETs: $( ((SLUICE_DURATION > 0)) && echo "each run repeats for ${SLUICE_DURATION} s" || echo "one pass"); \
 ceilings: ${TOOL_SECS} s runs (fio: $FIO_SIZE).
 "
-  title="sluice macro benchmark ($mode), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -r), load average at start $load_start, at end $(cut -d' ' -f1-3 /proc/loadavg)
-sluice: $sluice ($(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?') + working tree)
-${standard}array: float32 [$ARR_SHAPE], shards [$ARR_SHARDS], inner chunks [$ARR_CHUNKS], zstd 3, CRC-32C index; selection [$ARR_SELECT]; \
+  local array_line="" files_line=""
+  ((files_only || main_only)) || array_line="array: float32 [$ARR_SHAPE], shards [$ARR_SHARDS], inner chunks [$ARR_CHUNKS], zstd 3, CRC-32C index; selection [$ARR_SELECT]; \
 $ARR_C shards at once, $ARR_INFLIGHT requests in flight, $(human "$ARR_PART") parts, budget $(human "$ARR_BUDGET"); each array row the median of $ARR_ROUNDS rounds.${array_link:+
 Array rows on loopback shaped to $array_link (tc tbf on lo, --array-link).}
-files: $FILES_SMALL_COUNT x $(human "$FILES_SMALL_SIZE") in 10 partitions, $FILES_LARGE_COUNT x $(human "$FILES_LARGE_SIZE") in 2; \
+"
+  ((arrays_only || main_only)) || files_line="files: $FILES_SMALL_COUNT x $(human "$FILES_SMALL_SIZE") in 10 partitions, $FILES_LARGE_COUNT x $(human "$FILES_LARGE_SIZE") in 2; \
 $FILES_C transfers at once; each files row the median of $FILES_ROUNDS rounds, on s3rver.
-Server: nginx unless noted.
+"
+  title="sluice macro benchmark ($mode), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -r), load average at start $load_start, at end $(cut -d' ' -f1-3 /proc/loadavg)
+sluice: $sluice ($(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?') + working tree)
+${standard}${array_line}${files_line}Server: nginx unless noted.
 "
   set +e
   smoke_flag=()
