@@ -42,8 +42,17 @@ usage_snapshot usage_now() {
 }
 
 std::string object_key(const std::string& prefix, unsigned i) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "obj-%06u", i);
+  char buf[16] = "obj-";  // obj-NNNNNN (wider past a million); no printf: one per request
+  char digits[10];
+  int n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + i % 10);
+    i /= 10;
+  } while (i > 0);
+  std::size_t at = 4;
+  for (int pad = 6 - n; pad > 0; --pad) buf[at++] = '0';
+  while (n > 0) buf[at++] = digits[--n];
+  buf[at] = '\0';
   std::string p = prefix;
   if (!p.empty() && p.back() != '/') p += '/';
   return p + buf;

@@ -68,7 +68,8 @@ class hmac_context {
   hmac_context() : ctx_(EVP_MAC_CTX_new(hmac_algorithm())) {
     if (ctx_ == nullptr) openssl_failed("creating an HMAC context");
     char name[] = "SHA256";
-    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, name, 0), OSSL_PARAM_construct_end()};
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, name, 0),
+                           OSSL_PARAM_construct_end()};
     if (EVP_MAC_CTX_set_params(ctx_, params) != 1) openssl_failed("configuring HMAC-SHA256");
   }
   ~hmac_context() { EVP_MAC_CTX_free(ctx_); }
@@ -283,21 +284,38 @@ utc_fields to_utc(std::chrono::system_clock::time_point t) {
           static_cast<long>(hms.seconds().count())};
 }
 
+// Writes n (0 <= n < 10^width) as exactly `width` decimal digits; returns the end.
+char* put_digits(char* p, long n, int width) {
+  for (int i = width - 1; i >= 0; --i) {
+    p[i] = static_cast<char>('0' + n % 10);
+    n /= 10;
+  }
+  return p + width;
+}
+
 }  // namespace
 
 std::string amz_date(std::chrono::system_clock::time_point t) {
   const utc_fields f = to_utc(t);
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d%02u%02uT%02ld%02ld%02ldZ", f.year, f.month, f.day, f.hours, f.minutes,
-                f.seconds);
-  return buf;
+  char buf[16];  // YYYYMMDDTHHMMSSZ (every request formats it: no printf)
+  char* p = put_digits(buf, f.year, 4);
+  p = put_digits(p, f.month, 2);
+  p = put_digits(p, f.day, 2);
+  *p++ = 'T';
+  p = put_digits(p, f.hours, 2);
+  p = put_digits(p, f.minutes, 2);
+  p = put_digits(p, f.seconds, 2);
+  *p++ = 'Z';
+  return std::string(buf, p);
 }
 
 std::string amz_day(std::chrono::system_clock::time_point t) {
   const utc_fields f = to_utc(t);
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%04d%02u%02u", f.year, f.month, f.day);
-  return buf;
+  char buf[8];  // YYYYMMDD
+  char* p = put_digits(buf, f.year, 4);
+  p = put_digits(p, f.month, 2);
+  p = put_digits(p, f.day, 2);
+  return std::string(buf, p);
 }
 
 std::string sha256_hex(std::string_view bytes) {
