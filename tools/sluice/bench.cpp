@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -42,20 +43,15 @@ usage_snapshot usage_now() {
 }
 
 std::string object_key(const std::string& prefix, unsigned i) {
-  char buf[16] = "obj-";  // obj-NNNNNN (wider past a million); no printf: one per request
+  // obj-NNNNNN (wider past a million); no printf: one per request.
   char digits[10];
-  int n = 0;
-  do {
-    digits[n++] = static_cast<char>('0' + i % 10);
-    i /= 10;
-  } while (i > 0);
-  std::size_t at = 4;
-  for (int pad = 6 - n; pad > 0; --pad) buf[at++] = '0';
-  while (n > 0) buf[at++] = digits[--n];
-  buf[at] = '\0';
+  const auto end = std::to_chars(digits, digits + sizeof digits, i).ptr;
+  const std::size_t n = static_cast<std::size_t>(end - digits);
   std::string p = prefix;
   if (!p.empty() && p.back() != '/') p += '/';
-  return p + buf;
+  p += "obj-";
+  if (n < 6) p.append(6 - n, '0');
+  return p.append(digits, n);
 }
 
 // The bytes bench objects hold: one pattern of min(size, part) bytes; an
@@ -182,11 +178,9 @@ int run_bench(const global_options& g, const bench_options& b) {
       return report("bench get: writing the objects", fail(errc::io_error, setup.errors.front()));
   }
 
-  // Admit before spawning: the scheduler runs at most request_limit()
-  // requests at once (the connection cap) and starts at most twice that many
-  // calls; more workers would only wait, each with its own frames.
-  const unsigned workers =
-      std::min({b.concurrency, std::max(1u, b.count), std::max(1u, 2 * sched->request_limit())});
+  // Admit before spawning: the scheduler starts at most operation_limit()
+  // calls at once; more workers would only wait, each with its own frames.
+  const unsigned workers = std::min({b.concurrency, std::max(1u, b.count), sched->operation_limit()});
   run_totals t;
   auto u0 = usage_now();
   auto t0 = clock_type::now();

@@ -3,15 +3,12 @@
 
 #include <sluice/engine/cache/file_writer.hpp>
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
-#include <cstring>
-#include <deque>
 #include <map>
 #include <mutex>
 #include <set>
@@ -73,12 +70,7 @@ void commit_group(std::vector<commit_request>& group) {
     if (group[i].sync_dir) dirs.insert(group[i].dir_path);
   }
   // 3. The directories, once each (best effort: some file systems refuse fsync on directories).
-  for (const auto& d : dirs) {
-    const int dfd = ::open(d.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0) continue;
-    (void)retry_eintr(::fsync, dfd);
-    ::close(dfd);
-  }
+  for (const auto& d : dirs) sync_directory(d);
   groups_done.fetch_add(1, std::memory_order_relaxed);
   files_done.fetch_add(group.size(), std::memory_order_relaxed);
   for (std::size_t i = 0; i < group.size(); ++i) {
@@ -109,8 +101,7 @@ class committer {
       {
         std::unique_lock lk(mu_);
         cv_.wait(lk, [this] { return !queue_.empty(); });
-        group.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
-        queue_.clear();
+        group.swap(queue_);
       }
       commit_group(group);
     }
@@ -118,7 +109,7 @@ class committer {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<commit_request> queue_;
+  std::vector<commit_request> queue_;
   std::thread thread_;
 };
 

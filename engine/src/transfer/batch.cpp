@@ -53,7 +53,7 @@ awaitable<result<batch_result>> pipeline::batch(std::string_view bucket, std::sp
   const unsigned n_ctx = contexts();
   // As many as the operation gate allows single calls: every request slot
   // stays busy while other items write their files.
-  const unsigned total_workers = 2 * request_limit_;
+  const unsigned total_workers = operations_.limit();
   co_await run_on_contexts(eng_, 0, n_ctx, [&](unsigned c) -> awaitable<void> {
     const unsigned workers = total_workers / n_ctx + (c < total_workers % n_ctx ? 1 : 0);
     co_await batch_worker(shared, items, bucket, download, &put, c, std::max(1u, workers));

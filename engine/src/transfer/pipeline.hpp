@@ -154,6 +154,7 @@ class pipeline final : public scheduler {
   unsigned requests_in_flight() const override;
   unsigned peak_requests_in_flight() const override;
   unsigned request_limit() const noexcept override;
+  unsigned operation_limit() const noexcept override;
 
  private:
   unsigned pick() noexcept;

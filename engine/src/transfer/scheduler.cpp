@@ -171,6 +171,9 @@ unsigned pipeline::peak_requests_in_flight() const {
 unsigned pipeline::request_limit() const noexcept {
   return request_limit_;
 }
+unsigned pipeline::operation_limit() const noexcept {
+  return operations_.limit();
+}
 
 unsigned pipeline::pick() noexcept {
   return next_context_.fetch_add(1, std::memory_order_relaxed) % contexts();

@@ -93,6 +93,20 @@ struct crash_fixture : radosgw_cli_fixture {
   }
 };
 
+// The object `key` holds exactly `data`, read back through the client.
+void expect_object_holds(crash_fixture& f, const std::string& key, const std::vector<std::byte>& data) {
+  auto got = f.client->run((*f.client)->get_object_bytes(f.bucket, key));
+  ASSERT_TRUE(got) << got.error().describe();
+  ASSERT_EQ(got->data.size(), data.size());
+  EXPECT_EQ(std::memcmp(got->data.data(), data.data(), data.size()), 0);
+}
+
+// `sluice cp` of `src` to `url` in 8 MiB parts, one at a time, with a JSON summary.
+std::vector<std::string> multipart_cp(const fs::path& src, const std::string& url) {
+  return {"cp",   "--json",        "--part-size", "8MiB", "--multipart-threshold",
+          "8MiB", "--concurrency", "1",           src,    url};
+}
+
 std::vector<std::string> with_endpoint(const crash_fixture& f, std::vector<std::string> args) {
   args.insert(args.begin(), {SLUICE_CLI_PATH, "--endpoint-url", f.server.endpoint_url});
   return args;
@@ -254,10 +268,7 @@ TEST(CrashResume, killed_uploads_are_taken_over_or_aborted_by_the_rerun_and_neve
     EXPECT_TRUE(fs::is_empty(uploads))
         << "upload records left in " << uploads << left << "\nrerun: " << describe(rerun);
   }
-  auto got = f.client->run((*f.client)->get_object_bytes(f.bucket, "big.bin"));
-  ASSERT_TRUE(got) << got.error().describe();
-  ASSERT_EQ(got->data.size(), data.size());
-  EXPECT_EQ(std::memcmp(got->data.data(), data.data(), data.size()), 0);
+  expect_object_holds(f, "big.bin", data);
 }
 
 TEST(CrashResume, killed_downloads_resume_and_fetch_fewer_bytes_than_the_whole) {
@@ -356,11 +367,7 @@ TEST(CrashResume, a_killed_upload_of_the_same_file_is_taken_over_and_sends_fewer
   temp_dir dir;
   const auto data = test_bytes(96 * MiB + 5, 21);
   write_file(dir / "big.bin", as_span(data));
-  auto cp = [&](const std::string& key) {
-    return std::vector<std::string>{
-        "cp",   "--json",        "--part-size", "8MiB",          "--multipart-threshold",
-        "8MiB", "--concurrency", "1",           dir / "big.bin", f.url(key)};
-  };
+  auto cp = [&](const std::string& key) { return multipart_cp(dir / "big.bin", f.url(key)); };
   auto fresh = run_command(with_endpoint(f, cp("fresh.bin")), f.env);
   ASSERT_EQ(fresh.exit_code, 0) << describe(fresh);
   const uint64_t fresh_requests = json_number(fresh.out, "requests");
@@ -375,10 +382,7 @@ TEST(CrashResume, a_killed_upload_of_the_same_file_is_taken_over_and_sends_fewer
   EXPECT_LE(json_number(rerun.out, "requests") + 3, fresh_requests) << rerun.out << "\nfresh: " << fresh.out;
   EXPECT_TRUE(f.open_uploads().empty());
   EXPECT_TRUE(fs::is_empty(uploads));
-  auto got = f.client->run((*f.client)->get_object_bytes(f.bucket, "taken.bin"));
-  ASSERT_TRUE(got) << got.error().describe();
-  ASSERT_EQ(got->data.size(), data.size());
-  EXPECT_EQ(std::memcmp(got->data.data(), data.data(), data.size()), 0);
+  expect_object_holds(f, "taken.bin", data);
 }
 
 // A run that takes over an upload and is killed before it removes the record it took over leaves
@@ -392,10 +396,7 @@ TEST(CrashResume, two_records_of_one_upload_are_both_taken_over_and_both_removed
   temp_dir dir;
   const auto data = test_bytes(64 * MiB + 4321, 9);
   write_file(dir / "big.bin", as_span(data));
-  auto cp_to = [&](const std::string& key) {
-    return std::vector<std::string>{"cp",     "--part-size",   "8MiB", "--multipart-threshold", "8MiB",
-                                    "--json", "--concurrency", "1",    dir / "big.bin",         f.url(key)};
-  };
+  auto cp_to = [&](const std::string& key) { return multipart_cp(dir / "big.bin", f.url(key)); };
   // What a whole upload costs in requests, for comparison.
   auto whole = run_command(with_endpoint(f, cp_to("whole.bin")), f.env);
   ASSERT_EQ(whole.exit_code, 0) << describe(whole);
@@ -434,10 +435,7 @@ TEST(CrashResume, two_records_of_one_upload_are_both_taken_over_and_both_removed
   // The parts the first record names were not sent again, whichever record the rerun picked.
   const uint64_t requests = json_number(rerun.out, "requests");
   EXPECT_LE(requests + 3, whole_requests) << rerun.out << "\nwhole: " << whole.out;
-  auto got = f.client->run((*f.client)->get_object_bytes(f.bucket, "big.bin"));
-  ASSERT_TRUE(got) << got.error().describe();
-  ASSERT_EQ(got->data.size(), data.size());
-  EXPECT_EQ(std::memcmp(got->data.data(), data.data(), data.size()), 0);
+  expect_object_holds(f, "big.bin", data);
 }
 
 }  // namespace

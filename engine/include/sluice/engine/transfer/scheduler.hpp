@@ -242,9 +242,11 @@ class scheduler : public std::enable_shared_from_this<scheduler> {
   virtual unsigned peak_requests_in_flight() const = 0;
   // Data requests that can be in flight at once: options::max_in_flight, at
   // most the connections the HTTP pools may open (options::connections_per_context
-  // times the contexts). Calls of the entry points above beyond twice this wait
-  // before they start, as one small frame each.
+  // times the contexts).
   virtual unsigned request_limit() const noexcept = 0;
+  // Calls of the entry points above that can be started at once (twice
+  // request_limit()); more wait before they start, as one small frame each.
+  virtual unsigned operation_limit() const noexcept = 0;
 };
 
 }  // namespace sluice::transfer
