@@ -6,6 +6,9 @@
 
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/execution/context.hpp>
+#include <boost/asio/execution_context.hpp>
+#include <boost/asio/query.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -22,6 +25,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -707,6 +711,46 @@ asio::awaitable<result<void>> file_writer::commit() {
   co_return result<void>{};
 }
 
+namespace {
+
+// The group commits pending on one execution context. The committer resumes a
+// commit by posting to the writer's executor, so a context must not be
+// destroyed while one is pending: this service's shutdown(), which runs
+// before the context's scheduler shuts down and drops its queued work, waits
+// for them. A pending commit is one syncfs and a few renames away.
+class pending_commits final : public asio::execution_context::service {
+ public:
+  struct count {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::size_t pending = 0;
+  };
+  static inline asio::execution_context::id id;
+
+  explicit pending_commits(asio::execution_context& ctx)
+      : asio::execution_context::service(ctx), count_(std::make_shared<count>()) {}
+
+  // Counts one commit in; the returned state counts it out (leave()) after its last post.
+  std::shared_ptr<count> enter() {
+    std::lock_guard lk(count_->mu);
+    ++count_->pending;
+    return count_;
+  }
+  static void leave(count& c) {
+    std::lock_guard lk(c.mu);
+    if (--c.pending == 0) c.cv.notify_all();
+  }
+
+ private:
+  void shutdown() override {
+    std::unique_lock lk(count_->mu);
+    count_->cv.wait(lk, [this] { return count_->pending == 0; });
+  }
+  std::shared_ptr<count> count_;
+};
+
+}  // namespace
+
 asio::awaitable<result<void>> file_writer::commit_in_group() {
   SLUICE_CO_TRY_VOID(check_destination(final_path_));
   // The committer closes its own descriptor: this writer may be gone by then
@@ -724,9 +768,17 @@ asio::awaitable<result<void>> file_writer::commit_in_group() {
     req.final_path = final_path_;
     req.dir_path = dir_path_;
     req.sync_dir = sync_dir_;
-    req.done = [h](int err, const std::string& what) {
-      auto ex = asio::get_associated_executor(*h);
-      asio::post(ex, [h, err, what]() mutable { std::move (*h)(err, what); });
+    auto ex = asio::get_associated_executor(*h);
+    auto pending = asio::use_service<pending_commits>(asio::query(ex, asio::execution::context)).enter();
+    // Called once, on the committer's thread. It keeps nothing of the context
+    // past leave(): the handler and the executor move into the post, so a
+    // handler the context drops at shutdown is destroyed there, not here later.
+    req.done = [h, ex, pending](int err, const std::string& what) mutable {
+      {
+        auto target = std::move(ex);
+        asio::post(target, [h = std::move(h), err, what]() mutable { std::move (*h)(err, what); });
+      }
+      pending_commits::leave(*pending);
     };
     detail::submit_commit(std::move(req));
   };
