@@ -20,9 +20,12 @@
 
 #include <strings.h>
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <charconv>
 #include <cstring>
 #include <mutex>
+#include <type_traits>
 
 namespace sluice::http {
 
@@ -97,6 +100,7 @@ struct connection {
   std::unique_ptr<beast::tcp_stream> plain;
   std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> secure;
   beast::flat_buffer buffer;
+  std::string head;  // the request head being sent; its capacity is reused request after request
   std::atomic<uint64_t>* open_count = nullptr;  // the client's count, once connected
 
   connection() = default;
@@ -106,6 +110,87 @@ struct connection {
     if (open_count) open_count->fetch_sub(1, std::memory_order_relaxed);
   }
   beast::tcp_stream& lowest() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
+};
+
+// A character that would end a header line, or the head, early.
+bool breaks_a_line(char c) noexcept {
+  return c == '\r' || c == '\n' || c == '\0';
+}
+
+// The request head, formatted into `out` (no Beast fields: a node allocation
+// per field on every request). A target, name or value that would split the
+// message (CR, LF, NUL; a name with a colon or blank) is refused, never sent.
+result<void> format_head(std::string& out, const request& req, std::string_view host, bool send_length) {
+  if (std::any_of(req.target.begin(), req.target.end(), [](char c) { return breaks_a_line(c) || c == ' '; }))
+    return fail(errc::invalid_argument, "the request target holds a blank or a line break");
+  out.clear();
+  out += req.method;
+  out += ' ';
+  out += req.target;
+  out += " HTTP/1.1\r\nHost: ";
+  out += host;
+  out += "\r\n";
+  for (const auto& h : req.headers) {
+    if (h.name.empty() || std::any_of(h.name.begin(), h.name.end(), [](char c) {
+          return breaks_a_line(c) || c == ':' || c == ' ' || c == '\t';
+        }))
+      return fail(errc::invalid_argument, "invalid HTTP header name '" + h.name + "'");
+    if (std::any_of(h.value.begin(), h.value.end(), breaks_a_line))
+      return fail(errc::invalid_argument, "the value of HTTP header '" + h.name + "' holds a line break");
+    out += h.name;
+    out += ": ";
+    out += h.value;
+    out += "\r\n";
+  }
+  if (send_length) {
+    char digits[24];
+    auto end = std::to_chars(digits, digits + sizeof digits, req.body.size()).ptr;
+    out += "Content-Length: ";
+    out.append(digits, end);
+    out += "\r\n";
+  }
+  out += "\r\n";
+  return {};
+}
+
+// An answer's head parsed straight into a `response` (no Beast fields), and
+// the body bytes the parser frames (chunked or close-delimited answers, and
+// bytes that came with the head) copied into the span given before each read.
+class answer_parser final : public bhttp::basic_parser<false> {
+ public:
+  explicit answer_parser(response& r) : resp_(r) {}
+  void set_body_target(std::span<std::byte> dst) noexcept {
+    dst_ = dst;
+    filled_ = 0;
+  }
+  std::size_t body_filled() const noexcept { return filled_; }
+
+ private:
+  void on_request_impl(bhttp::verb, beast::string_view, beast::string_view, int, error_code& ec) override {
+    ec = bhttp::error::bad_version;  // never called for a response parser
+  }
+  void on_response_impl(int code, beast::string_view, int, error_code&) override { resp_.status = code; }
+  void on_field_impl(bhttp::field, beast::string_view name, beast::string_view value, error_code&) override {
+    resp_.headers.push_back({std::string(name), std::string(value)});
+  }
+  void on_header_impl(error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>&, error_code&) override {}
+  std::size_t on_body_impl(beast::string_view body, error_code& ec) override {
+    const std::size_t n = std::min(body.size(), dst_.size() - filled_);
+    if (n > 0) std::memcpy(dst_.data() + filled_, body.data(), n);
+    filled_ += n;
+    if (n < body.size()) ec = bhttp::error::need_buffer;  // the rest waits for the next target
+    return n;
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, error_code&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, error_code& ec) override {
+    return on_body_impl(body, ec);
+  }
+  void on_finish_impl(error_code&) override {}
+
+  response& resp_;
+  std::span<std::byte> dst_;
+  std::size_t filled_ = 0;
 };
 
 struct exchange_state {
@@ -124,13 +209,11 @@ awaitable<result<response>> exchange(Stream& stream, connection& conn, const req
   if (verb == bhttp::verb::unknown)
     co_return fail(errc::invalid_argument, "unknown HTTP method " + req.method);
   const bool is_head = verb == bhttp::verb::head;
-
-  bhttp::request<bhttp::empty_body> head{verb, req.target, 11};
-  head.set(bhttp::field::host, host);
-  for (const auto& h : req.headers) head.insert(h.name, h.value);
-  if (!req.body.empty() || verb == bhttp::verb::put || verb == bhttp::verb::post)
-    head.set(bhttp::field::content_length, std::to_string(req.body.size()));
-  head.keep_alive(true);
+  // HTTP/1.1 keeps the connection alive unless a side says otherwise.
+  if (auto r = format_head(conn.head, req, host,
+                           !req.body.empty() || verb == bhttp::verb::put || verb == bhttp::verb::post);
+      !r)
+    co_return r.error();
 
   request_clock pace(opts.deadlines);
   pace.credit(req.body.size());
@@ -147,12 +230,24 @@ awaitable<result<response>> exchange(Stream& stream, connection& conn, const req
     return transport_error(ec, stage, ep);
   };
 
-  // Send the header, then the body straight from the caller's bytes.
+  // Send the head, then the body straight from the caller's bytes. On a
+  // plain connection a body of one slice or less goes with the head in one
+  // gathered write (one writev). Not through TLS: Beast's ssl_stream
+  // flattens small buffer sequences into a copy, and a gathered head + body
+  // stalled there (Tls.the_servers_ca_as_bundle_makes_it_trusted).
   pace.arm(lowest, opts.deadlines.idle);
-  bhttp::request_serializer<bhttp::empty_body> ser{head};
-  if (auto [ec, n] = co_await bhttp::async_write_header(stream, ser, tok); ec)
+  std::size_t sent_with_head = 0;
+  constexpr bool gather = std::is_same_v<Stream, beast::tcp_stream>;
+  if (gather && !req.body.empty() && req.body.size() <= io_slice) {
+    const std::array<asio::const_buffer, 2> both{asio::buffer(conn.head),
+                                                 asio::buffer(req.body.data(), req.body.size())};
+    if (auto [ec, n] = co_await asio::async_write(stream, both, tok); ec)
+      co_return timed_out(ec, "sending a request to");
+    sent_with_head = req.body.size();
+  } else if (auto [ec, n] = co_await asio::async_write(stream, asio::buffer(conn.head), tok); ec) {
     co_return timed_out(ec, "sending a request to");
-  for (std::size_t off = 0; off < req.body.size();) {
+  }
+  for (std::size_t off = sent_with_head; off < req.body.size();) {
     std::size_t len = std::min(io_slice, req.body.size() - off);
     pace.arm(lowest, opts.deadlines.idle);
     auto [ec, n] = co_await asio::async_write(stream, asio::buffer(req.body.data() + off, len), tok);
@@ -161,7 +256,9 @@ awaitable<result<response>> exchange(Stream& stream, connection& conn, const req
   }
 
   // Read the header.
-  bhttp::response_parser<bhttp::buffer_body> parser;
+  response resp;
+  resp.headers.reserve(16);
+  answer_parser parser(resp);
   parser.body_limit(boost::none);
   parser.header_limit(64 * 1024);
   if (is_head) parser.skip(true);
@@ -172,11 +269,6 @@ awaitable<result<response>> exchange(Stream& stream, connection& conn, const req
   }
   st.got_response_bytes = true;
 
-  response resp;
-  const auto& msg = parser.get();
-  resp.status = static_cast<int>(msg.result_int());
-  resp.headers.reserve(static_cast<std::size_t>(std::distance(msg.begin(), msg.end())));
-  for (const auto& f : msg) resp.headers.push_back({std::string(f.name_string()), std::string(f.value())});
   if (auto cl = parser.content_length()) resp.content_length = *cl;
   if (resp.status == 100)
     co_return fail(errc::malformed_response, "unexpected 100 Continue from " + ep.to_string());
@@ -275,9 +367,7 @@ awaitable<result<response>> exchange(Stream& stream, connection& conn, const req
       // At most a slice per read, as for a length-delimited body; with the
       // length unknown, each slice is credited to the deadline as it is asked for.
       dst = dst.first(std::min(dst.size(), io_slice));
-      parser.get().body().data = dst.data();
-      parser.get().body().size = dst.size();
-      parser.get().body().more = true;
+      parser.set_body_target(dst);
       pace.credit(dst.size());
       pace.arm(lowest, opts.deadlines.idle);
       auto [ec, n] = co_await bhttp::async_read(stream, conn.buffer, parser, tok);
@@ -288,7 +378,7 @@ awaitable<result<response>> exchange(Stream& stream, connection& conn, const req
           co_return fail(errc::truncated_response, "the answer from " + ep.to_string() + " ended early");
         co_return timed_out(ec, "reading the answer from");
       }
-      std::size_t filled = dst.size() - parser.get().body().size;
+      const std::size_t filled = parser.body_filled();
       if (success) {
         if (auto r = sink.commit(filled); !r) co_return r.error();
         stats.body_bytes_copied += filled;

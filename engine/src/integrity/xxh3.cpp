@@ -2,6 +2,17 @@
 #include <sluice/engine/integrity/xxh3.hpp>
 
 #include <xxhash.h>
+#if defined(__x86_64__)
+// Debian's libxxhash carries the x86 dispatcher: the widest vector unit the
+// CPU has (AVX-512 or AVX2 instead of the SSE2 baseline), chosen once at run time.
+#define XXH_DISPATCH_DISABLE_REPLACE 1
+#include <xxh_x86dispatch.h>
+#define SLUICE_XXH3_ONESHOT XXH3_64bits_dispatch
+#define SLUICE_XXH3_UPDATE XXH3_64bits_update_dispatch
+#else
+#define SLUICE_XXH3_ONESHOT XXH3_64bits
+#define SLUICE_XXH3_UPDATE XXH3_64bits_update
+#endif
 
 #include <charconv>
 #include <new>
@@ -13,7 +24,7 @@ struct xxh3_stream::state {
 };
 
 uint64_t xxh3(std::span<const std::byte> data) noexcept {
-  return XXH3_64bits(data.data(), data.size());
+  return SLUICE_XXH3_ONESHOT(data.data(), data.size());
 }
 
 std::string to_hex(uint64_t h) {
@@ -62,7 +73,7 @@ void xxh3_stream::reset() noexcept {
 }
 
 void xxh3_stream::update(std::span<const std::byte> data) noexcept {
-  if (state_ && !data.empty()) XXH3_64bits_update(state_->xxh, data.data(), data.size());
+  if (state_ && !data.empty()) SLUICE_XXH3_UPDATE(state_->xxh, data.data(), data.size());
 }
 
 uint64_t xxh3_stream::digest() const noexcept {

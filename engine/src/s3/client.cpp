@@ -214,6 +214,7 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
     auto pool = http::client::create(ex_, ep_, opts_.http);
     if (!pool) return pool.error();
     pools_[ep_.host_header()] = *pool;
+    base_pool_ = *pool;
     return {};
   }
 
@@ -234,17 +235,22 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
   // function: its temporaries stay off the coroutine frame, which lives as
   // long as the request is in flight (thousands at once).
   struct prepared_request {
-    std::string what;  // "GET s3://bucket/key", for messages
     std::shared_ptr<http::client> pool;
-    endpoint target;
-    std::string path;          // encoded, without the query
-    std::string query_string;  // "" or "?a=b&c"
-    std::string payload_hash;
+    std::optional<endpoint> own_target;  // a virtual-hosted bucket's; else the client's endpoint
+    std::string path;                    // encoded, without the query
+    std::string query_string;            // "" or "?a=b&c"
+    std::string_view payload_constant;   // UNSIGNED-PAYLOAD or the empty body's hash (static storage)
+    std::string payload_hashed;          // else the body's SHA-256
+    std::string_view payload_hash() const {
+      return payload_constant.empty() ? std::string_view(payload_hashed) : payload_constant;
+    }
   };
+
+  // "GET s3://bucket/key": what messages name (made only when one is needed).
+  static std::string what_of(const s3_request& req) { return req.method + " " + object_url(req.bucket, req.key); }
 
   result<prepared_request> prepare(const s3_request& req) {
     prepared_request p;
-    p.what = req.method + " " + object_url(req.bucket, req.key);
     if (!req.bucket.empty()) {
       if (auto v = validate_bucket_name(req.bucket); !v) return v.error();
     }
@@ -252,21 +258,30 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
       if (auto v = validate_key(req.key); !v) return v.error();
     }
     const bool virtual_host = !opts_.config.path_style && !req.bucket.empty();
-    p.target = ep_;
     p.path = "/";
     if (virtual_host) {
-      p.target.host = req.bucket + "." + ep_.host;
+      p.own_target = ep_;
+      p.own_target->host = req.bucket + "." + ep_.host;
       p.path += encode_path(req.key);
-    } else if (!req.bucket.empty()) {
-      p.path += req.bucket;
-      if (!req.key.empty()) p.path += "/" + encode_path(req.key);
+      SLUICE_TRY(p.pool, pool_for(*p.own_target));
+    } else {
+      if (!req.bucket.empty()) {
+        p.path += req.bucket;
+        if (!req.key.empty()) {
+          p.path += '/';
+          p.path += encode_path(req.key);
+        }
+      }
+      p.pool = base_pool_;
     }
-    SLUICE_TRY(p.pool, pool_for(p.target));
     const bool sign_payload = opts_.always_sign_payload || (!ep_.tls && !opts_.never_sign_payload);
-    p.payload_hash =
-        !sign_payload
-            ? std::string(unsigned_payload)
-            : sha256_hex(std::string_view(reinterpret_cast<const char*>(req.body.data()), req.body.size()));
+    if (!sign_payload)
+      p.payload_constant = unsigned_payload;
+    else if (req.body.empty())
+      p.payload_constant = empty_payload_sha256;
+    else
+      p.payload_hashed =
+          sha256_hex(std::string_view(reinterpret_cast<const char*>(req.body.data()), req.body.size()));
     for (const auto& q : req.query) {
       p.query_string += p.query_string.empty() ? "?" : "&";
       p.query_string += encode_query_component(q.name);
@@ -287,14 +302,24 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
       sr.method = req.method;
       sr.path = p.path;
       sr.query = req.query;
-      sr.headers.emplace_back("host", p.target.host_header());
+      sr.headers.reserve(req.headers.size() + 5);
+      sr.headers.emplace_back("host", (p.own_target ? *p.own_target : ep_).host_header());
       for (const auto& h : req.headers) sr.headers.emplace_back(h.name, h.value);
-      sr.payload_hash = p.payload_hash;
+      sr.payload_hash = p.payload_hash();
+      const std::size_t unsigned_count = sr.headers.size();
       signing_scope scope{opts_.config.region, "s3", std::chrono::system_clock::now()};
       sign_request(sr, opts_.config.creds, scope);
-      hr.headers.clear();
-      for (auto& [n, v] : sr.headers)
-        if (n != "host") hr.headers.push_back({n, v});
+      const std::size_t added = opts_.config.creds.session_token.empty() ? 3 : 4;
+      if (sr.headers.size() == unsigned_count + added) {
+        // The request's own headers are in hr already; the signer appended its own after them.
+        hr.headers.reserve(hr.headers.size() + added);
+        for (std::size_t i = unsigned_count; i < sr.headers.size(); ++i)
+          hr.headers.push_back({std::move(sr.headers[i].first), std::move(sr.headers[i].second)});
+      } else {  // the signer replaced a header the request carried (x-amz-date, ...): take its list
+        hr.headers.clear();
+        for (auto& [n, v] : sr.headers)
+          if (n != "host") hr.headers.push_back({std::move(n), std::move(v)});
+      }
     }
     return hr;
   }
@@ -325,7 +350,7 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
       result<http::response> r = co_await p.pool->send(hr, sink);
       if (r && r->status >= 200 && r->status < 300) co_return std::move(*r);
       bool final = false;
-      error err = attempt_error(r, p.what, final);
+      error err = attempt_error(r, what_of(req), final);
       if (final) co_return err;
       auto elapsed =
           std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
@@ -337,7 +362,7 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
       }
       asio::steady_timer timer(co_await asio::this_coro::executor, *delay);
       if (auto [ec] = co_await timer.async_wait(tok); ec)
-        co_return fail(sluice::errc::cancelled, p.what + ": cancelled while waiting to retry");
+        co_return fail(sluice::errc::cancelled, what_of(req) + ": cancelled while waiting to retry");
     }
   }
 
@@ -822,6 +847,7 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
   // addressing, one per bucket for virtual-hosted).
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<http::client>> pools_;
+  std::shared_ptr<http::client> base_pool_;  // pools_'s entry for ep_ (path-style requests), set by init()
 };
 
 }  // namespace

@@ -31,14 +31,25 @@ constexpr std::string_view algorithm = "AWS4-HMAC-SHA256";
 
 using digest = std::array<unsigned char, 32>;
 
-std::string to_hex(const unsigned char* p, std::size_t n) {
+// Lowercase hex of n bytes into out[0, 2n).
+void put_hex(char* out, const unsigned char* p, std::size_t n) noexcept {
   static constexpr char digits[] = "0123456789abcdef";
-  std::string out(n * 2, '\0');
   for (std::size_t i = 0; i < n; ++i) {
     out[2 * i] = digits[p[i] >> 4];
     out[2 * i + 1] = digits[p[i] & 0xf];
   }
+}
+
+using digest_hex = std::array<char, 64>;
+
+digest_hex hex_of(const digest& d) noexcept {
+  digest_hex out;
+  put_hex(out.data(), d.data(), d.size());
   return out;
+}
+
+std::string_view as_view(const digest_hex& h) noexcept {
+  return {h.data(), h.size()};
 }
 
 // OpenSSL fails here only on allocation failure or a broken installation:
@@ -99,64 +110,48 @@ std::string_view as_view(const digest& d) noexcept {
   return {reinterpret_cast<const char*>(d.data()), d.size()};
 }
 
-std::string to_lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
+char lower(char c) noexcept {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (lower(a[i]) != lower(b[i])) return false;
   return true;
+}
+
+// The byte order of the lowercase forms, without making them.
+int compare_lower(std::string_view a, std::string_view b) noexcept {
+  const std::size_t n = std::min(a.size(), b.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto x = static_cast<unsigned char>(lower(a[i])), y = static_cast<unsigned char>(lower(b[i]));
+    if (x != y) return x < y ? -1 : 1;
+  }
+  return a.size() == b.size() ? 0 : (a.size() < b.size() ? -1 : 1);
+}
+
+void append_lower(std::string& out, std::string_view s) {
+  for (char c : s) out += lower(c);
 }
 
 bool is_blank(char c) noexcept {
   return c == ' ' || c == '\t';
 }
 
-// SigV4 "Trimall": no leading/trailing blanks, inner runs become one space.
-std::string trim_all(std::string_view v) {
-  std::string out;
-  out.reserve(v.size());
-  bool pending_space = false;
+// SigV4 "Trimall", appended: no leading/trailing blanks, inner runs become one space.
+void append_trimmed(std::string& out, std::string_view v) {
+  bool started = false, pending_space = false;
   for (char c : v) {
     if (is_blank(c)) {
-      pending_space = !out.empty();
+      pending_space = started;
     } else {
       if (pending_space) out += ' ';
       pending_space = false;
+      started = true;
       out += c;
     }
   }
-  return out;
-}
-
-// Header names lowercased, values trimmed, sorted by name (stable, so repeated
-// headers keep the order they are sent in) and repeats joined with ','.
-std::vector<std::pair<std::string, std::string>> canonical_headers(const signing_request& req) {
-  std::vector<std::pair<std::string, std::string>> hs;
-  hs.reserve(req.headers.size());
-  for (const auto& [name, value] : req.headers) hs.emplace_back(to_lower(name), trim_all(value));
-  std::stable_sort(hs.begin(), hs.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::vector<std::pair<std::string, std::string>> merged;
-  merged.reserve(hs.size());
-  for (auto& h : hs) {
-    if (!merged.empty() && merged.back().first == h.first) {
-      merged.back().second += ',';
-      merged.back().second += h.second;
-    } else {
-      merged.push_back(std::move(h));
-    }
-  }
-  return merged;
 }
 
 // Encoded "name=value" pairs sorted by encoded name, then encoded value.
@@ -181,8 +176,27 @@ std::string_view payload_of(const signing_request& req) noexcept {
   return req.payload_hash.empty() ? unsigned_payload : std::string_view(req.payload_hash);
 }
 
+// The request time in both forms, formatted once.
+struct request_time {
+  char date[16];  // YYYYMMDDTHHMMSSZ
+  std::string_view date_view() const noexcept { return {date, sizeof date}; }
+  std::string_view day() const noexcept { return {date, 8}; }
+};
+request_time time_of(std::chrono::system_clock::time_point t) noexcept;
+
+void append_credential_scope(std::string& out, const request_time& t, const signing_scope& scope) {
+  out += t.day();
+  out += '/';
+  out += scope.region;
+  out += '/';
+  out += scope.service;
+  out += "/aws4_request";
+}
+
 std::string credential_scope(const signing_scope& scope) {
-  return amz_day(scope.time) + "/" + scope.region + "/" + scope.service + "/aws4_request";
+  std::string out;
+  append_credential_scope(out, time_of(scope.time), scope);
+  return out;
 }
 
 void erase_headers(signing_request& req, std::initializer_list<std::string_view> names) {
@@ -204,14 +218,14 @@ struct signing_key_cache {
   }
 };
 
-const digest& signing_key(const credentials& creds, const signing_scope& scope, const std::string& day) {
+const digest& signing_key(const credentials& creds, const signing_scope& scope, std::string_view day) {
   thread_local signing_key_cache cache;
   if (cache.valid && cache.day == day && cache.region == scope.region && cache.service == scope.service &&
       cache.secret == creds.secret_access_key)
     return cache.key;
   if (!cache.secret.empty()) OPENSSL_cleanse(cache.secret.data(), cache.secret.size());
   std::string k_secret = "AWS4" + creds.secret_access_key;
-  const digest k_date = hmac_sha256(k_secret, day);
+  const digest k_date = hmac_sha256(k_secret, day);  // day: YYYYMMDD
   OPENSSL_cleanse(k_secret.data(), k_secret.size());
   const digest k_region = hmac_sha256(as_view(k_date), scope.region);
   const digest k_service = hmac_sha256(as_view(k_region), scope.service);
@@ -224,7 +238,48 @@ const digest& signing_key(const credentials& creds, const signing_scope& scope, 
   return cache.key;
 }
 
-// The canonical request and the signed-header list, from one pass over the headers.
+// The canonical request and the signed-header list, from one pass over the
+// headers, into the caller's strings (whose capacity a thread reuses: signing
+// is on every request's path). Names are lowercased, values trimmed, headers
+// sorted by lowercase name (repeats keep the order they are sent in) and the
+// values of a repeated name joined with ','.
+void canonicalize_into(const signing_request& req, std::string& out, std::string& names) {
+  out.clear();
+  names.clear();
+  out += req.method;
+  out += '\n';
+  out += req.path.empty() ? std::string_view("/") : std::string_view(req.path);
+  out += '\n';
+  if (!req.query.empty()) out += canonical_query(req.query);
+  out += '\n';
+  thread_local std::vector<std::size_t> order;
+  order.resize(req.headers.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    const int c = compare_lower(req.headers[a].first, req.headers[b].first);
+    return c != 0 ? c < 0 : a < b;
+  });
+  std::string_view previous;
+  for (std::size_t i : order) {
+    const auto& [name, value] = req.headers[i];
+    if (!names.empty() && iequals(name, previous)) {
+      out.back() = ',';  // a repeated name: its values joined on one line
+    } else {
+      if (!names.empty()) names += ';';
+      append_lower(names, name);
+      append_lower(out, name);
+      out += ':';
+    }
+    append_trimmed(out, value);
+    out += '\n';
+    previous = name;
+  }
+  out += '\n';
+  out += names;
+  out += '\n';
+  out += payload_of(req);
+}
+
 struct canonical_form {
   std::string request;
   std::string signed_names;
@@ -232,35 +287,31 @@ struct canonical_form {
 
 canonical_form canonicalize(const signing_request& req) {
   canonical_form f;
-  std::string& out = f.request;
-  out.reserve(256);
-  out += req.method;
-  out += '\n';
-  out += req.path.empty() ? std::string_view("/") : std::string_view(req.path);
-  out += '\n';
-  out += canonical_query(req.query);
-  out += '\n';
-  for (const auto& [name, value] : canonical_headers(req)) {
-    out += name;
-    out += ':';
-    out += value;
-    out += '\n';
-    if (!f.signed_names.empty()) f.signed_names += ';';
-    f.signed_names += name;
-  }
-  out += '\n';
-  out += f.signed_names;
-  out += '\n';
-  out += payload_of(req);
+  canonicalize_into(req, f.request, f.signed_names);
   return f;
 }
 
-std::string signature_of(std::string_view canonical, const credentials& creds, const signing_scope& scope) {
-  const std::string day = amz_day(scope.time);
-  const std::string string_to_sign = std::string(algorithm) + "\n" + amz_date(scope.time) + "\n" +
-                                     credential_scope(scope) + "\n" + sha256_hex(canonical);
-  const digest sig = hmac_sha256(as_view(signing_key(creds, scope, day)), string_to_sign);
-  return to_hex(sig.data(), sig.size());
+digest sha256(std::string_view bytes) {
+  digest out;
+  unsigned int len = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), out.data(), &len, sha256_md(), nullptr) != 1 ||
+      len != out.size())
+    openssl_failed("SHA-256");
+  return out;
+}
+
+digest_hex signature_of(std::string_view canonical, const credentials& creds, const signing_scope& scope,
+                        const request_time& t) {
+  thread_local std::string string_to_sign;
+  string_to_sign.clear();
+  string_to_sign += algorithm;
+  string_to_sign += '\n';
+  string_to_sign += t.date_view();
+  string_to_sign += '\n';
+  append_credential_scope(string_to_sign, t, scope);
+  string_to_sign += '\n';
+  string_to_sign += as_view(hex_of(sha256(canonical)));
+  return hex_of(hmac_sha256(as_view(signing_key(creds, scope, t.day())), string_to_sign));
 }
 
 struct utc_fields {
@@ -293,39 +344,32 @@ char* put_digits(char* p, long n, int width) {
   return p + width;
 }
 
-}  // namespace
-
-std::string amz_date(std::chrono::system_clock::time_point t) {
+request_time time_of(std::chrono::system_clock::time_point t) noexcept {
   const utc_fields f = to_utc(t);
-  char buf[16];  // YYYYMMDDTHHMMSSZ (every request formats it: no printf)
-  char* p = put_digits(buf, f.year, 4);
+  request_time out;  // every request formats it: no printf
+  char* p = put_digits(out.date, f.year, 4);
   p = put_digits(p, f.month, 2);
   p = put_digits(p, f.day, 2);
   *p++ = 'T';
   p = put_digits(p, f.hours, 2);
   p = put_digits(p, f.minutes, 2);
   p = put_digits(p, f.seconds, 2);
-  *p++ = 'Z';
-  return std::string(buf, p);
+  *p = 'Z';
+  return out;
+}
+
+}  // namespace
+
+std::string amz_date(std::chrono::system_clock::time_point t) {
+  return std::string(time_of(t).date_view());
 }
 
 std::string amz_day(std::chrono::system_clock::time_point t) {
-  const utc_fields f = to_utc(t);
-  char buf[8];  // YYYYMMDD
-  char* p = put_digits(buf, f.year, 4);
-  p = put_digits(p, f.month, 2);
-  p = put_digits(p, f.day, 2);
-  return std::string(buf, p);
+  return std::string(time_of(t).day());
 }
 
 std::string sha256_hex(std::string_view bytes) {
-  digest out;
-  unsigned int len = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), out.data(), &len, sha256_md(), nullptr) != 1 ||
-      len != out.size()) {
-    throw std::runtime_error("sigv4: SHA-256 failed in OpenSSL");
-  }
-  return to_hex(out.data(), out.size());
+  return std::string(as_view(hex_of(sha256(bytes))));
 }
 
 std::string canonical_request(const signing_request& req) {
@@ -337,21 +381,35 @@ std::string signed_header_names(const signing_request& req) {
 }
 
 std::string signature(const signing_request& req, const credentials& creds, const signing_scope& scope) {
-  return signature_of(canonicalize(req).request, creds, scope);
+  return std::string(as_view(signature_of(canonicalize(req).request, creds, scope, time_of(scope.time))));
 }
 
 void sign_request(signing_request& req, const credentials& creds, const signing_scope& scope) {
   // Re-signing (a retry) replaces what an earlier signature added.
   erase_headers(req, {"authorization", "x-amz-date", "x-amz-content-sha256", "x-amz-security-token"});
   if (req.payload_hash.empty()) req.payload_hash = std::string(unsigned_payload);
-  req.headers.emplace_back("x-amz-date", amz_date(scope.time));
+  const request_time t = time_of(scope.time);
+  req.headers.reserve(req.headers.size() + 4);
+  req.headers.emplace_back("x-amz-date", t.date_view());
   req.headers.emplace_back("x-amz-content-sha256", req.payload_hash);
   if (!creds.session_token.empty()) req.headers.emplace_back("x-amz-security-token", creds.session_token);
-  const canonical_form form = canonicalize(req);
-  const std::string sig = signature_of(form.request, creds, scope);
-  req.headers.emplace_back("authorization", std::string(algorithm) + " Credential=" + creds.access_key_id +
-                                                "/" + credential_scope(scope) + ", SignedHeaders=" +
-                                                form.signed_names + ", Signature=" + sig);
+  // Every request signs: the canonical text goes into this thread's scratch.
+  thread_local std::string canonical, names;
+  canonicalize_into(req, canonical, names);
+  const digest_hex sig = signature_of(canonical, creds, scope, t);
+  std::string auth;
+  auth.reserve(algorithm.size() + creds.access_key_id.size() + scope.region.size() + scope.service.size() +
+               names.size() + sig.size() + 80);
+  auth += algorithm;
+  auth += " Credential=";
+  auth += creds.access_key_id;
+  auth += '/';
+  append_credential_scope(auth, t, scope);
+  auth += ", SignedHeaders=";
+  auth += names;
+  auth += ", Signature=";
+  auth += as_view(sig);
+  req.headers.emplace_back("authorization", std::move(auth));
 }
 
 std::string presign(signing_request& req, const credentials& creds, const signing_scope& scope,
@@ -368,8 +426,8 @@ std::string presign(signing_request& req, const credentials& creds, const signin
   req.query.push_back({"X-Amz-Expires", std::to_string(expires.count())});
   req.query.push_back({"X-Amz-SignedHeaders", signed_header_names(req)});
   if (!creds.session_token.empty()) req.query.push_back({"X-Amz-Security-Token", creds.session_token});
-  const std::string sig = signature_of(canonicalize(req).request, creds, scope);
-  return canonical_query(req.query) + "&X-Amz-Signature=" + sig;
+  const digest_hex sig = signature_of(canonicalize(req).request, creds, scope, time_of(scope.time));
+  return canonical_query(req.query) + "&X-Amz-Signature=" + std::string(as_view(sig));
 }
 
 }  // namespace sluice::s3

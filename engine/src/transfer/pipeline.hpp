@@ -157,6 +157,12 @@ class pipeline final : public scheduler {
   unsigned operation_limit() const noexcept override;
 
  private:
+  // The context a call runs on, counted in load_ until its on_context()
+  // ends. A caller on one of the engine's threads keeps its own context (no
+  // hop there and back: a spawned coroutine, two posts and two thread
+  // wake-ups per call) unless that context holds more calls than the least
+  // busy one by a margin (8, or a quarter of the least busy one's calls);
+  // then the least busy one takes it. Callers on other threads go round-robin.
   unsigned pick() noexcept;
 
   // Runs work() (a transfer's coroutine) on context c and completes on the
@@ -169,6 +175,10 @@ class pipeline final : public scheduler {
   template <class Work>
   auto on_context(unsigned c, Work& work, std::string_view bucket, std::string_view key, bool gated = true)
       -> decltype(work()) {
+    struct placed {
+      std::atomic<unsigned>& calls;
+      ~placed() { calls.fetch_sub(1, std::memory_order_relaxed); }
+    } counted{load_[c]};  // pick() counted the call in
     admission_limit::ticket op;
     if (gated) {
       auto t = co_await operations_.enter();
@@ -357,6 +367,7 @@ class pipeline final : public scheduler {
   // frame each instead of a chain of frames, a parser and a pool wait.
   admission_limit operations_;
   std::atomic<unsigned> next_context_{0};
+  std::vector<std::atomic<unsigned>> load_;  // calls placed on each context by pick(), until they end
   std::atomic<bool> cancelled_{false};  // lock-free: set from signal handlers
   progress progress_;
 };

@@ -45,6 +45,7 @@ result<void> pipeline::init(const s3::client_options& client_opts) {
     SLUICE_TRY(auto c, s3::client::create(eng_.context(i).get_executor(), per_context));
     clients_.push_back(std::move(c));
   }
+  load_ = std::vector<std::atomic<unsigned>>(clients_.size());
   return {};
 }
 
@@ -176,7 +177,26 @@ unsigned pipeline::operation_limit() const noexcept {
 }
 
 unsigned pipeline::pick() noexcept {
-  return next_context_.fetch_add(1, std::memory_order_relaxed) % contexts();
+  const unsigned n = contexts();
+  const std::optional<unsigned> here = eng_.current_context();
+  unsigned c = 0;
+  if (n > 1 && (!here || *here >= n)) {
+    c = next_context_.fetch_add(1, std::memory_order_relaxed) % n;
+  } else if (n > 1) {
+    c = *here;
+    const unsigned mine = load_[c].load(std::memory_order_relaxed);
+    unsigned least = c, least_calls = mine;
+    for (unsigned i = 0; i < n; ++i) {
+      const unsigned calls = load_[i].load(std::memory_order_relaxed);
+      if (calls < least_calls) {
+        least = i;
+        least_calls = calls;
+      }
+    }
+    if (mine > least_calls + std::max(8u, least_calls / 4)) c = least;
+  }
+  load_[c].fetch_add(1, std::memory_order_relaxed);
+  return c;
 }
 
 result<std::shared_ptr<scheduler>> scheduler::create(engine& eng, s3::client_options client_opts,

@@ -276,6 +276,25 @@ TEST(FaultsTransport, late_bytes_on_an_idle_connection_do_not_corrupt_the_next_a
   EXPECT_EQ(text_of(*second), "world");
 }
 
+// A line break in a header value would end the header early and send the
+// rest as headers of the caller's choosing (request splitting): the request
+// is refused before any byte leaves, naming the header, never echoing its value.
+TEST(FaultsTransport, a_line_break_in_a_header_value_is_refused_before_anything_is_sent) {
+  fault_proxy server({{http_answer(200, "OK", ""), reply::then::keep_open}});
+  fault_client c(server.endpoint_url());
+  const std::byte body[4] = {};
+  for (const std::string value : {"fine\r\nx-amz-acl: public-read-write", "fine\nx-amz-acl: public-read-write"}) {
+    s3::put_options po;
+    po.metadata["note"] = value;
+    auto put = c.run(c->put_object(bucket, key, std::span<const std::byte>(body), po));
+    ASSERT_FALSE(put);
+    EXPECT_EQ(put.error().code, errc::invalid_argument) << put.error().describe();
+    EXPECT_TRUE(contains(put.error().message, "x-amz-meta-note")) << put.error().message;
+    EXPECT_FALSE(contains(put.error().message, "public-read-write")) << put.error().message;
+  }
+  EXPECT_EQ(server.requests(), 0);
+}
+
 TEST(FaultsTransport, chunked_body_cut_short_is_truncated_response) {
   fault_proxy server(
       {{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", reply::then::close}});

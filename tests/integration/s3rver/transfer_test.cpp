@@ -9,6 +9,9 @@
 #include <sluice/engine/s3/error.hpp>
 #include <sluice/engine/transfer/scheduler.hpp>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_future.hpp>
+
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -295,6 +298,47 @@ TEST_F(Transfer, thousands_of_calls_at_once_cost_the_budget_plus_a_bounded_amoun
   std::printf("[ memory   ] %u calls, budget %zu MiB: the process grew by %.1f MiB\n", calls, budget >> 20,
               double(grown) / double(1 << 20));
   EXPECT_LE(grown, budget + (std::size_t(48) << 20));
+}
+
+// A call made on one of the engine's threads runs on that thread's context
+// (no hop to another thread and back) while that context is not busier than
+// the others; a caller that piles calls onto one context has them spread.
+TEST_F(Transfer, calls_stay_on_the_callers_context_until_it_is_busier_than_the_others) {
+  const auto data = test_bytes(4096, 3);
+  ASSERT_TRUE(eng_.run(sched_->client().put_object(bucket_, "placed", as_span(data))));
+  ASSERT_EQ(sched_->contexts(), 2u);
+  const transfer::consumer discard = [](std::span<const std::byte>, uint64_t) -> result<void> { return {}; };
+  const std::optional<uint64_t> known = data.size();
+  auto requests_on = [&](unsigned c) { return sched_->client(c).http_stats().requests; };
+
+  // One call at a time from context 1: every request is made by context 1's client.
+  const uint64_t before0 = requests_on(0), before1 = requests_on(1);
+  auto sequential = boost::asio::co_spawn(
+      eng_.context(1),
+      [&]() -> boost::asio::awaitable<unsigned> {
+        unsigned ok = 0;
+        for (int i = 0; i < 20; ++i)
+          if (auto r = co_await sched_->stream(bucket_, "placed", discard, known); r && r->bytes == data.size())
+            ++ok;
+        co_return ok;
+      },
+      boost::asio::use_future);
+  EXPECT_EQ(sequential.get(), 20u);
+  EXPECT_EQ(requests_on(1) - before1, 20u);
+  EXPECT_EQ(requests_on(0) - before0, 0u);
+
+  // Hundreds at once from context 0: the other context takes its share.
+  const uint64_t mid0 = requests_on(0), mid1 = requests_on(1);
+  std::atomic<unsigned> ok{0};
+  boost::asio::co_spawn(eng_.context(0), run_concurrently(300, [&](unsigned) -> boost::asio::awaitable<void> {
+                          auto r = co_await sched_->stream(bucket_, "placed", discard, known);
+                          if (r && r->bytes == data.size()) ++ok;
+                        }),
+                        boost::asio::use_future)
+      .get();
+  EXPECT_EQ(ok.load(), 300u);
+  EXPECT_GE(requests_on(1) - mid1, 60u) << "the calls all stayed on the caller's context";
+  EXPECT_GE(requests_on(0) - mid0, 60u);
 }
 
 TEST_F(Transfer, a_small_budget_is_never_exceeded_with_many_requests_in_flight) {

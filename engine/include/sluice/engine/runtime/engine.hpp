@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -42,6 +43,9 @@ class engine {
   asio::io_context& context(unsigned i) noexcept { return *contexts_[i]; }
   // The next context's executor, round-robin.
   asio::any_io_executor executor() noexcept;
+  // The index of the context the calling thread drives, if it is one of this
+  // engine's threads; empty on any other thread.
+  std::optional<unsigned> current_context() const noexcept;
 
   // Blocking facade: runs `work` on one of the engine's contexts and waits for
   // its result. Exceptions (bugs only) propagate to the caller.
