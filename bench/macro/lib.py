@@ -751,7 +751,10 @@ def cmd_report(a):
         ratio_target("large GET to file >= 80% of min(iperf3, fio)", "sluice.large_file", ["iperf3", "fio"], 0.80)
         ratio_target("large GET to memory >= 90% of wrk's rate, same ranged GETs", "sluice.large_mem", ["wrk.large"],
                      0.90)
-        ratio_target("small-GET rate >= 70% of wrk's", "sluice.small", ["wrk.small"], 0.70)
+        ratio_target("small-GET rate >= 70%% of wrk's (concurrency %s)" % a.small_c, "sluice.small", ["wrk.small"],
+                     0.70)
+        ratio_target("small-GET rate >= 70%% of wrk's (concurrency %s)" % a.small_c_high, "sluice.small_high",
+                     ["wrk.small_high"], 0.70)
         ratio_target("small GETs to files >= 1.5x rclone (with its syncfs)", "sluice.small_files", ["rclone.small"],
                      1.5)
         ratio_target("PUT with --unsigned-payload >= 1.0x curl", "sluice.put_unsigned", ["curl.put"], 1.0)
@@ -871,6 +874,8 @@ def main():
     p.add_argument("--title", default="")
     p.add_argument("--smoke", action="store_true")
     p.add_argument("--json-out", default="", help="also write the rows and the targets as JSON here")
+    p.add_argument("--small-c", default="64", help="the small GETs' concurrency, for the target's text")
+    p.add_argument("--small-c-high", default="256", help="the small GETs' higher concurrency, likewise")
 
     p = sub.add_parser("median")
     p.add_argument("--rounds", required=True)

@@ -92,13 +92,13 @@ if [[ $mode == smoke ]]; then
   # sluice's parts are at least 5 MiB: a 24 MiB object is 3 parts.
   LARGE_SIZE=$((24 * MiB)); LARGE_PART=$((8 * MiB)); LARGE_C=4; LARGE_BUDGET=$((64 * MiB))
   PUT_SIZE=$((2 * MiB)); PUT_PART=$((8 * MiB)); PUT_COUNT=4; PUT_C=2; PUT_BUDGET=$((32 * MiB))
-  SMALL_SIZE=$((64 * KiB)); SMALL_COUNT=50; SMALL_C=16; SMALL_BUDGET=$((16 * MiB))
+  SMALL_SIZE=$((64 * KiB)); SMALL_COUNT=50; SMALL_C=16; SMALL_C_HIGH=32; SMALL_BUDGET=$((16 * MiB))
   TOOL_SECS=1; SLUICE_DURATION=0; ROUNDS=${rounds_opt:-1}; STEP_TIMEOUT=60
   FIO_BS=1M; FIO_SIZE=16M
 else
   LARGE_SIZE=$((1 * GiB)); LARGE_PART=$((8 * MiB)); LARGE_C=16; LARGE_BUDGET=$((256 * MiB))
   PUT_SIZE=$((64 * MiB)); PUT_PART=$PUT_SIZE; PUT_COUNT=16; PUT_C=4; PUT_BUDGET=$((320 * MiB))
-  SMALL_SIZE=$((64 * KiB)); SMALL_COUNT=10000; SMALL_C=64; SMALL_BUDGET=$((64 * MiB))
+  SMALL_SIZE=$((64 * KiB)); SMALL_COUNT=10000; SMALL_C=64; SMALL_C_HIGH=256; SMALL_BUDGET=$((64 * MiB))
   TOOL_SECS=5; SLUICE_DURATION=5; ROUNDS=${rounds_opt:-5}; STEP_TIMEOUT=300
   FIO_BS=8M; FIO_SIZE=1G
 fi
@@ -555,7 +555,7 @@ finish() {
   local standard=""
   ((arrays_only || files_only)) || standard="large object $(human "$LARGE_SIZE") in $(human "$LARGE_PART") parts, concurrency $LARGE_C, \
 budget $(human "$LARGE_BUDGET"); puts $put_label, concurrency $PUT_C, budget $(human "$PUT_BUDGET"); small $small_label, \
-concurrency $SMALL_C, budget $(human "$SMALL_BUDGET")
+concurrency $SMALL_C and $SMALL_C_HIGH, budget $(human "$SMALL_BUDGET")
 Every row is the median of $ROUNDS rounds (min and max in its notes); in each round the contenders of a workload run one after the other; sluice GETs: $( ((SLUICE_DURATION > 0)) && echo "each run repeats for ${SLUICE_DURATION} s" || echo "one pass"); \
 ceilings: ${TOOL_SECS} s runs (fio: $FIO_SIZE).
 "
@@ -575,6 +575,7 @@ ${standard}${array_line}${files_line}Server: nginx unless noted.
   smoke_flag=()
   [[ $mode == smoke ]] && smoke_flag=(--smoke)
   "${lib[@]}" report --results "$results" --title "$title" "${smoke_flag[@]}" --json-out "$work/table.json" \
+    --small-c "$SMALL_C" --small-c-high "$SMALL_C_HIGH" \
     >"$work/table.txt"
   report_rc=$?
   set -e
@@ -674,6 +675,7 @@ put_bytes=$((PUT_SIZE * PUT_COUNT))
 # is told their recorded hash (they all hold the same bytes) and the measured
 # runs read them verified.
 small_args=(--size "$SMALL_SIZE" --count "$SMALL_COUNT" --concurrency "$SMALL_C" --part-size "$LARGE_PART" --memory-budget "$SMALL_BUDGET")
+small_high_args=(--size "$SMALL_SIZE" --count "$SMALL_COUNT" --concurrency "$SMALL_C_HIGH" --part-size "$LARGE_PART" --memory-budget "$SMALL_BUDGET")
 small_label="$SMALL_COUNT x $(human "$SMALL_SIZE")"
 small_bytes=$((SMALL_SIZE * SMALL_COUNT))
 have_small=0
@@ -693,7 +695,8 @@ if timeout -k 5 "$STEP_TIMEOUT" "$sluice" --endpoint-url "$nginx_url" bench get 
 else
   reason="writing the objects failed: $(tail -n 2 "$logs/sluice-small-setup.err" | tr '\n' ' ')"
   for row in "sluice.small|sluice|sluice bench get -> memory" "sluice.small_files|sluice|sluice bench get -> files" \
-             "wrk.small|ceiling|wrk -c$SMALL_C" "curl.small|peer|curl --parallel-max $SMALL_C" \
+             "wrk.small|ceiling|wrk -c$SMALL_C" "sluice.small_high|sluice|sluice bench get -> memory (c=$SMALL_C_HIGH)" \
+             "wrk.small_high|ceiling|wrk -c$SMALL_C_HIGH" "curl.small|peer|curl --parallel-max $SMALL_C" \
              "rclone.small|peer|rclone copy (http)"; do
     IFS='|' read -r rid rkind rlabel <<<"$row"
     "${lib[@]}" na --results "$results" --id "$rid" --workload small --kind "$rkind" --label "$rlabel" \
@@ -812,6 +815,12 @@ main_round() {
       "${on_nginx[@]}" get --json "${small_args[@]}" "${dur_args[@]}" s3://bench/small
     measure wrk.small small ceiling "wrk -c$SMALL_C" --unit req/s --parse wrk --vs sluice.small -- \
       timeout -k 5 "$STEP_TIMEOUT" wrk -t "$wrk_threads" -c "$SMALL_C" -d "${TOOL_SECS}s" --timeout 30s \
+      -s "$work/wrk-small.lua" "$nginx_url"
+    # The same at a higher concurrency: the rate must hold where wrk's grows.
+    measure sluice.small_high small sluice "sluice bench get -> memory (c=$SMALL_C_HIGH)" --unit req/s --parse sluice -- \
+      "${on_nginx[@]}" get --json "${small_high_args[@]}" "${dur_args[@]}" s3://bench/small
+    measure wrk.small_high small ceiling "wrk -c$SMALL_C_HIGH" --unit req/s --parse wrk --vs sluice.small_high -- \
+      timeout -k 5 "$STEP_TIMEOUT" wrk -t "$wrk_threads" -c "$SMALL_C_HIGH" -d "${TOOL_SECS}s" --timeout 30s \
       -s "$work/wrk-small.lua" "$nginx_url"
     measure curl.small small peer "curl --parallel-max $SMALL_C -o /dev/null" --unit req/s \
       --bytes "$small_bytes" --requests "$SMALL_COUNT" --vs sluice.small \
