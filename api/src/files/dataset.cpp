@@ -15,12 +15,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <set>
 #include <sstream>
 
@@ -561,6 +563,38 @@ awaitable<result<void>> fetch_file(store::store& remote, const manifest& m, cons
   co_return result<void>{};
 }
 
+// Runs body(0) .. body(workers-1): spread over the remote's engine threads when
+// it runs on an engine (each worker then calls the store from its own thread,
+// where the scheduler keeps the call: no hop to another thread and back per
+// file), else on the caller's executor. What the workers share must be
+// synchronised.
+template <class Body>
+awaitable<void> run_file_workers(store::store& remote, unsigned workers, Body body) {
+  engine* eng = remote.compute_engine();
+  if (eng != nullptr && eng->thread_count() > 1)
+    co_await run_on_contexts(*eng, 0, workers, std::move(body));
+  else
+    co_await run_concurrently(workers, std::move(body));
+}
+
+// The first failures of workers on several threads, and whether there was one.
+class failure_list {
+ public:
+  void add(error e) {
+    std::lock_guard lk(mu_);
+    list_.push_back(std::move(e));
+    any_.store(true, std::memory_order_relaxed);
+  }
+  bool any() const noexcept { return any_.load(std::memory_order_relaxed); }
+  // After the workers have finished.
+  std::vector<error>& all() noexcept { return list_; }
+
+ private:
+  std::mutex mu_;
+  std::vector<error> list_;
+  std::atomic<bool> any_{false};
+};
+
 }  // namespace
 
 awaitable<result<push_result>> push(const registry& r, std::string_view name, store::store& remote,
@@ -591,12 +625,13 @@ awaitable<result<push_result>> push(const registry& r, std::string_view name, st
   // Files up to this size are read into memory once (64 workers: at most 64 MiB), larger ones stream
   // from the file.
   constexpr std::uint64_t small_file = std::uint64_t{1} << 20;
-  std::vector<error> failures;
-  std::size_t next = 0;
+  failure_list failures;
+  std::atomic<std::size_t> next{0};
+  std::atomic<std::uint64_t> files_up{0}, bytes_up{0};
   auto worker = [&](unsigned) -> awaitable<void> {
     std::vector<std::byte> held;  // this worker's small files, one after another
-    while (failures.empty() && next < m.files.size()) {
-      file_entry& f = m.files[next++];
+    for (std::size_t i = 0; !failures.any() && (i = next.fetch_add(1)) < m.files.size();) {
+      file_entry& f = m.files[i];  // this worker's alone
       const std::string key = m.name + "/" + m.id + "/" + f.path;
       const std::string path = dir + "/" + f.path;
       store::write_options wo;
@@ -607,7 +642,7 @@ awaitable<result<push_result>> push(const registry& r, std::string_view name, st
         // sent as it is now, and the manifest says so).
         auto n = npy::read_bytes_into(path, held);
         if (!n) {
-          failures.push_back(n.error());
+          failures.add(n.error());
           continue;
         }
         const std::span<const std::byte> bytes(held.data(), *n);
@@ -617,26 +652,28 @@ awaitable<result<push_result>> push(const registry& r, std::string_view name, st
       } else {
         auto h = hash_file(path);
         if (!h) {
-          failures.push_back(h.error());
+          failures.add(h.error());
           continue;
         }
         f.xxh3 = h->xxh3;
         g = co_await remote.write_file(key, path, wo);
       }
       if (!g) {
-        failures.push_back(g.error());
+        failures.add(g.error());
         continue;
       }
       f.etag = g->tag;
-      ++out.files;
-      out.bytes += f.size;
+      files_up.fetch_add(1, std::memory_order_relaxed);
+      bytes_up.fetch_add(f.size, std::memory_order_relaxed);
     }
   };
-  co_await run_concurrently(std::max(1u, concurrency), worker);
+  co_await run_file_workers(remote, std::max(1u, concurrency), worker);
+  out.files = files_up.load();
+  out.bytes = bytes_up.load();
   const std::string version_prefix = m.name + "/" + m.id;
-  if (!failures.empty()) {
+  if (failures.any()) {
     (void)co_await remote.remove_prefix(version_prefix);  // what went up of this version
-    co_return failures.front();
+    co_return failures.all().front();
   }
   // The switch: readers see the old manifest or this one.
   const std::string text = manifest_json(m);
@@ -707,30 +744,34 @@ awaitable<result<pull_result>> pull(const registry& r, std::string_view name, st
   if (ec) co_return os_fail("cannot create", dir, ec.value());
   // The manifest first: the dataset opens (and fetches lazily) even if this pull stops part-way.
   SLUICE_CO_TRY_VOID(write_text_atomically(mpath, manifest_json(m)));
-  std::vector<error> failures;
-  std::size_t next = 0;
+  failure_list failures;
+  std::atomic<std::size_t> next{0};
+  std::atomic<std::uint64_t> present{0}, fetched{0}, fetched_bytes{0};
   auto worker = [&](unsigned) -> awaitable<void> {
-    while (next < chosen.size()) {
-      const file_entry& f = *chosen[next++];
+    for (std::size_t i = 0; (i = next.fetch_add(1)) < chosen.size();) {
+      const file_entry& f = *chosen[i];
       const std::string path = dir + "/" + f.path;
       if (!opts.force && present_and_matching(path, f)) {
-        ++out.present;
+        present.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
       auto ok = co_await fetch_file(remote, m, f, path);
       if (!ok) {
-        failures.push_back(ok.error());
+        failures.add(ok.error());
         continue;
       }
-      ++out.fetched;
-      out.fetched_bytes += f.size;
+      fetched.fetch_add(1, std::memory_order_relaxed);
+      fetched_bytes.fetch_add(f.size, std::memory_order_relaxed);
     }
   };
-  co_await run_concurrently(std::max(1u, opts.concurrency), worker);
-  if (!failures.empty()) {
-    error e = failures.front();
-    if (failures.size() > 1)
-      e.message = std::to_string(failures.size()) + " files failed; the first: " + e.message;
+  co_await run_file_workers(remote, std::max(1u, opts.concurrency), worker);
+  out.present += present.load();
+  out.fetched += fetched.load();
+  out.fetched_bytes += fetched_bytes.load();
+  if (failures.any()) {
+    const auto& all = failures.all();
+    error e = all.front();
+    if (all.size() > 1) e.message = std::to_string(all.size()) + " files failed; the first: " + e.message;
     co_return e;
   }
   co_return out;

@@ -2,6 +2,8 @@
 // response exchange and the pool. Only this file includes Beast and asio::ssl.
 #include <sluice/engine/http/client.hpp>
 
+#include "text/ascii.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
@@ -134,9 +136,10 @@ result<void> format_head(std::string& out, const request& req, std::string_view 
     if (h.name.empty() || std::any_of(h.name.begin(), h.name.end(), [](char c) {
           return breaks_a_line(c) || c == ':' || c == ' ' || c == '\t';
         }))
-      return fail(errc::invalid_argument, "invalid HTTP header name '" + h.name + "'");
+      return fail(errc::invalid_argument, "invalid HTTP header name " + text::quoted(h.name));
     if (std::any_of(h.value.begin(), h.value.end(), breaks_a_line))
-      return fail(errc::invalid_argument, "the value of HTTP header '" + h.name + "' holds a line break");
+      return fail(errc::invalid_argument, "the value of HTTP header " + text::quoted(h.name) +
+                                              " holds a line break");
     out += h.name;
     out += ": ";
     out += h.value;
