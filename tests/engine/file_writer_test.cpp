@@ -775,7 +775,7 @@ TEST_F(FileWriterTest, destroying_the_io_context_in_the_middle_of_a_group_commit
     ioc.restart();
     ioc.poll_one();  // the first commit is queued at the committer; the rest wait in the context
     ioc.poll();      // now all are queued
-  }  // destroyed with the commits pending: waits for their groups, then drops the coroutines
+  }                  // destroyed with the commits pending: waits for their groups, then drops the coroutines
   EXPECT_EQ(sluice::cache::group_commits().files - before, uint64_t(files))
       << "the context was destroyed before its pending commits were done";
   for (int i = 0; i < files; ++i)

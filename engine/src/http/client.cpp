@@ -138,8 +138,8 @@ result<void> format_head(std::string& out, const request& req, std::string_view 
         }))
       return fail(errc::invalid_argument, "invalid HTTP header name " + text::quoted(h.name));
     if (std::any_of(h.value.begin(), h.value.end(), breaks_a_line))
-      return fail(errc::invalid_argument, "the value of HTTP header " + text::quoted(h.name) +
-                                              " holds a line break");
+      return fail(errc::invalid_argument,
+                  "the value of HTTP header " + text::quoted(h.name) + " holds a line break");
     out += h.name;
     out += ": ";
     out += h.value;

@@ -247,7 +247,9 @@ class s3_client final : public client, public std::enable_shared_from_this<s3_cl
   };
 
   // "GET s3://bucket/key": what messages name (made only when one is needed).
-  static std::string what_of(const s3_request& req) { return req.method + " " + object_url(req.bucket, req.key); }
+  static std::string what_of(const s3_request& req) {
+    return req.method + " " + object_url(req.bucket, req.key);
+  }
 
   result<prepared_request> prepare(const s3_request& req) {
     prepared_request p;

@@ -368,7 +368,7 @@ class pipeline final : public scheduler {
   admission_limit operations_;
   std::atomic<unsigned> next_context_{0};
   std::vector<std::atomic<unsigned>> load_;  // calls placed on each context by pick(), until they end
-  std::atomic<bool> cancelled_{false};  // lock-free: set from signal handlers
+  std::atomic<bool> cancelled_{false};       // lock-free: set from signal handlers
   progress progress_;
 };
 

@@ -283,7 +283,8 @@ TEST(FaultsTransport, a_line_break_in_a_header_value_is_refused_before_anything_
   fault_proxy server({{http_answer(200, "OK", ""), reply::then::keep_open}});
   fault_client c(server.endpoint_url());
   const std::byte body[4] = {};
-  for (const std::string value : {"fine\r\nx-amz-acl: public-read-write", "fine\nx-amz-acl: public-read-write"}) {
+  for (const std::string value :
+       {"fine\r\nx-amz-acl: public-read-write", "fine\nx-amz-acl: public-read-write"}) {
     s3::put_options po;
     po.metadata["note"] = value;
     auto put = c.run(c->put_object(bucket, key, std::span<const std::byte>(body), po));

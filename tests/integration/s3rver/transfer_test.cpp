@@ -318,7 +318,8 @@ TEST_F(Transfer, calls_stay_on_the_callers_context_until_it_is_busier_than_the_o
       [&]() -> boost::asio::awaitable<unsigned> {
         unsigned ok = 0;
         for (int i = 0; i < 20; ++i)
-          if (auto r = co_await sched_->stream(bucket_, "placed", discard, known); r && r->bytes == data.size())
+          if (auto r = co_await sched_->stream(bucket_, "placed", discard, known);
+              r && r->bytes == data.size())
             ++ok;
         co_return ok;
       },
@@ -330,10 +331,13 @@ TEST_F(Transfer, calls_stay_on_the_callers_context_until_it_is_busier_than_the_o
   // Hundreds at once from context 0: the other context takes its share.
   const uint64_t mid0 = requests_on(0), mid1 = requests_on(1);
   std::atomic<unsigned> ok{0};
-  boost::asio::co_spawn(eng_.context(0), run_concurrently(300, [&](unsigned) -> boost::asio::awaitable<void> {
-                          auto r = co_await sched_->stream(bucket_, "placed", discard, known);
-                          if (r && r->bytes == data.size()) ++ok;
-                        }),
+  boost::asio::co_spawn(eng_.context(0),
+                        run_concurrently(300,
+                                         [&](unsigned) -> boost::asio::awaitable<void> {
+                                           auto r =
+                                               co_await sched_->stream(bucket_, "placed", discard, known);
+                                           if (r && r->bytes == data.size()) ++ok;
+                                         }),
                         boost::asio::use_future)
       .get();
   EXPECT_EQ(ok.load(), 300u);
